@@ -1,0 +1,79 @@
+"""`detect`: images in, rendered images and COCO results out."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+
+from .errors import CenterNetError, InputError
+from .render import RenderOptions, draw_detections
+from .sources import collect_images, read_image
+from .timing import median_times
+from .writers.coco import image_id_for, result_rows
+
+DRAW_THRESHOLD = 0.3
+
+
+def unique_output_name(path: Path, used: set) -> str:
+    """The input's file name, with _1, _2... when two inputs share a name."""
+    name, n = path.name, 1
+    while name in used:
+        name = f"{path.stem}_{n}{path.suffix}"
+        n += 1
+    used.add(name)
+    return name
+
+
+def write_image(path: Path, image) -> None:
+    ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") else ".png", image)
+    if not ok:
+        raise InputError(f"could not encode {path}")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(path)
+
+
+def run_detect(args) -> int:
+    from .cli import build_detector, ensure_writable_dir, parse_classes, write_json_atomic
+    files = collect_images(args.inputs)
+    if args.out:
+        ensure_writable_dir(args.out, "--out")
+    if args.json:
+        ensure_writable_dir(args.json.parent if str(args.json.parent) else Path("."), "--json")
+    detector = build_detector(args)
+    classes = parse_classes(args.classes, detector.class_names)
+    draw = RenderOptions(threshold=DRAW_THRESHOLD if args.threshold is None else args.threshold, classes=classes)
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    rows, timings, failed, used = [], [], 0, set()
+    for index, path in enumerate(files):
+        try:
+            image = read_image(path)
+        except CenterNetError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        dets = detector(image)
+        timings.append(dets.timings)
+        kept = dets.only_labels(classes)
+        if args.threshold is not None:
+            kept = kept.above(args.threshold)
+        rows += result_rows(kept, image_id_for(path, index), detector.class_names, path.name)
+        if args.out:
+            write_image(args.out / unique_output_name(path, used), draw_detections(image, dets, detector.class_names, draw))
+        shown = len(kept.above(draw.threshold))
+        say(f"{path}: {shown} detections >= {draw.threshold:g}" +
+            ("  " + format_times(dets.timings) if args.timings else ""))
+    if args.json:
+        write_json_atomic(rows, args.json)
+        say(f"wrote {len(rows)} results to {args.json}")
+    if args.timings and timings:
+        say("median  " + format_times(median_times(timings)))
+    if failed == len(files):
+        return 2
+    return 1 if failed else 0
+
+
+def format_times(times: dict) -> str:
+    total = sum(times.values())
+    return " ".join(f"{k} {v:.1f}ms" for k, v in times.items()) + f" total {total:.1f}ms"

@@ -1,0 +1,1 @@
+"""Exporters of detections: COCO JSON, MOT, CSV and rendered video."""
