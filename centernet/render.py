@@ -11,6 +11,7 @@ import numpy as np
 
 from .classes import COCO_SKELETON
 from .detections import Detections
+from .transforms import as_bgr_uint8
 
 
 def color_for(index: int) -> tuple[int, int, int]:
@@ -41,7 +42,7 @@ def visible(dets: Detections, opts: RenderOptions) -> Detections:
 def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: RenderOptions = RenderOptions(),
                     camera: np.ndarray | None = None) -> np.ndarray:
     """A copy of the BGR image with the visible detections drawn (image-pixel coordinates)."""
-    canvas = image.copy()
+    canvas = as_bgr_uint8(image).copy()
     shown = visible(dets, opts)
     d = shown.numpy()
     thickness = max(1, round(max(canvas.shape[:2]) / 500))

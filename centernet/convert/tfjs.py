@@ -305,3 +305,109 @@ def centernet_state_dict(graph: GraphModel) -> dict[str, np.ndarray]:
     state["wh.pointwise.weight"] = state["wh.pointwise.weight"] * np.float32(wh_scale)
     state["wh.pointwise.bias"] = state["wh.pointwise.bias"] * np.float32(wh_scale)
     return state
+
+
+def _check_hard_swish_constants(graph: GraphModel) -> None:
+    """Our HardSwish / HardSigmoid use 0.1666259765625 and 3: make sure the graph agrees."""
+    from centernet.backbones.tf_layers import TF_ONE_SIXTH
+    for name, value in graph.weights.items():
+        if value.shape == () and re.search(r"(hard_swish/mul_1|squeeze_excite/Conv_1/mul)/y$", name):
+            if float(value) != TF_ONE_SIXTH:
+                raise CheckpointError(f"{name} is {float(value)!r}, the port assumes {TF_ONE_SIXTH}")
+        if value.shape == () and re.search(r"(hard_swish|squeeze_excite/Conv_1)/add/y$", name):
+            if float(value) != 3.0:
+                raise CheckpointError(f"{name} is {float(value)!r}, the port assumes 3")
+
+
+def to_torch_state(state: dict[str, np.ndarray], dtype=None) -> dict:
+    """numpy state dict -> contiguous torch tensors (cast to `dtype` when given), keys sorted."""
+    import torch
+    out = {}
+    for key in sorted(state):
+        t = torch.from_numpy(np.ascontiguousarray(state[key]))
+        out[key] = (t.to(dtype) if dtype is not None else t).contiguous()
+    return out
+
+
+def checkpoint(arch: str, task: str, heads: dict, class_names, preprocess: dict, decode: dict,
+               meta: dict, state: dict[str, np.ndarray]) -> dict:
+    """Our checkpoint format (see centernet/checkpoint.py), weights as float16: the graphs' precision."""
+    import torch
+    for key, value in state.items():   # float16 holds every value exactly, or we refuse
+        if value.dtype.kind == "f" and not np.array_equal(value.astype(np.float16).astype(value.dtype), value):
+            raise CheckpointError(f"{key} does not fit float16 exactly")
+    return {"format": "centernet-live", "format_version": 1, "arch": arch, "task": task,
+            "heads": dict(heads), "head_conv": 64, "class_names": list(class_names), "down_ratio": 4,
+            "preprocess": preprocess, "decode": dict(decode), "meta": dict(meta),
+            "state_dict": to_torch_state(state, torch.float16)}
+
+
+def centernet_checkpoint(graph: GraphModel, meta: dict) -> dict:
+    """Arch "mobilenetv3" ctdet checkpoint from the centernet graph.
+
+    Pre-processing: a centred zero-pad to a square, then resize to 512 (RGB, 0..255, no
+    normalisation): box AP 0.323 on coco_mini against 0.306 for the package's own plain stretch
+    (measured; see docs/default-models.md). Decoding is the graph's: 3x3 peaks, top-100 over all
+    classes, boxes from the four distances.
+    """
+    from centernet.classes import COCO_CLASSES
+    from centernet.transforms import PreprocessSpec
+    _check_hard_swish_constants(graph)
+    spec = PreprocessSpec(resize="pad_square", input_size=(512, 512), channel_order="rgb", pixel_scale=1.0,
+                          mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    return checkpoint("mobilenetv3", "ctdet", CENTERNET_HEADS, COCO_CLASSES, spec.to_dict(),
+                      {"rule": "centernet", "box_mode": "ltrb", "k": 100}, meta, centernet_state_dict(graph))
+
+
+_MN = r"StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1"
+MOVENET_RULES = [
+    (_MN + r"/model/Conv1_relu/Relu6", "stem"),
+    (_MN + r"/model/expanded_conv_depthwise/depthwise", "blocks.0.depthwise"),
+    (_MN + r"/model/expanded_conv_project_BN/FusedBatchNormV3", "blocks.0.project"),
+    (_MN + r"/model/block_(\d+)_expand_relu/Relu6", "blocks.{0}.expand"),
+    (_MN + r"/model/block_(\d+)_depthwise/depthwise", "blocks.{0}.depthwise"),
+    (_MN + r"/model/block_(\d+)_project_BN/FusedBatchNormV3", "blocks.{0}.project"),
+    (_MN + r"/model/out_relu/Relu6", "last"),
+    (_MN + r"/conv2d/BiasAdd", "top"),
+    (_MN + r"/conv2d_1/BiasAdd", "lateral16"),
+    (_MN + r"/conv2d_2/BiasAdd", "lateral8"),
+    (_MN + r"/conv2d_3/BiasAdd", "lateral4"),
+    (_MN + r"/separable_conv2d/separable_conv2d/depthwise", "smooth16.depthwise"),
+    (_MN + r"/re_lu/Relu", "smooth16.pointwise"),
+    (_MN + r"/separable_conv2d_1/separable_conv2d/depthwise", "smooth8.depthwise"),
+    (_MN + r"/re_lu_1/Relu", "smooth8.pointwise"),
+    (_MN + r"/separable_conv2d_2/separable_conv2d/depthwise", "smooth4.depthwise"),
+    (_MN + r"/re_lu_2/Relu", "smooth4.pointwise"),
+    (r"StatefulPartitionedCall/(\w+)_0/separable_conv2d_\d+/separable_conv2d/depthwise", "{0}.depthwise"),
+    (r"StatefulPartitionedCall/(\w+)_0/re_lu_\d+/Relu", "{0}.hidden"),
+    (r"StatefulPartitionedCall/(\w+)_0/conv2d_\d+/BiasAdd", "{0}.out"),
+]
+MOVENET_HEADS = {"center": 1, "box_scale": 2, "box_offset": 2, "kpt_heatmap": 17, "kpt_regress": 34,
+                 "kpt_offset": 34}
+
+
+def movenet_state_dict(graph: GraphModel) -> dict[str, np.ndarray]:
+    """Weights of arch "movenet" (float32 numpy) from the TF.js MoveNet MultiPose graph."""
+    from centernet.backbones.movenet import INPUT_SCALE
+    sub = graph.const(graph.node("StatefulPartitionedCall/sub").data_inputs()[1])
+    mul = graph.const(graph.node("StatefulPartitionedCall/truediv_1").data_inputs()[1])
+    sub1 = graph.const(graph.node("StatefulPartitionedCall/sub_1").data_inputs()[1])
+    if np.any(sub != 0) or np.any(mul != np.float32(INPUT_SCALE)) or float(sub1) != 1.0:
+        raise CheckpointError("MoveNet graph's input normalisation is not (x - 0) * 0.007843017578125 - 1 "
+                              "as the port assumes")
+    return map_convs(graph, MOVENET_RULES)
+
+
+def movenet_checkpoint(graph: GraphModel, meta: dict, input_size: int = 384) -> dict:
+    """Arch "movenet" multi_pose checkpoint from the MoveNet MultiPose graph.
+
+    Pre-processing as the package does it (centred zero-pad to a square, bilinear resize, truncate
+    to integers, RGB 0..255; the model normalises itself) but at 384 rather than the graph's 256:
+    keypoint AP on coco_mini 0.323 at 384 against 0.262 at 256 (measured, docs/default-models.md).
+    """
+    from centernet.classes import COCO_PERSON
+    from centernet.transforms import PreprocessSpec
+    spec = PreprocessSpec(resize="pad_square", input_size=(input_size, input_size), channel_order="rgb",
+                          pixel_scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), truncate_pixels=True)
+    return checkpoint("movenet", "multi_pose", MOVENET_HEADS, COCO_PERSON, spec.to_dict(),
+                      {"rule": "movenet", "k": 6}, meta, movenet_state_dict(graph))
