@@ -1,0 +1,95 @@
+"""ONNX export and an ONNX Runtime model that stands in for the torch model on CPU.
+
+Deformable convolutions export as the standard opset-19 `DeformConv` (the torchvision reference
+path is used while exporting: the faster CPU sampling formulation would export as float64
+GridSample, which ONNX Runtime lacks). The checkpoint's info (arch, task, classes, pre-processing,
+decoding) travels in the model's metadata, so an exported file is self-describing.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointInfo, load_checkpoint
+from .errors import ConfigError
+
+OPSET = 19
+METADATA_KEY = "centernet_info"
+
+
+@contextlib.contextmanager
+def reference_deform_conv():
+    """Route deformable convs through torchvision's op (exportable as DeformConv) for the duration."""
+    from .backbones import dcn
+    saved = getattr(dcn, "FAST_CPU", None)
+    if saved is not None:
+        dcn.FAST_CPU = False
+    try:
+        yield
+    finally:
+        if saved is not None:
+            dcn.FAST_CPU = saved
+
+
+def info_metadata(info: CheckpointInfo) -> str:
+    return json.dumps({"arch": info.arch, "task": info.task, "heads": info.heads, "head_conv": info.head_conv,
+                       "class_names": list(info.class_names), "preprocess": info.preprocess.to_dict(),
+                       "decode": info.decode})
+
+
+def export_onnx(weights, out_path, input_size: tuple[int, int] | None = None, arch=None, task=None) -> Path:
+    """Export a checkpoint to ONNX (written atomically); returns the path."""
+    try:
+        import onnx
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx extras: pip install -e .[onnx]") from None
+    model, info = load_checkpoint(weights, arch=arch, task=task)
+    h, w = input_size or tuple(info.preprocess.input_size)
+    with torch.no_grad():  # output names in the order the model returns its heads
+        names = list(model(torch.zeros(1, 3, h, w)).keys())
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".part", dir=out_path.parent)
+    os.close(fd)
+    try:
+        with reference_deform_conv(), torch.no_grad():
+            program = torch.onnx.export(model.eval(), (torch.zeros(1, 3, h, w),), dynamo=True, opset_version=OPSET,
+                                        input_names=["input"], output_names=names, verbose=False)
+        proto = program.model_proto
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, info_metadata(info)
+        onnx.save(proto, tmp)
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_path
+
+
+class OnnxRuntimeModel(torch.nn.Module):
+    """An ONNX Runtime session with the torch model's call signature: NCHW tensor -> dict of heads."""
+
+    def __init__(self, path, threads: int | None = None):
+        super().__init__()
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError("the onnxruntime engine needs onnxruntime: pip install -e .[onnx]") from None
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.info_dict = json.loads(meta[METADATA_KEY]) if METADATA_KEY in meta else None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def forward(self, x: torch.Tensor) -> dict:
+        outs = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().cpu().float().numpy())})
+        return {n: torch.from_numpy(o) for n, o in zip(self.output_names, outs)}
