@@ -6,8 +6,9 @@ chunked in three, the first two thirds (in order) are the (dy, dx) offsets inter
 tap, and the sigmoid of the last third is the modulation mask.
 
 Two computations of the same operation:
-- `torchvision.ops.deform_conv2d`: the reference, bit-for-bit what the original ran on CPU (its
-  DCNv2 stand-in); used on every device, and on CPU when `FAST_CPU` is false;
+- `torchvision.ops.deform_conv2d`: the reference (the same operation as the original's CUDA-only
+  DCNv2, and bit-for-bit the stand-in the reference harness runs it with); used on every device,
+  and on CPU when `FAST_CPU` is false;
 - `sampled_deform_conv2d`: the kernel taps sampled with `grid_sample` (positions in float64), then
   one matmul; about 1.5-2x faster on CPU, equal to the reference up to float32 summation order
   (~1e-6 per layer). `DCN` uses it for float32 CPU tensors while `FAST_CPU` is true;
@@ -56,12 +57,16 @@ def sampled_deform_conv2d(
     if h < 2 or w < 2:  # grid_sample cannot address a 1-pixel axis with align_corners=True
         return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
     ho, wo = offset.shape[-2:]
+    expected = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1
+                     for size, k, s, p, d in zip((h, w), (kh, kw), stride, padding, dilation))
+    if (ho, wo) != expected:
+        raise ValueError(f"offset map is {ho}x{wo}, the convolution's output is {expected[0]}x{expected[1]}")
     taps = kh * kw
     groups = offset.shape[1] // (2 * taps)  # deformable (offset) groups
     dev, dt = x.device, x.dtype
 
     # sample positions, as torchvision: (out_y * stride - pad) + i * dilation + offset_y
-    off = offset.view(n, groups, taps, 2, ho, wo)
+    off = offset.reshape(n, groups, taps, 2, ho, wo)
     base_y = torch.arange(ho, device=dev, dtype=dt) * stride[0] - padding[0]
     base_x = torch.arange(wo, device=dev, dtype=dt) * stride[1] - padding[1]
     tap_y = torch.arange(kh, device=dev, dtype=dt).repeat_interleave(kw) * dilation[0]
@@ -74,7 +79,7 @@ def sampled_deform_conv2d(
     src = x.reshape(n * groups, c // groups, h, w).to(sample_dtype)
     sampled = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True).to(dt)
     # (n, groups, c / groups, taps, ho, wo) -> rows (channel, tap) match weight.view(out, c * taps)
-    cols = sampled.view(n, groups, c // groups, taps, ho, wo) * mask.view(n, groups, 1, taps, ho, wo)
+    cols = sampled.view(n, groups, c // groups, taps, ho, wo) * mask.reshape(n, groups, 1, taps, ho, wo)
     out = torch.matmul(weight.reshape(out_ch, c * taps), cols.view(n, c * taps, ho * wo))
     if bias is not None:
         out = out + bias.view(1, out_ch, 1)
@@ -121,9 +126,11 @@ class DCN(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels))
         taps = self.kernel_size[0] * self.kernel_size[1]
-        # as the original: the offset conv shares kernel, stride and padding but not the dilation
+        # the offset conv samples the same window as the deformable conv, so its output grid matches
+        # (the original leaves out the dilation, which only matters for dilation > 1, never used)
         self.conv_offset_mask = nn.Conv2d(
-            in_channels, deformable_groups * 3 * taps, self.kernel_size, stride=self.stride, padding=self.padding, bias=True
+            in_channels, deformable_groups * 3 * taps, self.kernel_size, stride=self.stride, padding=self.padding,
+            dilation=self.dilation, bias=True,
         )
         self.reset_parameters()
 

@@ -240,6 +240,9 @@ class DLASeg(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """The 64-channel stride-4 map the heads read."""
+        h, w = x.shape[-2:]
+        if h % 32 or w % 32:
+            raise ValueError(f"dla_34 needs input sides that are multiples of 32, got {h}x{w}: pad the input")
         maps = self.dla_up(self.base(x))
         y = maps[: self.last_level - self.first_level]
         self.ida_up(y, 0, len(y))

@@ -90,6 +90,12 @@ class HourglassModule(nn.Module):
         return up1 + F.interpolate(low, scale_factor=2, mode="nearest")
 
 
+def _check_multiple(x: Tensor, multiple: int, arch: str) -> None:
+    h, w = x.shape[-2:]
+    if h % multiple or w % multiple:
+        raise ValueError(f"{arch} needs input sides that are multiples of {multiple}, got {h}x{w}: pad the input")
+
+
 def _head(out_channels: int, heatmap: bool) -> nn.Sequential:
     head = nn.Sequential(ConvBnRelu(3, CNV_DIM, HOURGLASS_DIMS[0], with_bn=False),
                          nn.Conv2d(HOURGLASS_DIMS[0], out_channels, 1))
@@ -124,6 +130,7 @@ class HourglassNet(nn.Module):
 
     def _stack_features(self, x: Tensor, keep: bool) -> list[Tensor]:
         """The `cnvs` output of every stack (`keep`) or only of the last one."""
+        _check_multiple(x, 128, "hourglass")
         inter = self.pre(x)
         feats = []
         for ind in range(self.num_stacks):
