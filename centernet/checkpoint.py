@@ -63,18 +63,28 @@ def read_file(path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refused to load {path}: it contains Python objects that could run code when unpickled "
-            f"({str(e).splitlines()[0][:120]}); only plain tensor checkpoints are loaded — re-save it "
-            f"as a state dict from trusted code") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise CheckpointError(f"cannot read {path}: the file is truncated or not a PyTorch checkpoint "
-                              f"({str(e).splitlines()[0][:120]}); download it again") from None
+        text = str(e)
+        if "GLOBAL" in text or "Unsupported" in text or "global" in text:
+            culprit = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "global" in line), "")
+            raise CheckpointError(
+                f"refused to load {path}: it contains Python objects that could run code when unpickled "
+                f"({culprit[:120]}); only plain tensor checkpoints are loaded — re-save it as a state dict "
+                f"from trusted code") from None
+        raise _not_a_checkpoint(path, e) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
+            TypeError, AttributeError) as e:
+        raise _not_a_checkpoint(path, e) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return {"state_dict": obj}  # a bare state dict
     raise CheckpointError(f"{path} holds no state dict (expected a dict with 'state_dict' or a dict of tensors)")
+
+
+def _not_a_checkpoint(path, error: Exception) -> CheckpointError:
+    detail = (str(error).splitlines() or [type(error).__name__])[0][:120] or type(error).__name__
+    return CheckpointError(f"cannot read {path}: the file is truncated or not a PyTorch checkpoint ({detail}); "
+                           f"download it again or check the path")
 
 
 def clean_state_dict(state_dict: dict) -> dict:

@@ -118,3 +118,10 @@ def test_missing_file_and_folder(tmp_path):
         load_checkpoint(tmp_path / "nope.pth")
     with pytest.raises(CheckpointError, match="folder"):
         load_checkpoint(tmp_path)
+
+
+def test_text_file_is_not_a_checkpoint_rather_than_unsafe(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("hello, this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        load_checkpoint(path)
