@@ -32,7 +32,7 @@ def run_main_job() -> int:
                  "--overwrite", "--track"])
     if code == 0:
         folder = DEMO_OUT / DEMO_CLIP.stem
-        for name in sorted(os.listdir(folder)) if folder.is_dir() else []:
+        for name in sorted(n for n in os.listdir(folder) if not n.startswith(".")) if folder.is_dir() else []:
             print(f"  {folder / name}")
         print("open the rendered .mp4 to see the boxes; the .json is COCO format (pycocotools loads it)")
     return code
