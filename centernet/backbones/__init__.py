@@ -12,6 +12,8 @@ from torch import nn
 
 from .dla import dla_34
 from .hourglass import hourglass
+from .mobilenetv3 import build_mobilenetv3
+from .movenet import build_movenet
 from .resnet import res_18, res_34, res_50, res_101, resdcn_18, resdcn_34, resdcn_50, resdcn_101
 
 Builder = Callable[[dict[str, int], int], nn.Module]
@@ -27,4 +29,6 @@ BACKBONES: dict[str, Builder] = {
     "resdcn_101": resdcn_101,
     "dla_34": dla_34,
     "hourglass": hourglass,
+    "mobilenetv3": build_mobilenetv3,
+    "movenet": build_movenet,
 }

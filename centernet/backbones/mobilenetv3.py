@@ -2,12 +2,14 @@
 
 Upstream: github 610265158/mobilenetv3_centernet ("mbv3-large-0.75-modified_head", 512x512), a
 MobileNetV3-Large backbone (batch norm folded into the convs), a neck that goes back up from
-stride 32 to stride 4, and two separable heads. `centernet.convert.tfjs.convert_centernet` fills
+stride 32 to stride 4, and two separable heads. `centernet.convert.tfjs.centernet_state_dict` fills
 it from the TF.js graph; with the same input it reproduces the graph's heads (see
 tests/centernet/backbones/test_default_models.py).
 
 Neck, per level n = 5, 4, 3: the coarser map goes through two separable branches (3x3 and 5x5
-depthwise, 1x1 projection, summed), is resized x2 with TF's legacy bilinear rule, concatenated
+depthwise, 1x1 projection, summed), is resized with TF's legacy bilinear rule to the size of the
+lateral it joins (x2 when the input is a multiple of 32, as the graph's 512; the graph's own
+targets are constants, 32/64/128, so other sizes would not run there), concatenated
 with a lateral branch of the finer backbone map (`c{n-1}_reverse`: 1x1 + ReLU, 5x5 depthwise,
 1x1), then ReLU. A squeeze-excite with a sigmoid gate re-weights the stride-4 map before the heads.
 

