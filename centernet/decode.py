@@ -5,6 +5,8 @@ the top K peaks over all classes become detections. No NMS, as the paper.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -76,3 +78,149 @@ def ctdet_decode(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = 
     if hm.shape[0] != 1:
         raise ValueError("ctdet_decode takes one image; use ctdet_decode_batch for a batch")
     return ctdet_decode_batch(hm, wh, reg, k, box_mode, heat_is_logits)[0]
+
+
+def _centre_size_boxes(cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """xyxy boxes centre -/+ (w, h) / 2, computed as the original does."""
+    half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
+    return torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)
+
+
+def topk_per_channel(heat: torch.Tensor, k: int):
+    """Top-k pixels of every channel separately: scores, ys, xs, flat pixel indices, each (B, C, K)."""
+    b, c, h, w = heat.shape
+    k = min(k, h * w)
+    scores, pixel = torch.topk(heat.reshape(b, c, -1), k)
+    ys = torch.div(pixel, w, rounding_mode="floor")
+    return scores, ys, pixel - ys * w, pixel
+
+
+def multi_pose_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, hps: torch.Tensor,
+                            hm_hp: torch.Tensor | None = None, hp_offset: torch.Tensor | None = None, k: int = 100,
+                            heat_is_logits: bool = True, snap_threshold: float = 0.1) -> list[Detections]:
+    """People with joints from multi_pose heads, one `Detections` per image, in output-map cells.
+
+    Boxes as ctdet. Joints are regressed from the integer centre: (x, y) + hps. With `hm_hp`, each
+    joint snaps to the nearest of the top-K peaks of its own heatmap (peaks scoring <= threshold
+    are ignored) unless that peak lies outside the person's box, is farther than
+    0.3 * max(box w, box h) or scores < threshold: then the regressed position stays (the original's
+    rule). `keypoint_scores` is the snapped peak's score, else the joint heatmap at the regressed
+    position (0 without `hm_hp`). `heat_is_logits` applies to both `hm` and `hm_hp`.
+    """
+    heat = torch.sigmoid(hm) if heat_is_logits else hm
+    scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat), k)
+    b, kk = scores.shape
+    xs, ys = xs.to(heat.dtype), ys.to(heat.dtype)
+    num_joints = hps.shape[1] // 2
+    joints = gather_at(hps, pixel).reshape(b, kk, num_joints, 2) + torch.stack([xs, ys], -1)[:, :, None, :]
+    cx, cy = xs, ys
+    if reg is not None:
+        offset = gather_at(reg, pixel)
+        cx, cy = xs + offset[..., 0], ys + offset[..., 1]
+    size = gather_at(wh, pixel)
+    boxes = _centre_size_boxes(cx, cy, size)
+    joint_scores = torch.zeros(b, kk, num_joints, dtype=heat.dtype, device=heat.device)
+    if hm_hp is not None:
+        joints, joint_scores = _snap_joints(joints, boxes, torch.sigmoid(hm_hp) if heat_is_logits else hm_hp,
+                                            hp_offset, k, snap_threshold)
+    out = []
+    for i in range(b):
+        keep = scores[i] > 0  # non-peaks were zeroed: they are not detections
+        out.append(Detections(boxes[i][keep], scores[i][keep], classes[i][keep],
+                              keypoints=joints[i][keep], keypoint_scores=joint_scores[i][keep]))
+    return out
+
+
+def _snap_joints(joints, boxes, hp_heat, hp_offset, k, threshold):
+    """The original's nearest-peak snapping; joints (B, K, J, 2), boxes (B, K, 4) -> joints, scores."""
+    b, kk, num_joints, _ = joints.shape
+    h, w = hp_heat.shape[2:]
+    peak_scores, peak_ys, peak_xs, peak_pixel = topk_per_channel(peak_mask_scores(hp_heat), k)  # (B, J, Kp)
+    peak_xs, peak_ys = peak_xs.to(hp_heat.dtype), peak_ys.to(hp_heat.dtype)
+    if hp_offset is not None:
+        off = gather_at(hp_offset, peak_pixel.reshape(b, -1)).reshape(b, num_joints, -1, 2)
+        peak_xs, peak_ys = peak_xs + off[..., 0], peak_ys + off[..., 1]
+    valid = peak_scores > threshold
+    peak_scores = torch.where(valid, peak_scores, torch.full_like(peak_scores, -1.0))
+    peaks = torch.stack([torch.where(valid, peak_xs, torch.full_like(peak_xs, -10000.0)),
+                         torch.where(valid, peak_ys, torch.full_like(peak_ys, -10000.0))], -1)  # (B, J, Kp, 2)
+    regressed = joints.permute(0, 2, 1, 3)  # (B, J, K, 2)
+    dist = ((regressed[:, :, :, None, :] - peaks[:, :, None, :, :]) ** 2).sum(dim=4) ** 0.5  # (B, J, K, Kp)
+    min_dist, nearest = dist.min(dim=3)
+    chosen_score = peak_scores.gather(2, nearest)
+    chosen = peaks.gather(2, nearest[..., None].expand(b, num_joints, kk, 2))
+    x1, y1, x2, y2 = (boxes[..., i][:, None, :] for i in range(4))  # (B, 1, K)
+    stays = ((chosen[..., 0] < x1) | (chosen[..., 0] > x2) | (chosen[..., 1] < y1) | (chosen[..., 1] > y2)
+             | (chosen_score < threshold) | (min_dist > torch.max(y2 - y1, x2 - x1) * 0.3))
+    snapped = torch.where(stays[..., None], regressed, chosen)
+    # confidence of a joint left where it was regressed: its heatmap at the nearest cell
+    ix = regressed[..., 0].round().clamp(0, w - 1).long()
+    iy = regressed[..., 1].round().clamp(0, h - 1).long()
+    at_regressed = hp_heat.reshape(b, num_joints, -1).gather(2, iy * w + ix)
+    scores = torch.where(stays, at_regressed, chosen_score)
+    return snapped.permute(0, 2, 1, 3), scores.permute(0, 2, 1)
+
+
+def multi_pose_decode(hm, wh, reg, hps, hm_hp=None, hp_offset=None, k: int = 100,
+                      heat_is_logits: bool = True) -> Detections:
+    """`multi_pose_decode_batch` for one image (a batch of one or (C, H, W) maps)."""
+    heads = [hm, wh, reg, hps, hm_hp, hp_offset]
+    if hm.dim() == 3:
+        heads = [t[None] if t is not None else None for t in heads]
+    if heads[0].shape[0] != 1:
+        raise ValueError("multi_pose_decode takes one image; use multi_pose_decode_batch for a batch")
+    return multi_pose_decode_batch(*heads, k=k, heat_is_logits=heat_is_logits)[0]
+
+
+def depth_from_output(dep: torch.Tensor) -> torch.Tensor:
+    """Metres from the raw `dep` head: 1 / (sigmoid + 1e-6) - 1, as the original."""
+    return 1.0 / (torch.sigmoid(dep) + 1e-6) - 1.0
+
+
+def alpha_from_bins(rot: torch.Tensor) -> torch.Tensor:
+    """Observation angle from the 8 `rot` values (bin 1: logits, sin, cos; bin 2 likewise), (..., 8) -> (...).
+
+    Bin 1 wins when its second logit is larger than bin 2's (rot[1] > rot[5]); its angle is
+    atan2(sin, cos) - pi/2, bin 2's is atan2(sin, cos) + pi/2 (not wrapped).
+    """
+    alpha1 = torch.atan2(rot[..., 2], rot[..., 3]) + (-0.5 * math.pi)
+    alpha2 = torch.atan2(rot[..., 6], rot[..., 7]) + (0.5 * math.pi)
+    return torch.where(rot[..., 1] > rot[..., 5], alpha1, alpha2)
+
+
+def ddd_decode_batch(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim: torch.Tensor,
+                     wh: torch.Tensor | None = None, reg: torch.Tensor | None = None, k: int = 100,
+                     heat_is_logits: bool = True) -> list[Detections]:
+    """3D objects from ddd heads, one `Detections` per image, in output-map cells.
+
+    boxes are the 2D boxes (centre (x + reg) -/+ wh / 2; zero size without `wh`), depth in metres,
+    dims (h, w, l) as regressed, alpha the observation angle. The 3D location and rotation_y need
+    the camera and image pixels: the `Detector` adds them.
+    """
+    heat = torch.sigmoid(hm) if heat_is_logits else hm
+    scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat), k)
+    xs, ys = xs.to(heat.dtype), ys.to(heat.dtype)
+    if reg is not None:
+        offset = gather_at(reg, pixel)
+        xs, ys = xs + offset[..., 0], ys + offset[..., 1]
+    size = gather_at(wh, pixel) if wh is not None else torch.zeros(*xs.shape, 2, dtype=xs.dtype, device=xs.device)
+    boxes = _centre_size_boxes(xs, ys, size)
+    depth = gather_at(depth_from_output(dep), pixel)[..., 0]
+    alpha = alpha_from_bins(gather_at(rot, pixel))
+    dims = gather_at(dim, pixel)
+    out = []
+    for i in range(hm.shape[0]):
+        keep = scores[i] > 0
+        out.append(Detections(boxes[i][keep], scores[i][keep], classes[i][keep], depth=depth[i][keep],
+                              dims=dims[i][keep], alpha=alpha[i][keep]))
+    return out
+
+
+def ddd_decode(hm, dep, rot, dim, wh=None, reg=None, k: int = 100, heat_is_logits: bool = True) -> Detections:
+    """`ddd_decode_batch` for one image (a batch of one or (C, H, W) maps)."""
+    heads = [hm, dep, rot, dim, wh, reg]
+    if hm.dim() == 3:
+        heads = [t[None] if t is not None else None for t in heads]
+    if heads[0].shape[0] != 1:
+        raise ValueError("ddd_decode takes one image; use ddd_decode_batch for a batch")
+    return ddd_decode_batch(*heads, k=k, heat_is_logits=heat_is_logits)[0]

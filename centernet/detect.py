@@ -1,4 +1,4 @@
-"""`detect`: images in, rendered images and COCO results out."""
+"""`detect`: images in, rendered images and COCO results out (ddd: KITTI label files too)."""
 from __future__ import annotations
 
 import sys
@@ -6,11 +6,13 @@ from pathlib import Path
 
 import cv2
 
+from .cameras import camera_for_image
 from .errors import CenterNetError, InputError
 from .render import RenderOptions, draw_detections
 from .sources import collect_images, read_image
 from .timing import median_times
 from .writers.coco import image_id_for, result_rows
+from .writers.kitti import write_kitti_labels
 
 DRAW_THRESHOLD = 0.3
 
@@ -42,6 +44,13 @@ def run_detect(args) -> int:
     if args.json:
         ensure_writable_dir(args.json.parent if str(args.json.parent) else Path("."), "--json")
     detector = build_detector(args)
+    kitti_dir = getattr(args, "kitti", None)
+    if detector.task == "ddd" and kitti_dir is None and args.out:
+        kitti_dir = args.out / "kitti"
+    if kitti_dir is not None and detector.task == "ddd":
+        ensure_writable_dir(kitti_dir, "--kitti")
+    calib = getattr(args, "calib", None)
+    calib_folder = calib if calib is not None and Path(calib).is_dir() else None
     classes = parse_classes(args.classes, detector.class_names)
     draw = RenderOptions(threshold=DRAW_THRESHOLD if args.threshold is None else args.threshold, classes=classes)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -53,14 +62,24 @@ def run_detect(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             failed += 1
             continue
-        dets = detector(image)
+        try:
+            camera = camera_for_image(calib_folder, path) if calib_folder is not None else None
+        except CenterNetError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        dets = detector(image, camera)
         timings.append(dets.timings)
         kept = dets.only_labels(classes)
         if args.threshold is not None:
             kept = kept.above(args.threshold)
         rows += result_rows(kept, image_id_for(path, index), detector.class_names, path.name)
+        out_name = unique_output_name(path, used)
+        if kitti_dir is not None and detector.task == "ddd":
+            write_kitti_labels(kitti_dir / (Path(out_name).stem + ".txt"), kept, detector.class_names)
         if args.out:
-            write_image(args.out / unique_output_name(path, used), draw_detections(image, dets, detector.class_names, draw))
+            write_image(args.out / out_name, draw_detections(image, dets, detector.class_names, draw,
+                                                             camera=detector.camera if camera is None else camera))
         shown = len(kept.above(draw.threshold))
         say(f"{path}: {shown} detections >= {draw.threshold:g}" +
             ("  " + format_times(dets.timings) if args.timings else ""))

@@ -1,7 +1,8 @@
-"""Detector: image -> Detections in image pixels, through pre -> net -> decode -> post.
+"""Detector: image -> Detections in image pixels, through pre -> net -> decode -> post (-> merge).
 
 One object serves the CLI, the GUI, annotation and benchmarks. Per-stage times (ms) are attached to
-every result as `dets.timings`.
+every result as `dets.timings`. Test-time augmentation (flip, several scales) follows the original:
+see `tta.py`. ddd results get their 3D location and yaw from a camera (`cameras.py`).
 """
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cameras import DEFAULT_CAMERA
 from .checkpoint import CheckpointInfo, load_checkpoint
-from .decode import ctdet_decode_batch
+from .classes import COCO_FLIP_PAIRS
+from .decode import ctdet_decode_batch, ddd_decode_batch, multi_pose_decode_batch
 from .detections import Detections
 from .errors import ConfigError
+from .geometry3d import alpha_to_rot_y, location_from_center
 from .timing import StageTimer
-from .transforms import InputTransform, PreprocessSpec, output_points_to_image, preprocess
+from .transforms import (InputTransform, PreprocessSpec, affine_transform_matrix, as_bgr_uint8,
+                         output_points_to_image, preprocess, warp_image)
+from .tta import merge_flip, merge_scales
+
+DDD_SCORE_THRESHOLD = 0.2  # the original's peak_thresh: ddd keeps only rows scoring above it
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -36,7 +44,11 @@ class Detector:
     """
 
     def __init__(self, model: torch.nn.Module, info: CheckpointInfo, device: str | torch.device = "auto",
-                 k: int | None = None, keep_res: bool = False, input_size: tuple[int, int] | None = None):
+                 k: int | None = None, keep_res: bool = False, input_size: tuple[int, int] | None = None,
+                 flip: bool = False, scales: tuple[float, ...] = (1.0,), camera: np.ndarray | None = None):
+        """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
+        scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
+        camera: 3x4 projection matrix for ddd (default: the original's KITTI camera)."""
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
@@ -47,6 +59,14 @@ class Detector:
         if input_size is not None:
             spec = spec.with_input_size(*input_size)
         self.spec: PreprocessSpec = spec
+        scales = tuple(float(v) for v in scales) or (1.0,)
+        if any(not v > 0 for v in scales):
+            raise ConfigError(f"test scales must be positive, got {', '.join(f'{v:g}' for v in scales)}")
+        if (flip or scales != (1.0,)) and info.decode.get("rule", "centernet") != "centernet":
+            raise ConfigError(f"--flip and --scales need a CenterNet model; {info.arch} decodes its own way")
+        self.flip = bool(flip)
+        self.scales = scales
+        self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
         self.timer = StageTimer(self.device)
 
     @classmethod
@@ -67,52 +87,133 @@ class Detector:
     def task(self) -> str:
         return self.info.task
 
-    def __call__(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([image])[0]
+    def __call__(self, image: np.ndarray, camera: np.ndarray | None = None) -> Detections:
+        return self.detect_batch([image], None if camera is None else [camera])[0]
 
     @torch.inference_mode()
-    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
-        """Detect in several BGR images (any sizes); one forward pass when their input sizes agree."""
+    def detect_batch(self, images: list[np.ndarray],
+                     cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
+        """Detect in several BGR images (any sizes); one forward pass per scale when their input sizes agree.
+
+        cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
+        """
         self.timer.reset()
-        with self.timer("pre"):
-            prepared = [preprocess(img, self.spec) for img in images]
-            transforms = [tf for _, tf in prepared]
-            batches = _group_by_shape([x for x, _ in prepared])
-        results: list[Detections | None] = [None] * len(images)
-        for indices, batch in batches:
-            with self.timer("net"):
-                outputs = self.model(batch.to(self.device))
-            with self.timer("decode"):
-                decoded = self.decode(outputs)
-            with self.timer("post"):
-                for i, dets in zip(indices, decoded):
-                    results[i] = self.to_image(dets.to("cpu"), transforms[i])
+        scales = self.scales[:1] if self.task == "ddd" else self.scales
+        flip = self.flip and self.task in ("ctdet", "multi_pose")
+        per_scale: list[list[Detections]] = [[] for _ in images]
+        for scale in scales:
+            with self.timer("pre"):
+                prepared = [self.preprocess(img, scale) for img in images]
+                transforms = [tf for _, tf in prepared]
+                batches = _group_by_shape([x for x, _ in prepared])
+            for indices, batch in batches:
+                if flip:
+                    batch = torch.cat([batch, batch.flip(3)])
+                with self.timer("net"):
+                    outputs = self.model(batch.to(self.device))
+                with self.timer("decode"):
+                    decoded = self.decode(outputs, flip=flip)
+                with self.timer("post"):
+                    for i, dets in zip(indices, decoded):
+                        camera = cameras[i] if cameras is not None and cameras[i] is not None else self.camera
+                        per_scale[i].append(self.to_image(dets.to("cpu"), transforms[i], camera))
+        if len(scales) > 1:  # keeps the original's best 100 (or K when K is larger)
+            with self.timer("merge"):
+                results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
+        else:
+            results = [dets[0] for dets in per_scale]
         per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
         for r in results:
             r.timings = dict(per_image)
         return results
 
-    def decode(self, outputs: dict) -> list[Detections]:
-        """Head outputs of a batch -> Detections in output-map cells."""
+    def preprocess(self, image: np.ndarray, scale: float = 1.0) -> tuple[torch.Tensor, InputTransform]:
+        """The network input (1, 3, H, W) of an image at a test scale, and its transform."""
+        if self.task == "ddd" and self.spec.resize == "affine":
+            return preprocess_ddd(image, self.spec)
+        return preprocess(image, self.spec, scale)
+
+    def decode(self, outputs: dict, flip: bool = False) -> list[Detections]:
+        """Head outputs of a batch -> Detections in output-map cells.
+
+        With flip the batch holds the images then their mirrors; one result per image comes back.
+        """
         rule = self.info.decode.get("rule", "centernet")
         if rule == "movenet":
             from .decode_movenet import movenet_decode
             return [movenet_decode(*(outputs[n][i:i + 1] for n in ("center", "box_scale", "box_offset",
                                                                      "kpt_heatmap", "kpt_regress", "kpt_offset")),
                                    k=self.k) for i in range(outputs["center"].shape[0])]
+        logits = not flip
+        if flip:
+            outputs = merge_flip(outputs, self.task, COCO_FLIP_PAIRS)
         if self.task == "ctdet":
             return ctdet_decode_batch(outputs["hm"], outputs["wh"], outputs.get("reg"), k=self.k,
-                                      box_mode=self.info.decode.get("box_mode", "size"))
+                                      box_mode=self.info.decode.get("box_mode", "size"), heat_is_logits=logits)
+        if self.task == "multi_pose":
+            return multi_pose_decode_batch(outputs["hm"], outputs["wh"], outputs.get("reg"), outputs["hps"],
+                                           outputs.get("hm_hp"), outputs.get("hp_offset"), k=self.k,
+                                           heat_is_logits=logits)
+        if self.task == "ddd":
+            return ddd_decode_batch(outputs["hm"], outputs["dep"], outputs["rot"], outputs["dim"], outputs.get("wh"),
+                                    outputs.get("reg"), k=self.k)
         raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
 
-    def to_image(self, dets: Detections, tf: InputTransform) -> Detections:
-        """Output-map cells -> image pixels (boxes corner by corner, joints point by point)."""
+    def to_image(self, dets: Detections, tf: InputTransform, camera: np.ndarray | None = None) -> Detections:
+        """Output-map cells -> image pixels (boxes corner by corner, joints point by point).
+
+        ddd: the original's post-processing (see `ddd_to_image`) with `camera` (default: the detector's).
+        """
+        if self.task == "ddd" and dets.depth is not None:
+            return ddd_to_image(dets, tf, self.camera if camera is None else camera)
         boxes = dets.boxes.numpy().reshape(-1, 2, 2)
         out = dets.map(lambda t: t)  # shallow copy
         out.boxes = torch.from_numpy(output_points_to_image(boxes, tf, 4).reshape(-1, 4))
         if dets.keypoints is not None:
             out.keypoints = torch.from_numpy(output_points_to_image(dets.keypoints.numpy(), tf, 4))
         return out
+
+
+def preprocess_ddd(image: np.ndarray, spec: PreprocessSpec) -> tuple[torch.Tensor, InputTransform]:
+    """The original's ddd input: the whole image scaled by input_w / w about its centre (s = (w, h)),
+    or with keep_res s = (input w, input h); no test-scale resize; normalised in float32."""
+    image = as_bgr_uint8(image)
+    h, w = image.shape[:2]
+    inp_h, inp_w = spec.input_size
+    center = np.array([w / 2, h / 2], dtype=np.float32)
+    scale = np.array([inp_w, inp_h] if spec.keep_res else [w, h], dtype=np.float32)
+    tf = InputTransform(affine_transform_matrix(center, scale, (inp_w, inp_h)), (inp_h, inp_w), (h, w), center, scale)
+    warped = warp_image(image, replace(spec, keep_res=False), tf)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    inp = ((warped.astype(np.float32) / np.float32(255.0) - mean) / std).astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1)))[None], tf
+
+
+def ddd_to_image(dets: Detections, tf: InputTransform, camera: np.ndarray,
+                 threshold: float = DDD_SCORE_THRESHOLD) -> Detections:
+    """ddd detections in output-map cells -> image pixels and camera coordinates, as the original.
+
+    Keeps rows scoring above `threshold`. The 2D box keeps the original's quirk: its size (w, h) goes
+    through the output-to-image affine as if it were a point, translation included (for a KITTI
+    image the heights grow by h/2 - 0.15 w px, split between y1 and y2). location = the 2D centre
+    (image pixels) unprojected at the depth, moved down by h/2; rot_y = alpha + atan2(u - cx, fx).
+    """
+    dets = dets[dets.scores > threshold]
+    b = dets.boxes.numpy().astype(np.float64)
+    center = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+    size = np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    center_img = output_points_to_image(center, tf, 4)  # float32
+    size_img = output_points_to_image(size, tf, 4)
+    half = size_img / np.float32(2)
+    boxes = np.concatenate([center_img - half, center_img + half], axis=1).astype(np.float32)
+    dims = dets.dims.numpy().astype(np.float32)
+    depth = dets.depth.numpy().astype(np.float32)
+    out = dets.map(lambda t: t)
+    out.boxes = torch.from_numpy(boxes)
+    out.location = torch.from_numpy(location_from_center(center_img, depth, dims, camera))
+    out.rotation_y = torch.from_numpy(alpha_to_rot_y(dets.alpha.numpy(), center_img[:, 0], camera))
+    return out
 
 
 def _group_by_shape(tensors: list[torch.Tensor]) -> list[tuple[list[int], torch.Tensor]]:

@@ -32,6 +32,7 @@ class RenderOptions:
     cuboids: bool = True
     keypoint_threshold: float = 0.1
     color_by_track: bool = True
+    birds_eye: bool = False  # ddd: a top-down inset of the 3D boxes
 
 
 def visible(dets: Detections, opts: RenderOptions) -> Detections:
@@ -46,16 +47,22 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
     shown = visible(dets, opts)
     d = shown.numpy()
     thickness = max(1, round(max(canvas.shape[:2]) / 500))
+    colors = []
     for i in range(len(shown)):
         label = int(d["labels"][i])
         track = int(d["track_ids"][i]) if "track_ids" in d else None
         color = color_for(track if (track is not None and opts.color_by_track) else label)
+        colors.append(color)
         if "keypoints" in d and opts.skeleton:
             draw_skeleton(canvas, d["keypoints"][i], d.get("keypoint_scores", {i: None})[i], color, thickness,
                           opts.keypoint_threshold)
+        corners = None
         if "location" in d and opts.cuboids and camera is not None:
             from .geometry3d import box3d_corners, project_points
-            corners = project_points(box3d_corners(d["dims"][i], d["location"][i], d["rotation_y"][i]), camera)
+            corners3d = box3d_corners(d["dims"][i], d["location"][i], d["rotation_y"][i])
+            if np.all(corners3d[:, 2] > 0.1):  # a box reaching behind the camera has no sensible outline
+                corners = project_points(corners3d, camera)
+        if corners is not None:
             draw_cuboid(canvas, corners, color, thickness)
         elif opts.boxes:
             x1, y1, x2, y2 = (int(round(float(v))) for v in d["boxes"][i])
@@ -65,6 +72,8 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
             text = f"{name} {float(d['scores'][i]):.2f}" + (f" #{track}" if track is not None else "")
             x1, y1 = int(round(float(d["boxes"][i][0]))), int(round(float(d["boxes"][i][1])))
             draw_label(canvas, text, (x1, y1), color)
+    if opts.birds_eye and "location" in d:
+        draw_birds_eye(canvas, shown, colors)
     return canvas
 
 
@@ -102,3 +111,41 @@ def draw_cuboid(canvas, corners_2d: np.ndarray, color, thickness) -> None:
     # front face marked with a cross, so heading is visible
     cv2.line(canvas, pts[0], pts[2], color, thickness, cv2.LINE_AA)
     cv2.line(canvas, pts[1], pts[3], color, thickness, cv2.LINE_AA)
+
+
+def draw_heatmap(image: np.ndarray, heat: np.ndarray, to_image: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """A copy of the BGR image with a [0, 1] heatmap (H, W, in output-map cells) blended over it.
+
+    `to_image` is the 2x3 matrix from output-map cells to image pixels
+    (`InputTransform.output_to_image(down_ratio)`); colder cells stay transparent.
+    """
+    canvas = as_bgr_uint8(image)
+    h, w = canvas.shape[:2]
+    up = cv2.warpAffine(np.ascontiguousarray(heat, dtype=np.float32), np.asarray(to_image, np.float64), (w, h),
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.clip(up, 0.0, 1.0, out=up)
+    colored = cv2.applyColorMap((up * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    weight = up * alpha
+    return cv2.blendLinear(canvas, colored, 1.0 - weight, weight)
+
+
+def draw_birds_eye(canvas: np.ndarray, dets: Detections, colors, extent_x: float = 20.0, extent_z: float = 60.0,
+                   fraction: float = 0.3) -> None:
+    """A top-down inset (top-right corner) of ddd boxes: x in [-extent_x, extent_x] m, z in [0, extent_z] m,
+    the camera at the bottom centre; each box's ground outline, front edge thicker."""
+    from .geometry3d import birds_eye_corners
+    size = max(40, int(min(canvas.shape[:2]) * fraction))
+    inset = np.full((size, size, 3), 32, np.uint8)
+
+    def to_px(xz):
+        return np.stack([(xz[:, 0] / extent_x + 1) * size / 2, size - xz[:, 1] / extent_z * size], 1)
+
+    for z in range(10, int(extent_z), 10):  # a range ring every 10 m
+        cv2.line(inset, (0, int(size - z / extent_z * size)), (size, int(size - z / extent_z * size)), (70, 70, 70), 1)
+    d = dets.numpy()
+    for i in range(len(dets)):
+        pts = np.round(to_px(birds_eye_corners(d["dims"][i], d["location"][i], d["rotation_y"][i]))).astype(np.int32)
+        cv2.polylines(inset, [pts.reshape(-1, 1, 2)], True, colors[i], 1, cv2.LINE_AA)
+        cv2.line(inset, tuple(int(v) for v in pts[0]), tuple(int(v) for v in pts[1]), colors[i], 2, cv2.LINE_AA)
+    cv2.circle(inset, (size // 2, size - 2), 3, (255, 255, 255), -1)
+    canvas[:size, canvas.shape[1] - size:] = inset

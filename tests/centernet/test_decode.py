@@ -73,3 +73,119 @@ def test_batch_decodes_each_image_independently():
     hm[1, 0, 6, 5] = 3.0
     out = ctdet_decode_batch(hm, torch.ones(2, 2, 8, 8), k=1)
     assert [tuple(round(float(v)) for v in d.boxes[0][:2] + 0.5) for d in out] == [(1, 1), (5, 6)]
+
+
+# ---- multi_pose ---------------------------------------------------------------------------------
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+def _person_heads(h=40, w=48):
+    """A person centred at (20.4, 15.7), box 12 x 20 cells, 17 known joints; see the test for the twists."""
+    ix, iy, off = 20, 16, (0.4, -0.3)
+    hm = gaussian_heatmap(h, w, ix, iy)[None, None]
+    wh, reg = torch.zeros(1, 2, h, w), torch.zeros(1, 2, h, w)
+    wh[0, :, iy, ix] = torch.tensor([12.0, 20.0])
+    reg[0, :, iy, ix] = torch.tensor(off)
+    truth = torch.tensor([[15.25 + (j % 5) * 2.5, 7.5 + (j // 5) * 4.5] for j in range(17)])
+    error = torch.tensor([0.6, -0.4]).expand(17, 2).clone()
+    error[11] = torch.tensor([5.0, 4.0])  # 6.4 cells from its peak: farther than 0.3 * 20 = 6
+    hps = torch.zeros(1, 34, h, w)
+    hps[0, :, iy, ix] = (truth + error - torch.tensor([ix, iy], dtype=torch.float32)).reshape(-1)
+    hm_hp = torch.full((1, 17, h, w), -8.0)
+    hp_offset = torch.zeros(1, 2, h, w)
+    for j, (x, y) in enumerate(truth.tolist()):
+        if j == 3:
+            continue  # no peak for joint 3: it stays where regressed
+        px, py = (44.5, y) if j == 7 else (x, y)  # joint 7's only peak lies outside the box
+        cx, cy = int(px), int(py)
+        hm_hp[0, j, cy, cx] = 2.0
+        hp_offset[0, :, cy, cx] = torch.tensor([px - cx, py - cy])
+    # joint 12 has a second, farther peak inside the box: the nearer one wins
+    hm_hp[0, 12, 19, 18] = 2.5
+    return (hm, wh, reg, hps, hm_hp, hp_offset), truth, truth + error
+
+
+def test_person_joints_snap_to_their_peaks_except_where_the_original_rule_keeps_them():
+    from centernet.decode import multi_pose_decode
+    heads, truth, regressed = _person_heads()
+    dets = multi_pose_decode(*heads, k=100).above(0.5)
+    assert len(dets) == 1 and int(dets.labels[0]) == 0
+    assert torch.allclose(dets.boxes[0], torch.tensor([14.4, 5.7, 26.4, 25.7]), atol=1e-5)
+    kps = dets.keypoints[0]
+    stays = {3, 7, 11}  # no peak; peak outside the box; peak farther than 0.3 * max(w, h)
+    for j in range(17):
+        want = regressed[j] if j in stays else truth[j]
+        assert torch.allclose(kps[j], want, atol=1e-5), (j, kps[j], want)
+    peak = 1 / (1 + math.exp(-2.0))
+    assert all(abs(float(dets.keypoint_scores[0, j]) - peak) < 1e-6 for j in range(17) if j not in stays)
+    assert all(float(dets.keypoint_scores[0, j]) < 0.1 for j in stays)
+
+
+def test_without_joint_heatmaps_joints_are_the_integer_centre_plus_hps():
+    from centernet.decode import multi_pose_decode
+    (hm, wh, reg, hps, _, _), _, regressed = _person_heads()
+    dets = multi_pose_decode(hm, wh, reg, hps, k=1)
+    assert torch.allclose(dets.keypoints[0], regressed, atol=1e-5)
+
+
+def test_weak_joint_peaks_are_ignored_by_the_threshold():
+    from centernet.decode import multi_pose_decode
+    (hm, wh, reg, hps, hm_hp, hp_offset), truth, regressed = _person_heads()
+    hm_hp[hm_hp == 2.0] = _logit(0.1)  # exactly the threshold: "score <= 0.1" peaks are dropped
+    dets = multi_pose_decode(hm, wh, reg, hps, hm_hp, hp_offset, k=100).above(0.5)
+    snapped_12 = torch.tensor([18.0, 19.0])  # only joint 12's extra peak (score 0.92) is left
+    for j in range(17):
+        want = snapped_12 if j == 12 else regressed[j]
+        assert torch.allclose(dets.keypoints[0, j], want, atol=1e-5), j
+
+
+# ---- ddd ----------------------------------------------------------------------------------------
+
+def _rot_bins(alpha, first_bin):
+    """8 rot values encoding alpha in bin 1 (angle - pi/2) or bin 2 (angle + pi/2)."""
+    angle = alpha + math.pi / 2 if first_bin else alpha - math.pi / 2
+    s, c = math.sin(angle), math.cos(angle)
+    return [0.0, 2.0, s, c, 0.0, -1.0, 0.3, 0.9] if first_bin else [0.0, -1.0, 0.1, 0.7, 0.0, 2.0, s, c]
+
+
+def _car_heads(h=24, w=80):
+    hm = torch.full((1, 3, h, w), -9.0)
+    dep, rot, dim = torch.zeros(1, 1, h, w), torch.zeros(1, 8, h, w), torch.zeros(1, 3, h, w)
+    wh, reg = torch.zeros(1, 2, h, w), torch.zeros(1, 2, h, w)
+    cars = [  # class, cell, offset, size, depth, dims, alpha, bin 1?, score
+        (0, (30, 12), (0.25, 0.5), (8.0, 5.0), 20.0, (1.5, 1.6, 3.9), 0.3, True, 0.9),
+        (1, (60, 10), (0.5, 0.0), (2.0, 6.0), 12.5, (1.8, 0.6, 0.9), 1.0, False, 0.6),
+        (0, (10, 5), (0.0, 0.0), (4.0, 3.0), 40.0, (1.4, 1.5, 3.5), -2.5, True, 0.15),
+    ]
+    for cls, (x, y), off, size, depth, dims, alpha, first, score in cars:
+        hm[0, cls, y, x] = _logit(score)
+        dep[0, 0, y, x] = _logit(1 / (depth + 1) - 1e-6)
+        rot[0, :, y, x] = torch.tensor(_rot_bins(alpha, first))
+        dim[0, :, y, x] = torch.tensor(dims)
+        wh[0, :, y, x] = torch.tensor(size)
+        reg[0, :, y, x] = torch.tensor(off)
+    return (hm, dep, rot, dim, wh, reg), cars
+
+
+def test_car_decodes_to_its_depth_dims_angle_and_box():
+    from centernet.decode import ddd_decode
+    heads, cars = _car_heads()
+    dets = ddd_decode(*heads, k=100).above(0.01)
+    assert len(dets) == 3
+    for i, (cls, (x, y), off, size, depth, dims, alpha, _, score) in enumerate(cars):
+        assert int(dets.labels[i]) == cls and abs(float(dets.scores[i]) - score) < 1e-5
+        cx, cy = x + off[0], y + off[1]
+        assert torch.allclose(dets.boxes[i], torch.tensor([cx - size[0] / 2, cy - size[1] / 2,
+                                                           cx + size[0] / 2, cy + size[1] / 2]), atol=1e-5)
+        assert abs(float(dets.depth[i]) - depth) < 2e-3 * depth
+        assert torch.allclose(dets.dims[i], torch.tensor(dims))
+        assert abs(float(dets.alpha[i]) - alpha) < 1e-5
+
+
+def test_alpha_comes_from_the_bin_with_the_larger_second_logit_and_is_not_wrapped():
+    from centernet.decode import alpha_from_bins
+    rot = torch.tensor([[0.0, 1.0, 0.0, -1.0, 0.0, 0.5, 0.0, 1.0],    # bin 1: atan2(0, -1) - pi/2
+                        [0.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.0, -1.0]])   # bin 2: atan2(0, -1) + pi/2
+    assert torch.allclose(alpha_from_bins(rot), torch.tensor([math.pi / 2, 1.5 * math.pi]))
