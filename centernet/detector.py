@@ -45,10 +45,13 @@ class Detector:
 
     def __init__(self, model: torch.nn.Module, info: CheckpointInfo, device: str | torch.device = "auto",
                  k: int | None = None, keep_res: bool = False, input_size: tuple[int, int] | None = None,
-                 flip: bool = False, scales: tuple[float, ...] = (1.0,), camera: np.ndarray | None = None):
+                 flip: bool = False, scales: tuple[float, ...] = (1.0,), camera: np.ndarray | None = None,
+                 engine: str = "auto", precision: str = "fp32"):
         """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
         scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
-        camera: 3x4 projection matrix for ddd (default: the original's KITTI camera)."""
+        camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
+        engine: "auto" (CUDA graph on a GPU for ctdet, tuned eager otherwise), "eager", "graph" or
+        "plain" (the model exactly as loaded); precision: fp32, or fp16 / bf16 on a GPU."""
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
@@ -68,6 +71,32 @@ class Detector:
         self.scales = scales
         self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
         self.timer = StageTimer(self.device)
+        self.engine = self._make_engine(engine, precision)
+
+    def _make_engine(self, mode: str, precision: str):
+        """The fast path for this model (None: run the model exactly as loaded)."""
+        from .onnx_export import OnnxRuntimeModel
+        if mode == "plain" or isinstance(self.model, OnnxRuntimeModel):
+            return None
+        from .engine import Engine
+        plain_decode = self.flip or self.scales != (1.0,) or self.task != "ctdet"
+        if mode == "auto" and plain_decode:
+            mode = "eager"
+        try:
+            return Engine(self.model, self.spec, self.device, precision, mode, self.k,
+                          self.info.decode.get("box_mode", "size"), self.task)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+    @property
+    def uses_graph(self) -> bool:
+        return self.engine is not None and self.engine.mode == "graph"
+
+    def forward(self, batch: torch.Tensor) -> dict:
+        """The network's raw heads for a pre-processed batch, through the engine when there is one."""
+        if self.engine is not None:
+            return self.engine.forward(batch)
+        return self.model(batch.to(self.device))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, arch: str | None = None, task: str | None = None,
@@ -76,6 +105,10 @@ class Detector:
         if path is None:
             from .zoo import default_weights
             path = default_weights(task or "ctdet")
+        if str(path).lower().endswith(".onnx"):
+            from .onnx_export import OnnxRuntimeModel, info_from_metadata
+            model = OnnxRuntimeModel(path)
+            return cls(model, info_from_metadata(model, path), "cpu", **kwargs)
         model, info = load_checkpoint(path, arch=arch, task=task)
         return cls(model, info, device, **kwargs)
 
@@ -98,6 +131,8 @@ class Detector:
         cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
         """
         self.timer.reset()
+        if self.uses_graph and not self.flip and self.scales == (1.0,) and cameras is None:
+            return self._detect_graph(images)
         scales = self.scales[:1] if self.task == "ddd" else self.scales
         flip = self.flip and self.task in ("ctdet", "multi_pose")
         per_scale: list[list[Detections]] = [[] for _ in images]
@@ -110,7 +145,7 @@ class Detector:
                 if flip:
                     batch = torch.cat([batch, batch.flip(3)])
                 with self.timer("net"):
-                    outputs = self.model(batch.to(self.device))
+                    outputs = self.forward(batch)
                 with self.timer("decode"):
                     decoded = self.decode(outputs, flip=flip)
                 with self.timer("post"):
@@ -122,6 +157,25 @@ class Detector:
                 results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
         else:
             results = [dets[0] for dets in per_scale]
+        per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
+        for r in results:
+            r.timings = dict(per_image)
+        return results
+
+    def _detect_graph(self, images: list[np.ndarray]) -> list[Detections]:
+        """ctdet through the captured CUDA graph: frames of one size share a replay."""
+        results: list[Detections | None] = [None] * len(images)
+        groups: dict[tuple, list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(img.shape, []).append(i)
+        for indices in groups.values():
+            frames = [as_bgr_uint8(images[i]) for i in indices]
+            with self.timer("graph"):
+                outs = self.engine.run_graph(frames)
+            with self.timer("post"):
+                for i, (scores, classes, boxes, tf) in zip(indices, outs):
+                    keep = scores > 0
+                    results[i] = self.to_image(Detections(boxes[keep], scores[keep], classes[keep]), tf, self.camera)
         per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
         for r in results:
             r.timings = dict(per_image)

@@ -93,3 +93,15 @@ class OnnxRuntimeModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> dict:
         outs = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().cpu().float().numpy())})
         return {n: torch.from_numpy(o) for n, o in zip(self.output_names, outs)}
+
+
+def info_from_metadata(model: "OnnxRuntimeModel", path) -> CheckpointInfo:
+    """The CheckpointInfo an exported file carries (exported by `export_onnx`)."""
+    from .errors import CheckpointError
+    from .transforms import PreprocessSpec
+    d = model.info_dict
+    if d is None:
+        raise CheckpointError(f"{path} was not exported by this project (no {METADATA_KEY} metadata): "
+                              f"export it with `main.py export onnx`")
+    return CheckpointInfo(d["arch"], d["task"], dict(d["heads"]), int(d["head_conv"]), tuple(d["class_names"]),
+                          PreprocessSpec.from_dict(d["preprocess"]), dict(d["decode"]), "onnx")

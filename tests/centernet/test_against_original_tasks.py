@@ -52,7 +52,7 @@ def run_case(task, arch, name, options):
     ref = reference(task, arch, name)
     image = cv2.imread(str(need(SHARED / ref["image"])))
     model, info = _model(task, arch)
-    det = Detector(model, info, device="cpu", **options)
+    det = Detector(model, info, device="cpu", engine="plain", **options)
     captured = []
     hook = det.model.register_forward_hook(lambda module, inputs, output: captured.append(output))
     try:

@@ -39,3 +39,17 @@ def test_export_command_writes_the_file_and_nothing_half_written(seeded_checkpoi
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 1_000_000 and not list(tmp_path.glob("*.part"))
+
+
+def test_detect_runs_an_exported_onnx_file_like_the_checkpoint(seeded_checkpoint, tmp_path):
+    import cv2
+    from centernet.detector import Detector
+    from centernet.onnx_export import export_onnx
+    from tests.conftest import DATA, need
+    img = cv2.imread(str(need(DATA / "images" / "bus.jpg")))
+    ckpt = seeded_checkpoint("ctdet", "res_18")
+    path = export_onnx(ckpt, tmp_path / "r.onnx")
+    a = Detector.from_checkpoint(ckpt, device="cpu", engine="plain")(img)
+    b = Detector.from_checkpoint(path)(img)
+    assert b.timings and len(a) == len(b)
+    assert torch.allclose(a.scores, b.scores, atol=1e-4) and torch.allclose(a.boxes, b.boxes, atol=0.05)
