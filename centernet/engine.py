@@ -48,10 +48,14 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
 
 
 def tune_cpu_threads() -> int:
-    """Use every core for intra-op parallelism (torch's default can be lower in containers)."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, n))
-    return n
+    """Intra-op threads: CENTERNET_THREADS when set, else torch's default (one per physical core),
+    capped at the cores this process may use (containers often allow fewer than the machine has)."""
+    wanted = int(os.environ.get("CENTERNET_THREADS", "0") or 0)
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n = min(wanted or torch.get_num_threads(), allowed)
+    if n != torch.get_num_threads():
+        torch.set_num_threads(max(1, n))
+    return torch.get_num_threads()
 
 
 class FloatHeads(nn.Module):

@@ -1,6 +1,7 @@
 """Shared test fixtures: where the shared data lives, seeded original-layout checkpoints."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -9,6 +10,12 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # each of the parallel workers (and the main.py subprocesses they start) uses one core
+    os.environ["CENTERNET_THREADS"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = (ROOT.parent / "shared").resolve()
@@ -30,7 +37,14 @@ def layout_manifest(task: str, arch: str) -> dict:
 
 
 def seeded_state_dict(task: str, arch: str) -> dict:
-    """The harness's deterministic weights for a layout manifest (same as the original was run with)."""
+    """The harness's deterministic weights for a layout manifest (same as the original was run with).
+
+    A fresh copy each call (tests may edit it); generated once per process."""
+    return {k: v.clone() for k, v in _seeded_state_dict(task, arch).items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _seeded_state_dict(task: str, arch: str) -> dict:
     need(HARNESS / "seeded_weights.py")
     if str(HARNESS) not in sys.path:
         sys.path.insert(0, str(HARNESS))

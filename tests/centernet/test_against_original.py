@@ -3,6 +3,7 @@
 tests/data/official/<task>_<arch>/<image>[_tag].json were written by ../shared/reference/harness/run.py
 with the same seeded weights: the head probes (raw outputs at fixed indices) and every detection.
 """
+import functools
 import json
 
 import cv2
@@ -55,6 +56,11 @@ def assert_heads_match(outputs: dict, ref_heads: dict):
         assert abs(float(got.abs().max()) - ref["absmax"]) <= HEAD_TOL * max(1.0, ref["absmax"]), name
 
 
+@functools.lru_cache(maxsize=2)  # the cases of one arch run back to back: load and prepare it once
+def seeded_detector(path, **options):
+    return Detector.from_checkpoint(path, device="cpu", **options)
+
+
 CASES = [("ctdet", arch, img) for arch in ("res_18", "resdcn_18", "dla_34") for img in ("bus", "zidane", "coco139")]
 
 
@@ -62,7 +68,7 @@ CASES = [("ctdet", arch, img) for arch in ("res_18", "resdcn_18", "dla_34") for 
 def test_heads_and_detections_equal_the_original(seeded_checkpoint, task, arch, name):
     ref = reference(task, arch, name)
     image = cv2.imread(str(need(SHARED / ref["image"])))
-    det = Detector.from_checkpoint(seeded_checkpoint(task, arch), device="cpu")
+    det = seeded_detector(seeded_checkpoint(task, arch))
     x, tf = preprocess(image, det.spec)
     assert np.array_equal(tf.matrix, np.asarray(ref["trans_input"]))
     with torch.inference_mode():

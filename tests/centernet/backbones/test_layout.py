@@ -185,7 +185,9 @@ def test_torchvision_deformable_path_matches_the_original_to_float_rounding(name
         out = model.eval()(probe_input(size))
     for head_name, head in out.items():
         got = [head.mean().item(), head[0, 0, q // 2, q // 3].item(), head[0, -1, q - 1, q - 2].item()]
-        assert got == pytest.approx(ORIGINAL_PROBES[name][head_name], abs=2e-6), head_name
+        # 1e-5: float summation order depends on the thread count (1 under xdist, 2 when the
+        # probes were recorded); still 10x tighter than the 1e-4 bar against the original
+        assert got == pytest.approx(ORIGINAL_PROBES[name][head_name], abs=1e-5), head_name
 
 
 def test_plain_resnet_stores_heads_sorted_and_resdcn_in_task_order():
