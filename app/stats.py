@@ -1,0 +1,128 @@
+"""Live readout numbers: rolling FPS, per-stage latency, dropped frames, device and memory (no Qt)."""
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from statistics import median
+
+STAGES = ("capture", "pre", "net", "decode", "post", "render")
+
+
+class Rate:
+    """Events per second: over the ticks of the last `window_s` seconds, or the last gap when the
+    events are slower than that; decays while no event comes."""
+
+    def __init__(self, window_s: float = 3.0, keep: int = 256):
+        self.window_s = window_s
+        self.times: deque[float] = deque(maxlen=keep)
+
+    def tick(self, now: float | None = None) -> None:
+        self.times.append(time.perf_counter() if now is None else now)
+
+    def value(self, now: float | None = None) -> float:
+        now = time.perf_counter() if now is None else now
+        if len(self.times) < 2:
+            return 0.0
+        recent = [t for t in self.times if now - t <= self.window_s]
+        if len(recent) >= 3:
+            rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+        else:
+            rate = 1.0 / max(self.times[-1] - self.times[-2], 1e-9)
+        since_last = now - self.times[-1]
+        if since_last > 2.0 / rate:   # nothing for twice the usual gap: show the slowdown
+            rate = 1.0 / since_last
+        return rate
+
+
+class PipelineStats:
+    """Collects results as they are shown; `snapshot()` gives medians over the last `history` results."""
+
+    def __init__(self, history: int = 120, window_s: float = 3.0):
+        self.display = Rate(window_s)
+        self.inference = Rate(window_s)
+        self.stage_history: deque[dict] = deque(maxlen=history)
+        self.end_to_end: deque[float] = deque(maxlen=history)
+        self.displayed = 0
+        self.inferred = 0
+        self.dropped = 0
+        self.skipped = 0
+        self.shown = 0
+
+    def reset(self) -> None:
+        self.__init__(self.stage_history.maxlen, self.display.window_s)
+
+    def on_result(self, result) -> None:
+        """A result reached the screen (or the headless printer)."""
+        now = time.perf_counter()
+        self.displayed += 1
+        self.display.tick(now)
+        if result.inferred:
+            self.inferred += 1
+            self.inference.tick(result.done_at)
+        self.stage_history.append({s: result.timings[s] for s in STAGES if s in result.timings})
+        self.end_to_end.append((now - result.frame.captured_at) * 1000.0)
+        self.dropped = result.dropped
+        self.skipped = result.frame.skipped
+        self.shown = result.shown
+
+    def snapshot(self) -> dict:
+        recent = list(self.stage_history)[-30:]
+        stages = {s: median(r[s] for r in recent if s in r) for s in STAGES if any(s in r for r in recent)}
+        e2e = list(self.end_to_end)[-30:]
+        return {"display_fps": self.display.value(), "inference_fps": self.inference.value(), "stages": stages,
+                "end_to_end_ms": median(e2e) if e2e else None, "dropped": self.dropped, "skipped": self.skipped,
+                "displayed": self.displayed, "inferred": self.inferred, "shown": self.shown}
+
+    def readout(self, device: str = "", memory: str = "") -> str:
+        """One line: the same numbers the window's latency panel shows."""
+        s = self.snapshot()
+        stages = " ".join(f"{k} {v:.1f}" for k, v in s["stages"].items())
+        e2e = f"{s['end_to_end_ms']:.0f} ms" if s["end_to_end_ms"] is not None else "-"
+        parts = [f"display {s['display_fps']:.1f} fps", f"inference {s['inference_fps']:.1f} fps",
+                 f"stages ms: {stages or '-'}", f"end-to-end {e2e}", f"boxes {s['shown']}",
+                 f"dropped {s['dropped']}", f"skipped {s['skipped']}", f"frames {s['displayed']}"]
+        if device:
+            parts.append(device + (f" {memory}" if memory else ""))
+        return " | ".join(parts)
+
+
+def process_rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "CPU"
+
+
+def device_description(device) -> str:
+    """'CPU (name, N threads)' or the CUDA device name."""
+    import torch
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} ({device})"
+    return f"CPU · {cpu_name()} · {torch.get_num_threads()} threads"
+
+
+def memory_description(device) -> str:
+    """Process RSS, plus allocated / reserved GPU memory on CUDA."""
+    text = f"RSS {process_rss_mb():.0f} MiB"
+    if device is not None and str(device).startswith("cuda"):
+        import torch
+        alloc = torch.cuda.memory_allocated(device) / 2**20
+        reserved = torch.cuda.memory_reserved(device) / 2**20
+        text += f", GPU {alloc:.0f} / {reserved:.0f} MiB"
+    return text

@@ -1,0 +1,44 @@
+"""`main.py gui --headless` runs the pipeline without a window and prints the readout every second."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def run_main(*args, timeout=180):
+    env = dict(os.environ)
+    env.pop("QT_QPA_PLATFORM", None)   # no display needed at all
+    env.pop("DISPLAY", None)
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), "gui", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_headless_prints_readouts_and_exits(bikes, seeded_res18):
+    proc = run_main("--headless", "--source", str(bikes), "--weights", str(seeded_res18), "--input-size", "64",
+                    "--device", "cpu", "--max-seconds", "4", "--threshold", "0.2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("model: ctdet res_18") for line in lines)
+    assert any(line.startswith("source: video") for line in lines)
+    readouts = [line for line in lines if line.startswith("display ")]
+    assert len(readouts) >= 3, proc.stdout
+    final = [line for line in lines if line.startswith("final: ")]
+    assert len(final) == 1 and "inference" in final[0] and "dropped" in final[0]
+    assert "net " in final[0]   # at least one frame went through the model
+
+
+def test_headless_missing_source_is_one_error_line(tmp_path, seeded_res18):
+    proc = run_main("--headless", "--source", str(tmp_path / "missing.mp4"), "--weights", str(seeded_res18),
+                    "--input-size", "64", "--device", "cpu", "--max-seconds", "3")
+    assert proc.returncode == 2
+    assert "error: input not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_gui_without_display_says_how_to_run_headless(tmp_path):
+    proc = run_main("--source", str(tmp_path / "x.mp4"), timeout=60)
+    assert proc.returncode == 2
+    assert "--headless" in proc.stderr and "Traceback" not in proc.stderr
