@@ -1,0 +1,8 @@
+"""Training and evaluation data: COCO-format, KITTI and synthetic sets, augmentation, loaders.
+
+`load_dataset(spec, task)` turns what a user types after `--data` into a `DetectionSet`;
+`CenterNetDataset` turns one into network inputs and training targets.
+"""
+from .samples import DetectionSet, Sample, load_dataset
+
+__all__ = ["DetectionSet", "Sample", "load_dataset"]
