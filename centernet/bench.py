@@ -5,7 +5,6 @@ the same run, on the same frames. `--gpu-check` runs every CUDA check and benchm
 """
 from __future__ import annotations
 
-import json
 import platform
 import statistics
 import time
@@ -196,8 +195,8 @@ def format_record(r: dict) -> str:
 
 
 def write_json(record, path: Path) -> None:
-    from .cli import write_json_atomic
-    write_json_atomic(record, Path(path))
+    from .writers.atomic import write_json_atomic
+    write_json_atomic(Path(path), record, indent=1)
 
 
 def run_bench_command(args) -> int:

@@ -37,7 +37,8 @@ def write_image(path: Path, image) -> None:
 
 
 def run_detect(args) -> int:
-    from .cli import build_detector, ensure_writable_dir, parse_classes, write_json_atomic
+    from .cli import build_detector, ensure_writable_dir, parse_classes
+    from .writers.atomic import write_json_atomic
     files = collect_images(args.inputs)
     if args.out:
         ensure_writable_dir(args.out, "--out")
@@ -84,7 +85,7 @@ def run_detect(args) -> int:
         say(f"{path}: {shown} detections >= {draw.threshold:g}" +
             ("  " + format_times(dets.timings) if args.timings else ""))
     if args.json:
-        write_json_atomic(rows, args.json)
+        write_json_atomic(args.json, rows)
         say(f"wrote {len(rows)} results to {args.json}")
     if args.timings and timings:
         say("median  " + format_times(median_times(timings)))

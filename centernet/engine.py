@@ -117,7 +117,7 @@ class CudaGraphPipeline:
         self.frames = torch.empty(batch, h, w, 3, dtype=torch.uint8, device=device)
         self.input = torch.empty(batch, 3, ih, iw, dtype=input_dtype, device=device)
         grid = sampling_grid(self.transform, spec, device)
-        kernel_pre = kernel_peaks = None
+        kernel_pre = None
         if use_kernels:
             from kernels.preprocess import warp_normalize, warp_params
             params = warp_params(source_matrix(self.transform, spec), spec.pixel_scale, spec.mean, spec.std,

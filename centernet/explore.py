@@ -729,11 +729,11 @@ class ResultCache:
                        cached=True, measured=d.get("measured", ""))
 
     def put(self, key: str, o: Outcome) -> None:
-        from .cli import write_json_atomic
+        from .writers.atomic import write_json_atomic
         d = {"config": o.config.label(), "status": o.status, "stages": o.stages, "fps": o.fps, "box": o.box,
              "keypoints": o.keypoints, "gt_note": o.gt_note, "images": o.images, "measured": o.measured,
              "rows": o.rows}
-        write_json_atomic(d, self.folder / f"{key}.json")
+        write_json_atomic(self.folder / f"{key}.json", d)
 
 
 # ------------------------------------------------------------------------------------ the sweep

@@ -135,7 +135,7 @@ def plot_panels(report: ExploreReport, paper: bool) -> list:
 
 
 def write_report(report: ExploreReport, out: Path, paper: bool, data) -> dict:
-    from .cli import write_json_atomic
+    from .writers.atomic import write_json_atomic
     from .pareto import plot_pareto
     from .writers.atomic import atomic_file
     files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "results.md",
@@ -154,7 +154,7 @@ def write_report(report: ExploreReport, out: Path, paper: bool, data) -> dict:
             "pareto": {k: [f"{o.config.model.name} {o.config.short()}" for o in v] for k, v in report.fronts.items()}}
     if paper:
         meta["paper"] = [{"model": n, "fps": f, "box_AP": a, "gpu": "Titan Xp"} for n, f, a in PAPER_POINTS]
-    write_json_atomic({"meta": meta, "results": [o.to_dict() for o in report.outcomes]}, files["json"])
+    write_json_atomic(files["json"], {"meta": meta, "results": [o.to_dict() for o in report.outcomes]})
     with atomic_file(files["markdown"]) as f:
         f.write(markdown_table(report, data))
     subtitle = f"{report.device} · {report.images.name} · batch 1, median latency after warm-up"

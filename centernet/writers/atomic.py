@@ -21,6 +21,7 @@ def temp_path_for(path: Path) -> Path:
 def atomic_file(path: Path, mode: str = "w", fsync: bool = False, newline: str | None = None):
     """`with atomic_file(p) as f: f.write(...)`: `p` appears only once the block has succeeded."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(path)
     try:
         with open(tmp, mode, newline=newline) as f:
