@@ -432,8 +432,12 @@ def _resume(path: Path, model, optimizer, scaler, ema, config: TrainConfig, devi
     if obj.get("arch") != config.arch or obj.get("task") != config.task:
         raise ConfigError(f"{path} is a {obj.get('task')} {obj.get('arch')} run, not {config.task} {config.arch}: "
                           f"use the same --task/--arch, or another --out")
-    model.load_state_dict(state["model"] if state.get("model") is not None else obj["state_dict"])
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        model.load_state_dict(state["model"] if state.get("model") is not None else obj["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{path} does not fit this run ({str(e).splitlines()[0][:160]}): did --data "
+                              f"(its classes) change? Use another --out, or --init {path}") from None
     for st in optimizer.state.values():
         for k, v in st.items():
             if isinstance(v, torch.Tensor) and k != "step":

@@ -64,7 +64,7 @@ def test_rotation_loss_has_no_gradient_from_empty_slots_and_is_minimal_for_the_t
     assert dense.grad.abs().sum() < 1e-3
     wrong = dense.detach().clone()
     wrong[0, 2:4] = torch.roll(wrong[0, 2:4], 1, 0)
-    assert float(rotation_bin_loss(wrong, mask, ind, rb, rr)) > float(good) + 0.1
+    assert float(rotation_bin_loss(wrong, mask, ind, rb, rr)) > float(good.detach()) + 0.1
 
 
 def test_ctdet_loss_weights_and_stack_average():
