@@ -424,14 +424,5 @@ def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | N
 
 
 def _write_json(obj, path: Path) -> None:
-    import os
-    import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .writers.atomic import write_json_atomic
+    write_json_atomic(path, obj, indent=1)

@@ -11,7 +11,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,13 +178,5 @@ def manifest_name_for(sha256: str, folder: Path | None = None) -> str | None:
 
 
 def _write_json_atomic(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .writers.atomic import write_json_atomic
+    write_json_atomic(path, obj, indent=1, sort_keys=True)

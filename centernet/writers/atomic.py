@@ -35,7 +35,8 @@ def atomic_file(path: Path, mode: str = "w", fsync: bool = False, newline: str |
         raise
 
 
-def write_json_atomic(path: Path, obj, fsync: bool = False, indent: int | None = None) -> None:
+def write_json_atomic(path: Path, obj, fsync: bool = False, indent: int | None = None,
+                      sort_keys: bool = False) -> None:
     with atomic_file(path, fsync=fsync) as f:
-        json.dump(obj, f, indent=indent)
+        json.dump(obj, f, indent=indent, sort_keys=sort_keys)
         f.write("\n")
