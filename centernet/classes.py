@@ -20,7 +20,8 @@ COCO_CATEGORY_IDS = (
 )
 assert len(COCO_CLASSES) == len(COCO_CATEGORY_IDS) == 80
 
-KITTI_CLASSES = ("Car", "Pedestrian", "Cyclist")
+# the original ddd heatmap channel order (its kitti.py class_name list, background dropped)
+KITTI_CLASSES = ("Pedestrian", "Car", "Cyclist")
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
