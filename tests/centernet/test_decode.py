@@ -189,3 +189,29 @@ def test_alpha_comes_from_the_bin_with_the_larger_second_logit_and_is_not_wrappe
     rot = torch.tensor([[0.0, 1.0, 0.0, -1.0, 0.0, 0.5, 0.0, 1.0],    # bin 1: atan2(0, -1) - pi/2
                         [0.0, 0.5, 0.0, 1.0, 0.0, 1.0, 0.0, -1.0]])   # bin 2: atan2(0, -1) + pi/2
     assert torch.allclose(alpha_from_bins(rot), torch.tensor([math.pi / 2, 1.5 * math.pi]))
+
+
+def _naive_peaks(heat: torch.Tensor, k: int):
+    """The straightforward decode (NCHW max-pool, class-major top-k), as the original writes it."""
+    b, c, h, w = heat.shape
+    masked = heat * (torch.nn.functional.max_pool2d(heat, 3, stride=1, padding=1) == heat)
+    scores, index = torch.topk(masked.reshape(b, -1), k)
+    return scores, index
+
+
+def test_peak_picking_is_the_same_for_both_memory_layouts_and_the_naive_decode():
+    from centernet.decode import peak_mask_scores, topk_peaks
+    gen = torch.Generator().manual_seed(3)
+    # scores quantised to 1/64: many plateaus and equal scores across classes
+    heat = torch.randint(0, 64, (2, 7, 19, 23), generator=gen).float() / 64
+    naive_scores, naive_index = _naive_peaks(heat, 60)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat.contiguous(memory_format=layout)), 60)
+        assert torch.equal(scores, naive_scores)
+        flat = classes * (19 * 23) + ys * 23 + xs
+        assert torch.equal(pixel, ys * 23 + xs)
+        for i in range(2):  # same peaks; among equal scores ordered by (class, pixel)
+            cut = scores[i] > scores[i, -1]  # ties at the K-th place may pick different members
+            assert set(flat[i][cut].tolist()) == set(naive_index[i][cut].tolist())
+            key = -scores[i].double() * 1e6 + flat[i].double()
+            assert torch.equal(torch.argsort(key), torch.arange(60))
