@@ -447,9 +447,9 @@ def skip_reason(cfg: Config, device: torch.device) -> str:
     """Why a configuration cannot run here, or "" when it can."""
     from .detector import Detector
     task = cfg.model.task
-    if cfg.precision != "fp32" and device.type != "cuda":
-        return f"{cfg.precision} needs a CUDA GPU (this run is on the CPU)"
-    if cfg.precision == "bf16" and not torch.cuda.is_bf16_supported():
+    if cfg.precision == "fp16" and device.type != "cuda":
+        return "fp16 needs a CUDA GPU (this run is on the CPU)"
+    if cfg.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return "bf16 is not supported by this GPU"
     if cfg.engine == "graph":
         if device.type != "cuda":

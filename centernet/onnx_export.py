@@ -1,13 +1,11 @@
 """ONNX export and an ONNX Runtime model that stands in for the torch model on CPU.
 
-Deformable convolutions export as the standard opset-19 `DeformConv` (the torchvision reference
-path is used while exporting: the faster CPU sampling formulation would export as float64
-GridSample, which ONNX Runtime lacks). The checkpoint's info (arch, task, classes, pre-processing,
+Deformable convolutions export as the standard opset-19 `DeformConv` (a loaded model runs
+torchvision's reference op; the engine's gathered formulation is never exported). The checkpoint's info (arch, task, classes, pre-processing,
 decoding) travels in the model's metadata, so an exported file is self-describing.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -21,20 +19,6 @@ from .errors import ConfigError
 
 OPSET = 19
 METADATA_KEY = "centernet_info"
-
-
-@contextlib.contextmanager
-def reference_deform_conv():
-    """Route deformable convs through torchvision's op (exportable as DeformConv) for the duration."""
-    from .backbones import dcn
-    saved = getattr(dcn, "FAST_CPU", None)
-    if saved is not None:
-        dcn.FAST_CPU = False
-    try:
-        yield
-    finally:
-        if saved is not None:
-            dcn.FAST_CPU = saved
 
 
 def info_metadata(info: CheckpointInfo) -> str:
@@ -58,7 +42,7 @@ def export_onnx(weights, out_path, input_size: tuple[int, int] | None = None, ar
     fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".part", dir=out_path.parent)
     os.close(fd)
     try:
-        with reference_deform_conv(), torch.no_grad():
+        with torch.no_grad():
             program = torch.onnx.export(model.eval(), (torch.zeros(1, 3, h, w),), dynamo=True, opset_version=OPSET,
                                         input_names=["input"], output_names=names, verbose=False)
         proto = program.model_proto

@@ -7,30 +7,41 @@ tap, and the sigmoid of the last third is the modulation mask.
 
 Two computations of the same operation:
 - `torchvision.ops.deform_conv2d`: the reference (the same operation as the original's CUDA-only
-  DCNv2, and bit-for-bit the stand-in the reference harness runs it with); used on every device,
-  and on CPU when `FAST_CPU` is false;
-- `sampled_deform_conv2d`: the kernel taps sampled with `grid_sample` (positions in float64), then
-  one matmul; about 1.5-2x faster on CPU, equal to the reference up to float32 summation order
-  (~1e-6 per layer). `DCN` uses it for float32 CPU tensors while `FAST_CPU` is true;
-  `tests/centernet/backbones/test_dcn.py` pins that both agree.
+  DCNv2, and bit-for-bit the stand-in the reference harness runs it with). A loaded model uses it.
+- `gathered_deform_conv2d`: the four bilinear corners of every tap gathered as rows of the
+  channels_last input (mask folded into the corner weights), then one matmul. Equal to the
+  reference up to float32 summation order (~2e-6 per layer), 2-4x faster on CPU in float32 and
+  runs in bfloat16 (torchvision has no bfloat16 kernel). The engine switches its copy of a model
+  to it (`use_fast_deform_conv`); any DCN falls back to it for dtypes torchvision cannot run.
 """
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 from torchvision.ops import deform_conv2d
 
-# Use `sampled_deform_conv2d` for float32 CPU tensors (checked equal to torchvision in the tests).
-# Set to False for bit-exact agreement with the original (whole models then differ by 0 instead of
-# ~1e-5 in the head logits).
-FAST_CPU = True
+
+def _tap_positions(offset: Tensor, kernel: tuple[int, int], stride, padding, dilation) -> tuple[Tensor, Tensor]:
+    """Sample positions (y, x) in float32, each (N, G, Ho, Wo, taps): as torchvision,
+    (out_y * stride - pad) + i * dilation + offset_y (offsets (dy, dx) interleaved per tap)."""
+    n, _, ho, wo = offset.shape
+    kh, kw = kernel
+    taps = kh * kw
+    f32, dev = torch.float32, offset.device
+    off = offset.to(f32).reshape(n, -1, taps, 2, ho, wo).permute(0, 1, 4, 5, 2, 3)  # (N, G, Ho, Wo, taps, 2)
+    base_y = torch.arange(ho, device=dev, dtype=f32) * stride[0] - padding[0]
+    base_x = torch.arange(wo, device=dev, dtype=f32) * stride[1] - padding[1]
+    tap_y = torch.arange(kh, device=dev, dtype=f32).repeat_interleave(kw) * dilation[0]
+    tap_x = torch.arange(kw, device=dev, dtype=f32).repeat(kh) * dilation[1]
+    py = (base_y.view(ho, 1, 1) + tap_y.view(1, 1, taps)) + off[..., 0]
+    px = (base_x.view(1, wo, 1) + tap_x.view(1, 1, taps)) + off[..., 1]
+    return py, px
 
 
-def sampled_deform_conv2d(
+def gathered_deform_conv2d(
     x: Tensor,
     offset: Tensor,
     mask: Tensor,
@@ -39,67 +50,66 @@ def sampled_deform_conv2d(
     stride: tuple[int, int],
     padding: tuple[int, int],
     dilation: tuple[int, int],
-    sample_dtype: torch.dtype = torch.float64,
 ) -> Tensor:
-    """Modulated deformable conv as bilinear sampling + one matmul; torchvision's arguments (groups 1).
+    """Modulated deformable conv as row gathers + one matmul; torchvision's arguments (groups 1).
 
-    The kernel taps of every output pixel are sampled with `grid_sample` (bilinear, zero outside
-    the image, `align_corners=True` so grid units map to pixel centres as in torchvision), scaled by
-    the mask and laid out as (channel, tap) rows, so a single matmul applies the weight. Sampling
-    runs in `sample_dtype`: float64 keeps the positions exact to ~1e-12 px after grid_sample's
-    normalisation (outputs agree with torchvision to ~1e-6); float32 is faster but the normalised
-    positions lose ~1e-5 px on a 128-wide map (outputs within ~3e-5).
+    Positions and corner weights are float32 (as torchvision computes them); the gathered rows, the
+    products and the matmul run in x's dtype. Corners outside the image get weight 0, so a sample
+    wholly outside reads 0, as torchvision. The result is (N, out, Ho, Wo) in channels_last memory.
     """
     n, c, h, w = x.shape
     out_ch, in_ch, kh, kw = weight.shape
     if in_ch != c:
         raise ValueError(f"grouped weights are not supported: weight has {in_ch} input channels, x has {c}")
-    if h < 2 or w < 2:  # grid_sample cannot address a 1-pixel axis with align_corners=True
-        return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
+    taps = kh * kw
     ho, wo = offset.shape[-2:]
     expected = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1
                      for size, k, s, p, d in zip((h, w), (kh, kw), stride, padding, dilation))
     if (ho, wo) != expected:
         raise ValueError(f"offset map is {ho}x{wo}, the convolution's output is {expected[0]}x{expected[1]}")
-    taps = kh * kw
-    groups = offset.shape[1] // (2 * taps)  # deformable (offset) groups
-    dev, dt = x.device, x.dtype
-
-    # sample positions, as torchvision: (out_y * stride - pad) + i * dilation + offset_y
-    off = offset.reshape(n, groups, taps, 2, ho, wo)
-    base_y = torch.arange(ho, device=dev, dtype=dt) * stride[0] - padding[0]
-    base_x = torch.arange(wo, device=dev, dtype=dt) * stride[1] - padding[1]
-    tap_y = torch.arange(kh, device=dev, dtype=dt).repeat_interleave(kw) * dilation[0]
-    tap_x = torch.arange(kw, device=dev, dtype=dt).repeat(kh) * dilation[1]
-    py = (base_y.view(1, 1, 1, ho, 1) + tap_y.view(1, 1, taps, 1, 1)) + off[:, :, :, 0]
-    px = (base_x.view(1, 1, 1, 1, wo) + tap_x.view(1, 1, taps, 1, 1)) + off[:, :, :, 1]
-    gy = py.to(sample_dtype) * (2.0 / (h - 1)) - 1.0
-    gx = px.to(sample_dtype) * (2.0 / (w - 1)) - 1.0
-    grid = torch.stack((gx, gy), dim=-1).view(n * groups, taps * ho, wo, 2)
-    src = x.reshape(n * groups, c // groups, h, w).to(sample_dtype)
-    sampled = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True).to(dt)
-    # (n, groups, c / groups, taps, ho, wo) -> rows (channel, tap) match weight.view(out, c * taps)
-    cols = sampled.view(n, groups, c // groups, taps, ho, wo) * mask.reshape(n, groups, 1, taps, ho, wo)
-    out = torch.matmul(weight.reshape(out_ch, c * taps), cols.view(n, c * taps, ho * wo))
+    groups = offset.shape[1] // (2 * taps)  # deformable (offset) groups, each owning c / groups channels
+    dt = x.dtype
+    py, px = _tap_positions(offset, (kh, kw), stride, padding, dilation)
+    m = mask.to(torch.float32).reshape(n, groups, taps, ho, wo).permute(0, 1, 3, 4, 2)
+    y0, x0 = torch.floor(py), torch.floor(px)
+    ly, lx = py - y0, px - x0
+    y0, x0 = y0.long(), x0.long()
+    image_base = (torch.arange(n, device=x.device) * (h * w)).view(n, 1, 1, 1, 1)
+    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view when x is channels_last
+    per_group = c // groups
+    cols = []
+    for g in range(groups):
+        group_rows = rows[:, g * per_group:(g + 1) * per_group]
+        acc = None
+        for dy, dx, corner in ((0, 0, (1 - ly) * (1 - lx)), (0, 1, (1 - ly) * lx),
+                               (1, 0, ly * (1 - lx)), (1, 1, ly * lx)):
+            yy, xx = y0[:, g] + dy, x0[:, g] + dx
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            index = torch.where(inside, yy * w + xx + image_base[:, 0], 0).reshape(-1)
+            weight_of = torch.where(inside, corner[:, g] * m[:, g], 0).reshape(-1, 1).to(dt)
+            picked = group_rows.index_select(0, index)  # (N*Ho*Wo*taps, c / groups)
+            acc = picked.mul_(weight_of) if acc is None else acc.addcmul_(picked, weight_of)
+        cols.append(acc.view(n * ho * wo, taps, per_group))
+    # columns ordered (tap, channel) per output pixel: the weight is laid out to match
+    cols = (cols[0] if groups == 1 else torch.cat(cols, dim=2)).view(n, ho * wo, taps * c)
+    wmat = weight.to(dt).permute(0, 2, 3, 1).reshape(out_ch, taps * c)
+    out = torch.matmul(cols, wmat.t())
     if bias is not None:
-        out = out + bias.view(1, out_ch, 1)
-    return out.view(n, out_ch, ho, wo)
+        out = out + bias.to(dt)
+    return out.view(n, ho, wo, out_ch).permute(0, 3, 1, 2)
 
 
-def modulated_deform_conv2d(
-    x: Tensor,
-    offset: Tensor,
-    mask: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    dilation: tuple[int, int],
-) -> Tensor:
-    """torchvision's modulated deformable conv, or the equal sampled form for float32 on CPU."""
-    if FAST_CPU and x.device.type == "cpu" and x.dtype == torch.float32:
-        return sampled_deform_conv2d(x, offset, mask, weight, bias, stride, padding, dilation)
-    return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
+def reference_supports(x: Tensor) -> bool:
+    """torchvision's kernel runs float32/float64 everywhere and float16 on CUDA."""
+    return x.dtype in (torch.float32, torch.float64) or (x.dtype == torch.float16 and x.is_cuda)
+
+
+def use_fast_deform_conv(model: nn.Module, enabled: bool = True) -> int:
+    """Switch every DCN of `model` to (or back from) `gathered_deform_conv2d`; returns how many."""
+    layers = [m for m in model.modules() if isinstance(m, DCN)]
+    for layer in layers:
+        layer.fast = enabled
+    return len(layers)
 
 
 class DCN(nn.Module):
@@ -116,6 +126,7 @@ class DCN(nn.Module):
         deformable_groups: int = 1,
     ) -> None:
         super().__init__()
+        self.fast = False  # True: gathered_deform_conv2d (see use_fast_deform_conv)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size)
@@ -150,7 +161,11 @@ class DCN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         offset, mask = self.offset_and_mask(x)
-        return modulated_deform_conv2d(x, offset, mask, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        if self.fast or not reference_supports(x):
+            return gathered_deform_conv2d(x, offset, mask, self.weight, self.bias, self.stride, self.padding,
+                                          self.dilation)
+        return deform_conv2d(x, offset, self.weight.to(x.dtype), self.bias.to(x.dtype), stride=self.stride,
+                             padding=self.padding, dilation=self.dilation, mask=mask.to(x.dtype))
 
     def extra_repr(self) -> str:
         return (

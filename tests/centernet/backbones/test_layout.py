@@ -168,11 +168,8 @@ def test_seeded_zoo_weights_load_strictly_and_reproduce_the_original_heads(manif
 
 
 @pytest.mark.parametrize("name", ["ctdet_resdcn_18", "multi_pose_dla_34"])
-def test_torchvision_deformable_path_matches_the_original_to_float_rounding(name, seeded_weights, monkeypatch):
-    """With `FAST_CPU` off every DCN runs the very op the reference used: agreement to ~1e-6."""
-    from centernet.backbones import dcn
-
-    monkeypatch.setattr(dcn, "FAST_CPU", False)
+def test_torchvision_deformable_path_matches_the_original_to_float_rounding(name, seeded_weights):
+    """A loaded model's DCNs run the very op the reference used: agreement to ~1e-6."""
     path = LAYOUTS / f"{name}.json"
     if not path.is_file():
         pytest.skip(f"layout manifest {path} not found (the shared reference folder is absent)")
