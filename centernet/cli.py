@@ -23,7 +23,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="auto: CUDA graph on a GPU, tuned eager on CPU; plain: the model exactly as loaded")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"),
                    help="network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, or a CPU "
-                        "with AVX512-BF16/AMX: ~2x faster there, less exact), auto (fp16 on a GPU, fp32 on CPU)")
+                        "with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto (fp16 on a GPU, "
+                        "bf16 on such a CPU, else fp32)")
 
 
 def add_tta_options(p: argparse.ArgumentParser) -> None:
@@ -120,8 +121,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--task", default="ctdet", choices=("ctdet", "multi_pose", "ddd"))
     p.add_argument("--res", type=int, default=512, help="square network input size")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="engine precision; auto: fp16 on a GPU, fp32 on CPU (bf16: ~2x faster on CPUs with "
-                        "AVX512-BF16/AMX, less exact)")
+                   help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
     p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph"))
     p.add_argument("--frames", type=int, default=50, help="timed frames after warm-up (batches with --batch)")
     p.add_argument("--warmup", type=int, default=5)

@@ -2,8 +2,8 @@
 
 - CPU ("eager"): inference mode, channels_last, batch norm folded into the convolutions (torch.fx),
   deformable convs as gathers + matmul, threads as the machine has cores; fp32 (outputs equal the
-  plain model's within float rounding) or, opt-in, bf16 (oneDNN's native bfloat16: ~2x faster
-  where the CPU has AVX512-BF16/AMX, less exact).
+  plain model's within float rounding) or bf16 (oneDNN's native bfloat16: ~2x faster where the
+  CPU has AVX512-BF16/AMX, same AP on coco_mini; what `precision="auto"` picks there).
 - CUDA ("graph"): fp16/bf16/fp32 weights, channels_last, and one `torch.cuda.CUDAGraph` per input
   shape capturing pre-processing (uint8 frame -> normalised input, CuPy kernel or its torch
   reference) + network + fixed-shape peak decoding. Per frame: copy into a pinned host buffer, one
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bn_folding import fold_batch_norm
 from .decode import gather_at, peak_mask_scores, topk_peaks
 from .transforms import InputTransform, PreprocessSpec, plan_transform
 
@@ -39,16 +40,6 @@ class EngineStats:
     last_times: dict = field(default_factory=dict)
 
 
-def fold_batch_norm(model: nn.Module) -> nn.Module:
-    """A copy of an eval model with BN folded into the preceding convs (torch.fx), or a plain copy."""
-    try:
-        from torch.fx.experimental.optimization import fuse
-        return fuse(copy.deepcopy(model))
-    except Exception as e:  # not traceable (data-dependent control flow): keep the layers as they are
-        log.info("batch-norm folding skipped: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
-        return copy.deepcopy(model)
-
-
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convolutions natively here (AVX512-BF16 or AMX)."""
     try:
@@ -58,14 +49,17 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto": fp16 on CUDA, fp32 on CPU; others as asked (fp16 only on CUDA).
+    """"auto": fp16 on CUDA, bf16 on a CPU with native bfloat16, else fp32; others as asked.
 
-    bf16 on CPU is opt-in: ~2x faster where oneDNN runs it natively, but on the shipped
-    mobilenetv3 only ~90 % of the fp32 detections above 0.3 come back within IoU 0.95 / 0.02 score
-    (docs/benchmarks.md); `explore` measures what that costs in AP for a given model.
+    bf16 on CPU: ~2x faster where oneDNN runs it natively; on coco_mini the shipped models keep
+    their AP (mobilenetv3 box AP 33.0 vs 32.8 in fp32, MoveNet keypoint AP 31.5 vs 31.3) although
+    only ~90 % of the fp32 detections above 0.3 come back within IoU 0.95 / 0.02 score
+    (docs/benchmarks.md). detect and annotate default to fp32, equal to the original.
     """
     if precision == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use auto, {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":

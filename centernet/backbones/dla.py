@@ -15,7 +15,10 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..heads import is_heatmap_head, make_head
 from .dcn import DCN
+from .input_checks import check_input_multiple
 from .resnet import bilinear_upsample_init_
+
+torch.fx.wrap("check_input_multiple")  # traced as one call (see input_checks.py)
 
 DLA34_LEVELS = (1, 1, 1, 2, 2, 1)
 DLA34_CHANNELS = (16, 32, 64, 128, 256, 512)
@@ -240,9 +243,7 @@ class DLASeg(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """The 64-channel stride-4 map the heads read."""
-        h, w = x.shape[-2:]
-        if h % 32 or w % 32:
-            raise ValueError(f"dla_34 needs input sides that are multiples of 32, got {h}x{w}: pad the input")
+        check_input_multiple(x, 32, "dla_34")
         maps = self.dla_up(self.base(x))
         y = maps[: self.last_level - self.first_level]
         self.ida_up(y, 0, len(y))

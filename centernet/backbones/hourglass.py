@@ -12,10 +12,14 @@ All BatchNorms use eps 1e-5 and momentum 0.1. Input sides must be multiples of 1
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..heads import init_head, is_heatmap_head
+from .input_checks import check_input_multiple
+
+torch.fx.wrap("check_input_multiple")  # traced as one call (see input_checks.py)
 
 HOURGLASS_DIMS = (256, 256, 384, 384, 384, 512)
 HOURGLASS_MODULES = (2, 2, 2, 2, 2, 4)
@@ -90,12 +94,6 @@ class HourglassModule(nn.Module):
         return up1 + F.interpolate(low, scale_factor=2, mode="nearest")
 
 
-def _check_multiple(x: Tensor, multiple: int, arch: str) -> None:
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(f"{arch} needs input sides that are multiples of {multiple}, got {h}x{w}: pad the input")
-
-
 def _head(out_channels: int, heatmap: bool) -> nn.Sequential:
     head = nn.Sequential(ConvBnRelu(3, CNV_DIM, HOURGLASS_DIMS[0], with_bn=False),
                          nn.Conv2d(HOURGLASS_DIMS[0], out_channels, 1))
@@ -130,7 +128,7 @@ class HourglassNet(nn.Module):
 
     def _stack_features(self, x: Tensor, keep: bool) -> list[Tensor]:
         """The `cnvs` output of every stack (`keep`) or only of the last one."""
-        _check_multiple(x, 128, "hourglass")
+        check_input_multiple(x, 128, "hourglass")
         inter = self.pre(x)
         feats = []
         for ind in range(self.num_stacks):
