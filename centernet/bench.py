@@ -5,6 +5,7 @@ the same run, on the same frames. `--gpu-check` runs every CUDA check and benchm
 """
 from __future__ import annotations
 
+import logging
 import platform
 import statistics
 import time
@@ -24,6 +25,7 @@ from .errors import ConfigError
 from .model import build_model
 from .zoo import ASSETS
 
+log = logging.getLogger(__name__)
 FRAME_HW = (720, 1280)
 
 
@@ -138,7 +140,22 @@ def cpu_ablation(model, info, device, input_size) -> list[Variant]:
     for name, kw in steps:
         prepared = prepare_model(model, device, **kw)
         variants.append(Variant(name, Detector(prepared, info, device, engine="plain", input_size=input_size)))
-    return variants
+    runtime = onnx_runtime_variant(model, info, input_size)
+    return variants + ([runtime] if runtime else [])
+
+
+def onnx_runtime_variant(model, info, input_size) -> Variant | None:
+    """The same model exported to ONNX and run by ONNX Runtime (None when the onnx extras are absent)."""
+    import importlib.util
+    import tempfile
+    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime")):
+        log.info("onnx extras not installed: no ONNX Runtime variant")
+        return None
+    from .onnx_export import OnnxRuntimeModel, export_model_onnx
+    with tempfile.TemporaryDirectory() as folder:
+        path = export_model_onnx(model, info, Path(folder) / "model.onnx", input_size)
+        runtime = OnnxRuntimeModel(path, threads=torch.get_num_threads())  # the session keeps the graph in memory
+    return Variant("onnxruntime fp32", Detector(runtime, info, "cpu", input_size=input_size))
 
 
 def time_variants(variants: list[Variant], frames: list[np.ndarray], batch: int, warmup: int) -> None:

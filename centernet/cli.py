@@ -130,7 +130,8 @@ def add_bench_parser(sub) -> None:
                    help="skip the plain fp32 eager baseline")
     p.add_argument("--batch", type=int, default=1, help="frames per forward pass (batched mode for annotation)")
     p.add_argument("--ablation", action="store_true",
-                   help="on CPU, also time each optimisation step (channels_last + BN folding, deform conv, bf16)")
+                   help="on CPU, also time each optimisation step (channels_last + BN folding, deform conv, bf16) "
+                        "and ONNX Runtime")
     p.add_argument("--json", type=Path, help="write the record here")
     p.add_argument("--gpu-check", action="store_true",
                    help="run every CUDA check (kernels vs torch, graph vs eager, fp16 vs fp32) and the GPU benchmarks")

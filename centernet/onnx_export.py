@@ -6,6 +6,7 @@ decoding) travels in the model's metadata, so an exported file is self-describin
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -29,12 +30,19 @@ def info_metadata(info: CheckpointInfo) -> str:
 
 def export_onnx(weights, out_path, input_size: tuple[int, int] | None = None, arch=None, task=None) -> Path:
     """Export a checkpoint to ONNX (written atomically); returns the path."""
+    model, info = load_checkpoint(weights, arch=arch, task=task)
+    return export_model_onnx(model, info, out_path, input_size)
+
+
+def export_model_onnx(model: torch.nn.Module, info: CheckpointInfo, out_path,
+                      input_size: tuple[int, int] | None = None) -> Path:
+    """Export a loaded model with its info as metadata (written atomically); returns the path."""
     try:
         import onnx
     except ImportError:
         raise ConfigError("ONNX export needs the onnx extras: pip install -e .[onnx]") from None
-    model, info = load_checkpoint(weights, arch=arch, task=task)
     h, w = input_size or tuple(info.preprocess.input_size)
+    model = copy.deepcopy(model).eval().cpu()  # the caller's model stays where it is
     with torch.no_grad():  # output names in the order the model returns its heads
         names = list(model(torch.zeros(1, 3, h, w)).keys())
     out_path = Path(out_path)
@@ -43,7 +51,7 @@ def export_onnx(weights, out_path, input_size: tuple[int, int] | None = None, ar
     os.close(fd)
     try:
         with torch.no_grad():
-            program = torch.onnx.export(model.eval(), (torch.zeros(1, 3, h, w),), dynamo=True, opset_version=OPSET,
+            program = torch.onnx.export(model, (torch.zeros(1, 3, h, w),), dynamo=True, opset_version=OPSET,
                                         input_names=["input"], output_names=names, verbose=False)
         proto = program.model_proto
         entry = proto.metadata_props.add()
@@ -75,8 +83,12 @@ class OnnxRuntimeModel(torch.nn.Module):
         self.input_name = self.session.get_inputs()[0].name
 
     def forward(self, x: torch.Tensor) -> dict:
-        outs = self.session.run(None, {self.input_name: np.ascontiguousarray(x.detach().cpu().float().numpy())})
-        return {n: torch.from_numpy(o) for n, o in zip(self.output_names, outs)}
+        """Heads of a batch; an export with a fixed batch of 1 runs image by image."""
+        batch = np.ascontiguousarray(x.detach().cpu().float().numpy())
+        fixed = self.session.get_inputs()[0].shape[0]
+        parts = [batch] if not isinstance(fixed, int) or fixed == len(batch) else [b[None] for b in batch]
+        outs = [self.session.run(None, {self.input_name: p}) for p in parts]
+        return {n: torch.from_numpy(np.concatenate([o[i] for o in outs])) for i, n in enumerate(self.output_names)}
 
 
 def info_from_metadata(model: "OnnxRuntimeModel", path) -> CheckpointInfo:

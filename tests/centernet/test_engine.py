@@ -69,6 +69,7 @@ def test_bench_ablation_times_each_cpu_step_and_batches(tmp_path):
     assert names[0] == "plain fp32 eager" and names[-1] == "engine eager fp32"
     assert "+ channels_last, BN folded" in names and "+ gathered deform conv" in names
     assert ("+ bf16" in names) == cpu_has_native_bf16()
+    assert "onnxruntime fp32" in names  # the dev extras bring onnx and onnxruntime
     assert r["batch"] == 2 and all(v["fps"] > 0 for v in r["variants"])
 
 

@@ -23,12 +23,13 @@ def test_onnx_runtime_agrees_with_torch(seeded_checkpoint, tmp_path, arch):
     ort_model = OnnxRuntimeModel(path)
     assert ort_model.info_dict["arch"] == arch and ort_model.info_dict["task"] == "ctdet"
     model, _ = load_checkpoint(seeded_checkpoint("ctdet", arch))
-    x = torch.randn(1, 3, 256, 256)
+    x = torch.randn(2, 3, 256, 256)  # the export's batch is 1: a batch of 2 runs image by image
     with torch.no_grad():
         ref = model(x)
     got = ort_model(x)
     assert set(got) == set(ref)
     for k in ref:
+        assert got[k].shape == ref[k].shape
         assert torch.allclose(got[k], ref[k], atol=1e-4, rtol=1e-4), k
 
 
