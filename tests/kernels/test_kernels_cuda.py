@@ -20,6 +20,16 @@ def test_peak_kernel_finds_the_torch_peaks_in_the_same_order():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gather_kernel_equals_gather_at(dtype, layout):
+    from centernet.decode import gather_at
+    from kernels.gather import gather_peaks
+    feature = torch.randn(2, 34, 96, 128, device="cuda").to(dtype).contiguous(memory_format=layout)
+    pixel = torch.randint(0, 96 * 128, (2, 100), device="cuda")
+    assert torch.equal(gather_peaks(feature, pixel), gather_at(feature, pixel).float())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_preprocess_kernel_equals_the_torch_reference(dtype):
     from centernet.gpu_preprocess import preprocess_on_device, source_matrix
     from centernet.transforms import PreprocessSpec, plan_transform
