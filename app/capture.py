@@ -2,7 +2,8 @@
 
 Video files play at their own frame rate (from the container's timestamps) or as fast as the
 inference worker takes frames; pause, step, seek and loop apply to seekable sources. Live sources
-(cameras, streams) that stop delivering are reopened with a status message per attempt. Frames that
+(cameras, streams) that stop delivering are reopened with a status message per attempt (a stream
+that stays connected but goes silent ends after `sources.STREAM_READ_TIMEOUT_S`). Frames that
 fail to decode are skipped and counted by `FrameSource`. Every control call is thread-safe and
 cheap: it sets a flag under the lock and wakes the thread.
 """

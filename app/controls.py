@@ -38,6 +38,11 @@ def _row(*widgets, stretch_index: int | None = None) -> QHBoxLayout:
     return row
 
 
+def engine_key(device: str, engine: str, precision: str) -> str:
+    """One engine entry as the settings keep it: 'cuda/graph/fp16'."""
+    return f"{device.split(':')[0]}/{engine}/{precision}"
+
+
 class Controls(QWidget):
     """Emits what the user asks for; the window decides what to do with it."""
 
@@ -236,7 +241,11 @@ class Controls(QWidget):
             self.input_size.setCurrentIndex(index)
 
     def set_device(self, device: str) -> None:
-        index = next((i for i in range(self.engine.count()) if self.engine.itemData(i)[0] == device.split(":")[0]), -1)
+        """The first entry on `device`, unless the chosen one is on it already (--device cuda keeps a saved bf16)."""
+        kind = device.split(":")[0]
+        if self.engine.currentData()[0] == kind:
+            return
+        index = next((i for i in range(self.engine.count()) if self.engine.itemData(i)[0] == kind), -1)
         if index >= 0:
             with QSignalBlocker(self.engine):
                 self.engine.setCurrentIndex(index)
@@ -249,6 +258,19 @@ class Controls(QWidget):
                 with QSignalBlocker(self.engine):
                     self.engine.setCurrentIndex(i)
                 return
+
+    def engine_choice(self) -> str:
+        """The chosen entry as 'device/engine/precision', the form the settings keep."""
+        return engine_key(*self.engine.currentData())
+
+    def set_engine_choice(self, choice: str) -> bool:
+        """Select a saved entry; False when this machine does not offer it (a GPU entry without CUDA)."""
+        for i in range(self.engine.count()):
+            if engine_key(*self.engine.itemData(i)) == choice:
+                with QSignalBlocker(self.engine):
+                    self.engine.setCurrentIndex(i)
+                return True
+        return False
 
     def model_request(self, **overrides) -> ModelRequest:
         size = self.input_size.currentData()

@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QLabel, QM
                              QScrollArea, QVBoxLayout, QWidget)
 
 from .capture import CameraLister, SourceInfo
-from .controls import Controls, TransportBar
+from .controls import Controls, TransportBar, engine_key
 from .inference_worker import ModelRequest, detector_parameters
 from .latency_panel import LatencyPanel
 from .pipeline import Pipeline
@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
             saved = s.value("input_size", "")
             size = "keep" if saved == "keep" else (tuple(int(v) for v in str(saved).split("x")) if saved else None)
         c.set_input_size(size)
+        c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
         if device and device != "auto":
             c.set_device(device)
         if engine not in (None, "auto") or precision not in (None, "fp32"):
@@ -274,6 +275,10 @@ class MainWindow(QMainWindow):
         s.setValue("input_size", "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""))
         request = self.pipeline.model_request          # the model in use; never one that failed to load
         s.setValue("weights", (request.weights if request else (None if self._load_failed else c.weights)) or "")
+        if request is not None:
+            s.setValue("engine", engine_key(request.device, request.engine, request.precision))
+        elif not self._load_failed:
+            s.setValue("engine", c.engine_choice())
         s.setValue("loop", self.transport.loop_box.isChecked())
         s.setValue("realtime", self.transport.realtime_box.isChecked())
         s.setValue("geometry", self.saveGeometry())
@@ -411,6 +416,8 @@ class MainWindow(QMainWindow):
         name = Path(weights).name if weights else "default model"
         self.model_label.setText(f"{name}: {detector.info.task} {detector.info.arch}")
         self.settings.setValue("weights", weights or "")
+        request = self.pipeline.model_request
+        self.settings.setValue("engine", engine_key(request.device, request.engine, request.precision))
         if self._banner_topic == "model":
             self.view.set_message("")
             self._banner_topic = ""

@@ -305,7 +305,8 @@ class InputAnnotation:
         o = self.options
         where = self.spec if self.source.is_live else str(Path(self.spec).resolve())
         fp = {"version": STATE_VERSION, "input": where, "model": digest, "task": self.detector.task,
-              "preprocess": self.detector.spec.to_dict(), "k": self.detector.k, "threshold": o.threshold,
+              "preprocess": self.detector.spec.to_dict(), "k": self.detector.k, "flip": self.detector.flip,
+              "scales": list(self.detector.scales), "threshold": o.threshold,
               "classes": sorted(o.classes) if o.classes is not None else None, "every": o.every,
               "start_s": o.start_s, "end_s": o.file_end_s(), "batch": o.batch, "chunk": o.chunk,
               "tracker": asdict(o.tracker) if o.tracking else None}

@@ -28,10 +28,13 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_tta_options(p: argparse.ArgumentParser) -> None:
-    """Test-time augmentation and the ddd camera, as the original's --flip_test / --test_scales."""
+    """Test-time augmentation, as the original's --flip_test / --test_scales (detect, annotate)."""
     p.add_argument("--flip", action="store_true", help="also run the mirrored image and average (ctdet, multi_pose)")
     p.add_argument("--scales", type=parse_scales, default=(1.0,),
                    help="test scales, e.g. 0.5,0.75,1,1.25,1.5: merged with the original's soft-NMS")
+
+
+def add_calib_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib", type=Path, help="ddd camera: a KITTI calib file (P2), an intrinsics JSON "
                    "({fx, fy, cx, cy} or {P: 3x4}), a 4x4 matrix file, or a folder of <image name>.txt")
 
@@ -184,6 +187,7 @@ def add_annotate_parser(sub) -> None:
     p.add_argument("--format", default="coco,video", help="comma-separated: coco, mot, csv, video (default: coco,video)")
     p.add_argument("--threshold", type=float, default=0.3, help="keep detections scoring at least this (default 0.3)")
     p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
+    add_tta_options(p)
     p.add_argument("--every", type=int, default=1, help="annotate one frame in N")
     p.add_argument("--start", type=parse_time, help="files: start at this time (10s, 1m30s, 01:30)")
     p.add_argument("--end", type=parse_time, help="files: stop before this time")
@@ -231,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write COCO-format results here (multi_pose: keypoints; ddd: 3D fields)")
     p.add_argument("--kitti", type=Path, help="ddd: write one KITTI label file per image here (default: <--out>/kitti)")
     add_tta_options(p)
+    add_calib_option(p)
     p.add_argument("--timings", action="store_true", help="print per-stage times per image and medians")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_detect)

@@ -242,13 +242,15 @@ def kitti_eval(gt_images: list[list], det_images: list[list], classes=("Car", "P
                compute_aos: bool | None = None) -> dict:
     """KITTI 2D detection AP and orientation similarity per class and difficulty.
 
-    gt_images / det_images: per image, lists of `data.kitti.KittiObject` (detections use `score`
+    gt_images / det_images: per image, lists of `writers.kitti.KittiObject` (detections use `score`
     and, for AOS, `alpha`). Returns {class: {"AP2D_R40": {"easy", "moderate", "hard"}, "AOS_R40":
     ..., "AP2D_R11": ..., "AOS_R11": ..., "num_gt": {...}}} with values in percent, like the devkit.
     AOS is computed when every detection has an alpha (not None and not the devkit's -10).
     """
     if len(gt_images) != len(det_images):
         raise ValueError("ground truth and detections must list the same images")
+    if any(d.score is None for dets in det_images for d in dets):
+        raise ValueError("detections need a score (a KittiObject read from a ground truth line has none)")
     if compute_aos is None:
         compute_aos = all(d.alpha is not None and d.alpha != -10 for dets in det_images for d in dets)
     out = {}
@@ -330,21 +332,6 @@ def _call_detector(detector, sample):
     return detector(image)
 
 
-def kitti_objects(dets, class_names) -> list:
-    """Detections as KITTI result objects (3D fields when the Detections carry them)."""
-    from .data.kitti import KittiObject
-    d = dets.numpy()
-    out = []
-    for i in range(len(dets)):
-        alpha = float(d["alpha"][i]) if "alpha" in d else -10.0
-        dims = tuple(float(v) for v in d["dims"][i]) if "dims" in d else (-1.0, -1.0, -1.0)
-        loc = tuple(float(v) for v in d["location"][i]) if "location" in d else (-1000.0, -1000.0, -1000.0)
-        rot = float(d["rotation_y"][i]) if "rotation_y" in d else -10.0
-        out.append(KittiObject(class_names[int(d["labels"][i])], -1.0, -1, alpha,
-                               tuple(float(v) for v in d["boxes"][i]), dims, loc, rot, float(d["scores"][i])))
-    return out
-
-
 def evaluate(detector, data, max_images: int | None = None, progress: bool = False) -> dict:
     """Run `detector` over `data` and compute the metrics of its task.
 
@@ -359,6 +346,7 @@ def evaluate(detector, data, max_images: int | None = None, progress: bool = Fal
         iterator = tqdm(samples, desc="eval", unit="img", leave=False)
     out: dict = {"task": data.task, "images": len(samples)}
     if data.task == "ddd":
+        from .writers.kitti import kitti_objects
         gts, results = [], []
         for sample in iterator:
             gts.append(sample.meta.get("kitti", []))

@@ -1,4 +1,4 @@
-"""Where frames come from: image files, folders and globs (videos, cameras and URLs join later)."""
+"""Where frames come from: image files, folders and globs, video files, cameras and stream URLs."""
 from __future__ import annotations
 
 import glob
@@ -87,17 +87,34 @@ def source_kind(spec: str | int) -> str:
     return "video"
 
 
+# A stream that stays connected but stops sending would block a read for FFmpeg's interrupt timeout
+# (OpenCV's default: 30 s). These bound opening a URL and each read; a read that times out returns
+# no frame, so a stalled stream ends like a closed one (the app then reconnects). OpenCV's FFmpeg
+# backend honours both (checked with opencv 5.0.0: a stalled read ends after the timeout, not 30 s),
+# so no watchdog thread is needed. A stream slower than one frame per read timeout counts as ended.
+STREAM_OPEN_TIMEOUT_S = 10.0
+STREAM_READ_TIMEOUT_S = 5.0
+
+
+def stream_open_params(open_timeout_s: float, read_timeout_s: float) -> list[int]:
+    """cv2.VideoCapture open parameters that bound opening a URL and each read (milliseconds)."""
+    return [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, max(1, round(open_timeout_s * 1000)),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, max(1, round(read_timeout_s * 1000))]
+
+
 class FrameSource:
     """Frames from any source, one at a time; `read()` returns None at the end.
 
     Video files give the container's timestamps (variable frame rate stays right); frames that fail
     to decode in the middle of a file are skipped and counted in `skipped`. Image folders and single
-    images play as a sequence at `fps` (default 25).
+    images play as a sequence at `fps` (default 25). A URL that sends nothing for `read_timeout_s`
+    has ended (see STREAM_READ_TIMEOUT_S).
     """
 
     MAX_CONSECUTIVE_BAD = 25  # a file whose frames stop decoding for this long has ended
 
-    def __init__(self, spec: str | int, image_fps: float = 25.0):
+    def __init__(self, spec: str | int, image_fps: float = 25.0, open_timeout_s: float = STREAM_OPEN_TIMEOUT_S,
+                 read_timeout_s: float = STREAM_READ_TIMEOUT_S):
         self.spec = spec
         self.kind = source_kind(spec)
         self.skipped = 0
@@ -118,11 +135,17 @@ class FrameSource:
         if self.kind == "video" and not Path(str(spec)).is_file():
             raise InputError(f"input not found: {spec} (check the path)")
         target = int(spec) if self.kind == "camera" else str(spec)
-        cap = cv2.VideoCapture(target) if self.kind == "camera" else cv2.VideoCapture(target, cv2.CAP_FFMPEG)
+        if self.kind == "camera":
+            cap = cv2.VideoCapture(target)
+        elif self.kind == "stream":
+            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, stream_open_params(open_timeout_s, read_timeout_s))
+        else:
+            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
             hint = {"camera": "no camera with that index (list them with --list-cameras)",
-                    "stream": "the URL is unreachable or not a video stream",
+                    "stream": f"the URL is unreachable, not a video stream, or sent no frame within "
+                              f"{open_timeout_s:g} s",
                     "video": "not a video OpenCV can decode"}[self.kind]
             raise InputError(f"cannot open {self.kind} {spec}: {hint}")
         self._cap = cap

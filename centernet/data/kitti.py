@@ -2,58 +2,22 @@
 
 Classes follow `classes.KITTI_CLASSES`. As the original: Van and Truck are "don't care" for Car,
 Person_sitting for Pedestrian, DontCare regions for every class; Tram and Misc are dropped. Depth
-is the label's location z; dims are (h, w, l) metres; calib is the `P2` camera matrix.
+is the label's location z; dims are (h, w, l) metres; calib is the `P2` camera matrix. Label lines
+are read by `writers.kitti`, the one KITTI label format of the package.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..classes import KITTI_CLASSES
 from ..errors import InputError
+from ..writers.kitti import read_kitti_labels
 from .samples import DetectionSet, Sample
 
 IGNORED_AS = {"Van": ("Car",), "Truck": ("Car",), "Person_sitting": ("Pedestrian",)}
 DROPPED = ("Tram", "Misc")
-
-
-@dataclass
-class KittiObject:
-    """One line of a KITTI label (or result) file."""
-
-    type: str
-    truncated: float
-    occluded: int
-    alpha: float
-    box: tuple  # x1, y1, x2, y2 pixels
-    dims: tuple  # h, w, l metres
-    location: tuple  # x, y, z camera coordinates (bottom centre)
-    rotation_y: float
-    score: float = 1.0
-
-    @staticmethod
-    def parse(line: str) -> "KittiObject":
-        f = line.split()
-        if len(f) < 15:
-            raise ValueError(f"a KITTI label line has 15 fields, got {len(f)}")
-        v = [float(x) for x in f[1:]]
-        return KittiObject(f[0], v[0], int(v[1]), v[2], tuple(v[3:7]), tuple(v[7:10]), tuple(v[10:13]), v[13],
-                           v[14] if len(v) > 14 else 1.0)
-
-    def line(self) -> str:
-        vals = [self.truncated, self.occluded, self.alpha, *self.box, *self.dims, *self.location, self.rotation_y,
-                self.score]
-        return self.type + " " + " ".join(f"{x:.2f}" if i != 1 else str(int(x)) for i, x in enumerate(vals))
-
-
-def read_labels(path: Path) -> list[KittiObject]:
-    lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
-    try:
-        return [KittiObject.parse(ln) for ln in lines]
-    except ValueError as e:
-        raise InputError(f"bad KITTI label file {path}: {e}") from None
 
 
 def read_calib(path: Path) -> np.ndarray:
@@ -86,7 +50,7 @@ def load_kitti(folder: str | Path, class_names: tuple = KITTI_CLASSES) -> Detect
             raise InputError(f"no image for {label_file} in {root / 'image_2'}")
         calib_file = root / "calib" / f"{stem}.txt"
         calib = read_calib(calib_file) if calib_file.exists() else None
-        objects = read_labels(label_file)
+        objects = read_kitti_labels(label_file)
         keep = [o for o in objects if o.type in index]
         ignore = [o for o in objects if o.type == "DontCare" or o.type in IGNORED_AS]
         ignore_classes = [list(range(len(class_names))) if o.type == "DontCare"

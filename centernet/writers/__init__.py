@@ -1,1 +1,1 @@
-"""Exporters of detections: COCO JSON, MOT, CSV and rendered video."""
+"""Exporters of detections: COCO JSON, MOT, CSV, KITTI labels and rendered video (with their readers)."""

@@ -242,3 +242,39 @@ def test_settings_persist_between_windows(make_window, qtbot, settings, bikes, s
     assert again.controls.weights == str(seeded_res18)
     assert again.controls.current_source() == str(bikes)
     assert again.controls.input_size.currentData() == INPUT
+
+
+def test_engine_choice_persists_between_windows_and_the_command_line_wins(make_window, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the GPU entries; no model is loaded on them
+    window = make_window(device=None)
+    entries = [window.controls.engine.itemData(i) for i in range(window.controls.engine.count())]
+    assert ("cuda", "graph", "bf16") in entries and window.controls.engine.currentData() != ("cuda", "graph", "bf16")
+    window.controls.set_engine("graph", "bf16")         # the panel's choice, without loading a model on a fake GPU
+    window.close()
+
+    again = make_window(device=None)
+    r = again.controls.model_request()
+    assert (r.device, r.engine, r.precision) == ("cuda", "graph", "bf16")
+    again.close()
+    on_cuda = make_window(device="cuda")                 # --device cuda says nothing about precision
+    assert on_cuda.controls.engine.currentData() == ("cuda", "graph", "bf16")
+    on_cuda.close()
+    fp32 = make_window(device=None, engine="graph", precision="fp32")
+    assert fp32.controls.engine.currentData() == ("cuda", "graph", "fp32")
+    fp32.close()
+    assert make_window(device="cpu").controls.engine.currentData() == ("cpu", "auto", "fp32")
+
+
+def test_a_saved_gpu_engine_on_a_machine_without_cuda_falls_back_to_the_cpu(make_window, settings, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    settings.setValue("engine", "cuda/graph/fp16")
+    window = make_window(device=None)
+    assert window.controls.engine.currentData() == ("cpu", "auto", "fp32")
+
+
+def test_the_engine_of_the_loaded_model_is_saved(make_window, qtbot, settings, seeded_res18):
+    window = make_window(weights=str(seeded_res18), input_size=INPUT)
+    qtbot.waitUntil(lambda: window.detector is not None, timeout=60000)
+    assert settings.value("engine") == "cpu/auto/fp32"

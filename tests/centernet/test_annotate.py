@@ -47,10 +47,13 @@ def bikes_run(seeded_checkpoint, tmp_path_factory):
 @pytest.fixture(scope="module")
 def bikes_frames(bikes_run, tmp_path_factory):
     """The same 12 frames as lossless PNGs, for `detect` and folder inputs."""
-    folder = tmp_path_factory.mktemp("frames") / "bikes_frames"
+    return first_frames_as_pngs(VIDEO / "bikes.mp4", tmp_path_factory.mktemp("frames") / "bikes_frames", 12)
+
+
+def first_frames_as_pngs(video, folder, n):
     folder.mkdir()
-    cap = cv2.VideoCapture(str(VIDEO / "bikes.mp4"))
-    for i in range(12):
+    cap = cv2.VideoCapture(str(video))
+    for i in range(n):
         ok, image = cap.read()
         assert ok
         cv2.imwrite(str(folder / f"{i:06d}.png"), image)
@@ -84,7 +87,13 @@ def test_coco_json_loads_with_pycocotools_and_equals_detect_on_the_same_frames(b
     for row in json.loads(js.read_text()):
         expected.setdefault(row["image_id"], []).append(row)  # image id = the PNG's number = frame index
     _, got = coco_by_frame(bikes_run / "annotations.json")
-    assert sorted(got) == sorted(expected) == list(range(12))
+    assert sorted(got) == list(range(12))
+    assert_same_detections(got, expected)
+
+
+def assert_same_detections(got: dict, expected: dict) -> None:
+    """Annotations per frame (coco_by_frame) equal `detect` rows per image id, up to rounding."""
+    assert sorted(got) == sorted(expected)
     for frame, rows in expected.items():
         mine = list(got[frame])
         assert len(mine) == len(rows), frame
@@ -255,6 +264,47 @@ def test_existing_output_folder_is_refused_unless_resume_or_overwrite(seeded_che
     assert sorted(p.name for p in (tmp_path / "bikes").iterdir()) == [".annotate", "annotations.json", "summary.json"]
     before = (tmp_path / "bikes" / "annotations.json").read_bytes()
     assert annotate(*args, "--resume") == 0  # already complete: nothing to do, nothing changed
+    assert (tmp_path / "bikes" / "annotations.json").read_bytes() == before
+
+
+def test_flip_and_scales_reach_the_detector_as_detect_applies_them(seeded_checkpoint, tmp_path):
+    bikes, weights = need(VIDEO / "bikes.mp4"), seeded_checkpoint("ctdet", "res_18")
+    tta = ["--flip", "--scales", "1,0.75"]
+    args = [bikes, "--weights", weights, "--format", "coco", "--end", "0.2s", "--threshold", "0.3", *SMALL]  # 5 frames
+    assert annotate(*args, "--out", tmp_path / "plain") == 0
+    assert annotate(*args, *tta, "--out", tmp_path / "tta") == 0
+    _, plain = coco_by_frame(tmp_path / "plain" / "bikes" / "annotations.json")
+    _, augmented = coco_by_frame(tmp_path / "tta" / "bikes" / "annotations.json")
+    assert sorted(plain) == sorted(augmented) == list(range(5))
+    assert [[a["bbox"] for a in plain[f]] for f in range(5)] != [[a["bbox"] for a in augmented[f]] for f in range(5)]
+
+    frames = first_frames_as_pngs(bikes, tmp_path / "frames", 5)
+    js = tmp_path / "detect.json"
+    assert main(["detect", "--weights", str(weights), str(frames), "--json", str(js), "--threshold", "0.3",
+                 *tta, *SMALL]) == 0
+    expected = {}
+    for row in json.loads(js.read_text()):
+        expected.setdefault(row["image_id"], []).append(row)
+    assert_same_detections(augmented, expected)
+    settings = json.loads((tmp_path / "tta" / "bikes" / "summary.json").read_text())["settings"]
+    assert (settings["flip"], settings["scales"]) == (True, [1.0, 0.75])
+
+
+def test_resume_with_other_flip_or_scales_is_refused_in_one_line(seeded_checkpoint, tmp_path, capsys):
+    bikes = need(VIDEO / "bikes.mp4")
+    args = [bikes, "--weights", seeded_checkpoint("ctdet", "res_18"), "--out", tmp_path, "--format", "coco",
+            "--end", "0.1s", *SMALL]
+    assert annotate(*args, "--flip") == 0
+    before = (tmp_path / "bikes" / "annotations.json").read_bytes()
+    refused = subprocess.run([sys.executable, str(ROOT / "main.py"), "annotate", *map(str, args), "--resume"],
+                             capture_output=True, text=True, cwd=ROOT)
+    err = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(err) == 1, refused.stderr
+    assert "other settings (flip)" in err[0] and "--overwrite" in err[0]
+    capsys.readouterr()
+    assert annotate(*args, "--flip", "--scales", "1,0.5", "--resume") == 2
+    assert "other settings (scales)" in capsys.readouterr().err
+    assert annotate(*args, "--flip", "--resume") == 0  # the same settings: nothing to do
     assert (tmp_path / "bikes" / "annotations.json").read_bytes() == before
 
 

@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from centernet.data.kitti import KittiObject, load_kitti
+from centernet.data.kitti import load_kitti
 from centernet.evaluate import (BOX_STATS, coco_box_ap, coco_keypoint_ap, format_coco_table, format_kitti_table,
                                 kitti_eval)
+from centernet.writers.kitti import KittiObject
 from tests.conftest import DATA, need
 
 COCO_MINI = DATA / "coco_mini"
@@ -109,19 +110,22 @@ def test_kitti_ground_truth_as_detections_gives_ap_and_aos_100():
     assert "AOS_R40" in format_kitti_table(m)
 
 
-def test_kitti_wrong_orientation_lowers_aos_not_ap_and_empty_gives_zero():
+def test_kitti_wrong_orientation_lowers_aos_not_ap_empty_gives_zero_and_unscored_is_refused():
     gts = _kitti_set()
-    flipped = [[dataclasses.replace(o, alpha=o.alpha + math.pi) for o in objs if o.type != "DontCare"] for objs in gts]
+    flipped = [[dataclasses.replace(o, alpha=o.alpha + math.pi, score=1.0) for o in objs if o.type != "DontCare"]
+               for objs in gts]
     m = kitti_eval(gts, flipped)
     assert m["Car"]["AP2D_R40"]["moderate"] == pytest.approx(100.0)
     assert m["Car"]["AOS_R40"]["moderate"] == pytest.approx(0.0, abs=1e-6)
     empty = kitti_eval(gts, [[] for _ in gts])
     assert all(v == 0.0 for r in empty.values() for k in ("AP2D_R40", "AP2D_R11") for v in r[k].values())
+    with pytest.raises(ValueError, match="detections need a score"):
+        kitti_eval(gts, gts)  # ground truth has no scores
 
 
 def test_kitti_detections_in_dont_care_regions_are_not_false_positives():
     gts = _kitti_set()
-    dets = [[o for o in objs if o.type != "DontCare"] +
+    dets = [[dataclasses.replace(o, score=1.0) for o in objs if o.type != "DontCare"] +
             [KittiObject("Car", -1, -1, 0.0, (1, 1, 39, 39.5), (1, 1, 1), (0, 0, 0), 0, 0.99)] for objs in gts]
     # the false boxes sit in the DontCare region (and are under 40 px: easy ignores them anyway)
     assert kitti_eval(gts, dets)["Car"]["AP2D_R40"]["hard"] == pytest.approx(100.0)
