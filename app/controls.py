@@ -51,7 +51,8 @@ class Controls(QWidget):
     options_changed = pyqtSignal(object)     # DrawOptions
     cameras_wanted = pyqtSignal()
 
-    def __init__(self, cuda: bool = False, detector_options: set[str] = frozenset(), parent=None):
+    def __init__(self, cuda: bool = False, detector_options: set[str] = frozenset(), cpu_bf16: bool = False,
+                 parent=None):
         super().__init__(parent)
         self.setObjectName("controls")
         self.class_names: tuple = ()
@@ -61,7 +62,7 @@ class Controls(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
         layout.addWidget(self._source_group())
-        layout.addWidget(self._model_group(cuda, detector_options))
+        layout.addWidget(self._model_group(cuda, detector_options, cpu_bf16))
         layout.addWidget(self._display_group())
         layout.addStretch(1)
 
@@ -162,7 +163,7 @@ class Controls(QWidget):
             self.source_requested.emit(spec)
 
     # ---- model --------------------------------------------------------------------------------------
-    def _model_group(self, cuda: bool, detector_options: set[str]) -> QGroupBox:
+    def _model_group(self, cuda: bool, detector_options: set[str], cpu_bf16: bool) -> QGroupBox:
         group = QGroupBox("Model")
         grid = QGridLayout(group)
         grid.setColumnStretch(1, 1)
@@ -191,6 +192,8 @@ class Controls(QWidget):
         grid.addWidget(self.input_size, 2, 1)
         self.engine = QComboBox()
         engines = "engine" in detector_options
+        if engines and "precision" in detector_options and cpu_bf16:  # first: the CPU default where native
+            self.engine.addItem("CPU · bf16 (tuned eager, ~2x fp32)", ("cpu", "auto", "bf16"))
         self.engine.addItem("CPU · fp32 (tuned eager)" if engines else "CPU · fp32", ("cpu", "auto", "fp32"))
         if cuda:   # GPU options exist only with CUDA
             if engines and "precision" in detector_options:
@@ -198,7 +201,8 @@ class Controls(QWidget):
                 self.engine.addItem("CUDA · bf16 graph", ("cuda", "graph", "bf16"))
                 self.engine.addItem("CUDA · fp32 graph", ("cuda", "graph", "fp32"))
             self.engine.addItem("CUDA · fp32 eager", ("cuda", "eager" if engines else "auto", "fp32"))
-            self.engine.setCurrentIndex(1)
+            self.engine.setCurrentIndex(self.engine.findData(("cuda", "graph", "fp16")) if engines and
+                                        "precision" in detector_options else self.engine.count() - 1)
         self.engine.setToolTip("Device, engine and precision (graph: the whole frame path captured once "
                                "as a CUDA graph; ctdet models)")
         grid.addWidget(QLabel("Engine"), 3, 0)

@@ -14,6 +14,8 @@ from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QLabel, QMainWindow, QMessageBox,
                              QScrollArea, QVBoxLayout, QWidget)
 
+from centernet.engine import cpu_has_native_bf16
+
 from .capture import CameraLister, SourceInfo
 from .controls import Controls, TransportBar, engine_key
 from .inference_worker import ModelRequest, detector_parameters
@@ -134,7 +136,7 @@ class MainWindow(QMainWindow):
         v.addWidget(self.transport)
         self.setCentralWidget(central)
 
-        self.controls = Controls(cuda=self.cuda, detector_options=detector_parameters())
+        self.controls = Controls(cuda=self.cuda, detector_options=detector_parameters(), cpu_bf16=cpu_has_native_bf16())
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)

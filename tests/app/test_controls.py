@@ -54,6 +54,16 @@ def test_model_request_reflects_the_panel(qtbot):
     assert (r.device, r.engine, r.precision) == ("cuda", "graph", "fp16")
 
 
+def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
+    c = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=True)
+    qtbot.addWidget(c)
+    assert [c.engine.itemData(i) for i in range(c.engine.count())] == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32")]
+    assert c.model_request().precision == "bf16"
+    plain = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=False)
+    qtbot.addWidget(plain)
+    assert plain.model_request().precision == "fp32"
+
+
 def test_source_picker_recognises_each_kind(qtbot, tmp_path):
     c = Controls()
     qtbot.addWidget(c)

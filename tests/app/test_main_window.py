@@ -10,7 +10,12 @@ from PyQt6.QtCore import Qt
 
 from centernet.render import color_for
 
+from centernet.engine import cpu_has_native_bf16
+
 from .conftest import INPUT, wait_for_result
+
+# the CPU entry a window starts with: bf16 where oneDNN runs it natively
+CPU_DEFAULT = ("cpu", "auto", "bf16" if cpu_has_native_bf16() else "fp32")
 
 
 class SlowDetector:
@@ -263,7 +268,7 @@ def test_engine_choice_persists_between_windows_and_the_command_line_wins(make_w
     fp32 = make_window(device=None, engine="graph", precision="fp32")
     assert fp32.controls.engine.currentData() == ("cuda", "graph", "fp32")
     fp32.close()
-    assert make_window(device="cpu").controls.engine.currentData() == ("cpu", "auto", "fp32")
+    assert make_window(device="cpu").controls.engine.currentData() == CPU_DEFAULT
 
 
 def test_a_saved_gpu_engine_on_a_machine_without_cuda_falls_back_to_the_cpu(make_window, settings, monkeypatch):
@@ -271,10 +276,10 @@ def test_a_saved_gpu_engine_on_a_machine_without_cuda_falls_back_to_the_cpu(make
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     settings.setValue("engine", "cuda/graph/fp16")
     window = make_window(device=None)
-    assert window.controls.engine.currentData() == ("cpu", "auto", "fp32")
+    assert window.controls.engine.currentData() == CPU_DEFAULT
 
 
 def test_the_engine_of_the_loaded_model_is_saved(make_window, qtbot, settings, seeded_res18):
     window = make_window(weights=str(seeded_res18), input_size=INPUT)
     qtbot.waitUntil(lambda: window.detector is not None, timeout=60000)
-    assert settings.value("engine") == "cpu/auto/fp32"
+    assert settings.value("engine") == "/".join(CPU_DEFAULT)
