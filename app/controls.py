@@ -52,7 +52,7 @@ class Controls(QWidget):
     cameras_wanted = pyqtSignal()
 
     def __init__(self, cuda: bool = False, detector_options: set[str] = frozenset(), cpu_bf16: bool = False,
-                 parent=None):
+                 onnx_runtime: bool = False, parent=None):
         super().__init__(parent)
         self.setObjectName("controls")
         self.class_names: tuple = ()
@@ -62,7 +62,7 @@ class Controls(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
         layout.addWidget(self._source_group())
-        layout.addWidget(self._model_group(cuda, detector_options, cpu_bf16))
+        layout.addWidget(self._model_group(cuda, detector_options, cpu_bf16, onnx_runtime))
         layout.addWidget(self._display_group())
         layout.addStretch(1)
 
@@ -163,7 +163,7 @@ class Controls(QWidget):
             self.source_requested.emit(spec)
 
     # ---- model --------------------------------------------------------------------------------------
-    def _model_group(self, cuda: bool, detector_options: set[str], cpu_bf16: bool) -> QGroupBox:
+    def _model_group(self, cuda: bool, detector_options: set[str], cpu_bf16: bool, onnx_runtime: bool) -> QGroupBox:
         group = QGroupBox("Model")
         grid = QGridLayout(group)
         grid.setColumnStretch(1, 1)
@@ -195,6 +195,8 @@ class Controls(QWidget):
         if engines and "precision" in detector_options and cpu_bf16:  # first: the CPU default where native
             self.engine.addItem("CPU · bf16 (tuned eager, ~2x fp32)", ("cpu", "auto", "bf16"))
         self.engine.addItem("CPU · fp32 (tuned eager)" if engines else "CPU · fp32", ("cpu", "auto", "fp32"))
+        if engines and onnx_runtime:
+            self.engine.addItem("CPU · fp32 ONNX Runtime (exported once)", ("cpu", "onnxruntime", "fp32"))
         if cuda:   # GPU options exist only with CUDA
             if engines and "precision" in detector_options:
                 self.engine.addItem("CUDA · fp16 graph", ("cuda", "graph", "fp16"))

@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QLabel, QM
                              QScrollArea, QVBoxLayout, QWidget)
 
 from centernet.engine import cpu_has_native_bf16
+from centernet.onnx_export import onnx_runtime_available
 
 from .capture import CameraLister, SourceInfo
 from .controls import Controls, TransportBar, engine_key
@@ -136,7 +137,8 @@ class MainWindow(QMainWindow):
         v.addWidget(self.transport)
         self.setCentralWidget(central)
 
-        self.controls = Controls(cuda=self.cuda, detector_options=detector_parameters(), cpu_bf16=cpu_has_native_bf16())
+        self.controls = Controls(cuda=self.cuda, detector_options=detector_parameters(),
+                                 cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available())
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)

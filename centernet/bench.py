@@ -145,17 +145,12 @@ def cpu_ablation(model, info, device, input_size) -> list[Variant]:
 
 
 def onnx_runtime_variant(model, info, input_size) -> Variant | None:
-    """The same model exported to ONNX and run by ONNX Runtime (None when the onnx extras are absent)."""
-    import importlib.util
-    import tempfile
-    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime")):
+    """The same model through the onnxruntime engine (None when the onnx extras are absent)."""
+    from .onnx_export import onnx_runtime_available
+    if not onnx_runtime_available():
         log.info("onnx extras not installed: no ONNX Runtime variant")
         return None
-    from .onnx_export import OnnxRuntimeModel, export_model_onnx
-    with tempfile.TemporaryDirectory() as folder:
-        path = export_model_onnx(model, info, Path(folder) / "model.onnx", input_size)
-        runtime = OnnxRuntimeModel(path, threads=torch.get_num_threads())  # the session keeps the graph in memory
-    return Variant("onnxruntime fp32", Detector(runtime, info, "cpu", input_size=input_size))
+    return Variant("onnxruntime fp32", Detector(model, info, "cpu", engine="onnxruntime", input_size=input_size))
 
 
 def time_variants(variants: list[Variant], frames: list[np.ndarray], batch: int, warmup: int) -> None:
@@ -199,7 +194,8 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
     except ValueError as e:
         raise ConfigError(str(e)) from None
     eng = engine_det.engine
-    variants = [Variant(f"engine {eng.mode} {eng.precision}", engine_det)]
+    mode, prec = (eng.mode, eng.precision) if eng else (engine_mode, "fp32")
+    variants = [Variant(f"engine {mode} {prec}", engine_det)]
     if compare:
         variants.insert(0, Variant("plain fp32 eager", BaselineDetector(model, info, dev, input_size=size)))
     if ablation and dev.type == "cpu":
@@ -211,7 +207,7 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
     with torch.inference_mode():
         time_variants(variants, seq, batch, warmup)
     engine_v = variants[-1]
-    record["engine"] = {"mode": eng.mode, "precision": eng.precision, "kernels": eng.use_kernels,
+    record["engine"] = {"mode": mode, "precision": prec, "kernels": bool(eng and eng.use_kernels),
                         "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps * batch, 2)}
     if compare:
         base = variants[0]
@@ -224,7 +220,7 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
         record["agreement"] = round(agreement(base.results, engine_v.results), 4)
     if dev.type == "cuda":
         record["gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
-    record["engine_stats"] = vars(eng.stats).copy()
+    record["engine_stats"] = vars(eng.stats).copy() if eng else {}
     return record
 
 
@@ -247,7 +243,8 @@ def format_record(r: dict) -> str:
     if "variants" in r:
         for v in r["variants"]:
             lines.append(row(v["name"], v, v["speedup"]))
-        lines.append(f"  engine vs plain: {r['speedup']:.2f}x, detections above 0.3 matched: {100 * r['agreement']:.1f}%"
+        lines.append(f"  engine vs plain: {r['speedup']:.2f}x, detections above 0.3 matched: "
+                     f"{100 * r['agreement']:.1f}%"
                      + (" (random weights: near-tied scores, agreement not meaningful)"
                         if r.get("weights") == "default initialisation" and r["engine"]["precision"] != "fp32" else ""))
     else:

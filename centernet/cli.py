@@ -19,12 +19,13 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--keep-res", action="store_true", help="keep the image resolution (padded), as the original")
     p.add_argument("--input-size", type=parse_size, help="network input HxW or N (default: the checkpoint's)")
-    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "plain"),
-                   help="auto: CUDA graph on a GPU, tuned eager on CPU; plain: the model exactly as loaded")
+    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "onnxruntime", "plain"),
+                   help="auto: CUDA graph on a GPU, tuned eager on CPU; onnxruntime: CPU, the model exported to ONNX "
+                        "once (cached) and run by ONNX Runtime; plain: the model exactly as loaded")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"),
-                   help="network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, or a CPU "
-                        "with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto (fp16 on a GPU, "
-                        "bf16 on such a CPU, else fp32)")
+                   help="network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, or a "
+                        "CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "
+                        "(fp16 on a GPU, bf16 on such a CPU, else fp32)")
 
 
 def add_tta_options(p: argparse.ArgumentParser) -> None:
@@ -125,7 +126,7 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--res", type=int, default=512, help="square network input size")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
-    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph"))
+    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "onnxruntime"))
     p.add_argument("--frames", type=int, default=50, help="timed frames after warm-up (batches with --batch)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--device", default="auto")

@@ -61,7 +61,8 @@ def add_explore_parser(sub) -> None:
     p.add_argument("--archs", help="comma-separated archs; those without a file run with seeded random weights "
                                    "(agreement only)")
     p.add_argument("--res", help="comma-separated square input sizes (default: each model's own)")
-    p.add_argument("--precision", default="fp32", help="comma-separated: fp32, fp16, bf16 (fp16 needs CUDA; bf16 runs on CPU too)")
+    p.add_argument("--precision", default="fp32",
+                   help="comma-separated: fp32, fp16, bf16 (fp16 needs CUDA; bf16 runs on CPU too)")
     p.add_argument("--flip", default="off", help="off, on or off,on: flip test-time augmentation")
     p.add_argument("--scales", nargs="+", default=["1"],
                    help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")

@@ -50,8 +50,9 @@ class Detector:
         """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
         scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
         camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
-        engine: "auto" (CUDA graph on a GPU for ctdet, tuned eager otherwise), "eager", "graph" or
-        "plain" (the model exactly as loaded); precision: fp32, or fp16 / bf16 on a GPU."""
+        engine: "auto" (CUDA graph on a GPU for ctdet, tuned eager otherwise), "eager", "graph",
+        "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime) or "plain"
+        (the model exactly as loaded); precision: fp32, fp16 (GPU), bf16, or auto (see engine.py)."""
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.info = info
@@ -76,7 +77,9 @@ class Detector:
     def _make_engine(self, mode: str, precision: str):
         """The fast path for this model (None: run the model exactly as loaded)."""
         from .onnx_export import OnnxRuntimeModel
-        if mode == "plain" or isinstance(self.model, OnnxRuntimeModel):
+        if mode == "onnxruntime" and not isinstance(self.model, OnnxRuntimeModel):
+            self.model = self._onnx_runtime_model(precision)
+        if mode in ("plain", "onnxruntime") or isinstance(self.model, OnnxRuntimeModel):
             return None
         from .engine import Engine
         plain_decode = self.flip or self.scales != (1.0,) or self.task != "ctdet"
@@ -87,6 +90,19 @@ class Detector:
                           self.info.decode.get("box_mode", "size"), self.task)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+
+    def _onnx_runtime_model(self, precision: str):
+        """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
+        from .engine import tune_cpu_threads
+        from .onnx_export import cached_onnx_model
+        if self.device.type != "cpu":
+            raise ConfigError("the onnxruntime engine runs on the CPU: add --device cpu "
+                              "(or use --engine auto on a GPU)")
+        if precision not in ("fp32", "auto"):
+            raise ConfigError(f"the onnxruntime engine runs fp32: drop --precision {precision}")
+        if self.spec.keep_res or self.scales != (1.0,):
+            raise ConfigError("the onnxruntime engine runs one fixed input size: drop --keep-res / --scales")
+        return cached_onnx_model(self.model, self.info, tuple(self.spec.input_size), threads=tune_cpu_threads())
 
     @property
     def uses_graph(self) -> bool:

@@ -1,13 +1,17 @@
 """ONNX export and an ONNX Runtime model that stands in for the torch model on CPU.
 
 Deformable convolutions export as the standard opset-19 `DeformConv` (a loaded model runs
-torchvision's reference op; the engine's gathered formulation is never exported). The checkpoint's info (arch, task, classes, pre-processing,
-decoding) travels in the model's metadata, so an exported file is self-describing.
+torchvision's reference op; the engine's gathered formulation is never exported). The checkpoint's
+info (arch, task, classes, pre-processing, decoding) travels in the model's metadata, so an
+exported file is self-describing. The onnxruntime engine exports once per weights and input size
+into the cache folder.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +22,7 @@ import torch
 from .checkpoint import CheckpointInfo, load_checkpoint
 from .errors import ConfigError
 
+log = logging.getLogger(__name__)
 OPSET = 19
 METADATA_KEY = "centernet_info"
 
@@ -62,6 +67,39 @@ def export_model_onnx(model: torch.nn.Module, info: CheckpointInfo, out_path,
         Path(tmp).unlink(missing_ok=True)
         raise
     return out_path
+
+
+def onnx_runtime_available() -> bool:
+    """Whether the onnx extras (exporter and runtime) are installed."""
+    import importlib.util
+    return all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 of every tensor of the state dict (names, dtypes, shapes, bytes): the export cache key."""
+    digest = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_onnx_model(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int],
+                      threads: int | None = None) -> "OnnxRuntimeModel":
+    """`model` run by ONNX Runtime, exported once per weights and input size into the cache folder."""
+    from .zoo import cache_dir
+    h, w = input_size
+    key = weights_fingerprint(model)[:16]
+    path = cache_dir() / "onnx" / f"{info.arch}_{info.task}_{h}x{w}_{key}.onnx"
+    if not path.is_file():
+        log.info("exporting %s %s at %dx%d to ONNX once (cached in %s)", info.arch, info.task, h, w, path.parent)
+        try:
+            export_model_onnx(model, info, path, (h, w))
+        except OSError as e:
+            raise ConfigError(f"cannot write the ONNX export to {path.parent} ({e.strerror or e}): "
+                              f"set CENTERNET_HOME to a writable folder") from None
+    return OnnxRuntimeModel(path, threads)
 
 
 class OnnxRuntimeModel(torch.nn.Module):

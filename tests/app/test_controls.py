@@ -59,9 +59,13 @@ def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
     qtbot.addWidget(c)
     assert [c.engine.itemData(i) for i in range(c.engine.count())] == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32")]
     assert c.model_request().precision == "bf16"
-    plain = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=False)
+    plain = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=False, onnx_runtime=True)
     qtbot.addWidget(plain)
     assert plain.model_request().precision == "fp32"
+    assert [plain.engine.itemData(i) for i in range(plain.engine.count())] == [("cpu", "auto", "fp32"),
+                                                                             ("cpu", "onnxruntime", "fp32")]
+    plain.engine.setCurrentIndex(1)
+    assert plain.model_request().engine == "onnxruntime"
 
 
 def test_source_picker_recognises_each_kind(qtbot, tmp_path):

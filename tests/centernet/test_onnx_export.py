@@ -54,3 +54,34 @@ def test_detect_runs_an_exported_onnx_file_like_the_checkpoint(seeded_checkpoint
     b = Detector.from_checkpoint(path)(img)
     assert b.timings and len(a) == len(b)
     assert torch.allclose(a.scores, b.scores, atol=1e-4) and torch.allclose(a.boxes, b.boxes, atol=0.05)
+
+
+def test_onnxruntime_engine_exports_once_and_detects_like_the_torch_engine(seeded_checkpoint, tmp_path, monkeypatch):
+    import cv2
+    from centernet.detector import Detector
+    from tests.conftest import DATA, need
+    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))
+    image = cv2.imread(str(need(DATA / "images" / "bus.jpg")))
+    path = seeded_checkpoint("ctdet", "res_18")
+    torch_dets = Detector.from_checkpoint(path, device="cpu", input_size=(256, 256))(image)
+    ort = Detector.from_checkpoint(path, device="cpu", input_size=(256, 256), engine="onnxruntime")
+    exported = list((tmp_path / "home" / "onnx").glob("res_18_ctdet_256x256_*.onnx"))
+    assert len(exported) == 1
+    stamp = exported[0].stat().st_mtime_ns
+    ort_dets = ort(image)
+    torch.testing.assert_close(ort_dets.boxes, torch_dets.boxes, rtol=0, atol=0.05)
+    torch.testing.assert_close(ort_dets.scores, torch_dets.scores, rtol=0, atol=1e-4)
+    Detector.from_checkpoint(path, device="cpu", input_size=(256, 256), engine="onnxruntime")  # cached: no export
+    assert exported[0].stat().st_mtime_ns == stamp
+
+
+def test_onnxruntime_engine_refuses_what_it_cannot_run(seeded_checkpoint, tmp_path, monkeypatch):
+    from centernet.detector import Detector
+    from centernet.errors import ConfigError
+    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))
+    path = seeded_checkpoint("ctdet", "res_18")
+    with pytest.raises(ConfigError, match="runs fp32: drop --precision bf16"):
+        Detector.from_checkpoint(path, device="cpu", engine="onnxruntime", precision="bf16")
+    with pytest.raises(ConfigError, match="one fixed input size"):
+        Detector.from_checkpoint(path, device="cpu", engine="onnxruntime", keep_res=True)
+    assert not (tmp_path / "home" / "onnx").exists()  # refused before anything was exported
