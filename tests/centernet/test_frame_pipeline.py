@@ -113,6 +113,17 @@ def test_frame_pipeline_fed_the_eager_input_decodes_exactly_as_the_detector(task
             assert (a is None) == (b is None) and (a is None or torch.equal(a, b)), name
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_default_model_pipeline_gives_the_eager_detections_with_real_weights(flip):
+    """The shipped ctdet model: pad-to-square RGB input, ltrb boxes (left and right swap in the mirror)."""
+    from centernet.zoo import default_weights
+    det = Detector.from_checkpoint(default_weights("ctdet"), device="cpu", flip=flip)
+    assert det.spec.resize == "pad_square" and det.info.decode["box_mode"] == "ltrb"
+    images = [cv2.imread(str(need(DATA / "images" / n))) for n in ("bus.jpg", "zidane.jpg")]
+    for image in images:
+        assert_same_detections(det.detect_batch([image]), det._detect_graph([image]), "ctdet")
+
+
 def test_ddd_pipeline_plans_the_detectors_own_geometry_and_ignores_flip():
     det, images = _setup("ddd", True, 1)
     pipe = det.engine.pipeline(images[0].shape[:2], flip=True)
