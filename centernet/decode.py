@@ -2,6 +2,10 @@
 
 A peak is a pixel equal to the max of its k x k neighbourhood (plateaus keep every equal pixel);
 the top K peaks over all classes become detections. No NMS, as the paper.
+
+Each task has a fixed-shape decoder (`*_decode_fixed` -> `FixedDetections`, (B, K, ...) tensors: no
+host sync, no boolean indexing, no branching on values, so a CUDA graph can capture it) and the
+public `*_decode_batch`, which is that followed by the host-side split into one `Detections` per image.
 """
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .detections import Detections
+from .detections import Detections, FixedDetections
+
+BOX_MODES = ("size", "ltrb")
 
 
 def peak_mask_scores(heat: torch.Tensor, kernel: int = 3) -> torch.Tensor:
@@ -63,6 +69,38 @@ def gather_at(feature: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
     return torch.gather(flat, 2, pixel[:, None, :].expand(b, c, pixel.shape[1])).permute(0, 2, 1)
 
 
+def _centre_size_boxes(cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """xyxy boxes centre -/+ (w, h) / 2, computed as the original does."""
+    half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
+    return torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)
+
+
+def ctdet_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = None, k: int = 100,
+                       box_mode: str = "size", heat_is_logits: bool = True, peak_kernel: int = 3,
+                       peaks=None) -> FixedDetections:
+    """`ctdet_decode_batch` at a fixed shape: boxes (B, K, 4), scores and labels (B, K), in cells.
+
+    `peaks` optionally supplies the (scores, classes, ys, xs, pixel) of a faster peak finder (the
+    CuPy kernel) in place of `topk_peaks`.
+    """
+    if box_mode not in BOX_MODES:
+        raise ValueError(f"unknown box_mode {box_mode!r}: use 'size' or 'ltrb'")
+    if peaks is None:
+        heat = torch.sigmoid(hm) if heat_is_logits else hm
+        peaks = topk_peaks(peak_mask_scores(heat, peak_kernel), k)
+    scores, classes, ys, xs, pixel = peaks
+    xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
+    if reg is not None:
+        offset = gather_at(reg, pixel)
+        xs, ys = xs + offset[..., 0], ys + offset[..., 1]
+    size = gather_at(wh, pixel).to(hm.dtype)
+    if box_mode == "size":
+        boxes = _centre_size_boxes(xs, ys, size)
+    else:
+        boxes = torch.stack([xs - size[..., 0], ys - size[..., 1], xs + size[..., 2], ys + size[..., 3]], dim=-1)
+    return FixedDetections(boxes, scores, classes)
+
+
 def ctdet_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = None, k: int = 100,
                        box_mode: str = "size", heat_is_logits: bool = True, peak_kernel: int = 3) -> list[Detections]:
     """2D boxes from ctdet heads, one `Detections` per image, coordinates in output-map cells.
@@ -70,25 +108,7 @@ def ctdet_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | N
     box_mode "size": wh is (width, height) around the centre (x + reg_x, y + reg_y), as the original.
     box_mode "ltrb": wh is the distances (left, top, right, bottom) from the centre (default models).
     """
-    heat = torch.sigmoid(hm) if heat_is_logits else hm
-    scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat, peak_kernel), k)
-    xs, ys = xs.to(heat.dtype), ys.to(heat.dtype)
-    if reg is not None:
-        offset = gather_at(reg, pixel)
-        xs, ys = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel).to(heat.dtype)
-    if box_mode == "size":
-        half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
-        boxes = torch.stack([xs - half_w, ys - half_h, xs + half_w, ys + half_h], dim=-1)
-    elif box_mode == "ltrb":
-        boxes = torch.stack([xs - size[..., 0], ys - size[..., 1], xs + size[..., 2], ys + size[..., 3]], dim=-1)
-    else:
-        raise ValueError(f"unknown box_mode {box_mode!r}: use 'size' or 'ltrb'")
-    out = []
-    for i in range(hm.shape[0]):
-        keep = scores[i] > 0  # non-peaks were zeroed: they are not detections
-        out.append(Detections(boxes[i][keep], scores[i][keep], classes[i][keep]))
-    return out
+    return ctdet_decode_fixed(hm, wh, reg, k, box_mode, heat_is_logits, peak_kernel).split()
 
 
 def ctdet_decode(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = None, k: int = 100,
@@ -102,12 +122,6 @@ def ctdet_decode(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = 
     return ctdet_decode_batch(hm, wh, reg, k, box_mode, heat_is_logits)[0]
 
 
-def _centre_size_boxes(cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-    """xyxy boxes centre -/+ (w, h) / 2, computed as the original does."""
-    half_w, half_h = size[..., 0] / 2, size[..., 1] / 2
-    return torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=-1)
-
-
 def topk_per_channel(heat: torch.Tensor, k: int):
     """Top-k pixels of every channel separately: scores, ys, xs, flat pixel indices, each (B, C, K)."""
     b, c, h, w = heat.shape
@@ -115,6 +129,31 @@ def topk_per_channel(heat: torch.Tensor, k: int):
     scores, pixel = torch.topk(heat.reshape(b, c, -1), k)
     ys = torch.div(pixel, w, rounding_mode="floor")
     return scores, ys, pixel - ys * w, pixel
+
+
+def multi_pose_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, hps: torch.Tensor,
+                            hm_hp: torch.Tensor | None = None, hp_offset: torch.Tensor | None = None, k: int = 100,
+                            heat_is_logits: bool = True, snap_threshold: float = 0.1, peaks=None) -> FixedDetections:
+    """`multi_pose_decode_batch` at a fixed shape: boxes (B, K, 4), keypoints (B, K, J, 2),
+    keypoint_scores (B, K, J), scores and labels (B, K). `peaks` as in `ctdet_decode_fixed`."""
+    if peaks is None:
+        peaks = topk_peaks(peak_mask_scores(torch.sigmoid(hm) if heat_is_logits else hm), k)
+    scores, classes, ys, xs, pixel = peaks
+    b, kk = scores.shape
+    xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
+    num_joints = hps.shape[1] // 2
+    joints = gather_at(hps, pixel).reshape(b, kk, num_joints, 2) + torch.stack([xs, ys], -1)[:, :, None, :]
+    cx, cy = xs, ys
+    if reg is not None:
+        offset = gather_at(reg, pixel)
+        cx, cy = xs + offset[..., 0], ys + offset[..., 1]
+    size = gather_at(wh, pixel)
+    boxes = _centre_size_boxes(cx, cy, size)
+    joint_scores = torch.zeros(b, kk, num_joints, dtype=hm.dtype, device=hm.device)
+    if hm_hp is not None:
+        joints, joint_scores = _snap_joints(joints, boxes, torch.sigmoid(hm_hp) if heat_is_logits else hm_hp,
+                                            hp_offset, k, snap_threshold)
+    return FixedDetections(boxes, scores, classes, keypoints=joints, keypoint_scores=joint_scores)
 
 
 def multi_pose_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, hps: torch.Tensor,
@@ -129,28 +168,7 @@ def multi_pose_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tenso
     rule). `keypoint_scores` is the snapped peak's score, else the joint heatmap at the regressed
     position (0 without `hm_hp`). `heat_is_logits` applies to both `hm` and `hm_hp`.
     """
-    heat = torch.sigmoid(hm) if heat_is_logits else hm
-    scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat), k)
-    b, kk = scores.shape
-    xs, ys = xs.to(heat.dtype), ys.to(heat.dtype)
-    num_joints = hps.shape[1] // 2
-    joints = gather_at(hps, pixel).reshape(b, kk, num_joints, 2) + torch.stack([xs, ys], -1)[:, :, None, :]
-    cx, cy = xs, ys
-    if reg is not None:
-        offset = gather_at(reg, pixel)
-        cx, cy = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel)
-    boxes = _centre_size_boxes(cx, cy, size)
-    joint_scores = torch.zeros(b, kk, num_joints, dtype=heat.dtype, device=heat.device)
-    if hm_hp is not None:
-        joints, joint_scores = _snap_joints(joints, boxes, torch.sigmoid(hm_hp) if heat_is_logits else hm_hp,
-                                            hp_offset, k, snap_threshold)
-    out = []
-    for i in range(b):
-        keep = scores[i] > 0  # non-peaks were zeroed: they are not detections
-        out.append(Detections(boxes[i][keep], scores[i][keep], classes[i][keep],
-                              keypoints=joints[i][keep], keypoint_scores=joint_scores[i][keep]))
-    return out
+    return multi_pose_decode_fixed(hm, wh, reg, hps, hm_hp, hp_offset, k, heat_is_logits, snap_threshold).split()
 
 
 def _snap_joints(joints, boxes, hp_heat, hp_offset, k, threshold):
@@ -210,6 +228,26 @@ def alpha_from_bins(rot: torch.Tensor) -> torch.Tensor:
     return torch.where(rot[..., 1] > rot[..., 5], alpha1, alpha2)
 
 
+def ddd_decode_fixed(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim: torch.Tensor,
+                     wh: torch.Tensor | None = None, reg: torch.Tensor | None = None, k: int = 100,
+                     heat_is_logits: bool = True, peaks=None) -> FixedDetections:
+    """`ddd_decode_batch` at a fixed shape: boxes (B, K, 4), dims (B, K, 3), depth, alpha, scores and
+    labels (B, K). `peaks` as in `ctdet_decode_fixed`."""
+    if peaks is None:
+        peaks = topk_peaks(peak_mask_scores(torch.sigmoid(hm) if heat_is_logits else hm), k)
+    scores, classes, ys, xs, pixel = peaks
+    xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
+    if reg is not None:
+        offset = gather_at(reg, pixel)
+        xs, ys = xs + offset[..., 0], ys + offset[..., 1]
+    size = gather_at(wh, pixel) if wh is not None else torch.zeros(*xs.shape, 2, dtype=xs.dtype, device=xs.device)
+    boxes = _centre_size_boxes(xs, ys, size)
+    depth = gather_at(depth_from_output(dep), pixel)[..., 0]
+    alpha = alpha_from_bins(gather_at(rot, pixel))
+    dims = gather_at(dim, pixel)
+    return FixedDetections(boxes, scores, classes, depth=depth, dims=dims, alpha=alpha)
+
+
 def ddd_decode_batch(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim: torch.Tensor,
                      wh: torch.Tensor | None = None, reg: torch.Tensor | None = None, k: int = 100,
                      heat_is_logits: bool = True) -> list[Detections]:
@@ -219,23 +257,7 @@ def ddd_decode_batch(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim
     dims (h, w, l) as regressed, alpha the observation angle. The 3D location and rotation_y need
     the camera and image pixels: the `Detector` adds them.
     """
-    heat = torch.sigmoid(hm) if heat_is_logits else hm
-    scores, classes, ys, xs, pixel = topk_peaks(peak_mask_scores(heat), k)
-    xs, ys = xs.to(heat.dtype), ys.to(heat.dtype)
-    if reg is not None:
-        offset = gather_at(reg, pixel)
-        xs, ys = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel) if wh is not None else torch.zeros(*xs.shape, 2, dtype=xs.dtype, device=xs.device)
-    boxes = _centre_size_boxes(xs, ys, size)
-    depth = gather_at(depth_from_output(dep), pixel)[..., 0]
-    alpha = alpha_from_bins(gather_at(rot, pixel))
-    dims = gather_at(dim, pixel)
-    out = []
-    for i in range(hm.shape[0]):
-        keep = scores[i] > 0
-        out.append(Detections(boxes[i][keep], scores[i][keep], classes[i][keep], depth=depth[i][keep],
-                              dims=dims[i][keep], alpha=alpha[i][keep]))
-    return out
+    return ddd_decode_fixed(hm, dep, rot, dim, wh, reg, k, heat_is_logits).split()
 
 
 def ddd_decode(hm, dep, rot, dim, wh=None, reg=None, k: int = 100, heat_is_logits: bool = True) -> Detections:
@@ -246,3 +268,18 @@ def ddd_decode(hm, dep, rot, dim, wh=None, reg=None, k: int = 100, heat_is_logit
     if heads[0].shape[0] != 1:
         raise ValueError("ddd_decode takes one image; use ddd_decode_batch for a batch")
     return ddd_decode_batch(*heads, k=k, heat_is_logits=heat_is_logits)[0]
+
+
+def decode_fixed(task: str, outputs: dict, k: int = 100, box_mode: str = "size", heat_is_logits: bool = True,
+                 peaks=None) -> FixedDetections:
+    """The fixed-shape decoder of a CenterNet task, fed from its heads by their official names."""
+    o = outputs
+    if task == "ctdet":
+        return ctdet_decode_fixed(o["hm"], o["wh"], o.get("reg"), k, box_mode, heat_is_logits, peaks=peaks)
+    if task == "multi_pose":
+        return multi_pose_decode_fixed(o["hm"], o["wh"], o.get("reg"), o["hps"], o.get("hm_hp"), o.get("hp_offset"),
+                                       k, heat_is_logits, peaks=peaks)
+    if task == "ddd":
+        return ddd_decode_fixed(o["hm"], o["dep"], o["rot"], o["dim"], o.get("wh"), o.get("reg"), k, heat_is_logits,
+                                peaks=peaks)
+    raise ValueError(f"no decoder for task {task!r}: use ctdet, multi_pose or ddd")

@@ -71,6 +71,45 @@ class Detections:
         return det
 
 
+@dataclass
+class FixedDetections:
+    """Detections of a batch at a fixed shape, as a CUDA graph computes them: (B, K, ...) per field.
+
+    Row k of image b is a detection when scores[b, k] > 0; zero-score rows are non-peaks, left in
+    so that the shapes never depend on the data. `split` drops them on the host. Fields as in
+    `Detections` (labels are the class indices).
+    """
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    keypoints: Optional[torch.Tensor] = None
+    keypoint_scores: Optional[torch.Tensor] = None
+    depth: Optional[torch.Tensor] = None
+    dims: Optional[torch.Tensor] = None
+    alpha: Optional[torch.Tensor] = None
+
+    def __len__(self) -> int:
+        """The batch size."""
+        return int(self.scores.shape[0])
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The present fields by name, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def map(self, fn) -> "FixedDetections":
+        """A copy with `fn` applied to every present field."""
+        return replace(self, **{n: fn(t) for n, t in self.tensors().items()})
+
+    def split(self) -> list[Detections]:
+        """One `Detections` per image, zero-score rows dropped (a host-side step: shapes become data-dependent)."""
+        out = []
+        for i in range(len(self)):
+            keep = self.scores[i] > 0
+            out.append(Detections(**{n: t[i][keep] for n, t in self.tensors().items()}))
+        return out
+
+
 def stack_numpy(dets: Detections) -> np.ndarray:
     """(N, 6) float64 array x1, y1, x2, y2, score, label: for quick comparisons and printing."""
     d = dets.numpy()

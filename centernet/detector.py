@@ -15,16 +15,18 @@ import torch
 from .cameras import DEFAULT_CAMERA
 from .checkpoint import CheckpointInfo, load_checkpoint
 from .classes import COCO_FLIP_PAIRS
-from .decode import ctdet_decode_batch, ddd_decode_batch, multi_pose_decode_batch
+from .decode import decode_fixed
 from .detections import Detections
 from .errors import ConfigError
+from .frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
 from .geometry3d import alpha_to_rot_y, location_from_center
 from .timing import StageTimer
-from .transforms import (InputTransform, PreprocessSpec, affine_transform_matrix, as_bgr_uint8,
-                         output_points_to_image, preprocess, warp_image)
+from .transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
+                         preprocess, warp_image)
 from .tta import merge_flip, merge_scales
 
 DDD_SCORE_THRESHOLD = 0.2  # the original's peak_thresh: ddd keeps only rows scoring above it
+MAX_FRAME_BATCH = 32       # frames per graph replay: larger groups are split (graph memory grows with the batch)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -50,7 +52,8 @@ class Detector:
         """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
         scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
         camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
-        engine: "auto" (CUDA graph on a GPU for ctdet, tuned eager otherwise), "eager", "graph",
+        engine: "auto" (on a GPU a CUDA graph for ctdet, multi_pose and ddd at one scale, flip
+        included; tuned eager for several scales, MoveNet, keep_res and on the CPU), "eager", "graph",
         "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime) or "plain"
         (the model exactly as loaded); precision: fp32, fp16 (GPU), bf16, or auto (see engine.py)."""
         self.device = resolve_device(device)
@@ -82,12 +85,14 @@ class Detector:
         if mode in ("plain", "onnxruntime") or isinstance(self.model, OnnxRuntimeModel):
             return None
         from .engine import Engine
-        plain_decode = self.flip or self.scales != (1.0,) or self.task != "ctdet"
-        if mode == "auto" and plain_decode:
+        eager_only = self._eager_only_reason()
+        if eager_only and mode == "graph":
+            raise ConfigError(f"the graph engine cannot run this: {eager_only}; use --engine auto or eager")
+        if eager_only and mode == "auto":
             mode = "eager"
-        try:
+        try:  # the engine itself refuses what needs a per-image input size (keep_res) or a GPU
             return Engine(self.model, self.spec, self.device, precision, mode, self.k,
-                          self.info.decode.get("box_mode", "size"), self.task)
+                          self.info.decode.get("box_mode", "size"), self.task, flip_pairs=self.flip_pairs)
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
@@ -103,6 +108,19 @@ class Detector:
         if self.spec.keep_res or self.scales != (1.0,):
             raise ConfigError("the onnxruntime engine runs one fixed input size: drop --keep-res / --scales")
         return cached_onnx_model(self.model, self.info, tuple(self.spec.input_size), threads=tune_cpu_threads())
+
+    def _eager_only_reason(self) -> str:
+        """Why this configuration runs eager whatever the device ("" when a graph can serve it)."""
+        if self.info.decode.get("rule", "centernet") != "centernet":
+            return f"{self.info.arch} decodes its own way"
+        if self.scales != (1.0,):
+            return "multi-scale testing runs eager"
+        return ""
+
+    @property
+    def flip_pairs(self) -> tuple:
+        """The (left, right) joint pairs a mirror swaps: COCO's 17 keypoints, as the original."""
+        return COCO_FLIP_PAIRS
 
     @property
     def uses_graph(self) -> bool:
@@ -147,10 +165,10 @@ class Detector:
         cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
         """
         self.timer.reset()
-        if self.uses_graph and not self.flip and self.scales == (1.0,) and cameras is None:
-            return self._detect_graph(images)
+        if self.uses_graph:
+            return self._detect_graph(images, cameras)
         scales = self.scales[:1] if self.task == "ddd" else self.scales
-        flip = self.flip and self.task in ("ctdet", "multi_pose")
+        flip = self.flip and self.task in FLIP_TASKS
         per_scale: list[list[Detections]] = [[] for _ in images]
         for scale in scales:
             with self.timer("pre"):
@@ -166,8 +184,7 @@ class Detector:
                     decoded = self.decode(outputs, flip=flip)
                 with self.timer("post"):
                     for i, dets in zip(indices, decoded):
-                        camera = cameras[i] if cameras is not None and cameras[i] is not None else self.camera
-                        per_scale[i].append(self.to_image(dets.to("cpu"), transforms[i], camera))
+                        per_scale[i].append(self.to_image(dets.to("cpu"), transforms[i], self._camera(cameras, i)))
         if len(scales) > 1:  # keeps the original's best 100 (or K when K is larger)
             with self.timer("merge"):
                 results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
@@ -178,24 +195,26 @@ class Detector:
             r.timings = dict(per_image)
         return results
 
-    def _detect_graph(self, images: list[np.ndarray]) -> list[Detections]:
-        """ctdet through the captured CUDA graph: frames of one size share a replay."""
+    def _detect_graph(self, images: list[np.ndarray],
+                      cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
+        """Every image through the engine's frame pipeline (the captured CUDA graph in graph mode):
+        images of one size share a run, at most MAX_FRAME_BATCH at a time. Same results as the
+        eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
+        frames = [as_bgr_uint8(img) for img in images]
         results: list[Detections | None] = [None] * len(images)
-        groups: dict[tuple, list[int]] = {}
-        for i, img in enumerate(images):
-            groups.setdefault(img.shape, []).append(i)
-        for indices in groups.values():
-            frames = [as_bgr_uint8(images[i]) for i in indices]
+        for indices in _batches_by_size(frames, MAX_FRAME_BATCH):
             with self.timer("graph"):
-                outs = self.engine.run_graph(frames)
+                out = self.engine.run_frames([frames[i] for i in indices], flip=self.flip, spec=self.spec)
             with self.timer("post"):
-                for i, (scores, classes, boxes, tf) in zip(indices, outs):
-                    keep = scores > 0
-                    results[i] = self.to_image(Detections(boxes[keep], scores[keep], classes[keep]), tf, self.camera)
+                for i, dets in zip(indices, out.detections.split()):
+                    results[i] = self.to_image(dets, out.transform, self._camera(cameras, i))
         per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
         for r in results:
             r.timings = dict(per_image)
         return results
+
+    def _camera(self, cameras: list[np.ndarray | None] | None, i: int) -> np.ndarray:
+        return cameras[i] if cameras is not None and cameras[i] is not None else self.camera
 
     def preprocess(self, image: np.ndarray, scale: float = 1.0) -> tuple[torch.Tensor, InputTransform]:
         """The network input (1, 3, H, W) of an image at a test scale, and its transform."""
@@ -214,20 +233,12 @@ class Detector:
             return [movenet_decode(*(outputs[n][i:i + 1] for n in ("center", "box_scale", "box_offset",
                                                                      "kpt_heatmap", "kpt_regress", "kpt_offset")),
                                    k=self.k) for i in range(outputs["center"].shape[0])]
-        logits = not flip
+        if self.task not in PIPELINE_TASKS:
+            raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
         if flip:
-            outputs = merge_flip(outputs, self.task, COCO_FLIP_PAIRS)
-        if self.task == "ctdet":
-            return ctdet_decode_batch(outputs["hm"], outputs["wh"], outputs.get("reg"), k=self.k,
-                                      box_mode=self.info.decode.get("box_mode", "size"), heat_is_logits=logits)
-        if self.task == "multi_pose":
-            return multi_pose_decode_batch(outputs["hm"], outputs["wh"], outputs.get("reg"), outputs["hps"],
-                                           outputs.get("hm_hp"), outputs.get("hp_offset"), k=self.k,
-                                           heat_is_logits=logits)
-        if self.task == "ddd":
-            return ddd_decode_batch(outputs["hm"], outputs["dep"], outputs["rot"], outputs["dim"], outputs.get("wh"),
-                                    outputs.get("reg"), k=self.k)
-        raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
+            outputs = merge_flip(outputs, self.task, self.flip_pairs)
+        return decode_fixed(self.task, outputs, self.k, self.info.decode.get("box_mode", "size"),
+                            heat_is_logits=not flip).split()
 
     def to_image(self, dets: Detections, tf: InputTransform, camera: np.ndarray | None = None) -> Detections:
         """Output-map cells -> image pixels (boxes corner by corner, joints point by point).
@@ -248,11 +259,7 @@ def preprocess_ddd(image: np.ndarray, spec: PreprocessSpec) -> tuple[torch.Tenso
     """The original's ddd input: the whole image scaled by input_w / w about its centre (s = (w, h)),
     or with keep_res s = (input w, input h); no test-scale resize; normalised in float32."""
     image = as_bgr_uint8(image)
-    h, w = image.shape[:2]
-    inp_h, inp_w = spec.input_size
-    center = np.array([w / 2, h / 2], dtype=np.float32)
-    scale = np.array([inp_w, inp_h] if spec.keep_res else [w, h], dtype=np.float32)
-    tf = InputTransform(affine_transform_matrix(center, scale, (inp_w, inp_h)), (inp_h, inp_w), (h, w), center, scale)
+    tf = plan_ddd_transform(spec, image.shape[:2])
     warped = warp_image(image, replace(spec, keep_res=False), tf)
     mean = np.asarray(spec.mean, dtype=np.float32)
     std = np.asarray(spec.std, dtype=np.float32)
@@ -284,6 +291,14 @@ def ddd_to_image(dets: Detections, tf: InputTransform, camera: np.ndarray,
     out.location = torch.from_numpy(location_from_center(center_img, depth, dims, camera))
     out.rotation_y = torch.from_numpy(alpha_to_rot_y(dets.alpha.numpy(), center_img[:, 0], camera))
     return out
+
+
+def _batches_by_size(frames: list[np.ndarray], max_batch: int) -> list[list[int]]:
+    """Indices of same-size frames, in order of first appearance, cut into runs of at most max_batch."""
+    groups: dict[tuple, list[int]] = {}
+    for i, f in enumerate(frames):
+        groups.setdefault(f.shape, []).append(i)
+    return [idx[j:j + max_batch] for idx in groups.values() for j in range(0, len(idx), max_batch)]
 
 
 def _group_by_shape(tensors: list[torch.Tensor]) -> list[tuple[list[int], torch.Tensor]]:

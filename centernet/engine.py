@@ -5,9 +5,10 @@
   plain model's within float rounding) or bf16 (oneDNN's native bfloat16: ~2x faster where the
   CPU has AVX512-BF16/AMX, same AP on coco_mini; what `precision="auto"` picks there).
 - CUDA ("graph"): fp16/bf16/fp32 weights, channels_last, and one `torch.cuda.CUDAGraph` per input
-  shape capturing pre-processing (uint8 frame -> normalised input, CuPy kernel or its torch
-  reference) + network + fixed-shape peak decoding. Per frame: copy into a pinned host buffer, one
-  async H2D, replay, one D2H of the K detections. Graphs are cached by shape (bounded, LRU).
+  (frame size, batch, pre-processing spec, flip) capturing the `FramePipeline` (frame_pipeline.py:
+  pre-processing, [flip], network, [flip merge], fixed-shape decode for ctdet, multi_pose or ddd).
+  Per batch: copy into a pinned host buffer, one async H2D, replay, one D2H of the K rows per
+  image (cuda_graph.py). Graphs are cached (bounded, LRU); `stats` counts captures and replays.
 
 The plain torch path is the contract; `Engine` only makes it faster.
 """
@@ -24,20 +25,31 @@ import torch
 from torch import nn
 
 from .bn_folding import fold_batch_norm
-from .decode import gather_at, peak_mask_scores, topk_peaks
-from .transforms import InputTransform, PreprocessSpec, plan_transform
+from .detections import FixedDetections
+from .frame_pipeline import FLIP_TASKS, PIPELINE_TASKS, DecodeOptions, FramePipeline
+from .transforms import InputTransform, PreprocessSpec, plan_task_transform
 
 log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-MAX_GRAPHS = 8
+MAX_GRAPHS = 8  # captured graphs kept (each holds its own memory pool): least recently used go first
+GRAPH_RESIZE_MODES = ("affine", "stretch", "pad_square")
 
 
 @dataclass
 class EngineStats:
-    captures: int = 0
-    replays: int = 0
-    eager_runs: int = 0
+    captures: int = 0    # CUDA graphs captured (a new frame size, batch, input spec or flip)
+    replays: int = 0     # batches run through a captured graph
+    eager_runs: int = 0  # forwards and frame pipelines run without a graph
+    evictions: int = 0   # graphs dropped from the bounded cache
     last_times: dict = field(default_factory=dict)
+
+
+@dataclass
+class PipelineOutput:
+    """What `Engine.run_frames` returns for a batch of same-size frames."""
+
+    detections: FixedDetections  # on the host, (B, K, ...) in output-map cells; score 0 marks no detection
+    transform: InputTransform    # shared by every frame of the batch
 
 
 def cpu_has_native_bf16() -> bool:
@@ -114,117 +126,28 @@ def prepare_model(model: nn.Module, device: torch.device, precision: str = "fp32
     return fast.eval()
 
 
-def ctdet_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, k: int, box_mode: str,
-                       peaks=None):
-    """Fixed-shape ctdet decode (graph-capturable): scores (B, K), classes (B, K), boxes (B, K, 4) in cells.
-
-    Rows with score 0 are non-peaks, dropped on the host. `peaks` optionally supplies the
-    (scores, classes, ys, xs, pixel) of a faster peak finder (the CuPy kernel).
-    """
-    if peaks is None:
-        peaks = topk_peaks(peak_mask_scores(torch.sigmoid(hm)), k)
-    scores, classes, ys, xs, pixel = peaks
-    xs, ys = xs.float(), ys.float()
-    if reg is not None:
-        off = gather_at(reg, pixel)
-        xs, ys = xs + off[..., 0], ys + off[..., 1]
-    size = gather_at(wh, pixel).float()
-    if box_mode == "ltrb":
-        boxes = torch.stack([xs - size[..., 0], ys - size[..., 1], xs + size[..., 2], ys + size[..., 3]], -1)
-    else:
-        boxes = torch.stack([xs - size[..., 0] / 2, ys - size[..., 1] / 2, xs + size[..., 0] / 2,
-                             ys + size[..., 1] / 2], -1)
-    return scores, classes, boxes
-
-
-class CudaGraphPipeline:
-    """One captured graph: frames of one size and batch -> fixed-shape ctdet detections."""
-
-    def __init__(self, model: nn.Module, spec: PreprocessSpec, frame_hw: tuple[int, int], batch: int, k: int,
-                 box_mode: str, device: torch.device, input_dtype: torch.dtype, use_kernels: bool):
-        from .gpu_preprocess import preprocess_on_device, sampling_grid, source_matrix
-        self.transform = plan_transform(spec, frame_hw)
-        h, w = frame_hw
-        ih, iw = self.transform.input_size
-        self.host_frames = torch.empty(batch, h, w, 3, dtype=torch.uint8).pin_memory()
-        self.frames = torch.empty(batch, h, w, 3, dtype=torch.uint8, device=device)
-        self.input = torch.empty(batch, 3, ih, iw, dtype=input_dtype, device=device)
-        grid = sampling_grid(self.transform, spec, device)
-        kernel_pre = None
-        if use_kernels:
-            from kernels.preprocess import warp_normalize, warp_params
-            params = warp_params(source_matrix(self.transform, spec), spec.pixel_scale, spec.mean, spec.std,
-                                 spec.channel_order == "rgb", spec.truncate_pixels)
-            kernel_pre = lambda: warp_normalize(self.frames, self.input, params)  # noqa: E731
-            from kernels.peaks import candidate_buffers, peak_topk
-
-        def pre():
-            if kernel_pre is not None:
-                kernel_pre()
-            else:
-                for i in range(batch):
-                    self.input[i:i + 1].copy_(preprocess_on_device(self.frames[i], self.transform, spec, grid,
-                                                                   input_dtype))
-
-        def step():
-            pre()
-            out = model(self.input.contiguous(memory_format=torch.channels_last))
-            peaks = None
-            if use_kernels:
-                peaks = peak_topk(out["hm"].float(), k, self.peak_buffers)
-            return ctdet_decode_fixed(out["hm"].float(), out["wh"], out.get("reg"), k, box_mode, peaks)
-
-        if use_kernels:
-            with torch.no_grad():
-                hm_shape = model(self.input.contiguous(memory_format=torch.channels_last))["hm"].shape
-            self.peak_buffers = candidate_buffers(batch, *hm_shape[1:], min(k, 1024), device)
-        stream = torch.cuda.Stream(device)
-        stream.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(stream), torch.inference_mode():
-            for _ in range(3):  # warm-up: cuDNN autotuning and lazy allocations stay out of the graph
-                step()
-        torch.cuda.current_stream(device).wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(self.graph):
-            self.scores, self.classes, self.boxes = step()
-        kk = self.scores.shape[1]
-        self.host_scores = torch.empty(batch, kk, dtype=torch.float32).pin_memory()
-        self.host_classes = torch.empty(batch, kk, dtype=torch.int64).pin_memory()
-        self.host_boxes = torch.empty(batch, kk, 4, dtype=torch.float32).pin_memory()
-        self.done = torch.cuda.Event()
-
-    def run(self, frames: list[np.ndarray]):
-        for i, f in enumerate(frames):
-            self.host_frames[i].numpy()[...] = f
-        self.frames.copy_(self.host_frames, non_blocking=True)
-        self.graph.replay()
-        self.host_scores.copy_(self.scores, non_blocking=True)
-        self.host_classes.copy_(self.classes, non_blocking=True)
-        self.host_boxes.copy_(self.boxes, non_blocking=True)
-        self.done.record()
-        self.done.synchronize()
-        return self.host_scores.clone(), self.host_classes.clone(), self.host_boxes.clone()
-
-
 class Engine:
     """pre -> net (-> decode) prepared once for a device; the Detector never needs to know which path runs.
 
-    mode "eager" runs anywhere; "graph" needs CUDA and a ctdet model; "auto" picks graph on CUDA for
-    ctdet, eager otherwise.
+    mode "eager" runs anywhere; "graph" needs CUDA, a ctdet, multi_pose or ddd model and a fixed
+    input size; "auto" picks graph where it can, eager otherwise. `run_frames` runs the whole
+    `FramePipeline` for a batch of same-size frames: replaying a captured graph in graph mode, as
+    plain torch otherwise. flip_pairs: the (left, right) joints a mirror swaps (multi_pose flip).
     """
 
     def __init__(self, model: nn.Module, spec: PreprocessSpec, device: torch.device, precision: str = "fp32",
                  mode: str = "auto", k: int = 100, box_mode: str = "size", task: str = "ctdet",
-                 use_kernels: bool | None = None):
+                 use_kernels: bool | None = None, flip_pairs: tuple = (), max_graphs: int = MAX_GRAPHS):
         self.device, self.spec, self.k, self.box_mode = device, spec, k, box_mode
         self.stats = EngineStats()
+        self.task, self.flip_pairs, self.max_graphs = task, tuple(flip_pairs), max_graphs
         if device.type == "cpu":
             tune_cpu_threads()
         precision = resolve_precision(precision, device)
-        can_graph = device.type == "cuda" and task == "ctdet" and spec.resize in ("affine", "stretch", "pad_square") \
-            and not spec.keep_res
+        can_graph = device.type == "cuda" and task in PIPELINE_TASKS and graph_ready(spec)
         if mode == "graph" and not can_graph:
-            raise ValueError("the graph engine needs CUDA, a ctdet model and a fixed input size; use --engine eager")
+            raise ValueError("the graph engine needs CUDA, a ctdet, multi_pose or ddd model and a fixed input size; "
+                             "use --engine eager")
         self.mode = ("graph" if can_graph else "eager") if mode == "auto" else mode
         self.precision = precision
         self.model = prepare_model(model, device, precision)
@@ -234,7 +157,7 @@ class Engine:
             if device.type == "cuda" and not use_kernels:
                 log.info("CuPy not installed: the torch pre-processing and decode run instead of the kernels")
         self.use_kernels = use_kernels
-        self._graphs: OrderedDict = OrderedDict()
+        self._cache: OrderedDict = OrderedDict()  # (frame hw, batch or None, spec, flip) -> graph or pipeline
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> dict:
@@ -243,23 +166,70 @@ class Engine:
         x = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
-    def graph_for(self, frame_hw: tuple[int, int], batch: int) -> CudaGraphPipeline:
-        key = (tuple(frame_hw), batch, self.spec)
-        if key in self._graphs:
-            self._graphs.move_to_end(key)
-            return self._graphs[key]
-        dtype = PRECISIONS[self.precision]
-        pipe = CudaGraphPipeline(self.model, self.spec, frame_hw, batch, self.k, self.box_mode, self.device,
-                                 dtype if self.precision != "fp32" else torch.float32, self.use_kernels)
-        self.stats.captures += 1
-        self._graphs[key] = pipe
-        if len(self._graphs) > MAX_GRAPHS:
-            self._graphs.popitem(last=False)
-        return pipe
+    def plan(self, frame_hw: tuple[int, int], spec: PreprocessSpec | None = None) -> InputTransform:
+        """The input transform of a frame size: the Detector's at scale 1 (ddd keeps its own geometry)."""
+        return plan_task_transform(self.task, spec or self.spec, tuple(frame_hw))
 
-    def run_graph(self, frames: list[np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, InputTransform]]:
-        """Same-size BGR uint8 frames -> per frame (scores, classes, boxes in cells, transform)."""
-        pipe = self.graph_for(frames[0].shape[:2], len(frames))
-        scores, classes, boxes = pipe.run(frames)
-        self.stats.replays += 1
-        return [(scores[i], classes[i], boxes[i], pipe.transform) for i in range(len(frames))]
+    def pipeline(self, frame_hw: tuple[int, int], flip: bool = False,
+                 spec: PreprocessSpec | None = None) -> FramePipeline:
+        """The per-frame computation for frames of one size, on this engine's device and model."""
+        spec = spec or self.spec
+        options = DecodeOptions(self.task, self.k, self.box_mode, flip and self.task in FLIP_TASKS, self.flip_pairs)
+        input_dtype = torch.float16 if self.precision == "fp16" else torch.float32  # the model casts bf16 itself
+        return FramePipeline(self.model, spec, self.plan(frame_hw, spec), options, self.device, input_dtype,
+                             self.use_kernels)
+
+    def graph_for(self, frame_hw: tuple[int, int], batch: int, flip: bool = False,
+                  spec: PreprocessSpec | None = None):
+        """The captured graph for this frame size, batch, spec and flip (captured on first use)."""
+        from .cuda_graph import CudaGraphPipeline
+        spec = spec or self.spec
+        flip = flip and self.task in FLIP_TASKS
+
+        def capture():
+            graph = CudaGraphPipeline(self.pipeline(frame_hw, flip, spec), tuple(frame_hw), batch)
+            self.stats.captures += 1
+            return graph
+
+        return self._cached((tuple(frame_hw), batch, spec, flip), capture)
+
+    def run_frames(self, frames: list[np.ndarray], flip: bool = False,
+                   spec: PreprocessSpec | None = None) -> PipelineOutput:
+        """Same-size BGR uint8 frames -> their fixed-shape detections on the host (output-map cells)."""
+        hw = tuple(frames[0].shape[:2])
+        if self.mode == "graph":
+            graph = self.graph_for(hw, len(frames), flip, spec)
+            dets = graph.run(frames)
+            self.stats.replays += 1
+            return PipelineOutput(dets, graph.transform)
+        spec = spec or self.spec
+        flip = flip and self.task in FLIP_TASKS
+        pipe = self._cached((hw, None, spec, flip), lambda: self.pipeline(hw, flip, spec))
+        with torch.inference_mode():
+            dets = pipe(torch.from_numpy(np.stack(frames)).to(self.device))
+        self.stats.eager_runs += 1
+        return PipelineOutput(dets.map(lambda t: t.to("cpu")), pipe.transform)
+
+    def run_graph(self, frames: list[np.ndarray],
+                  flip: bool = False) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, InputTransform]]:
+        """Same-size BGR uint8 frames -> per frame (scores, classes, boxes in cells, transform): the box
+        columns of `run_frames`, zero-score rows included."""
+        out = self.run_frames(frames, flip)
+        d = out.detections
+        return [(d.scores[i], d.labels[i], d.boxes[i], out.transform) for i in range(len(frames))]
+
+    def _cached(self, key, make):
+        """A bounded LRU cache of graphs and pipelines: evicting a graph frees its memory pool."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = self._cache[key] = make()
+        if len(self._cache) > self.max_graphs:
+            self._cache.popitem(last=False)
+            self.stats.evictions += 1
+        return value
+
+
+def graph_ready(spec: PreprocessSpec) -> bool:
+    """A spec a graph can serve: a fixed input size whatever the frame size (keep_res follows each frame)."""
+    return spec.resize in GRAPH_RESIZE_MODES and not spec.keep_res

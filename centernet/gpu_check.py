@@ -1,10 +1,11 @@
 """`bench --gpu-check`: every CUDA check and the GPU benchmarks in one run, one JSON report.
 
 Checks: the pre-processing kernel and its torch reference against OpenCV; the peak kernel against
-the torch decode; CUDA graph against eager; fp16 against fp32 on the default models (real weights).
-Then benchmarks of the engine against the plain fp32 eager path for res_18, resdcn_18, dla_34 and
-hourglass, batched res_18, and the peak kernel against the torch decode. Meant to finish in under
-8 minutes on one H100.
+the torch decode; CUDA graph against eager; fp16 against fp32 on the default models (real weights);
+graph against eager through the Detector for ctdet with flip, multi_pose (with and without flip) and
+ddd, in batches. Then benchmarks of the engine against the plain fp32 eager path for res_18,
+resdcn_18, dla_34 and hourglass, the batched res_18 graph (32 frames a replay, frames/s), and the
+peak kernel against the torch decode. Meant to finish in under 8 minutes on one H100.
 """
 from __future__ import annotations
 
@@ -111,6 +112,101 @@ def check_default_models(frames) -> dict:
             "pass": fp16 >= 0.99 and graph >= 0.99}
 
 
+def task_model(task: str, arch: str, seed: int = 0):
+    """(model, info) with random weights, the heatmap bias raised so that detections score about 0.6
+    and the sizes made positive: graph-vs-eager comparisons then have boxes above the 0.3 threshold
+    (no CenterNet weights ship for these tasks: the default multi_pose model, MoveNet, stays eager)."""
+    from .checkpoint import info_for_original
+    from .model import build_model
+    torch.manual_seed(seed)
+    model = build_model(arch, task)
+    state = model.state_dict()  # shares the parameters' memory
+
+    def last(head, kind):
+        return state[[k for k in state if k.startswith(head + ".") and k.endswith(kind)][-1]]
+
+    last("hm", ".bias").add_(2.5)
+    last("wh", ".weight").mul_(0.1)  # sizes about 12 cells, never negative: boxes with an area to match by IoU
+    last("wh", ".bias").fill_(12.0)
+    return model.eval(), info_for_original(state, arch, task)
+
+
+def compare_detections(eager: list, fast: list, task: str) -> dict:
+    """Agreement both ways (`bench.agreement`: class, IoU >= 0.95, score within 0.02, above 0.3) and,
+    on rows paired by best IoU, the largest joint distance (px) or depth difference (m)."""
+    from torchvision.ops import box_iou
+    from .bench import agreement
+    out = {"matched": agreement(eager, fast), "matched_reverse": agreement(fast, eager),
+           "detections": sum(len(d.above(0.3)) for d in eager)}
+    worst = 0.0
+    for a, b in zip(eager, fast):
+        a, b = a.above(0.3), b.above(0.28)
+        if not len(a) or not len(b):
+            continue
+        j = box_iou(a.boxes.float(), b.boxes.float()).argmax(1)
+        if task == "multi_pose":
+            worst = max(worst, float((a.keypoints - b.keypoints[j]).norm(dim=-1).median(dim=1).values.max()))
+        if task == "ddd":
+            worst = max(worst, float((a.depth - b.depth[j]).abs().max()))
+    if task in ("multi_pose", "ddd"):
+        out["joint_px_median_max" if task == "multi_pose" else "depth_m_max"] = worst
+    out["pass"] = out["matched"] >= 0.97 and out["matched_reverse"] >= 0.97
+    return out
+
+
+GRAPH_CASES = (("ctdet", "default", True), ("multi_pose", "dla_34", False), ("multi_pose", "dla_34", True),
+               ("ddd", "dla_34", False))
+
+
+def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", cases=GRAPH_CASES,
+                      input_size=None, batch: int = 4) -> dict:
+    """Graph vs eager through the Detector (fp32 both), `batch` frames a call, for every task and flip.
+
+    ctdet runs the shipped default model (real weights; `arch` "default"), the others `task_model`.
+    ddd frames are resized to KITTI's 1242x375. `fast_engine` "eager" runs the same code on a CPU."""
+    import cv2
+    from .checkpoint import load_checkpoint
+    from .detector import Detector
+    from .zoo import default_weights
+    out = {}
+    for task, arch, flip in cases:
+        model, info = load_checkpoint(default_weights(task)) if arch == "default" else task_model(task, arch)
+        clip = [cv2.resize(f, (1242, 375)) for f in frames] if task == "ddd" else list(frames)
+        chunks = [clip[i:i + batch] for i in range(0, len(clip) - batch + 1, batch)]
+        fast = Detector(model, info, device, flip=flip, engine=fast_engine, input_size=input_size)
+        eager = Detector(model, info, device, flip=flip, engine="eager", input_size=input_size)
+        got = [d for c in chunks for d in fast.detect_batch(c)]
+        want = [d for c in chunks for d in eager.detect_batch(c)]
+        name = f"{task}_{info.arch}{'_flip' if flip else ''}"
+        stats = vars(fast.engine.stats)
+        out[name] = {**compare_detections(want, got, task), "mode": fast.engine.mode, "batch": batch,
+                     "captures": stats["captures"], "replays": stats["replays"]}
+    return out
+
+
+def bench_batched(frames, arch: str = "res_18", batch: int = 32, replays: int = 10, device: str = "cuda",
+                  precision: str = "fp16", res: int = 512) -> dict:
+    """Frames/s of `batch` same-size frames per `Engine.run_frames` (one graph replay on CUDA) with
+    random weights (speed does not depend on them), against batch 1 on the same engine."""
+    from .engine import Engine
+    model, info = task_model("ctdet", arch)
+    spec = info.preprocess.with_input_size(res, res)
+    eng = Engine(model, spec, torch.device(device), precision, "auto", box_mode=info.decode.get("box_mode", "size"))
+    clip = [frames[i % len(frames)] for i in range(batch)]
+    result = {"mode": eng.mode, "precision": eng.precision, "batch": batch, "input": [res, res],
+              "frame": list(clip[0].shape[:2])}
+    for n, key in ((batch, "fps"), (1, "fps_batch_1")):
+        for _ in range(2):  # capture and warm-up
+            eng.run_frames(clip[:n])
+        t = time.perf_counter()
+        for _ in range(replays):
+            eng.run_frames(clip[:n])  # returns host tensors: the time includes the D2H and its wait
+        result[key] = round(n * replays / (time.perf_counter() - t), 1)
+    result["batch_speedup"] = round(result["fps"] / result["fps_batch_1"], 2)
+    result["captures"] = eng.stats.captures
+    return result
+
+
 def run_gpu_check(report_path: Path) -> int:
     if not torch.cuda.is_available():
         raise ConfigError("bench --gpu-check needs a CUDA GPU; none is available here")
@@ -120,7 +216,8 @@ def run_gpu_check(report_path: Path) -> int:
               "date": time.strftime("%Y-%m-%d"), "checks": {}, "benchmarks": {}}
     frames = bench_frames(6)
     steps = [("preprocess_kernel", lambda: check_preprocess(frames)), ("peak_kernel", check_peaks),
-             ("default_model_fp16_graph", lambda: check_default_models(frames))]
+             ("default_model_fp16_graph", lambda: check_default_models(frames)),
+             ("graph_vs_eager_tasks", lambda: check_graph_tasks(bench_frames(8)))]
     for name, fn in steps:
         t = time.time()
         try:
@@ -137,6 +234,12 @@ def run_gpu_check(report_path: Path) -> int:
             report["benchmarks"][arch] = {"error": f"{type(e).__name__}: {e}"}
         print(f"bench {arch}: {report['benchmarks'][arch].get('engine', report['benchmarks'][arch])}", flush=True)
         write_json(report, report_path)
+    try:
+        report["benchmarks"]["res_18_graph_batch_32"] = bench_batched(bench_frames(8))
+    except Exception as e:
+        report["benchmarks"]["res_18_graph_batch_32"] = {"error": f"{type(e).__name__}: {e}"}
+    print(f"bench res_18 graph batch 32: {report['benchmarks']['res_18_graph_batch_32']}", flush=True)
+    write_json(report, report_path)
     ok = all(_passed(v) for v in report["checks"].values())
     report["all_checks_pass"] = ok
     write_json(report, report_path)

@@ -49,11 +49,12 @@ def sampling_grid(tf: InputTransform, spec: PreprocessSpec, device) -> torch.Ten
 
 
 def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = False) -> torch.Tensor:
-    """Bilinear sampling of a (H, W, 3) uint8 frame at grid (h, w, 2) -> (h, w, 3) float32 of integers.
+    """Bilinear sampling of a (H, W, 3) uint8 frame, or a batch (B, H, W, 3), at grid (h, w, 2) ->
+    (h, w, 3) or (B, h, w, 3) float32 of integers.
 
     Rounded to nearest like OpenCV's uint8 output, or floored (truncate) like TF.js int32 inputs.
     """
-    fh, fw = frame.shape[:2]
+    fh, fw = frame.shape[-3:-1]
     x, y = grid[..., 0], grid[..., 1]
     x0f, y0f = torch.floor(x), torch.floor(y)
     ax, ay = (x - x0f)[..., None], (y - y0f)[..., None]
@@ -62,26 +63,40 @@ def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = F
 
     def tap(yy, xx):
         inside = ((xx >= 0) & (xx < fw) & (yy >= 0) & (yy < fh))[..., None]
-        return img[yy.clamp(0, fh - 1), xx.clamp(0, fw - 1)] * inside
+        return img[..., yy.clamp(0, fh - 1), xx.clamp(0, fw - 1), :] * inside
 
     value = (tap(y0, x0) * (1 - ax) + tap(y0, x0 + 1) * ax) * (1 - ay) \
         + (tap(y0 + 1, x0) * (1 - ax) + tap(y0 + 1, x0 + 1) * ax) * ay
     return torch.floor(value) if truncate else torch.round(value).clamp(0, 255)
 
 
-def normalize_nchw(warped: torch.Tensor, spec: PreprocessSpec, dtype=torch.float32) -> torch.Tensor:
-    """(h, w, 3) BGR pixels -> (1, 3, h, w) normalised, in spec's channel order."""
+def normalization(spec: PreprocessSpec, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spec's per-channel mean and std as float32 device tensors.
+
+    Made once, outside any CUDA-graph capture: a tensor built from a Python list is a host-to-device
+    copy, which a capturing stream does not allow."""
+    return (torch.tensor(spec.mean, device=device, dtype=torch.float32),
+            torch.tensor(spec.std, device=device, dtype=torch.float32))
+
+
+def normalize_nchw(warped: torch.Tensor, spec: PreprocessSpec, dtype=torch.float32,
+                   norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """(h, w, 3) or (B, h, w, 3) BGR pixels -> (1 or B, 3, h, w) normalised, in spec's channel order.
+
+    norm: `normalization(spec, device)`, when already made."""
     if spec.channel_order == "rgb":
         warped = warped.flip(-1)
-    mean = torch.tensor(spec.mean, device=warped.device, dtype=torch.float32)
-    std = torch.tensor(spec.std, device=warped.device, dtype=torch.float32)
-    out = (warped * spec.pixel_scale - mean) / std
-    return out.permute(2, 0, 1)[None].to(dtype)
+    mean, std = norm if norm is not None else normalization(spec, warped.device)
+    out = ((warped * spec.pixel_scale - mean) / std).movedim(-1, -3)
+    return (out if out.dim() == 4 else out[None]).to(dtype)
 
 
 def preprocess_on_device(frame: torch.Tensor, tf: InputTransform, spec: PreprocessSpec,
-                         grid: torch.Tensor | None = None, dtype=torch.float32) -> torch.Tensor:
-    """The whole device pre-processing for one frame: the torch reference of the fused kernel."""
+                         grid: torch.Tensor | None = None, dtype=torch.float32,
+                         norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """The whole device pre-processing of one frame (H, W, 3) or a batch of one size (B, H, W, 3) ->
+    (1 or B, 3, h, w): the torch reference of the fused kernel. Pass `grid` and `norm` made
+    beforehand to run it inside a CUDA-graph capture."""
     if grid is None:
         grid = sampling_grid(tf, spec, frame.device)
-    return normalize_nchw(warp_bilinear_u8(frame, grid, spec.truncate_pixels), spec, dtype)
+    return normalize_nchw(warp_bilinear_u8(frame, grid, spec.truncate_pixels), spec, dtype, norm)

@@ -156,6 +156,23 @@ def plan_transform(spec: PreprocessSpec, image_hw: tuple[int, int], original_hw:
     raise ValueError(f"unknown resize mode {spec.resize!r}")
 
 
+def plan_ddd_transform(spec: PreprocessSpec, image_hw: tuple[int, int]) -> InputTransform:
+    """The original's ddd input geometry: the whole image scaled by input_w / w about its centre
+    (s = (w, h)), or with keep_res s = (input w, input h); always the spec's input size."""
+    h, w = image_hw
+    inp_h, inp_w = spec.input_size
+    center = np.array([w / 2, h / 2], dtype=np.float32)
+    scale = np.array([inp_w, inp_h] if spec.keep_res else [w, h], dtype=np.float32)
+    return InputTransform(affine_transform_matrix(center, scale, (inp_w, inp_h)), (inp_h, inp_w), (h, w), center, scale)
+
+
+def plan_task_transform(task: str, spec: PreprocessSpec, image_hw: tuple[int, int]) -> InputTransform:
+    """The transform a task's Detector uses at scale 1 (ddd in affine mode has its own geometry)."""
+    if task == "ddd" and spec.resize == "affine":
+        return plan_ddd_transform(spec, image_hw)
+    return plan_transform(spec, image_hw)
+
+
 def warp_image(image: np.ndarray, spec: PreprocessSpec, tf: InputTransform) -> np.ndarray:
     """The uint8 (or float when truncating) HWC image in network-input geometry, channel order as loaded."""
     inp_h, inp_w = tf.input_size

@@ -32,17 +32,20 @@ def swap_joint_channels(x: torch.Tensor, flip_pairs, per_joint: int = 1) -> torc
     order = list(range(grouped.shape[1]))
     for a, z in flip_pairs:
         order[a], order[z] = order[z], order[a]
-    return grouped[:, order].reshape(b, c, h, w)
+    # views stacked, not a list index: indexing with a list copies it to the device (a sync a CUDA graph forbids)
+    return torch.stack([grouped[:, j] for j in order], 1).reshape(b, c, h, w)
 
 
 def merge_flip(outputs: dict, task: str, flip_pairs=()) -> dict:
-    """Heads of a batch [images, mirrored images] -> heads of the images, hm / hm_hp as probabilities."""
+    """Heads of a batch [images, mirrored images] -> heads of the images, hm / hm_hp as probabilities.
+
+    Fixed-shape tensor work only, so a CUDA graph can capture it (`frame_pipeline.py`)."""
     n = outputs["hm"].shape[0] // 2
     merged = {"hm": (torch.sigmoid(outputs["hm"][:n]) + flip_back(torch.sigmoid(outputs["hm"][n:]))) / 2}
     if "wh" in outputs:
         mirrored = flip_back(outputs["wh"][n:])
         if mirrored.shape[1] == 4:  # (left, top, right, bottom) distances: left and right trade places
-            mirrored = mirrored[:, [2, 1, 0, 3]]
+            mirrored = torch.stack([mirrored[:, 2], mirrored[:, 1], mirrored[:, 0], mirrored[:, 3]], 1)
         merged["wh"] = (outputs["wh"][:n] + mirrored) / 2
     for name in ("reg", "hp_offset"):
         if name in outputs:

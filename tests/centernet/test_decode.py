@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from centernet.decode import ctdet_decode, ctdet_decode_batch
@@ -215,3 +216,91 @@ def test_peak_picking_is_the_same_for_both_memory_layouts_and_the_naive_decode()
             assert set(flat[i][cut].tolist()) == set(naive_index[i][cut].tolist())
             key = -scores[i].double() * 1e6 + flat[i].double()
             assert torch.equal(torch.argsort(key), torch.arange(60))
+
+
+# ---- fixed-shape decoders (what a CUDA graph captures) ------------------------------------------
+
+FIELDS = ("boxes", "scores", "labels", "keypoints", "keypoint_scores", "depth", "dims", "alpha")
+
+
+def _random_heads(task, b=3, h=24, w=32, seed=0):
+    """Heads of every kind for `task`, the second image with a nearly empty heatmap (few peaks above 0)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def r(c, scale=1.0):
+        return torch.randn(b, c, h, w, generator=gen) * scale
+
+    hm = r({"ctdet": 5, "multi_pose": 1, "ddd": 3}[task], 2.0) - 2
+    hm[1] = -200.0  # sigmoid underflows to 0 (float32) but for one peak: most rows are non-peaks
+    hm[1, 0, 3, 4] = 1.0
+    if task == "ctdet":
+        return {"hm": hm, "wh": r(2).abs() * 6, "reg": r(2).sigmoid()}
+    if task == "multi_pose":
+        return {"hm": hm, "wh": r(2).abs() * 6, "reg": r(2).sigmoid(), "hps": r(34, 3.0), "hm_hp": r(17, 2.0) - 2,
+                "hp_offset": r(2).sigmoid()}
+    return {"hm": hm, "dep": r(1), "rot": r(8), "dim": r(3).abs() + 1, "wh": r(2).abs() * 6, "reg": r(2).sigmoid()}
+
+
+def _batch_decoder(task):
+    from centernet.decode import ddd_decode_batch, multi_pose_decode_batch
+    return {"ctdet": lambda o, k, logits: ctdet_decode_batch(o["hm"], o["wh"], o["reg"], k, heat_is_logits=logits),
+            "multi_pose": lambda o, k, logits: multi_pose_decode_batch(o["hm"], o["wh"], o["reg"], o["hps"],
+                                                                       o["hm_hp"], o["hp_offset"], k,
+                                                                       heat_is_logits=logits),
+            "ddd": lambda o, k, logits: ddd_decode_batch(o["hm"], o["dep"], o["rot"], o["dim"], o["wh"], o["reg"],
+                                                         k, heat_is_logits=logits)}[task]
+
+
+def _as_probabilities(outputs):
+    return {n: torch.sigmoid(t) if n in ("hm", "hm_hp") else t for n, t in outputs.items()}
+
+
+
+@pytest.mark.parametrize("task", ["ctdet", "multi_pose", "ddd"])
+@pytest.mark.parametrize("logits", [True, False])
+def test_fixed_decoder_keeps_k_rows_per_image_and_splits_into_the_batch_decoders_result(task, logits):
+    from centernet.decode import decode_fixed
+    outputs = _random_heads(task)
+    if not logits:
+        outputs = _as_probabilities(outputs)
+    fixed = decode_fixed(task, outputs, k=40, heat_is_logits=logits)
+    assert fixed.scores.shape == fixed.labels.shape == (3, 40) and fixed.boxes.shape == (3, 40, 4)
+    present = {n for n in FIELDS if getattr(fixed, n) is not None}
+    assert present == {"ctdet": {"boxes", "scores", "labels"},
+                       "multi_pose": {"boxes", "scores", "labels", "keypoints", "keypoint_scores"},
+                       "ddd": {"boxes", "scores", "labels", "depth", "dims", "alpha"}}[task]
+    assert all(getattr(fixed, n).shape[:2] == (3, 40) for n in present)
+    expected = _batch_decoder(task)(outputs, 40, logits)
+    assert [len(d) for d in expected][1] < 40 <= len(expected[0])  # the nearly empty image drops rows
+    for i, (got, want) in enumerate(zip(fixed.split(), expected)):
+        for n in FIELDS:
+            g, e = getattr(got, n), getattr(want, n)
+            assert (g is None) == (e is None), n
+            assert g is None or (torch.equal(g, e) and g.dtype == e.dtype), (i, n)
+        assert torch.equal(fixed.scores[i] > 0, torch.arange(40) < len(want))  # zero-score rows trail: non-peaks
+
+
+@pytest.mark.parametrize("task", ["ctdet", "multi_pose", "ddd"])
+def test_fixed_decoder_decodes_each_image_of_a_batch_as_alone(task):
+    from centernet.decode import decode_fixed
+    outputs = _random_heads(task, seed=1)
+    batch = decode_fixed(task, outputs, k=25)
+    for i in range(3):
+        alone = decode_fixed(task, {n: t[i:i + 1] for n, t in outputs.items()}, k=25)
+        for n, t in alone.tensors().items():
+            assert torch.equal(t[0], getattr(batch, n)[i]), (i, n)
+
+
+def test_fixed_decode_of_an_empty_heatmap_is_all_zero_scores_and_splits_to_nothing():
+    from centernet.decode import ctdet_decode_fixed
+    fixed = ctdet_decode_fixed(torch.zeros(2, 80, 16, 16), torch.ones(2, 2, 16, 16), k=100, heat_is_logits=False)
+    assert fixed.scores.shape == (2, 100) and not fixed.scores.any()
+    assert [len(d) for d in fixed.split()] == [0, 0]
+
+
+def test_unknown_box_mode_and_task_are_refused():
+    from centernet.decode import ctdet_decode_fixed, decode_fixed
+    with pytest.raises(ValueError, match="box_mode"):
+        ctdet_decode_fixed(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 4, 4), box_mode="xywh")
+    with pytest.raises(ValueError, match="no decoder for task"):
+        decode_fixed("seg", {"hm": torch.zeros(1, 1, 4, 4)})
