@@ -77,11 +77,11 @@ def _centre_size_boxes(cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor) -
 
 def ctdet_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = None, k: int = 100,
                        box_mode: str = "size", heat_is_logits: bool = True, peak_kernel: int = 3,
-                       peaks=None) -> FixedDetections:
+                       peaks=None, gather=gather_at) -> FixedDetections:
     """`ctdet_decode_batch` at a fixed shape: boxes (B, K, 4), scores and labels (B, K), in cells.
 
     `peaks` optionally supplies the (scores, classes, ys, xs, pixel) of a faster peak finder (the
-    CuPy kernel) in place of `topk_peaks`.
+    CuPy kernel) in place of `topk_peaks`; `gather` likewise replaces `gather_at` (kernels/gather.cu).
     """
     if box_mode not in BOX_MODES:
         raise ValueError(f"unknown box_mode {box_mode!r}: use 'size' or 'ltrb'")
@@ -91,9 +91,9 @@ def ctdet_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | N
     scores, classes, ys, xs, pixel = peaks
     xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
     if reg is not None:
-        offset = gather_at(reg, pixel)
+        offset = gather(reg, pixel)
         xs, ys = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel).to(hm.dtype)
+    size = gather(wh, pixel).to(hm.dtype)
     if box_mode == "size":
         boxes = _centre_size_boxes(xs, ys, size)
     else:
@@ -133,26 +133,27 @@ def topk_per_channel(heat: torch.Tensor, k: int):
 
 def multi_pose_decode_fixed(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, hps: torch.Tensor,
                             hm_hp: torch.Tensor | None = None, hp_offset: torch.Tensor | None = None, k: int = 100,
-                            heat_is_logits: bool = True, snap_threshold: float = 0.1, peaks=None) -> FixedDetections:
+                            heat_is_logits: bool = True, snap_threshold: float = 0.1, peaks=None,
+                            gather=gather_at) -> FixedDetections:
     """`multi_pose_decode_batch` at a fixed shape: boxes (B, K, 4), keypoints (B, K, J, 2),
-    keypoint_scores (B, K, J), scores and labels (B, K). `peaks` as in `ctdet_decode_fixed`."""
+    keypoint_scores (B, K, J), scores and labels (B, K). `peaks`, `gather` as in `ctdet_decode_fixed`."""
     if peaks is None:
         peaks = topk_peaks(peak_mask_scores(torch.sigmoid(hm) if heat_is_logits else hm), k)
     scores, classes, ys, xs, pixel = peaks
     b, kk = scores.shape
     xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
     num_joints = hps.shape[1] // 2
-    joints = gather_at(hps, pixel).reshape(b, kk, num_joints, 2) + torch.stack([xs, ys], -1)[:, :, None, :]
+    joints = gather(hps, pixel).reshape(b, kk, num_joints, 2) + torch.stack([xs, ys], -1)[:, :, None, :]
     cx, cy = xs, ys
     if reg is not None:
-        offset = gather_at(reg, pixel)
+        offset = gather(reg, pixel)
         cx, cy = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel)
+    size = gather(wh, pixel)
     boxes = _centre_size_boxes(cx, cy, size)
     joint_scores = torch.zeros(b, kk, num_joints, dtype=hm.dtype, device=hm.device)
     if hm_hp is not None:
         joints, joint_scores = _snap_joints(joints, boxes, torch.sigmoid(hm_hp) if heat_is_logits else hm_hp,
-                                            hp_offset, k, snap_threshold)
+                                            hp_offset, k, snap_threshold, gather)
     return FixedDetections(boxes, scores, classes, keypoints=joints, keypoint_scores=joint_scores)
 
 
@@ -171,14 +172,14 @@ def multi_pose_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tenso
     return multi_pose_decode_fixed(hm, wh, reg, hps, hm_hp, hp_offset, k, heat_is_logits, snap_threshold).split()
 
 
-def _snap_joints(joints, boxes, hp_heat, hp_offset, k, threshold):
+def _snap_joints(joints, boxes, hp_heat, hp_offset, k, threshold, gather=gather_at):
     """The original's nearest-peak snapping; joints (B, K, J, 2), boxes (B, K, 4) -> joints, scores."""
     b, kk, num_joints, _ = joints.shape
     h, w = hp_heat.shape[2:]
     peak_scores, peak_ys, peak_xs, peak_pixel = topk_per_channel(peak_mask_scores(hp_heat), k)  # (B, J, Kp)
     peak_xs, peak_ys = peak_xs.to(hp_heat.dtype), peak_ys.to(hp_heat.dtype)
     if hp_offset is not None:
-        off = gather_at(hp_offset, peak_pixel.reshape(b, -1)).reshape(b, num_joints, -1, 2)
+        off = gather(hp_offset, peak_pixel.reshape(b, -1)).reshape(b, num_joints, -1, 2)
         peak_xs, peak_ys = peak_xs + off[..., 0], peak_ys + off[..., 1]
     valid = peak_scores > threshold
     peak_scores = torch.where(valid, peak_scores, torch.full_like(peak_scores, -1.0))
@@ -230,21 +231,21 @@ def alpha_from_bins(rot: torch.Tensor) -> torch.Tensor:
 
 def ddd_decode_fixed(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim: torch.Tensor,
                      wh: torch.Tensor | None = None, reg: torch.Tensor | None = None, k: int = 100,
-                     heat_is_logits: bool = True, peaks=None) -> FixedDetections:
+                     heat_is_logits: bool = True, peaks=None, gather=gather_at) -> FixedDetections:
     """`ddd_decode_batch` at a fixed shape: boxes (B, K, 4), dims (B, K, 3), depth, alpha, scores and
-    labels (B, K). `peaks` as in `ctdet_decode_fixed`."""
+    labels (B, K). `peaks`, `gather` as in `ctdet_decode_fixed`."""
     if peaks is None:
         peaks = topk_peaks(peak_mask_scores(torch.sigmoid(hm) if heat_is_logits else hm), k)
     scores, classes, ys, xs, pixel = peaks
     xs, ys = xs.to(hm.dtype), ys.to(hm.dtype)
     if reg is not None:
-        offset = gather_at(reg, pixel)
+        offset = gather(reg, pixel)
         xs, ys = xs + offset[..., 0], ys + offset[..., 1]
-    size = gather_at(wh, pixel) if wh is not None else torch.zeros(*xs.shape, 2, dtype=xs.dtype, device=xs.device)
+    size = gather(wh, pixel) if wh is not None else torch.zeros(*xs.shape, 2, dtype=xs.dtype, device=xs.device)
     boxes = _centre_size_boxes(xs, ys, size)
-    depth = gather_at(depth_from_output(dep), pixel)[..., 0]
-    alpha = alpha_from_bins(gather_at(rot, pixel))
-    dims = gather_at(dim, pixel)
+    depth = gather(depth_from_output(dep), pixel)[..., 0]
+    alpha = alpha_from_bins(gather(rot, pixel))
+    dims = gather(dim, pixel)
     return FixedDetections(boxes, scores, classes, depth=depth, dims=dims, alpha=alpha)
 
 
@@ -271,15 +272,16 @@ def ddd_decode(hm, dep, rot, dim, wh=None, reg=None, k: int = 100, heat_is_logit
 
 
 def decode_fixed(task: str, outputs: dict, k: int = 100, box_mode: str = "size", heat_is_logits: bool = True,
-                 peaks=None) -> FixedDetections:
+                 peaks=None, gather=gather_at) -> FixedDetections:
     """The fixed-shape decoder of a CenterNet task, fed from its heads by their official names."""
     o = outputs
     if task == "ctdet":
-        return ctdet_decode_fixed(o["hm"], o["wh"], o.get("reg"), k, box_mode, heat_is_logits, peaks=peaks)
+        return ctdet_decode_fixed(o["hm"], o["wh"], o.get("reg"), k, box_mode, heat_is_logits, peaks=peaks,
+                                  gather=gather)
     if task == "multi_pose":
         return multi_pose_decode_fixed(o["hm"], o["wh"], o.get("reg"), o["hps"], o.get("hm_hp"), o.get("hp_offset"),
-                                       k, heat_is_logits, peaks=peaks)
+                                       k, heat_is_logits, peaks=peaks, gather=gather)
     if task == "ddd":
         return ddd_decode_fixed(o["hm"], o["dep"], o["rot"], o["dim"], o.get("wh"), o.get("reg"), k, heat_is_logits,
-                                peaks=peaks)
+                                peaks=peaks, gather=gather)
     raise ValueError(f"no decoder for task {task!r}: use ctdet, multi_pose or ddd")

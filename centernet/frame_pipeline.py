@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .decode import decode_fixed
+from .decode import decode_fixed, gather_at
 from .detections import FixedDetections
 from .gpu_preprocess import normalization, preprocess_on_device, sampling_grid, source_matrix
 from .transforms import InputTransform, PreprocessSpec
@@ -84,10 +84,13 @@ class FramePipeline:
         if o.merges_flip:
             x = torch.cat([x, x.flip(3)])
         outputs = self.model(x.contiguous(memory_format=torch.channels_last))
+        gather = gather_at
+        if self.use_kernels:
+            from kernels.gather import gather_peaks as gather
         if o.merges_flip:
             return decode_fixed(o.task, merge_flip(outputs, o.task, o.flip_pairs), o.k, o.box_mode,
-                                heat_is_logits=False)
-        return decode_fixed(o.task, outputs, o.k, o.box_mode, peaks=self._kernel_peaks(outputs["hm"]))
+                                heat_is_logits=False, gather=gather)
+        return decode_fixed(o.task, outputs, o.k, o.box_mode, peaks=self._kernel_peaks(outputs["hm"]), gather=gather)
 
     def _kernel_peaks(self, hm: torch.Tensor):
         """The CuPy peak finder's top K on the logits (None: the torch decode finds them)."""

@@ -83,6 +83,21 @@ def check_peaks() -> dict:
     return out
 
 
+def check_gather() -> dict:
+    """The gather kernel against `gather_at` on both layouts and dtypes: exactly equal."""
+    from kernels.gather import gather_peaks
+    from .decode import gather_at
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    pixel = torch.randint(0, 128 * 128, (2, 100), device="cuda", generator=gen)
+    out = {}
+    for dtype in (torch.float32, torch.float16):
+        for layout in (torch.contiguous_format, torch.channels_last):
+            f = torch.randn(2, 34, 128, 128, device="cuda", generator=gen).to(dtype).contiguous(memory_format=layout)
+            name = f"{str(dtype).split('.')[-1]}_{'nhwc' if layout == torch.channels_last else 'nchw'}"
+            out[name] = {"pass": bool(torch.equal(gather_peaks(f, pixel), gather_at(f, pixel).float()))}
+    return out
+
+
 def check_default_models(frames) -> dict:
     """fp16 vs fp32 and graph vs eager on the shipped default model (real weights)."""
     from .bench import agreement
@@ -216,6 +231,7 @@ def run_gpu_check(report_path: Path) -> int:
               "date": time.strftime("%Y-%m-%d"), "checks": {}, "benchmarks": {}}
     frames = bench_frames(6)
     steps = [("preprocess_kernel", lambda: check_preprocess(frames)), ("peak_kernel", check_peaks),
+             ("gather_kernel", check_gather),
              ("default_model_fp16_graph", lambda: check_default_models(frames)),
              ("graph_vs_eager_tasks", lambda: check_graph_tasks(bench_frames(8)))]
     for name, fn in steps:
