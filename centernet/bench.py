@@ -30,20 +30,33 @@ FRAME_HW = (720, 1280)
 
 
 def bench_frames(n: int = 8, hw: tuple[int, int] = FRAME_HW) -> list[np.ndarray]:
-    """Real frames from the demo clip resized to 1280x720 uint8 (falls back to noise without it)."""
+    """n real frames spread evenly over the demo clip, letterboxed (aspect kept) into 1280x720
+    uint8; noise frames without the clip."""
     clip = ASSETS / "demo" / "bikes.mp4"
     frames = []
     cap = cv2.VideoCapture(str(clip))
-    while len(frames) < n:
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    for index in np.linspace(0, max(total - 1, 0), n).round().astype(int) if total else []:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
         ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(f, (hw[1], hw[0])))
+        if ok:
+            frames.append(letterbox(f, hw))
     cap.release()
     rng = np.random.default_rng(0)
     while len(frames) < n:
         frames.append(rng.integers(0, 255, (*hw, 3), dtype=np.uint8))
     return frames
+
+
+def letterbox(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The image scaled to fit (h, w) with its aspect kept, centred on black."""
+    h, w = hw
+    scale = min(h / image.shape[0], w / image.shape[1])
+    nh, nw = round(image.shape[0] * scale), round(image.shape[1] * scale)
+    out = np.zeros((h, w, 3), np.uint8)
+    top, left = (h - nh) // 2, (w - nw) // 2
+    out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 @dataclass

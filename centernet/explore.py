@@ -39,7 +39,7 @@ from .errors import CenterNetError, ConfigError, InputError
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "bf16")
-ENGINES = ("eager", "graph")
+ENGINES = ("eager", "graph", "onnxruntime")
 PRECISION_RANK = {"fp32": 2, "fp16": 1, "bf16": 0}  # fewer mantissa bits rank lower
 AGREEMENT_THRESHOLD = 0.3
 CACHE_VERSION = 1
@@ -454,11 +454,21 @@ def skip_reason(cfg: Config, device: torch.device) -> str:
     if cfg.engine == "graph":
         if device.type != "cuda":
             return "the graph engine needs a CUDA GPU (this run is on the CPU)"
-        if task != "ctdet":
-            return "the graph engine serves ctdet models only"
-        if cfg.flip or cfg.multi_scale:
-            return "the graph engine runs one scale without flip"
+        if task not in ("ctdet", "multi_pose", "ddd"):
+            return f"the graph engine serves ctdet, multi_pose and ddd models, not {task}"
+        if cfg.multi_scale:
+            return "the graph engine runs one scale (multi-scale testing runs eager)"
         return ""
+    if cfg.engine == "onnxruntime":
+        from .onnx_export import onnx_runtime_available
+        if device.type != "cpu":
+            return "the onnxruntime engine runs on the CPU (use --device cpu)"
+        if cfg.precision != "fp32":
+            return "the onnxruntime engine runs fp32"
+        if cfg.multi_scale:
+            return "the onnxruntime engine runs one input size (no multi-scale)"
+        if not onnx_runtime_available():
+            return "the onnx extras are not installed (pip install -e .[onnx])"
     params = inspect.signature(Detector.__init__).parameters
     if cfg.flip and "flip" not in params:
         return "flip testing is not supported by this version of the Detector"
@@ -522,54 +532,33 @@ def stage_summary(samples: list[dict]) -> tuple[dict, float]:
 
 
 def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) -> tuple[list, list]:
-    """Eager path: the Detector around the engine-prepared model, one image per call (as live video)."""
+    """One image per call (as live video) through the Detector with the configuration's engine.
+
+    eager: the pool's prepared copy (BN folded, channels_last, cast) run as is; graph and
+    onnxruntime: the Detector builds its engine from the loaded model. Images go in order of size
+    and each new size is warmed up untimed first (a graph is captured per frame size).
+    """
     from .detector import Detector
-    model = pool.prepared_model(cfg.model, cfg.precision)
-    _, info = pool.get(cfg.model)
+    base, info = pool.get(cfg.model)
     try:
-        det = Detector(model, info, pool.device, input_size=cfg.input_size, **tta_kwargs(cfg))
+        if cfg.engine == "eager":
+            det = Detector(pool.prepared_model(cfg.model, cfg.precision), info, pool.device, engine="plain",
+                           input_size=cfg.input_size, **tta_kwargs(cfg))
+        else:
+            det = Detector(base, info, pool.device, engine=cfg.engine, precision=cfg.precision,
+                           input_size=cfg.input_size, **tta_kwargs(cfg))
     except ConfigError as e:  # e.g. flip for a model that decodes its own way
         raise Unsupported(str(e)) from None
-    for _ in range(warmup):
-        det(images.images[0])
-    dets, times = [], []
-    for img in images.images:
-        d = det(img)
-        times.append(dict(d.timings))
-        dets.append(d)
-    return dets, times
-
-
-def run_graph(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) -> tuple[list, list]:
-    """CUDA-graph path: frames grouped by size; each size is captured (untimed) before it is timed."""
-    from .detections import Detections
-    from .engine import Engine
-    from .timing import StageTimer
-    from .transforms import output_points_to_image
-    base, info = pool.get(cfg.model)
-    spec = info.preprocess.with_input_size(*cfg.input_size)
-    try:
-        eng = Engine(base, spec, pool.device, cfg.precision, "graph", k=int(info.decode.get("k", 100)),
-                     box_mode=info.decode.get("box_mode", "size"), task=info.task)
-    except ValueError as e:
-        raise Unsupported(str(e)) from None
-    timer = StageTimer(pool.device)
     order = sorted(range(len(images.images)), key=lambda i: images.images[i].shape)
     dets, times, seen = [None] * len(order), [None] * len(order), set()
     for i in order:
-        frame = images.images[i]
-        if frame.shape not in seen:
+        img = images.images[i]
+        if not seen or (cfg.engine == "graph" and img.shape not in seen):
             for _ in range(max(1, warmup)):
-                eng.run_graph([frame])
-            seen.add(frame.shape)
-        timer.reset()
-        with timer("graph"):
-            scores, classes, boxes, tf = eng.run_graph([frame])[0]
-        with timer("post"):
-            keep = scores > 0
-            pts = output_points_to_image(boxes[keep].numpy().reshape(-1, 2, 2), tf, 4).reshape(-1, 4)
-            d = Detections(torch.from_numpy(pts), scores[keep], classes[keep])
-        dets[i], times[i] = d, dict(timer.times)
+                det(img)
+            seen.add(img.shape)
+        d = det(img)
+        dets[i], times[i] = d, dict(d.timings)
     return dets, times
 
 
@@ -588,8 +577,7 @@ def category_ids_of(info, images: ImageSet) -> tuple[list[int], str]:
 def run_config(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) -> Outcome:
     """Run one configuration on every image: timings, result rows and AP against ground truth."""
     from .evaluate import coco_box_ap, coco_keypoint_ap, detections_to_rows
-    runner = run_graph if cfg.engine == "graph" else run_detector
-    dets, times = runner(cfg, pool, images, warmup)
+    dets, times = run_detector(cfg, pool, images, warmup)
     _, info = pool.get(cfg.model)
     cat_ids, mismatch = category_ids_of(info, images)
     rows = []

@@ -114,6 +114,9 @@ class OnnxRuntimeModel(torch.nn.Module):
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        # idle worker threads sleep instead of spinning: they would steal the cores from the rest of
+        # the frame path (decode, rendering, the GUI) and from torch models in the same process
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map

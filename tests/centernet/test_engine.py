@@ -179,3 +179,12 @@ def test_cuda_graph_equals_eager(res18):
     assert agreement([ref], [Detections(b[s > 0], s[s > 0], c[s > 0])]) >= 0.99
     eng.run_graph([frame[:360, :640].copy()])
     assert eng.stats.captures == 2
+
+
+def test_bench_frames_spread_over_the_clip_and_keep_its_aspect():
+    from centernet.bench import bench_frames
+    frames = bench_frames(4)
+    assert len(frames) == 4 and all(f.shape == (720, 1280, 3) and f.dtype == np.uint8 for f in frames)
+    assert not np.array_equal(frames[0], frames[-1])  # first and last frames of the clip differ
+    # the 640x272 clip fills the width: black bars above and below, picture in the middle
+    assert frames[1][:50].max() == 0 and frames[1][-50:].max() == 0 and frames[1][360].std() > 5
