@@ -221,12 +221,12 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
         time_variants(variants, seq, batch, warmup)
     engine_v = variants[-1]
     record["engine"] = {"mode": mode, "precision": prec, "kernels": bool(eng and eng.use_kernels),
-                        "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps * batch, 2)}
+                        "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps, 2)}
     if compare:
         base = variants[0]
         base_ms = statistics.median(base.stats.samples["total"])
-        record["plain_fp32_eager"] = {"stages": base.stats.summary(), "fps": round(base.stats.fps * batch, 2)}
-        record["variants"] = [{"name": v.name, "stages": v.stats.summary(), "fps": round(v.stats.fps * batch, 2),
+        record["plain_fp32_eager"] = {"stages": base.stats.summary(), "fps": round(base.stats.fps, 2)}
+        record["variants"] = [{"name": v.name, "stages": v.stats.summary(), "fps": round(v.stats.fps, 2),
                                "speedup": round(base_ms / statistics.median(v.stats.samples["total"]), 3)}
                               for v in variants]
         record["speedup"] = record["variants"][-1]["speedup"]

@@ -190,10 +190,7 @@ class Detector:
                 results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
         else:
             results = [dets[0] for dets in per_scale]
-        per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
-        for r in results:
-            r.timings = dict(per_image)
-        return results
+        return self._with_timings(results)
 
     def _detect_graph(self, images: list[np.ndarray],
                       cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
@@ -208,9 +205,15 @@ class Detector:
             with self.timer("post"):
                 for i, dets in zip(indices, out.detections.split()):
                     results[i] = self.to_image(dets, out.transform, self._camera(cameras, i))
-        per_image = {stage: ms / len(images) for stage, ms in self.timer.times.items()}
+        return self._with_timings(results)
+
+    def _with_timings(self, results: list[Detections]) -> list[Detections]:
+        """Per-image stage times (the batch's time over its size) on every result and in engine.stats."""
+        per_image = {stage: ms / len(results) for stage, ms in self.timer.times.items()}
         for r in results:
             r.timings = dict(per_image)
+        if self.engine is not None:
+            self.engine.stats.last_times = dict(per_image)
         return results
 
     def _camera(self, cameras: list[np.ndarray | None] | None, i: int) -> np.ndarray:

@@ -41,7 +41,7 @@ class EngineStats:
     replays: int = 0     # batches run through a captured graph
     eager_runs: int = 0  # forwards and frame pipelines run without a graph
     evictions: int = 0   # graphs dropped from the bounded cache
-    last_times: dict = field(default_factory=dict)
+    last_times: dict = field(default_factory=dict)  # per-image stage ms of the last batch (set by Detector)
 
 
 @dataclass
