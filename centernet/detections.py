@@ -9,14 +9,8 @@ import torch
 
 
 @dataclass
-class Detections:
-    """Detections of one image, sorted by descending score.
-
-    boxes are xyxy in the coordinates of whatever produced them (output-map cells after decoding,
-    image pixels after `Detector` post-processing). Optional fields belong to other tasks:
-    keypoints (N, J, 2) and keypoint_scores (N, J) for multi_pose; depth (N,), dims (N, 3) as
-    (h, w, l), alpha (N,), location (N, 3) and rotation_y (N,) for ddd; track_ids (N,) once tracked.
-    """
+class DecodedFields:
+    """The fields a decoder produces, shared by `Detections` (one image) and `FixedDetections` (a batch)."""
 
     boxes: torch.Tensor
     scores: torch.Tensor
@@ -26,6 +20,18 @@ class Detections:
     depth: Optional[torch.Tensor] = None
     dims: Optional[torch.Tensor] = None
     alpha: Optional[torch.Tensor] = None
+
+
+@dataclass
+class Detections(DecodedFields):
+    """Detections of one image, sorted by descending score.
+
+    boxes are xyxy in the coordinates of whatever produced them (output-map cells after decoding,
+    image pixels after `Detector` post-processing). Optional fields belong to other tasks:
+    keypoints (N, J, 2) and keypoint_scores (N, J) for multi_pose; depth (N,), dims (N, 3) as
+    (h, w, l), alpha (N,), location (N, 3) and rotation_y (N,) for ddd; track_ids (N,) once tracked.
+    """
+
     location: Optional[torch.Tensor] = None
     rotation_y: Optional[torch.Tensor] = None
     track_ids: Optional[torch.Tensor] = None
@@ -72,22 +78,13 @@ class Detections:
 
 
 @dataclass
-class FixedDetections:
+class FixedDetections(DecodedFields):
     """Detections of a batch at a fixed shape, as a CUDA graph computes them: (B, K, ...) per field.
 
     Row k of image b is a detection when scores[b, k] > 0; zero-score rows are non-peaks, left in
     so that the shapes never depend on the data. `split` drops them on the host. Fields as in
     `Detections` (labels are the class indices).
     """
-
-    boxes: torch.Tensor
-    scores: torch.Tensor
-    labels: torch.Tensor
-    keypoints: Optional[torch.Tensor] = None
-    keypoint_scores: Optional[torch.Tensor] = None
-    depth: Optional[torch.Tensor] = None
-    dims: Optional[torch.Tensor] = None
-    alpha: Optional[torch.Tensor] = None
 
     def __len__(self) -> int:
         """The batch size."""
