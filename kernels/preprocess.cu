@@ -12,6 +12,9 @@ struct WarpParams {
     int rgb;           // 1: output channel c reads source channel 2 - c
     int truncate;      // 1: floor instead of round (TF.js int32 inputs)
 };
+// preprocess.py passes the struct by value as a numpy structured array with this layout: every
+// member is 4-byte, so no padding, and the size pins the field list (NVRTC has no offsetof)
+static_assert(sizeof(WarpParams) == 60, "WarpParams changed: update WARP_PARAMS_DTYPE in preprocess.py");
 
 __device__ __forceinline__ float tap(const unsigned char* img, int fh, int fw, int y, int x, int c) {
     if (x < 0 || x >= fw || y < 0 || y >= fh) return 0.0f;  // constant zero border

@@ -1,30 +1,27 @@
 """Fused uint8 frame -> normalised NCHW input (preprocess.cu); reference: centernet.gpu_preprocess."""
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
 from .runtime import as_cupy, current_stream, module
 
 
-class WarpParams(ctypes.Structure):
-    """Mirror of `struct WarpParams` in preprocess.cu, passed by value."""
+# `struct WarpParams` of preprocess.cu (whose static_asserts pin the same offsets). CuPy passes a
+# one-element numpy array by value as a kernel argument; it refuses ctypes structures.
+WARP_PARAMS_DTYPE = np.dtype([("m", "<f4", (6,)), ("scale", "<f4"), ("mean", "<f4", (3,)), ("std", "<f4", (3,)),
+                              ("rgb", "<i4"), ("truncate", "<i4")], align=True)
 
-    _fields_ = [("m", ctypes.c_float * 6), ("scale", ctypes.c_float), ("mean", ctypes.c_float * 3),
-                ("std", ctypes.c_float * 3), ("rgb", ctypes.c_int), ("truncate", ctypes.c_int)]
 
-
-def warp_params(source_matrix: np.ndarray, pixel_scale: float, mean, std, rgb: bool, truncate: bool) -> WarpParams:
-    p = WarpParams()
-    p.m[:] = [float(v) for v in np.asarray(source_matrix, np.float32).reshape(6)]
-    p.scale, p.rgb, p.truncate = float(np.float32(pixel_scale)), int(rgb), int(truncate)
-    p.mean[:] = [float(v) for v in mean]
-    p.std[:] = [float(v) for v in std]
+def warp_params(source_matrix: np.ndarray, pixel_scale: float, mean, std, rgb: bool, truncate: bool) -> np.ndarray:
+    """The kernel's parameters as a one-element structured array (passed by value)."""
+    p = np.zeros(1, WARP_PARAMS_DTYPE)
+    p["m"][0] = np.asarray(source_matrix, np.float32).reshape(6)
+    p["scale"], p["rgb"], p["truncate"] = np.float32(pixel_scale), int(rgb), int(truncate)
+    p["mean"][0], p["std"][0] = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     return p
 
 
-def warp_normalize(frames, out, params: WarpParams) -> None:
+def warp_normalize(frames, out, params: np.ndarray) -> None:
     """frames: (B, H, W, 3) uint8 CUDA tensor; out: (B, 3, h, w) float32 or float16 CUDA tensor."""
     import cupy
     import torch

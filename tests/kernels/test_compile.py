@@ -22,3 +22,19 @@ def test_a_syntax_error_is_reported_with_the_compiler_log():
 
 def test_every_kernel_file_is_covered():
     assert set(kernel_sources()) == set(ENTRY_POINTS)
+
+
+def test_warp_params_are_a_one_element_array_laid_out_as_the_c_struct():
+    """CuPy passes a one-element numpy array by value (it refuses ctypes structures); the layout must
+    be preprocess.cu's `struct WarpParams`: float m[6], scale, mean[3], std[3]; int rgb, truncate."""
+    import numpy as np
+    from kernels.preprocess import WARP_PARAMS_DTYPE, warp_params
+    offsets = {name: WARP_PARAMS_DTYPE.fields[name][1] for name in WARP_PARAMS_DTYPE.names}
+    assert offsets == {"m": 0, "scale": 24, "mean": 28, "std": 40, "rgb": 52, "truncate": 56}
+    assert WARP_PARAMS_DTYPE.itemsize == 60  # preprocess.cu static_asserts sizeof(WarpParams) == 60
+    p = warp_params(np.arange(6).reshape(2, 3), 1 / 255, (0.4, 0.5, 0.6), (0.2, 0.3, 0.4), True, False)
+    assert isinstance(p, np.ndarray) and p.shape == (1,)
+    raw = np.frombuffer(p.tobytes(), np.float32)
+    assert raw[:6].tolist() == [0, 1, 2, 3, 4, 5] and raw[6] == np.float32(1 / 255)
+    assert np.allclose(raw[7:13], [0.4, 0.5, 0.6, 0.2, 0.3, 0.4])
+    assert np.frombuffer(p.tobytes(), np.int32)[13:].tolist() == [1, 0]
