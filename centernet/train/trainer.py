@@ -241,9 +241,6 @@ def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResul
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.base_lr())
     use_amp = bool(config.amp)
-    if use_amp and device.type == "cpu" and any(type(m).__name__ == "DCN" for m in model.modules()):
-        raise ConfigError(f"--amp on CPU cannot run {config.arch}: torchvision's deformable convolution has no "
-                          f"bfloat16 CPU kernel; drop --amp (or train on a GPU)")
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda")
     ema = ModelEMA(model, config.ema_decay) if config.ema else None
