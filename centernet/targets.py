@@ -62,6 +62,16 @@ def draw_gaussian(heatmap: np.ndarray, center: tuple[int, int], radius: int) -> 
         np.maximum(region, patch.astype(heatmap.dtype), out=region)
 
 
+def sized_boxes(boxes, max_objects: int):
+    """(index, box, height, width) of each of the first `max_objects` boxes that has an area."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    for k in range(min(len(boxes), max_objects)):
+        box = boxes[k]
+        h, w = box[3] - box[1], box[2] - box[0]
+        if h > 0 and w > 0:
+            yield k, box, h, w
+
+
 def _centre(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ct = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
     return ct, ct.astype(np.int32)
@@ -80,12 +90,7 @@ def ctdet_targets(boxes: np.ndarray, labels: np.ndarray, num_classes: int, outpu
     reg = np.zeros((max_objects, 2), dtype=np.float32)
     ind = np.zeros(max_objects, dtype=np.int64)
     reg_mask = np.zeros(max_objects, dtype=np.uint8)
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    for k in range(min(len(boxes), max_objects)):
-        box = boxes[k]
-        h, w = box[3] - box[1], box[2] - box[0]
-        if not (h > 0 and w > 0):
-            continue
+    for k, box, h, w in sized_boxes(boxes, max_objects):
         ct, ct_int = _centre(box)
         draw_gaussian(hm[int(labels[k])], ct_int, object_radius(h, w))
         wh[k] = w, h
@@ -115,12 +120,7 @@ def multi_pose_targets(boxes: np.ndarray, keypoints: np.ndarray, output_hw: tupl
     hp_offset = np.zeros((max_objects * num_joints, 2), dtype=np.float32)
     hp_ind = np.zeros(max_objects * num_joints, dtype=np.int64)
     hp_mask = np.zeros(max_objects * num_joints, dtype=np.int64)
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    for k in range(min(len(boxes), max_objects)):
-        box = boxes[k]
-        h, w = box[3] - box[1], box[2] - box[0]
-        if not (h > 0 and w > 0):
-            continue
+    for k, box, h, w in sized_boxes(boxes, max_objects):
         _, ct_int = _centre(box)
         pts = keypoints[k]
         if pts[:, 2].sum() == 0:
@@ -200,12 +200,7 @@ def ddd_targets(boxes: np.ndarray, labels: np.ndarray, alpha: np.ndarray, depth:
             for c in classes:
                 draw_gaussian(hm[c], ct_int, radius)
                 hm[c, ct_int[1], ct_int[0]] = IGNORE_HEAT
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    for k in range(min(len(boxes), max_objects)):
-        box = boxes[k]
-        h, w = box[3] - box[1], box[2] - box[0]
-        if not (h > 0 and w > 0):
-            continue
+    for k, box, h, w in sized_boxes(boxes, max_objects):
         ct, ct_int = _centre(box)
         draw_gaussian(hm[int(labels[k])], ct_int, max(0, int(gaussian_radius(h, w))))
         wh[k] = w, h
