@@ -48,7 +48,7 @@ def check_preprocess(frames) -> dict:
             host, tf = preprocess(f, spec)
             dev_frame = torch.from_numpy(f).cuda()
             ref = preprocess_on_device(dev_frame, tf, spec)
-            buf = torch.empty_like(ref)
+            buf = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous (ref: a view of HWC)
             warp_normalize(dev_frame[None].contiguous(), buf, warp_params(source_matrix(tf, spec), spec.pixel_scale,
                                                                           spec.mean, spec.std,
                                                                           spec.channel_order == "rgb",

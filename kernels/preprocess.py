@@ -22,9 +22,20 @@ def warp_params(source_matrix: np.ndarray, pixel_scale: float, mean, std, rgb: b
 
 
 def warp_normalize(frames, out, params: np.ndarray) -> None:
-    """frames: (B, H, W, 3) uint8 CUDA tensor; out: (B, 3, h, w) float32 or float16 CUDA tensor."""
-    import cupy
+    """frames: (B, H, W, 3) uint8 CUDA tensor; out: (B, 3, h, w) float32 or float16 CUDA tensor.
+
+    Both must be contiguous: the kernel indexes raw memory (a RawKernel ignores strides), so a
+    strided `out` (e.g. `torch.empty_like` of the torch reference, whose NCHW is a view of HWC
+    memory) would be filled in the wrong order without any error."""
     import torch
+    if frames.dtype != torch.uint8 or frames.dim() != 4 or frames.shape[3] != 3 or not frames.is_contiguous():
+        raise ValueError(f"frames must be a contiguous (B, H, W, 3) uint8 tensor, got {frames.dtype} "
+                         f"{tuple(frames.shape)} strides {frames.stride()}")
+    if (out.dtype not in (torch.float32, torch.float16) or out.dim() != 4 or out.shape[:2] != (frames.shape[0], 3)
+            or not out.is_contiguous()):
+        raise ValueError(f"out must be a contiguous (B, 3, h, w) float32 or float16 tensor, got {out.dtype} "
+                         f"{tuple(out.shape)} strides {out.stride()}")
+    import cupy
     b, fh, fw, _ = frames.shape
     oh, ow = out.shape[2], out.shape[3]
     name = "warp_normalize_f16" if out.dtype == torch.float16 else "warp_normalize_f32"

@@ -38,3 +38,25 @@ def test_warp_params_are_a_one_element_array_laid_out_as_the_c_struct():
     assert raw[:6].tolist() == [0, 1, 2, 3, 4, 5] and raw[6] == np.float32(1 / 255)
     assert np.allclose(raw[7:13], [0.4, 0.5, 0.6, 0.2, 0.3, 0.4])
     assert np.frombuffer(p.tobytes(), np.int32)[13:].tolist() == [1, 0]
+
+
+def test_warp_normalize_refuses_a_strided_output_before_launching():
+    """The kernel writes raw NCHW memory: the torch reference's output is an NCHW view of HWC memory,
+    so `torch.empty_like` of it would be filled in the wrong order; the check needs no GPU."""
+    import numpy as np
+    import torch
+    from centernet.gpu_preprocess import preprocess_on_device
+    from centernet.transforms import PreprocessSpec, plan_transform
+    from kernels.preprocess import warp_normalize, warp_params
+    spec = PreprocessSpec(input_size=(64, 64))
+    frame = torch.from_numpy(np.zeros((48, 80, 3), np.uint8))
+    tf = plan_transform(spec, (48, 80))
+    ref = preprocess_on_device(frame, tf, spec)
+    assert not ref.is_contiguous()
+    params = warp_params(np.eye(2, 3), 1 / 255, spec.mean, spec.std, False, False)
+    with pytest.raises(ValueError, match="out must be a contiguous"):
+        warp_normalize(frame[None], torch.empty_like(ref), params)
+    with pytest.raises(ValueError, match="out must be a contiguous"):
+        warp_normalize(frame[None], torch.empty(ref.shape, dtype=torch.bfloat16), params)
+    with pytest.raises(ValueError, match="frames must be a contiguous"):
+        warp_normalize(frame[None].permute(0, 2, 1, 3), torch.empty(ref.shape), params)

@@ -39,7 +39,7 @@ def test_preprocess_kernel_equals_the_torch_reference(dtype):
     spec = PreprocessSpec()
     tf = plan_transform(spec, (720, 1280))
     ref = preprocess_on_device(frame, tf, spec, dtype=dtype)
-    out = torch.empty_like(ref)
+    out = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous, unlike ref (an NCHW view of HWC)
     warp_normalize(frame[None], out, warp_params(source_matrix(tf, spec), spec.pixel_scale, spec.mean, spec.std,
                                                  False, False))
     assert float((out.float() - ref.float()).abs().max()) <= 1e-3
