@@ -184,15 +184,18 @@ def add_annotate_parser(sub) -> None:
     p = sub.add_parser("annotate", help="annotate videos, folders, cameras, streams: COCO JSON, MOT, CSV, video")
     p.add_argument("inputs", nargs="+", help="video files, image folders, glob patterns, camera indices or URLs")
     add_model_options(p)
-    p.add_argument("--out", type=Path, default=Path("annotated"), help="one folder per input goes here (default: annotated)")
-    p.add_argument("--format", default="coco,video", help="comma-separated: coco, mot, csv, video (default: coco,video)")
+    p.add_argument("--out", type=Path, default=Path("annotated"),
+                   help="one folder per input goes here (default: annotated)")
+    p.add_argument("--format", default="coco,video",
+                   help="comma-separated: coco, mot, csv, video (default: coco,video)")
     p.add_argument("--threshold", type=float, default=0.3, help="keep detections scoring at least this (default 0.3)")
     p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
     add_tta_options(p)
     p.add_argument("--every", type=int, default=1, help="annotate one frame in N")
     p.add_argument("--start", type=parse_time, help="files: start at this time (10s, 1m30s, 01:30)")
     p.add_argument("--end", type=parse_time, help="files: stop before this time")
-    p.add_argument("--duration", type=parse_time, help="cameras and URLs: record this long; files: --end = --start + it")
+    p.add_argument("--duration", type=parse_time,
+                   help="cameras and URLs: record this long; files: --end = --start + it")
     p.add_argument("--batch", type=int, default=8, help="frames per forward pass (default 8)")
     p.add_argument("--chunk", type=int, default=64, help="frames per resume checkpoint (default 64)")
     p.add_argument("--track", action="store_true", help="give detections track ids (the mot format turns this on)")

@@ -192,7 +192,8 @@ class FrameSource:
                     ts = index * 1000.0 / self.fps
                 return Frame(image, index, float(ts))
             # a failed read before the known end is a corrupt frame: skip it and try the next one
-            if self.kind == "video" and self.frame_count and self._next < self.frame_count and bad < self.MAX_CONSECUTIVE_BAD:
+            before_end = self.kind == "video" and self.frame_count and self._next < self.frame_count
+            if before_end and bad < self.MAX_CONSECUTIVE_BAD:
                 bad += 1
                 self._next += 1
                 self._skip("undecodable frame")

@@ -127,7 +127,8 @@ def input_size_for(spec: PreprocessSpec, image_hw: tuple[int, int]) -> tuple[int
     return tuple(spec.input_size)
 
 
-def plan_transform(spec: PreprocessSpec, image_hw: tuple[int, int], original_hw: tuple[int, int] | None = None) -> InputTransform:
+def plan_transform(spec: PreprocessSpec, image_hw: tuple[int, int],
+                   original_hw: tuple[int, int] | None = None) -> InputTransform:
     """The transform for an image of size image_hw; original_hw is its size before a test-scale resize."""
     h, w = image_hw
     orig_h, orig_w = original_hw or image_hw
@@ -195,7 +196,8 @@ def normalize(warped: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     return ((warped * spec.pixel_scale - mean) / std).astype(np.float32)
 
 
-def preprocess(image: np.ndarray, spec: PreprocessSpec, scale_factor: float = 1.0) -> tuple[torch.Tensor, InputTransform]:
+def preprocess(image: np.ndarray, spec: PreprocessSpec,
+               scale_factor: float = 1.0) -> tuple[torch.Tensor, InputTransform]:
     """BGR uint8 HWC image -> (1, 3, H, W) float32 tensor and its transform.
 
     With scale_factor k != 1 the image is first resized to (int(w k), int(h k)), as the original's

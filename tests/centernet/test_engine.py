@@ -116,7 +116,8 @@ def test_the_baseline_decode_finds_the_same_detections_as_the_library_decode():
     gen = torch.Generator().manual_seed(5)
     hm = torch.randn(2, 80, 40, 48, generator=gen) * 2 - 3
     wh, reg = torch.rand(2, 2, 40, 48, generator=gen) * 20, torch.rand(2, 2, 40, 48, generator=gen)
-    for ours, base in zip(ctdet_decode_batch(hm, wh, reg, k=100), straightforward_ctdet_decode(hm, wh, reg, 100, "size")):
+    baseline = straightforward_ctdet_decode(hm, wh, reg, 100, "size")
+    for ours, base in zip(ctdet_decode_batch(hm, wh, reg, k=100), baseline):
         assert len(ours) == len(base) == 100
         torch.testing.assert_close(base.scores, ours.scores, rtol=0, atol=0)
         assert torch.equal(base.labels, ours.labels)

@@ -5,7 +5,8 @@ from kernels.runtime import compile_to_ptx, kernel_sources
 
 pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="cupy-cuda13x is not installed (pip install -e .[gpu])")
 
-ENTRY_POINTS = {"gather.cu": ["gather_peaks_f32", "gather_peaks_f16"], "peaks.cu": ["peak_candidates"], "preprocess.cu": ["warp_normalize_f32", "warp_normalize_f16"]}
+ENTRY_POINTS = {"gather.cu": ["gather_peaks_f32", "gather_peaks_f16"], "peaks.cu": ["peak_candidates"],
+                "preprocess.cu": ["warp_normalize_f32", "warp_normalize_f16"]}
 
 
 @pytest.mark.parametrize("name", sorted(kernel_sources()))
