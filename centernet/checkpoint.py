@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field

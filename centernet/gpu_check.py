@@ -35,7 +35,7 @@ def _timeit(fn, n=50, warm=5) -> float:
 def check_preprocess(frames) -> dict:
     from kernels.preprocess import warp_normalize, warp_params
     from .gpu_preprocess import preprocess_on_device, source_matrix
-    from .transforms import PreprocessSpec, plan_transform, preprocess
+    from .transforms import PreprocessSpec, preprocess
     specs = {"affine": PreprocessSpec(),
              "stretch_rgb": PreprocessSpec(resize="stretch", channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0),
                                            std=(1, 1, 1)),

@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from centernet.checkpoint import (CheckpointInfo, checkpoint_dict, clean_state_dict, guess_arch, load_checkpoint,
-                                  read_checkpoint, save_checkpoint)
+from centernet.checkpoint import clean_state_dict, guess_arch, load_checkpoint, read_checkpoint, save_checkpoint
 from centernet.errors import CheckpointError
 from tests.conftest import seeded_state_dict
 

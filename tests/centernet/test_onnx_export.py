@@ -1,5 +1,4 @@
 """ONNX export read back by ONNX Runtime: same heads as torch, deformable convs included."""
-import json
 import subprocess
 import sys
 
