@@ -32,16 +32,8 @@ FRAME_HW = (720, 1280)
 def bench_frames(n: int = 8, hw: tuple[int, int] = FRAME_HW) -> list[np.ndarray]:
     """n real frames spread evenly over the demo clip, letterboxed (aspect kept) into 1280x720
     uint8; noise frames without the clip."""
-    clip = ASSETS / "demo" / "bikes.mp4"
-    frames = []
-    cap = cv2.VideoCapture(str(clip))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
-    for index in np.linspace(0, max(total - 1, 0), n).round().astype(int) if total else []:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
-        ok, f = cap.read()
-        if ok:
-            frames.append(letterbox(f, hw))
-    cap.release()
+    from .sources import frames_spread_over
+    frames = [letterbox(f, hw) for f in frames_spread_over(ASSETS / "demo" / "bikes.mp4", n)]
     rng = np.random.default_rng(0)
     while len(frames) < n:
         frames.append(rng.integers(0, 255, (*hw, 3), dtype=np.uint8))

@@ -364,20 +364,9 @@ def _restrict(ds, ids: set):
 
 
 def _video_frames(path: Path, count: int) -> list:
-    """`count` frames spread evenly over a video (its first frames are often empty titles or scenery)."""
-    import cv2
-    cap = cv2.VideoCapture(str(path))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    wanted = set(np.linspace(0, total - 1, count).round().astype(int).tolist()) if total > count else None
-    frames, index = [], 0
-    while len(frames) < count:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if wanted is None or index in wanted:
-            frames.append(frame)
-        index += 1
-    cap.release()
+    """`count` frames spread evenly over a video; an error when none can be read."""
+    from .sources import frames_spread_over
+    frames = frames_spread_over(path, count)
     if not frames:
         raise InputError(f"cannot read frames from {path}: not a video OpenCV can decode")
     return frames

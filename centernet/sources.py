@@ -25,6 +25,24 @@ def images_in_folder(folder: Path) -> list[Path]:
     return files
 
 
+def frames_spread_over(path: Path, count: int) -> list[np.ndarray]:
+    """Up to `count` frames spread evenly over a video (its first frames are often empty titles or
+    scenery); all of them when it has no more; [] when OpenCV cannot read it."""
+    cap = cv2.VideoCapture(str(path))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    wanted = set(np.linspace(0, total - 1, count).round().astype(int).tolist()) if total > count else None
+    frames, index = [], 0
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if wanted is None or index in wanted:
+            frames.append(frame)
+        index += 1
+    cap.release()
+    return frames
+
+
 def collect_images(inputs: list[str]) -> list[Path]:
     """Image files from files, folders and glob patterns, in the order given (folders sorted)."""
     if not inputs:

@@ -41,3 +41,25 @@ def test_a_url_that_connects_but_never_sends_a_frame_fails_to_open_after_the_ope
         assert 1.5 <= time.monotonic() - start < 10.0
     finally:
         server.stop()
+
+
+def test_frames_spread_over_a_video_are_its_first_middle_and_last_frames():
+    import cv2
+    import numpy as np
+    from centernet.sources import frames_spread_over
+    from centernet.zoo import ASSETS
+    clip = ASSETS / "demo" / "bikes.mp4"
+    cap = cv2.VideoCapture(str(clip))
+    every = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        every.append(frame)
+    cap.release()
+    picked = frames_spread_over(clip, 3)
+    middle = round((len(every) - 1) / 2)
+    assert len(picked) == 3
+    assert all(np.array_equal(a, every[i]) for a, i in zip(picked, (0, middle, len(every) - 1)))
+    assert len(frames_spread_over(clip, len(every) + 5)) == len(every)  # a short video: all of it
+    assert frames_spread_over(clip.with_name("absent.mp4"), 3) == []
