@@ -111,14 +111,19 @@ def ctdet_decode_batch(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | N
     return ctdet_decode_fixed(hm, wh, reg, k, box_mode, heat_is_logits, peak_kernel).split()
 
 
+def _batch_of_one(task: str, heads: list) -> list:
+    """One image's heads as a batch of one ((C, H, W) maps gain a batch axis; None stays None)."""
+    if heads[0].dim() == 3:
+        heads = [t[None] if t is not None else None for t in heads]
+    if heads[0].shape[0] != 1:
+        raise ValueError(f"{task}_decode takes one image; use {task}_decode_batch for a batch")
+    return heads
+
+
 def ctdet_decode(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None = None, k: int = 100,
                  box_mode: str = "size", heat_is_logits: bool = True) -> Detections:
     """`ctdet_decode_batch` for a single image (a batch of one or a (C, H, W) map)."""
-    if hm.dim() == 3:
-        hm, wh = hm[None], wh[None]
-        reg = reg[None] if reg is not None else None
-    if hm.shape[0] != 1:
-        raise ValueError("ctdet_decode takes one image; use ctdet_decode_batch for a batch")
+    hm, wh, reg = _batch_of_one("ctdet", [hm, wh, reg])
     return ctdet_decode_batch(hm, wh, reg, k, box_mode, heat_is_logits)[0]
 
 
@@ -205,11 +210,7 @@ def _snap_joints(joints, boxes, hp_heat, hp_offset, k, threshold, gather=gather_
 def multi_pose_decode(hm, wh, reg, hps, hm_hp=None, hp_offset=None, k: int = 100,
                       heat_is_logits: bool = True) -> Detections:
     """`multi_pose_decode_batch` for one image (a batch of one or (C, H, W) maps)."""
-    heads = [hm, wh, reg, hps, hm_hp, hp_offset]
-    if hm.dim() == 3:
-        heads = [t[None] if t is not None else None for t in heads]
-    if heads[0].shape[0] != 1:
-        raise ValueError("multi_pose_decode takes one image; use multi_pose_decode_batch for a batch")
+    heads = _batch_of_one("multi_pose", [hm, wh, reg, hps, hm_hp, hp_offset])
     return multi_pose_decode_batch(*heads, k=k, heat_is_logits=heat_is_logits)[0]
 
 
@@ -263,11 +264,7 @@ def ddd_decode_batch(hm: torch.Tensor, dep: torch.Tensor, rot: torch.Tensor, dim
 
 def ddd_decode(hm, dep, rot, dim, wh=None, reg=None, k: int = 100, heat_is_logits: bool = True) -> Detections:
     """`ddd_decode_batch` for one image (a batch of one or (C, H, W) maps)."""
-    heads = [hm, dep, rot, dim, wh, reg]
-    if hm.dim() == 3:
-        heads = [t[None] if t is not None else None for t in heads]
-    if heads[0].shape[0] != 1:
-        raise ValueError("ddd_decode takes one image; use ddd_decode_batch for a batch")
+    heads = _batch_of_one("ddd", [hm, dep, rot, dim, wh, reg])
     return ddd_decode_batch(*heads, k=k, heat_is_logits=heat_is_logits)[0]
 
 
