@@ -57,8 +57,11 @@ class FramePipeline:
         self.input_dtype = input_dtype
         self.use_kernels = use_kernels
         self._peak_buffers: dict = {}
+        self._gather = gather_at
         if use_kernels:
+            from kernels.gather import gather_peaks
             from kernels.preprocess import warp_params
+            self._gather = gather_peaks
             self._warp = warp_params(source_matrix(transform, spec), spec.pixel_scale, spec.mean, spec.std,
                                      spec.channel_order == "rgb", spec.truncate_pixels)
         else:  # made once: building them inside a capture would copy from the host
@@ -84,13 +87,11 @@ class FramePipeline:
         if o.merges_flip:
             x = torch.cat([x, x.flip(3)])
         outputs = self.model(x.contiguous(memory_format=torch.channels_last))
-        gather = gather_at
-        if self.use_kernels:
-            from kernels.gather import gather_peaks as gather
         if o.merges_flip:
             return decode_fixed(o.task, merge_flip(outputs, o.task, o.flip_pairs), o.k, o.box_mode,
-                                heat_is_logits=False, gather=gather)
-        return decode_fixed(o.task, outputs, o.k, o.box_mode, peaks=self._kernel_peaks(outputs["hm"]), gather=gather)
+                                heat_is_logits=False, gather=self._gather)
+        return decode_fixed(o.task, outputs, o.k, o.box_mode, peaks=self._kernel_peaks(outputs["hm"]),
+                            gather=self._gather)
 
     def _kernel_peaks(self, hm: torch.Tensor):
         """The CuPy peak finder's top K on the logits (None: the torch decode finds them)."""
