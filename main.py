@@ -1,7 +1,7 @@
 """CenterNet Live command line: `python main.py --help`. With no arguments it runs the demo."""
 import sys
 
-from centernet.cli import main
+from app.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

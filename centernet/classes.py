@@ -1,4 +1,7 @@
 """Class names, dataset category ids, body joints and skeleton edges."""
+from __future__ import annotations
+
+from centernet.errors import InputError
 
 COCO_CLASSES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -66,3 +69,19 @@ def default_classes(task, num_classes):
     if num_classes == 20:
         return VOC_CLASSES
     return tuple(f"class_{i}" for i in range(num_classes))
+
+
+def parse_classes(text: str | None, class_names) -> frozenset | None:
+    """--classes 'person,car' or '0,2' -> class indices."""
+    if not text:
+        return None
+    lookup = {n.lower(): i for i, n in enumerate(class_names)}
+    out = set()
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        if item.isdigit() and int(item) < len(class_names):
+            out.add(int(item))
+        elif item.lower() in lookup:
+            out.add(lookup[item.lower()])
+        else:
+            raise InputError(f"unknown class {item!r} in --classes: use names such as {', '.join(class_names[:3])}")
+    return frozenset(out)

@@ -1,6 +1,6 @@
 """Head values at the peaks (gather.cu): (B, C, H, W) map + (B, K) flat pixels -> (B, K, C) float32.
 
-Reference: `centernet.decode.gather_at`. Reads NCHW or channels_last memory in place.
+Reference: `centernet.inference.decode.gather_at`. Reads NCHW or channels_last memory in place.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def gather_peaks(feature, pixel, out=None):
     """feature (B, C, H, W) float32/float16 CUDA tensor, pixel (B, K) int64 -> (B, K, C) float32."""
     import cupy
     import torch
-    from .runtime import as_cupy, current_stream, module
+    from kernels.runtime import as_cupy, current_stream, module
     b, c, h, w = feature.shape
     k = pixel.shape[1]
     if feature.is_contiguous():

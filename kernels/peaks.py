@@ -1,6 +1,6 @@
 """Fused sigmoid + 3x3 peak test + per-block top-K (peaks.cu), then a global top-K in torch.
 
-Reference: `centernet.decode.peak_mask_scores` + `topk_peaks` on sigmoid(hm).
+Reference: `centernet.inference.decode.peak_mask_scores` + `topk_peaks` on sigmoid(hm).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def peak_topk(hm_logits, k: int = 100, buffers=None):
     """(B, C, H, W) float32 logits -> scores, classes, ys, xs, flat pixel index, each (B, K)."""
     import cupy
     import torch
-    from .runtime import as_cupy, current_stream, module
+    from kernels.runtime import as_cupy, current_stream, module
     b, c, h, w = hm_logits.shape
     k = min(k, c * h * w, TILE)
     scores_buf, index_buf = buffers or candidate_buffers(b, c, h, w, k, hm_logits.device)

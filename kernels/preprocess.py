@@ -1,9 +1,9 @@
-"""Fused uint8 frame -> normalised NCHW input (preprocess.cu); reference: centernet.gpu_preprocess."""
+"""Fused uint8 frame -> normalised NCHW input (preprocess.cu); reference: centernet.inference.gpu_preprocess."""
 from __future__ import annotations
 
 import numpy as np
 
-from .runtime import as_cupy, current_stream, module
+from kernels.runtime import as_cupy, current_stream, module
 
 
 # `struct WarpParams` of preprocess.cu (whose static_asserts pin the same offsets). CuPy passes a

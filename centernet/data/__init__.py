@@ -3,6 +3,7 @@
 `load_dataset(spec, task)` turns what a user types after `--data` into a `DetectionSet`;
 `CenterNetDataset` turns one into network inputs and training targets.
 """
-from .samples import DetectionSet, Sample, load_dataset
+from centernet.data.load import load_dataset
+from centernet.data.samples import DetectionSet, Sample
 
 __all__ = ["DetectionSet", "Sample", "load_dataset"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import COCO_CATEGORY_IDS, COCO_CLASSES
-from ..errors import ConfigError, InputError
-from .samples import DetectionSet, Sample
+from centernet.classes import COCO_CATEGORY_IDS, COCO_CLASSES
+from centernet.errors import ConfigError, InputError
+from centernet.data.samples import DetectionSet, Sample
 
 PREFIX = {"ctdet": "instances", "multi_pose": "person_keypoints"}
 

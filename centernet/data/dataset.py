@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import torch
 
-from ..classes import COCO_FLIP_PAIRS
-from ..targets import MAX_OBJECTS, ctdet_targets, ddd_targets, multi_pose_targets
-from ..transforms import PreprocessSpec, affine_transform_matrix, apply_affine
-from .augment import (AugmentConfig, color_augment, ddd_center_scale, flip_boxes, flip_keypoints,
+from centernet.classes import COCO_FLIP_PAIRS
+from centernet.data.targets import MAX_OBJECTS, ctdet_targets, ddd_targets, multi_pose_targets
+from centernet.inference.transforms import PreprocessSpec, affine_transform_matrix, apply_affine
+from centernet.data.augment import (AugmentConfig, color_augment, ddd_center_scale, flip_boxes, flip_keypoints,
                       random_center_scale)
-from .samples import DetectionSet
+from centernet.data.samples import DetectionSet
 
 
 def to_output(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import KITTI_CLASSES
-from ..errors import InputError
-from ..writers.kitti import read_kitti_labels
-from .samples import DetectionSet, Sample
+from centernet.classes import KITTI_CLASSES
+from centernet.errors import InputError
+from centernet.io.writers.kitti import read_kitti_labels
+from centernet.data.samples import DetectionSet, Sample
 
 IGNORED_AS = {"Van": ("Car",), "Truck": ("Car",), "Person_sitting": ("Pedestrian",)}
 DROPPED = ("Tram", "Misc")

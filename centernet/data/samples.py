@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from centernet.errors import InputError
 
 
 @dataclass
@@ -79,33 +79,3 @@ class DetectionSet:
             gt = {**self.coco_gt, "images": [i for i in self.coco_gt["images"] if i["id"] in ids],
                   "annotations": [a for a in self.coco_gt["annotations"] if a["image_id"] in ids]}
         return DetectionSet(self.name, self.task, samples, self.class_names, self.category_ids, gt, self.num_joints)
-
-
-def load_dataset(spec: "str | Path | DetectionSet", task: str, split: str = "train") -> DetectionSet:
-    """What follows `--data`: `synthetic[:N]`, a KITTI folder, or a COCO folder / annotation file.
-
-    A DetectionSet built in code is passed through (its task must match).
-    """
-    if isinstance(spec, DetectionSet):
-        if spec.task != task:
-            raise ConfigError(f"the data is a {spec.task} set, not {task}")
-        return spec
-    text = str(spec)
-    if text == "synthetic" or text.startswith("synthetic:"):
-        from .synthetic import make_synthetic
-        count = int(text.split(":", 1)[1]) if ":" in text else 64
-        return make_synthetic(count, seed=0 if split == "train" else 1)
-    path = Path(spec)
-    if not path.exists():
-        raise InputError(f"--data {path} does not exist: give a COCO folder or annotation .json, a KITTI "
-                         f"folder, or 'synthetic'")
-    from .kitti import find_kitti_root
-    if path.is_dir() and find_kitti_root(path) is not None:
-        if task != "ddd":
-            raise ConfigError(f"{path} is a KITTI folder: train it with --task ddd")
-        from .kitti import load_kitti
-        return load_kitti(path)
-    if task == "ddd":
-        raise ConfigError(f"--task ddd needs a KITTI folder (training/label_2, calib, image_2); {path} is not one")
-    from .coco import load_coco
-    return load_coco(path, task, split)

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .coco import to_coco_dict
-from .samples import DetectionSet, Sample
+from centernet.data.coco import to_coco_dict
+from centernet.data.samples import DetectionSet, Sample
 
 SHAPES = ("rectangle", "ellipse", "triangle")
 

@@ -1,4 +1,4 @@
 """Training: `train(TrainConfig(...))` -> TrainResult. Launch with torchrun for several GPUs/machines."""
-from .trainer import TrainConfig, TrainResult, train
+from centernet.train.trainer import TrainConfig, TrainResult, train
 
 __all__ = ["TrainConfig", "TrainResult", "train"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..detector import resolve_device
+from centernet.inference.detector import resolve_device
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from ..checkpoint import clean_state_dict, read_file
-from ..errors import CheckpointError
+from centernet.models.checkpoint import clean_state_dict, read_file
+from centernet.errors import CheckpointError
 
 
 @dataclass

@@ -19,23 +19,23 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file, to_original
-from ..classes import COCO_FLIP_PAIRS
-from ..data import DetectionSet, load_dataset
-from ..data.augment import AugmentConfig
-from ..data.dataset import CenterNetDataset
-from ..data.loader import EpochSampler, make_loader
-from ..errors import CenterNetError, CheckpointError, ConfigError
-from ..heads import TASKS, task_heads
-from ..losses import LOSS_NAMES, CenterNetLoss, LossWeights, used_heads
-from ..model import build_model, default_head_conv
-from ..targets import MAX_OBJECTS
-from ..transforms import COCO_MEAN_BGR, COCO_STD_BGR, KITTI_MEAN, KITTI_STD, PreprocessSpec
-from . import distributed
-from .ema import ModelEMA
-from .init import init_from_checkpoint
-from .log import TrainLog
-from .precise_bn import recompute_bn_stats
+from centernet.models.checkpoint import CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file, to_original
+from centernet.classes import COCO_FLIP_PAIRS
+from centernet.data import DetectionSet, load_dataset
+from centernet.data.augment import AugmentConfig
+from centernet.data.dataset import CenterNetDataset
+from centernet.data.loader import EpochSampler, make_loader
+from centernet.errors import CenterNetError, CheckpointError, ConfigError
+from centernet.models.heads import TASKS, task_heads
+from centernet.train.losses import LOSS_NAMES, CenterNetLoss, LossWeights, used_heads
+from centernet.models.build import build_model, default_head_conv
+from centernet.data.targets import MAX_OBJECTS
+from centernet.inference.transforms import COCO_MEAN_BGR, COCO_STD_BGR, KITTI_MEAN, KITTI_STD, PreprocessSpec
+import centernet.train.distributed as distributed
+from centernet.train.ema import ModelEMA
+from centernet.train.init import init_from_checkpoint
+from centernet.train.log import TrainLog
+from centernet.train.precise_bn import recompute_bn_stats
 
 BASE_LR = 1.25e-4      # the original's Adam learning rate at batch 32, scaled linearly with the batch
 BASE_BATCH = 32
@@ -393,8 +393,8 @@ def _epoch_line(record: dict) -> str:
 
 
 def _evaluate(model: nn.Module, info: CheckpointInfo, val, device, say) -> dict:
-    from ..detector import Detector
-    from ..evaluate import evaluate
+    from centernet.inference.detector import Detector
+    from centernet.evaluation.metrics import evaluate
     try:
         return summarise_eval(evaluate(Detector(model, info, device=device), val))
     except CenterNetError as e:

@@ -31,7 +31,7 @@ def settings(tmp_path):
 @pytest.fixture
 def make_window(qtbot, settings, tmp_path):
     """make_window(**MainWindow kwargs) -> a shown window; closed at teardown if the test did not."""
-    from app.main_window import MainWindow
+    from app.gui.main_window import MainWindow
     windows = []
 
     def make(**kwargs):

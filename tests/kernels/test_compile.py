@@ -46,8 +46,8 @@ def test_warp_normalize_refuses_a_strided_output_before_launching():
     so `torch.empty_like` of it would be filled in the wrong order; the check needs no GPU."""
     import numpy as np
     import torch
-    from centernet.gpu_preprocess import preprocess_on_device
-    from centernet.transforms import PreprocessSpec, plan_transform
+    from centernet.inference.gpu_preprocess import preprocess_on_device
+    from centernet.inference.transforms import PreprocessSpec, plan_transform
     from kernels.preprocess import warp_normalize, warp_params
     spec = PreprocessSpec(input_size=(64, 64))
     frame = torch.from_numpy(np.zeros((48, 80, 3), np.uint8))

@@ -10,7 +10,7 @@ pytest.importorskip("cupy")
 
 
 def test_peak_kernel_finds_the_torch_peaks_in_the_same_order():
-    from centernet.decode import peak_mask_scores, topk_peaks
+    from centernet.inference.decode import peak_mask_scores, topk_peaks
     from kernels.peaks import peak_topk
     hm = torch.randn(2, 80, 128, 128, device="cuda") * 2 - 3
     ks, kc, ky, kx, _ = peak_topk(hm, 100)
@@ -22,7 +22,7 @@ def test_peak_kernel_finds_the_torch_peaks_in_the_same_order():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_gather_kernel_equals_gather_at(dtype, layout):
-    from centernet.decode import gather_at
+    from centernet.inference.decode import gather_at
     from kernels.gather import gather_peaks
     feature = torch.randn(2, 34, 96, 128, device="cuda").to(dtype).contiguous(memory_format=layout)
     pixel = torch.randint(0, 96 * 128, (2, 100), device="cuda")
@@ -31,8 +31,8 @@ def test_gather_kernel_equals_gather_at(dtype, layout):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_preprocess_kernel_equals_the_torch_reference(dtype):
-    from centernet.gpu_preprocess import preprocess_on_device, source_matrix
-    from centernet.transforms import PreprocessSpec, plan_transform
+    from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
+    from centernet.inference.transforms import PreprocessSpec, plan_transform
     from kernels.preprocess import warp_normalize, warp_params
     rng = np.random.default_rng(0)
     frame = torch.from_numpy(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)).cuda()

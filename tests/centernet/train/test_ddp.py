@@ -24,7 +24,7 @@ def test_two_gloo_processes_run_two_steps_and_end_with_identical_weights(tmp_pat
     saved = torch.load(tmp_path / "last.pth", weights_only=True)
     assert saved["train_state"]["step"] == 2 and "rank 0 step 2" in r.stdout and "rank 1 step 2" in r.stdout
     assert all(torch.equal(saved["state_dict"][k], w0[k]) for k in w0)  # rank 0 wrote what both ranks hold
-    from centernet.model import build_model
+    from centernet.models.build import build_model
     torch.manual_seed(317)  # the trainer's seed: the weights both ranks started from
     start = build_model("res_18", "ctdet", num_classes=3).state_dict()
     assert not torch.equal(start["hm.0.weight"], w0["hm.0.weight"])  # and they did train

@@ -6,8 +6,8 @@ import pytest
 
 from centernet.data.augment import AugmentConfig
 from centernet.data.synthetic import make_synthetic
-from centernet.detector import Detector
-from centernet.evaluate import coco_box_ap, detections_to_rows
+from centernet.inference.detector import Detector
+from centernet.evaluation.metrics import coco_box_ap, detections_to_rows
 from centernet.train import TrainConfig, train
 
 

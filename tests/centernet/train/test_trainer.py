@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from centernet.checkpoint import read_checkpoint
+from centernet.models.checkpoint import read_checkpoint
 from centernet.data.augment import AugmentConfig
 from centernet.data.synthetic import make_synthetic
-from centernet.detector import Detector
+from centernet.inference.detector import Detector
 from centernet.errors import CheckpointError, ConfigError
 from centernet.train import TrainConfig, train
 from centernet.train.trainer import export_original

@@ -1,0 +1,1 @@
+"""The command line: argparse, printing and exit codes; one module per command."""

@@ -1,0 +1,81 @@
+"""`main.py explore`: the command line of the speed/accuracy explorer (`centernet.jobs.explore`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from centernet.errors import ConfigError
+
+ON = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def split_list(text: str) -> list[str]:
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def parse_flip(text: str) -> tuple[bool, ...]:
+    out = []
+    for item in split_list(text):
+        if item.lower() not in ON:
+            raise ConfigError(f"bad --flip value {item!r}: use off, on or off,on")
+        out.append(ON[item.lower()])
+    return tuple(dict.fromkeys(out)) or (False,)
+
+
+def parse_res(text: str | None) -> tuple:
+    if not text:
+        return (None,)
+    try:
+        return tuple(dict.fromkeys(int(v) for v in split_list(text)))
+    except ValueError:
+        raise ConfigError(f"bad --res {text!r}: give square input sizes such as 384,512,640") from None
+
+
+def parse_scales(groups: list[str]) -> tuple:
+    """`--scales 1 0.5,0.75,1,1.25,1.5`: each word is one set of test scales."""
+    out = []
+    for group in groups:
+        try:
+            out.append(tuple(float(v) for v in split_list(group)))
+        except ValueError:
+            raise ConfigError(f"bad --scales {group!r}: give comma-separated factors, e.g. 1 or 0.5,0.75,1,1.25,1.5") \
+                from None
+    return tuple(dict.fromkeys(out)) or ((1.0,),)
+
+
+def cmd_explore(args) -> int:
+    from centernet.jobs.explore import ExploreGrid, explore
+    grid = ExploreGrid(archs=tuple(split_list(args.archs)) if args.archs else None, res=parse_res(args.res),
+                       precision=tuple(dict.fromkeys(split_list(args.precision))),
+                       flip=parse_flip(args.flip), scales=parse_scales(args.scales),
+                       engine=tuple(dict.fromkeys(split_list(args.engine))))
+    explore(grid, args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
+            device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup,
+            progress=not args.quiet)
+    return 0
+
+
+def add_explore_parser(sub) -> None:
+    p = sub.add_parser("explore", help="sweep models x input size x precision x flip x scales x engine: "
+                                       "latency, AP, Pareto plot")
+    p.add_argument("--weights-dir", type=Path, help="folder of checkpoints (arch and task read from each file)")
+    p.add_argument("--archs", help="comma-separated archs; those without a file run with seeded random weights "
+                                   "(agreement only)")
+    p.add_argument("--res", help="comma-separated square input sizes (default: each model's own)")
+    p.add_argument("--precision", default="fp32",
+                   help="comma-separated: fp32, fp16, bf16 (fp16 needs CUDA; bf16 runs on CPU too)")
+    p.add_argument("--flip", default="off", help="off, on or off,on: flip test-time augmentation")
+    p.add_argument("--scales", nargs="+", default=["1"],
+                   help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
+    p.add_argument("--engine", default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32)")
+    p.add_argument("--data", help="COCO folder or annotation .json (AP), image folder or video (agreement); "
+                                  "default: frames of the demo clip")
+    p.add_argument("--out", type=Path, default=Path("explore"), help="output folder (default: explore)")
+    p.add_argument("--max-images", type=int, help="use only the first N images")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--paper", action="store_true", help="add the paper's headline points (Titan Xp) to the plot")
+    p.add_argument("--no-defaults", dest="defaults", action="store_false",
+                   help="leave the shipped default models out of the sweep")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_explore)
+

@@ -1,0 +1,433 @@
+"""The side panel (source, model, display options) and the transport bar under the video."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
+                             QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider, QStackedWidget, QStyle,
+                             QToolButton, QVBoxLayout, QWidget)
+
+from centernet.errors import InputError
+from centernet.io.render import RenderOptions
+
+from app.gui.inference_worker import DrawOptions, ModelRequest
+
+SOURCE_KINDS = (("file", "Video or image file"), ("folder", "Image folder"), ("camera", "Camera"),
+                ("url", "Stream URL"))
+INPUT_SIZES = (256, 320, 384, 448, 512, 640, 768)
+VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.jpg *.jpeg *.png *.bmp)"
+                ";;All files (*)")
+TOGGLES = (("boxes", "Boxes"), ("labels", "Labels"), ("skeleton", "Skeleton"), ("cuboids", "3D cuboids"),
+           ("heatmap", "Heatmap"))
+TASK_TOGGLES = {"ctdet": {"boxes", "labels", "heatmap"}, "multi_pose": {"boxes", "labels", "skeleton", "heatmap"},
+                "ddd": {"boxes", "labels", "cuboids", "heatmap"}}
+
+
+def parse_class_filter(text: str, class_names) -> frozenset | None:
+    """'person, car' or '0,2' -> class indices; empty -> None (all). InputError names a bad entry."""
+    from centernet.classes import parse_classes
+    return parse_classes(text.replace(";", ","), class_names) if text.strip() else None
+
+
+def _row(*widgets, stretch_index: int | None = None) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    for i, w in enumerate(widgets):
+        row.addWidget(w, 1 if i == stretch_index else 0)
+    return row
+
+
+def engine_key(device: str, engine: str, precision: str) -> str:
+    """One engine entry as the settings keep it: 'cuda/graph/fp16'."""
+    return f"{device.split(':')[0]}/{engine}/{precision}"
+
+
+class Controls(QWidget):
+    """Emits what the user asks for; the window decides what to do with it."""
+
+    source_requested = pyqtSignal(str)
+    model_requested = pyqtSignal(object)     # ModelRequest
+    options_changed = pyqtSignal(object)     # DrawOptions
+    cameras_wanted = pyqtSignal()
+
+    def __init__(self, cuda: bool = False, detector_options: set[str] = frozenset(), cpu_bf16: bool = False,
+                 onnx_runtime: bool = False, parent=None):
+        super().__init__(parent)
+        self.setObjectName("controls")
+        self.class_names: tuple = ()
+        self.task = "ctdet"
+        self.weights: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self._source_group())
+        layout.addWidget(self._model_group(cuda, detector_options, cpu_bf16, onnx_runtime))
+        layout.addWidget(self._display_group())
+        layout.addStretch(1)
+
+    # ---- source -------------------------------------------------------------------------------------
+    def _source_group(self) -> QGroupBox:
+        group = QGroupBox("Source")
+        v = QVBoxLayout(group)
+        self.source_kind = QComboBox()
+        for key, text in SOURCE_KINDS:
+            self.source_kind.addItem(text, key)
+        self.source_stack = QStackedWidget()
+        self.source_edit = QLineEdit()
+        self.source_edit.setPlaceholderText("path to a video, image or folder")
+        self.browse_button = QToolButton()
+        self.browse_button.setText("…")
+        self.browse_button.setToolTip("Browse")
+        path_page = QWidget()
+        path_page.setLayout(_row(self.source_edit, self.browse_button, stretch_index=0))
+        path_page.layout().setContentsMargins(0, 0, 0, 0)
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("rtsp://… or http://…/stream.mjpg")
+        self.camera_combo = QComboBox()
+        self.camera_combo.setEditable(True)
+        self.camera_combo.addItem("0")
+        self.camera_combo.setToolTip("Camera index (refresh to list the cameras OpenCV can open)")
+        self.camera_refresh = QToolButton()
+        self.camera_refresh.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
+        self.camera_refresh.setToolTip("List cameras")
+        cam_page = QWidget()
+        cam_page.setLayout(_row(self.camera_combo, self.camera_refresh, stretch_index=0))
+        cam_page.layout().setContentsMargins(0, 0, 0, 0)
+        self.source_stack.addWidget(path_page)
+        self.source_stack.addWidget(cam_page)
+        self.source_stack.addWidget(self.url_edit)
+        self.open_button = QPushButton("Open")
+        self.open_button.setObjectName("primary")
+        self.open_button.setDefault(True)
+        v.addLayout(_row(self.source_kind, self.open_button, stretch_index=0))
+        v.addWidget(self.source_stack)
+        self.source_kind.currentIndexChanged.connect(self._on_kind)
+        self.browse_button.clicked.connect(self._browse_source)
+        self.camera_refresh.clicked.connect(self.cameras_wanted)
+        self.open_button.clicked.connect(self._open_clicked)
+        for edit in (self.source_edit, self.url_edit):
+            edit.returnPressed.connect(self._open_clicked)
+        return group
+
+    def _on_kind(self) -> None:
+        kind = self.source_kind.currentData()
+        self.source_stack.setCurrentIndex({"file": 0, "folder": 0, "camera": 1, "url": 2}[kind])
+        self.source_edit.setPlaceholderText("path to an image folder" if kind == "folder"
+                                            else "path to a video or image file")
+
+    def _browse_source(self) -> None:
+        if self.source_kind.currentData() == "folder":
+            path = QFileDialog.getExistingDirectory(self, "Open image folder", self.source_edit.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Open video or image", self.source_edit.text(), VIDEO_FILTER)
+        if path:
+            self.source_edit.setText(path)
+            self._open_clicked()
+
+    def current_source(self) -> str:
+        kind = self.source_kind.currentData()
+        if kind == "camera":
+            return self.camera_combo.currentText().split(" ")[0].strip()
+        if kind == "url":
+            return self.url_edit.text().strip()
+        return self.source_edit.text().strip()
+
+    def set_source(self, spec: str) -> None:
+        """Show `spec` in the right input (camera index, URL, folder or file)."""
+        from pathlib import Path
+        spec = str(spec)
+        if spec.isdigit():
+            kind = "camera"
+            self.camera_combo.setCurrentText(spec)
+        elif "://" in spec:
+            kind = "url"
+            self.url_edit.setText(spec)
+        else:
+            kind = "folder" if Path(spec).is_dir() else "file"
+            self.source_edit.setText(spec)
+        self.source_kind.setCurrentIndex(self.source_kind.findData(kind))
+
+    def set_cameras(self, cameras: list[int]) -> None:
+        current = self.camera_combo.currentText()
+        self.camera_combo.clear()
+        for index in cameras or [0]:
+            self.camera_combo.addItem(str(index))
+        self.camera_combo.setCurrentText(current if current else "0")
+        self.camera_combo.setToolTip(f"cameras found: {', '.join(map(str, cameras))}" if cameras
+                                     else "no camera found (you can still type an index)")
+
+    def _open_clicked(self) -> None:
+        spec = self.current_source()
+        if spec:
+            self.source_requested.emit(spec)
+
+    # ---- model --------------------------------------------------------------------------------------
+    def _model_group(self, cuda: bool, detector_options: set[str], cpu_bf16: bool, onnx_runtime: bool) -> QGroupBox:
+        group = QGroupBox("Model")
+        grid = QGridLayout(group)
+        grid.setColumnStretch(1, 1)
+        self.weights_edit = QLineEdit()
+        self.weights_edit.setReadOnly(True)
+        self.weights_edit.setPlaceholderText("shipped default model")
+        self.weights_button = QToolButton()
+        self.weights_button.setText("…")
+        self.weights_button.setToolTip("Open a checkpoint (.pth): original model zoo or ours")
+        self.default_button = QToolButton()
+        self.default_button.setText("Default")
+        self.default_button.setToolTip("Use the shipped default model for the task")
+        grid.addWidget(QLabel("Checkpoint"), 0, 0)
+        grid.addLayout(_row(self.weights_edit, self.weights_button, self.default_button, stretch_index=0), 0, 1)
+        self.model_info = QLabel("no model loaded")
+        self.model_info.setObjectName("hint")
+        self.model_info.setWordWrap(True)
+        grid.addWidget(self.model_info, 1, 0, 1, 2)
+        self.input_size = QComboBox()
+        self.input_size.addItem("checkpoint's", None)
+        for n in INPUT_SIZES:
+            self.input_size.addItem(f"{n} × {n}", (n, n))
+        self.input_size.addItem("keep resolution", "keep")
+        self.input_size.setToolTip("Network input size: smaller is faster, larger finds smaller objects")
+        grid.addWidget(QLabel("Input"), 2, 0)
+        grid.addWidget(self.input_size, 2, 1)
+        self.engine = QComboBox()
+        engines = "engine" in detector_options
+        if engines and "precision" in detector_options and cpu_bf16:  # first: the CPU default where native
+            self.engine.addItem("CPU · bf16 (tuned eager, ~2x fp32)", ("cpu", "auto", "bf16"))
+        self.engine.addItem("CPU · fp32 (tuned eager)" if engines else "CPU · fp32", ("cpu", "auto", "fp32"))
+        if engines and onnx_runtime:
+            self.engine.addItem("CPU · fp32 ONNX Runtime (exported once)", ("cpu", "onnxruntime", "fp32"))
+        if cuda:   # GPU options exist only with CUDA
+            if engines and "precision" in detector_options:
+                self.engine.addItem("CUDA · fp16 graph", ("cuda", "graph", "fp16"))
+                self.engine.addItem("CUDA · bf16 graph", ("cuda", "graph", "bf16"))
+                self.engine.addItem("CUDA · fp32 graph", ("cuda", "graph", "fp32"))
+            self.engine.addItem("CUDA · fp32 eager", ("cuda", "eager" if engines else "auto", "fp32"))
+            self.engine.setCurrentIndex(self.engine.findData(("cuda", "graph", "fp16")) if engines and
+                                        "precision" in detector_options else self.engine.count() - 1)
+        self.engine.setToolTip("Device, engine and precision (graph: the whole frame path captured once "
+                               "as a CUDA graph; ctdet models)")
+        grid.addWidget(QLabel("Engine"), 3, 0)
+        grid.addWidget(self.engine, 3, 1)
+        self.flip = QCheckBox("Flip test (average with the mirrored image)")
+        flip_ok = self._flip_supported = bool({"flip", "flip_test"} & detector_options)
+        self.flip.setEnabled(flip_ok)
+        if not flip_ok:
+            self.flip.setToolTip("this version of the library has no flip test yet")
+        grid.addWidget(self.flip, 4, 0, 1, 2)
+        self.weights_button.clicked.connect(self._browse_weights)
+        self.default_button.clicked.connect(lambda: self._set_weights(None))
+        self.input_size.currentIndexChanged.connect(self._emit_model)
+        self.engine.currentIndexChanged.connect(self._emit_model)
+        self.flip.toggled.connect(self._emit_model)
+        return group
+
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self.weights or "",
+                                              "PyTorch checkpoints (*.pth *.pt *.ckpt);;All files (*)")
+        if path:
+            self._set_weights(path)
+
+    def _set_weights(self, path: str | None) -> None:
+        self.set_weights(path)
+        self._emit_model()
+
+    def set_weights(self, path: str | None) -> None:
+        self.weights = path or None
+        self.weights_edit.setText(path or "")
+        self.weights_edit.setToolTip(path or "shipped default model")
+
+    def set_input_size(self, size) -> None:
+        """None (checkpoint's), (h, w) or 'keep'; adds a custom size to the list when needed."""
+        index = self.input_size.findData(tuple(size) if isinstance(size, (list, tuple)) else size)
+        if index < 0:
+            self.input_size.addItem(f"{size[0]} × {size[1]}", tuple(size))
+            index = self.input_size.count() - 1
+        with QSignalBlocker(self.input_size):
+            self.input_size.setCurrentIndex(index)
+
+    def set_device(self, device: str) -> None:
+        """The first entry on `device`, unless the chosen one is on it already (--device cuda keeps a saved bf16)."""
+        kind = device.split(":")[0]
+        if self.engine.currentData()[0] == kind:
+            return
+        index = next((i for i in range(self.engine.count()) if self.engine.itemData(i)[0] == kind), -1)
+        if index >= 0:
+            with QSignalBlocker(self.engine):
+                self.engine.setCurrentIndex(index)
+
+    def set_engine(self, engine: str, precision: str) -> None:
+        """Select the entry for an engine and precision (from the command line) when this machine offers it."""
+        for i in range(self.engine.count()):
+            _, e, p = self.engine.itemData(i)
+            if p == precision and (e == engine or engine == "auto"):
+                with QSignalBlocker(self.engine):
+                    self.engine.setCurrentIndex(i)
+                return
+
+    def engine_choice(self) -> str:
+        """The chosen entry as 'device/engine/precision', the form the settings keep."""
+        return engine_key(*self.engine.currentData())
+
+    def set_engine_choice(self, choice: str) -> bool:
+        """Select a saved entry; False when this machine does not offer it (a GPU entry without CUDA)."""
+        for i in range(self.engine.count()):
+            if engine_key(*self.engine.itemData(i)) == choice:
+                with QSignalBlocker(self.engine):
+                    self.engine.setCurrentIndex(i)
+                return True
+        return False
+
+    def model_request(self, **overrides) -> ModelRequest:
+        size = self.input_size.currentData()
+        device, engine, precision = self.engine.currentData()
+        request = ModelRequest(weights=self.weights, device=device, engine=engine, precision=precision,
+                               flip=self.flip.isChecked(),
+                               input_size=size if isinstance(size, tuple) else None, keep_res=size == "keep")
+        return replace(request, **overrides)
+
+    def _emit_model(self) -> None:
+        self.model_requested.emit(self.model_request())
+
+    def set_model_info(self, detector) -> None:
+        """Show what the checkpoint is; enable the toggles that apply to its task; class names for the filter."""
+        info = detector.info
+        h, w = detector.spec.input_size
+        size = "keep res" if detector.spec.keep_res else f"{h}×{w}"
+        self.model_info.setText(f"{info.task} · {info.arch} · {info.num_classes} classes · input {size} · "
+                                f"{info.format} format · {detector.device}")
+        self.flip.setEnabled(self._flip_supported and info.decode.get("rule", "centernet") == "centernet")
+        self.set_task(info.task, info.class_names)
+
+    def set_task(self, task: str, class_names) -> None:
+        self.task = task
+        self.class_names = tuple(class_names)
+        allowed = TASK_TOGGLES.get(task, {"boxes", "labels"})
+        for key, box in self.toggles.items():
+            box.setEnabled(key in allowed)
+            box.setToolTip("" if key in allowed else f"not available for {task} models")
+        self.class_filter.setCompleter(QCompleter(list(self.class_names), self.class_filter))
+        self._emit_options()
+
+    # ---- display ------------------------------------------------------------------------------------
+    def _display_group(self) -> QGroupBox:
+        group = QGroupBox("Display")
+        v = QVBoxLayout(group)
+        grid = QGridLayout()
+        self.toggles: dict[str, QCheckBox] = {}
+        for i, (key, text) in enumerate(TOGGLES):
+            box = QCheckBox(text)
+            box.setChecked(key != "heatmap")
+            box.toggled.connect(self._emit_options)
+            grid.addWidget(box, i // 2, i % 2)
+            self.toggles[key] = box
+        v.addLayout(grid)
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(1, 99)
+        self.threshold_slider.setValue(30)
+        self.threshold_slider.setToolTip("Score threshold: detections below it are not drawn")
+        self.threshold_label = QLabel("0.30")
+        self.threshold_label.setMinimumWidth(32)
+        v.addLayout(_row(QLabel("Threshold"), self.threshold_slider, self.threshold_label, stretch_index=1))
+        self.class_filter = QLineEdit()
+        self.class_filter.setPlaceholderText("all classes (e.g. person, car)")
+        self.class_filter.setClearButtonEnabled(True)
+        self.class_filter_error = QLabel("")
+        self.class_filter_error.setObjectName("error")
+        self.class_filter_error.setWordWrap(True)
+        self.class_filter_error.hide()
+        v.addLayout(_row(QLabel("Classes"), self.class_filter, stretch_index=1))
+        v.addWidget(self.class_filter_error)
+        self.threshold_slider.valueChanged.connect(self._emit_options)
+        self.class_filter.editingFinished.connect(self._emit_options)
+        self.class_filter.textChanged.connect(lambda t: self._emit_options() if not t else None)
+        return group
+
+    @property
+    def threshold(self) -> float:
+        return self.threshold_slider.value() / 100.0
+
+    def set_threshold(self, value: float) -> None:
+        self.threshold_slider.setValue(int(round(min(max(value, 0.01), 0.99) * 100)))
+
+    def draw_options(self) -> DrawOptions:
+        classes = None
+        try:
+            classes = parse_class_filter(self.class_filter.text(), self.class_names) if self.class_names else None
+            self.class_filter_error.hide()
+            self.class_filter.setProperty("invalid", False)
+        except InputError as e:
+            self.class_filter_error.setText(str(e).replace("--classes", "the class filter"))
+            self.class_filter_error.show()
+            self.class_filter.setProperty("invalid", True)
+        self.class_filter.style().polish(self.class_filter)
+        on = {k: b.isChecked() and b.isEnabled() for k, b in self.toggles.items()}
+        render = RenderOptions(threshold=self.threshold, classes=classes, boxes=on["boxes"], labels=on["labels"],
+                               skeleton=on["skeleton"], cuboids=on["cuboids"])
+        return DrawOptions(render=render, heatmap=on["heatmap"])
+
+    def _emit_options(self) -> None:
+        self.threshold_label.setText(f"{self.threshold:.2f}")
+        self.options_changed.emit(self.draw_options())
+
+
+class TransportBar(QWidget):
+    """Play/pause, step, seek, frame position, loop and real-time controls under the video."""
+
+    play_toggled = pyqtSignal()
+    step_clicked = pyqtSignal()
+    seek_requested = pyqtSignal(int)
+    loop_toggled = pyqtSignal(bool)
+    realtime_toggled = pyqtSignal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("transport")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 8, 4)
+        icon = self.style().standardIcon
+        self.play_button = QToolButton()
+        self.play_button.setIcon(icon(QStyle.StandardPixmap.SP_MediaPause))
+        self.play_button.setToolTip("Pause / play (Space)")
+        self.step_button = QToolButton()
+        self.step_button.setIcon(icon(QStyle.StandardPixmap.SP_MediaSkipForward))
+        self.step_button.setToolTip("Next frame (→)")
+        self.seek_slider = QSlider(Qt.Orientation.Horizontal)
+        self.seek_slider.setEnabled(False)
+        self.seek_slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.position_label = QLabel("–")
+        self.position_label.setMinimumWidth(110)
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.loop_box = QCheckBox("Loop")
+        self.realtime_box = QCheckBox("Real-time")
+        self.realtime_box.setChecked(True)
+        self.realtime_box.setToolTip("Play files at their frame rate; off: as fast as the model goes")
+        for w in (self.play_button, self.step_button):
+            row.addWidget(w)
+        row.addWidget(self.seek_slider, 1)
+        for w in (self.position_label, self.loop_box, self.realtime_box):
+            row.addWidget(w)
+        for w in (self.play_button, self.step_button, self.seek_slider, self.loop_box, self.realtime_box):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # Space and → stay the window's shortcuts
+        self.play_button.clicked.connect(self.play_toggled)
+        self.step_button.clicked.connect(self.step_clicked)
+        self.seek_slider.sliderReleased.connect(lambda: self.seek_requested.emit(self.seek_slider.value()))
+        self.loop_box.toggled.connect(self.loop_toggled)
+        self.realtime_box.toggled.connect(self.realtime_toggled)
+
+    def set_paused(self, paused: bool) -> None:
+        pix = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
+        self.play_button.setIcon(self.style().standardIcon(pix))
+
+    def set_source(self, frame_count: int | None, seekable: bool) -> None:
+        self.seek_slider.setEnabled(bool(frame_count) and seekable)
+        self.seek_slider.setRange(0, max((frame_count or 1) - 1, 0))
+        self.step_button.setEnabled(seekable)
+
+    def set_position(self, index: int, frame_count: int | None, timestamp_ms: float) -> None:
+        if not self.seek_slider.isSliderDown():
+            with QSignalBlocker(self.seek_slider):
+                self.seek_slider.setValue(index)
+        seconds = timestamp_ms / 1000.0
+        total = f" / {frame_count}" if frame_count else ""
+        self.position_label.setText(f"{int(seconds // 60)}:{seconds % 60:04.1f} · {index + 1}{total}")

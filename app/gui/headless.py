@@ -1,0 +1,109 @@
+"""`main.py gui --headless`: the window's pipeline with no window, printing the live readout once a second."""
+from __future__ import annotations
+
+import sys
+import time
+
+from PyQt6.QtCore import QCoreApplication, QTimer
+
+from app.gui.pipeline import Pipeline
+from app.gui.stats import PipelineStats, device_description, memory_description
+
+
+class HeadlessRun:
+    """Opens the source once the model is ready, prints a readout per second, stops at a limit."""
+
+    def __init__(self, pipeline: Pipeline, request, source, threshold: float | None = None,
+                 max_seconds: float | None = None, max_frames: int | None = None, out=sys.stdout):
+        from app.gui.inference_worker import with_threshold
+        self.pipeline = pipeline
+        self.source = source
+        self.max_seconds = max_seconds
+        self.max_frames = max_frames
+        self.out = out
+        self.stats = PipelineStats()
+        self.exit_code = 0
+        self.started = None
+        self.device = ""
+        if threshold is not None:
+            pipeline.worker.set_options(with_threshold(pipeline.worker.options, threshold))
+        pipeline.result_ready.connect(self._on_result)
+        pipeline.source_failed.connect(lambda m: self._fail(m))
+        pipeline.model_failed.connect(lambda m: self._fail(m))
+        pipeline.error.connect(lambda m: self._say(f"error: {m}", err=True))
+        pipeline.status.connect(lambda m: self._say(f"status: {m}"))
+        pipeline.source_opened.connect(lambda info: self._say(f"source: {info.describe()}"))
+        pipeline.model_loaded.connect(self._on_model)
+        pipeline.ended.connect(self._finish)
+        self.timer = QTimer()
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._tick)
+        if request is None:
+            self._start_source()
+        else:
+            pipeline.load_model(request)
+
+    def _say(self, text: str, err: bool = False) -> None:
+        print(text, file=sys.stderr if err else self.out, flush=True)
+
+    def _fail(self, message: str) -> None:
+        self._say(f"error: {message}", err=True)
+        self.exit_code = 2
+        self._quit()
+
+    def _on_model(self, detector) -> None:
+        self.device = device_description(detector.device)
+        self._say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}")
+        self._start_source()
+
+    def _start_source(self) -> None:
+        self.started = time.monotonic()
+        self.timer.start()
+        self.pipeline.open_source(self.source)
+
+    def _on_result(self, result) -> None:
+        self.stats.on_result(result)
+        if self.max_frames and self.stats.displayed >= self.max_frames:
+            self._finish()
+
+    def _tick(self) -> None:
+        detector = self.pipeline.worker.detector
+        self._say(self.stats.readout(self.device, memory_description(detector.device if detector else None)))
+        if self.max_seconds and time.monotonic() - self.started >= self.max_seconds:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.timer.isActive():
+            self._tick_final()
+        self._quit()
+
+    def _tick_final(self) -> None:
+        self.timer.stop()
+        detector = self.pipeline.worker.detector
+        memory = memory_description(detector.device if detector else None)
+        self._say("final: " + self.stats.readout(self.device, memory))
+
+    def _quit(self) -> None:
+        self.timer.stop()
+        QTimer.singleShot(0, QCoreApplication.instance().quit)
+
+
+def run_headless(args, request) -> int:
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    if args.source is None:
+        print("error: --headless needs --source (a camera index, video file, folder, image or URL)", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    from centernet.io.sources import source_kind
+    if source_kind(args.source) in ("video", "image") and not Path(args.source).is_file():
+        print(f"error: input not found: {args.source} (check the path)", file=sys.stderr)   # before loading a model
+        return 2
+    pipeline = Pipeline()
+    pipeline.set_realtime(not args.fast)
+    pipeline.set_loop(args.loop)
+    run = HeadlessRun(pipeline, request, args.source, threshold=args.threshold, max_seconds=args.max_seconds,
+                      max_frames=args.max_frames)
+    app.exec()
+    pipeline.shutdown(timeout_ms=2000)
+    return run.exit_code

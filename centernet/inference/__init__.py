@@ -1,0 +1,1 @@
+"""Inference: the Detector, its engines, the frame pipeline, pre-processing, decoding, test-time augmentation."""

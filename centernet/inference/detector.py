@@ -1,0 +1,311 @@
+"""Detector: image -> Detections in image pixels, through pre -> net -> decode -> post (-> merge).
+
+One object serves the CLI, the GUI, annotation and benchmarks. Per-stage times (ms) are attached to
+every result as `dets.timings`. Test-time augmentation (flip, several scales) follows the original:
+see `tta.py`. ddd results get their 3D location and yaw from a camera (`cameras.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from centernet.io.cameras import DEFAULT_CAMERA
+from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
+from centernet.classes import COCO_FLIP_PAIRS
+from centernet.inference.decode import decode_fixed
+from centernet.detections import Detections
+from centernet.errors import ConfigError
+from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
+from centernet.io.geometry3d import alpha_to_rot_y, location_from_center
+from centernet.timing import StageTimer
+from centernet.inference.transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
+                         preprocess, warp_image)
+from centernet.inference.tta import merge_flip, merge_scales
+
+DDD_SCORE_THRESHOLD = 0.2  # the original's peak_thresh: ddd keeps only rows scoring above it
+MAX_FRAME_BATCH = 32       # frames per graph replay: larger groups are split (graph memory grows with the batch)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA GPU is available: use --device cpu or auto")
+    return device
+
+
+class Detector:
+    """A model with its checkpoint's pre-processing and decoding rules.
+
+    >>> det = Detector.from_checkpoint("ctdet_coco_dla_2x.pth")
+    >>> dets = det(cv2.imread("photo.jpg"))
+    """
+
+    def __init__(self, model: torch.nn.Module, info: CheckpointInfo, device: str | torch.device = "auto",
+                 k: int | None = None, keep_res: bool = False, input_size: tuple[int, int] | None = None,
+                 flip: bool = False, scales: tuple[float, ...] = (1.0,), camera: np.ndarray | None = None,
+                 engine: str = "auto", precision: str = "fp32"):
+        """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
+        scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
+        camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
+        engine: "auto" (on a GPU a CUDA graph for ctdet, multi_pose and ddd at one scale, flip
+        included; tuned eager for several scales, MoveNet, keep_res and on the CPU), "eager", "graph",
+        "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime) or "plain"
+        (the model exactly as loaded); precision: fp32, fp16 (GPU), bf16, or auto (see engine.py)."""
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.info = info
+        self.k = int(k or info.decode.get("k", 100))
+        spec = info.preprocess
+        if keep_res:
+            spec = replace(spec, keep_res=True)
+        if input_size is not None:
+            spec = spec.with_input_size(*input_size)
+        self.spec: PreprocessSpec = spec
+        scales = tuple(float(v) for v in scales) or (1.0,)
+        if any(not v > 0 for v in scales):
+            raise ConfigError(f"test scales must be positive, got {', '.join(f'{v:g}' for v in scales)}")
+        if (flip or scales != (1.0,)) and info.decode.get("rule", "centernet") != "centernet":
+            raise ConfigError(f"--flip and --scales need a CenterNet model; {info.arch} decodes its own way")
+        self.flip = bool(flip)
+        self.scales = scales
+        self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
+        self.timer = StageTimer(self.device)
+        self.engine = self._make_engine(engine, precision)
+
+    def _make_engine(self, mode: str, precision: str):
+        """The fast path for this model (None: run the model exactly as loaded)."""
+        from centernet.inference.onnx_export import OnnxRuntimeModel
+        if mode == "onnxruntime" and not isinstance(self.model, OnnxRuntimeModel):
+            self.model = self._onnx_runtime_model(precision)
+        if mode in ("plain", "onnxruntime") or isinstance(self.model, OnnxRuntimeModel):
+            return None
+        from centernet.inference.engine import Engine
+        eager_only = self._eager_only_reason()
+        if eager_only and mode == "graph":
+            raise ConfigError(f"the graph engine cannot run this: {eager_only}; use --engine auto or eager")
+        if eager_only and mode == "auto":
+            mode = "eager"
+        try:  # the engine itself refuses what needs a per-image input size (keep_res) or a GPU
+            return Engine(self.model, self.spec, self.device, precision, mode, self.k,
+                          self.info.decode.get("box_mode", "size"), self.task, flip_pairs=self.flip_pairs)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+    def _onnx_runtime_model(self, precision: str):
+        """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
+        from centernet.inference.engine import tune_cpu_threads
+        from centernet.inference.onnx_export import cached_onnx_model
+        if self.device.type != "cpu":
+            raise ConfigError("the onnxruntime engine runs on the CPU: add --device cpu "
+                              "(or use --engine auto on a GPU)")
+        if precision not in ("fp32", "auto"):
+            raise ConfigError(f"the onnxruntime engine runs fp32: drop --precision {precision}")
+        if self.spec.keep_res or self.scales != (1.0,):
+            raise ConfigError("the onnxruntime engine runs one fixed input size: drop --keep-res / --scales")
+        return cached_onnx_model(self.model, self.info, tuple(self.spec.input_size), threads=tune_cpu_threads())
+
+    def _eager_only_reason(self) -> str:
+        """Why this configuration runs eager whatever the device ("" when a graph can serve it)."""
+        if self.info.decode.get("rule", "centernet") != "centernet":
+            return f"{self.info.arch} decodes its own way"
+        if self.scales != (1.0,):
+            return "multi-scale testing runs eager"
+        return ""
+
+    @property
+    def flip_pairs(self) -> tuple:
+        """The (left, right) joint pairs a mirror swaps: COCO's 17 keypoints, as the original."""
+        return COCO_FLIP_PAIRS
+
+    @property
+    def uses_graph(self) -> bool:
+        return self.engine is not None and self.engine.mode == "graph"
+
+    def forward(self, batch: torch.Tensor) -> dict:
+        """The network's raw heads for a pre-processed batch, through the engine when there is one."""
+        if self.engine is not None:
+            return self.engine.forward(batch)
+        return self.model(batch.to(self.device))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, arch: str | None = None, task: str | None = None,
+                        device: str | torch.device = "auto", **kwargs) -> "Detector":
+        """Load any checkpoint (original or ours); with no path, the shipped default model for the task."""
+        if path is None:
+            from centernet.models.zoo import default_weights
+            path = default_weights(task or "ctdet")
+        if str(path).lower().endswith(".onnx"):
+            from centernet.inference.onnx_export import OnnxRuntimeModel, info_from_metadata
+            model = OnnxRuntimeModel(path)
+            return cls(model, info_from_metadata(model, path), "cpu", **kwargs)
+        model, info = load_checkpoint(path, arch=arch, task=task)
+        return cls(model, info, device, **kwargs)
+
+    @property
+    def class_names(self) -> tuple:
+        return self.info.class_names
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    def __call__(self, image: np.ndarray, camera: np.ndarray | None = None) -> Detections:
+        return self.detect_batch([image], None if camera is None else [camera])[0]
+
+    @torch.inference_mode()
+    def detect_batch(self, images: list[np.ndarray],
+                     cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
+        """Detect in several BGR images (any sizes); one forward pass per scale when their input sizes agree.
+
+        cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
+        """
+        self.timer.reset()
+        if self.uses_graph:
+            return self._detect_graph(images, cameras)
+        scales = self.scales[:1] if self.task == "ddd" else self.scales
+        flip = self.flip and self.task in FLIP_TASKS
+        per_scale: list[list[Detections]] = [[] for _ in images]
+        for scale in scales:
+            with self.timer("pre"):
+                prepared = [self.preprocess(img, scale) for img in images]
+                transforms = [tf for _, tf in prepared]
+                batches = _group_by_shape([x for x, _ in prepared])
+            for indices, batch in batches:
+                if flip:
+                    batch = torch.cat([batch, batch.flip(3)])
+                with self.timer("net"):
+                    outputs = self.forward(batch)
+                with self.timer("decode"):
+                    decoded = self.decode(outputs, flip=flip)
+                with self.timer("post"):
+                    for i, dets in zip(indices, decoded):
+                        per_scale[i].append(self.to_image(dets.to("cpu"), transforms[i], self._camera(cameras, i)))
+        if len(scales) > 1:  # keeps the original's best 100 (or K when K is larger)
+            with self.timer("merge"):
+                results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
+        else:
+            results = [dets[0] for dets in per_scale]
+        return self._with_timings(results)
+
+    def _detect_graph(self, images: list[np.ndarray],
+                      cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
+        """Every image through the engine's frame pipeline (the captured CUDA graph in graph mode):
+        images of one size share a run, at most MAX_FRAME_BATCH at a time. Same results as the
+        eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
+        frames = [as_bgr_uint8(img) for img in images]
+        results: list[Detections | None] = [None] * len(images)
+        for indices in _batches_by_size(frames, MAX_FRAME_BATCH):
+            with self.timer("graph"):
+                out = self.engine.run_frames([frames[i] for i in indices], flip=self.flip, spec=self.spec)
+            with self.timer("post"):
+                for i, dets in zip(indices, out.detections.split()):
+                    results[i] = self.to_image(dets, out.transform, self._camera(cameras, i))
+        return self._with_timings(results)
+
+    def _with_timings(self, results: list[Detections]) -> list[Detections]:
+        """Per-image stage times (the batch's time over its size) on every result and in engine.stats."""
+        per_image = {stage: ms / len(results) for stage, ms in self.timer.times.items()}
+        for r in results:
+            r.timings = dict(per_image)
+        if self.engine is not None:
+            self.engine.stats.last_times = dict(per_image)
+        return results
+
+    def _camera(self, cameras: list[np.ndarray | None] | None, i: int) -> np.ndarray:
+        return cameras[i] if cameras is not None and cameras[i] is not None else self.camera
+
+    def preprocess(self, image: np.ndarray, scale: float = 1.0) -> tuple[torch.Tensor, InputTransform]:
+        """The network input (1, 3, H, W) of an image at a test scale, and its transform."""
+        if self.task == "ddd" and self.spec.resize == "affine":
+            return preprocess_ddd(image, self.spec)
+        return preprocess(image, self.spec, scale)
+
+    def decode(self, outputs: dict, flip: bool = False) -> list[Detections]:
+        """Head outputs of a batch -> Detections in output-map cells.
+
+        With flip the batch holds the images then their mirrors; one result per image comes back.
+        """
+        rule = self.info.decode.get("rule", "centernet")
+        if rule == "movenet":
+            from centernet.inference.decode_movenet import movenet_decode
+            return [movenet_decode(*(outputs[n][i:i + 1] for n in ("center", "box_scale", "box_offset",
+                                                                     "kpt_heatmap", "kpt_regress", "kpt_offset")),
+                                   k=self.k) for i in range(outputs["center"].shape[0])]
+        if self.task not in PIPELINE_TASKS:
+            raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
+        if flip:
+            outputs = merge_flip(outputs, self.task, self.flip_pairs)
+        return decode_fixed(self.task, outputs, self.k, self.info.decode.get("box_mode", "size"),
+                            heat_is_logits=not flip).split()
+
+    def to_image(self, dets: Detections, tf: InputTransform, camera: np.ndarray | None = None) -> Detections:
+        """Output-map cells -> image pixels (boxes corner by corner, joints point by point).
+
+        ddd: the original's post-processing (see `ddd_to_image`) with `camera` (default: the detector's).
+        """
+        if self.task == "ddd" and dets.depth is not None:
+            return ddd_to_image(dets, tf, self.camera if camera is None else camera)
+        boxes = dets.boxes.numpy().reshape(-1, 2, 2)
+        out = dets.map(lambda t: t)  # shallow copy
+        out.boxes = torch.from_numpy(output_points_to_image(boxes, tf, 4).reshape(-1, 4))
+        if dets.keypoints is not None:
+            out.keypoints = torch.from_numpy(output_points_to_image(dets.keypoints.numpy(), tf, 4))
+        return out
+
+
+def preprocess_ddd(image: np.ndarray, spec: PreprocessSpec) -> tuple[torch.Tensor, InputTransform]:
+    """The original's ddd input: the whole image scaled by input_w / w about its centre (s = (w, h)),
+    or with keep_res s = (input w, input h); no test-scale resize; normalised in float32."""
+    image = as_bgr_uint8(image)
+    tf = plan_ddd_transform(spec, image.shape[:2])
+    warped = warp_image(image, replace(spec, keep_res=False), tf)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    inp = ((warped.astype(np.float32) / np.float32(255.0) - mean) / std).astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(inp.transpose(2, 0, 1)))[None], tf
+
+
+def ddd_to_image(dets: Detections, tf: InputTransform, camera: np.ndarray,
+                 threshold: float = DDD_SCORE_THRESHOLD) -> Detections:
+    """ddd detections in output-map cells -> image pixels and camera coordinates, as the original.
+
+    Keeps rows scoring above `threshold`. The 2D box keeps the original's quirk: its size (w, h) goes
+    through the output-to-image affine as if it were a point, translation included (for a KITTI
+    image the heights grow by h/2 - 0.15 w px, split between y1 and y2). location = the 2D centre
+    (image pixels) unprojected at the depth, moved down by h/2; rot_y = alpha + atan2(u - cx, fx).
+    """
+    dets = dets[dets.scores > threshold]
+    b = dets.boxes.numpy().astype(np.float64)
+    center = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+    size = np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    center_img = output_points_to_image(center, tf, 4)  # float32
+    size_img = output_points_to_image(size, tf, 4)
+    half = size_img / np.float32(2)
+    boxes = np.concatenate([center_img - half, center_img + half], axis=1).astype(np.float32)
+    dims = dets.dims.numpy().astype(np.float32)
+    depth = dets.depth.numpy().astype(np.float32)
+    out = dets.map(lambda t: t)
+    out.boxes = torch.from_numpy(boxes)
+    out.location = torch.from_numpy(location_from_center(center_img, depth, dims, camera))
+    out.rotation_y = torch.from_numpy(alpha_to_rot_y(dets.alpha.numpy(), center_img[:, 0], camera))
+    return out
+
+
+def _batches_by_size(frames: list[np.ndarray], max_batch: int) -> list[list[int]]:
+    """Indices of same-size frames, in order of first appearance, cut into runs of at most max_batch."""
+    groups: dict[tuple, list[int]] = {}
+    for i, f in enumerate(frames):
+        groups.setdefault(f.shape, []).append(i)
+    return [idx[j:j + max_batch] for idx in groups.values() for j in range(0, len(idx), max_batch)]
+
+
+def _group_by_shape(tensors: list[torch.Tensor]) -> list[tuple[list[int], torch.Tensor]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault(tuple(t.shape), []).append(i)
+    return [(idx, torch.cat([tensors[i] for i in idx])) for idx in groups.values()]

@@ -1,0 +1,105 @@
+"""The per-frame computation as plain torch: uint8 frames in, fixed-shape detections out.
+
+`FramePipeline`: frames (B, H, W, 3) uint8 BGR on the device -> pre-processing (the torch reference
+of `gpu_preprocess.py`, or the CuPy kernel) -> [flip: the mirrored inputs appended, batch 2B] ->
+network -> [`merge_flip`] -> the task's fixed-shape decoder -> `FixedDetections` (B, K, ...) in
+output-map cells.
+
+Nothing in it waits for the host, indexes with a mask or branches on tensor values, so a CUDA graph
+(`cuda_graph.py`) captures one call as it is. It runs on any device: on the CPU it is how the tests
+check the graph's computation against the Detector's eager path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from centernet.inference.decode import decode_fixed, gather_at
+from centernet.detections import FixedDetections
+from centernet.inference.gpu_preprocess import normalization, preprocess_on_device, sampling_grid, source_matrix
+from centernet.inference.transforms import InputTransform, PreprocessSpec
+from centernet.inference.tta import merge_flip
+
+PIPELINE_TASKS = ("ctdet", "multi_pose", "ddd")
+FLIP_TASKS = ("ctdet", "multi_pose")  # ddd ignores flip, as the original
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How a batch's heads become detections: the task's decoder, K, the box convention, flip merging."""
+
+    task: str = "ctdet"
+    k: int = 100
+    box_mode: str = "size"
+    flip: bool = False
+    flip_pairs: tuple = ()  # (left, right) joint pairs swapped in the mirror (multi_pose)
+
+    @property
+    def merges_flip(self) -> bool:
+        return self.flip and self.task in FLIP_TASKS
+
+
+class FramePipeline:
+    """pre -> [flip] -> net -> [merge] -> fixed decode for frames of one size (one `InputTransform`).
+
+    The model is used as given (an `Engine`'s prepared model); `input_dtype` is the dtype of the
+    pre-processed input (float16 halves the kernel's writes when the model runs in fp16).
+    """
+
+    def __init__(self, model: nn.Module, spec: PreprocessSpec, transform: InputTransform, options: DecodeOptions,
+                 device: torch.device | str, input_dtype: torch.dtype = torch.float32, use_kernels: bool = False):
+        if options.task not in PIPELINE_TASKS:
+            raise ValueError(f"no fixed-shape pipeline for task {options.task!r}: use {', '.join(PIPELINE_TASKS)}")
+        self.model, self.spec, self.transform, self.options = model, spec, transform, options
+        self.device = torch.device(device)
+        self.input_dtype = input_dtype
+        self.use_kernels = use_kernels
+        self._peak_buffers: dict = {}
+        self._gather = gather_at
+        if use_kernels:
+            from kernels.gather import gather_peaks
+            from kernels.preprocess import warp_params
+            self._gather = gather_peaks
+            self._warp = warp_params(source_matrix(transform, spec), spec.pixel_scale, spec.mean, spec.std,
+                                     spec.channel_order == "rgb", spec.truncate_pixels)
+        else:  # made once: building them inside a capture would copy from the host
+            self._grid = sampling_grid(transform, spec, self.device)
+            self._norm = normalization(spec, self.device)
+
+    def __call__(self, frames: torch.Tensor) -> FixedDetections:
+        return self.infer(self.preprocess(frames))
+
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) uint8 BGR -> (B, 3, h, w) normalised network input."""
+        if not self.use_kernels:
+            return preprocess_on_device(frames, self.transform, self.spec, self._grid, self.input_dtype, self._norm)
+        from kernels.preprocess import warp_normalize
+        h, w = self.transform.input_size
+        x = torch.empty(frames.shape[0], 3, h, w, dtype=self.input_dtype, device=frames.device)
+        warp_normalize(frames.contiguous(), x, self._warp)
+        return x
+
+    def infer(self, x: torch.Tensor) -> FixedDetections:
+        """Network input (B, 3, h, w) -> detections (B, K, ...) in output-map cells."""
+        o = self.options
+        if o.merges_flip:
+            x = torch.cat([x, x.flip(3)])
+        outputs = self.model(x.contiguous(memory_format=torch.channels_last))
+        if o.merges_flip:
+            return decode_fixed(o.task, merge_flip(outputs, o.task, o.flip_pairs), o.k, o.box_mode,
+                                heat_is_logits=False, gather=self._gather)
+        return decode_fixed(o.task, outputs, o.k, o.box_mode, peaks=self._kernel_peaks(outputs["hm"]),
+                            gather=self._gather)
+
+    def _kernel_peaks(self, hm: torch.Tensor):
+        """The CuPy peak finder's top K on the logits (None: the torch decode finds them)."""
+        if not self.use_kernels:
+            return None
+        from kernels.peaks import TILE, candidate_buffers, peak_topk
+        b, c, h, w = hm.shape
+        if hm.shape not in self._peak_buffers:  # first (warm-up) call: allocated before any capture
+            self._peak_buffers[hm.shape] = candidate_buffers(b, c, h, w, min(self.options.k, c * h * w, TILE),
+                                                             hm.device)
+        return peak_topk(hm, self.options.k, self._peak_buffers[hm.shape])

@@ -1,0 +1,102 @@
+"""Pre-processing on the device: uint8 HWC frame -> warped, normalised NCHW input, in torch.
+
+This is the contract the CuPy kernel (kernels/preprocess.cu) matches. It reproduces OpenCV's
+bilinear `warpAffine` as OpenCV 4.11+ computes it (measured bit-exact against OpenCV 5.0 on real
+images): source coordinates from the float32 inverse matrix, bilinear weights in float32, the result
+rounded to the nearest integer (uint8), zero outside the frame. Older OpenCV builds used fixed-point
+1/32-pixel weights and differ by at most a few grey levels at edges. The stretch and pad-to-square
+modes use cv2.resize's half-pixel centres (within a few grey levels of its fixed-point weights).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from centernet.inference.transforms import InputTransform, PreprocessSpec, invert_affine
+
+
+def opencv_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse warpAffine computes internally (same formula, float64)."""
+    m = np.asarray(matrix, dtype=np.float64).reshape(6).copy()
+    d = m[0] * m[4] - m[1] * m[3]
+    d = 1.0 / d if d != 0 else 0.0
+    a11, a22 = m[4] * d, m[0] * d
+    m[0], m[1], m[3], m[4] = a11, m[1] * -d, m[3] * -d, a22
+    b1 = -m[0] * m[2] - m[1] * m[5]
+    b2 = -m[3] * m[2] - m[4] * m[5]
+    m[2], m[5] = b1, b2
+    return m.reshape(2, 3)
+
+
+def source_matrix(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
+    """2x3 float32 matrix from input pixel (x, y) to source pixel; resize modes fold in the half-pixel shift."""
+    if spec.resize == "affine":
+        return opencv_inverse(tf.matrix).astype(np.float32)
+    inv = invert_affine(tf.matrix)
+    shifted = inv.copy()
+    shifted[:, 2] = inv[:, 2] + 0.5 * (inv[:, 0] + inv[:, 1]) - 0.5  # src = inv (x + 0.5) - 0.5
+    return shifted.astype(np.float32)
+
+
+def sampling_grid(tf: InputTransform, spec: PreprocessSpec, device) -> torch.Tensor:
+    """(h, w, 2) float32 source coordinates of every input pixel, computed as OpenCV does."""
+    m = source_matrix(tf, spec)
+    h, w = tf.input_size
+    ys, xs = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+    sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    return torch.from_numpy(np.stack([sx, sy], -1)).to(device)
+
+
+def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = False) -> torch.Tensor:
+    """Bilinear sampling of a (H, W, 3) uint8 frame, or a batch (B, H, W, 3), at grid (h, w, 2) ->
+    (h, w, 3) or (B, h, w, 3) float32 of integers.
+
+    Rounded to nearest like OpenCV's uint8 output, or floored (truncate) like TF.js int32 inputs.
+    """
+    fh, fw = frame.shape[-3:-1]
+    x, y = grid[..., 0], grid[..., 1]
+    x0f, y0f = torch.floor(x), torch.floor(y)
+    ax, ay = (x - x0f)[..., None], (y - y0f)[..., None]
+    x0, y0 = x0f.long(), y0f.long()
+    img = frame.float()
+
+    def tap(yy, xx):
+        inside = ((xx >= 0) & (xx < fw) & (yy >= 0) & (yy < fh))[..., None]
+        return img[..., yy.clamp(0, fh - 1), xx.clamp(0, fw - 1), :] * inside
+
+    value = (tap(y0, x0) * (1 - ax) + tap(y0, x0 + 1) * ax) * (1 - ay) \
+        + (tap(y0 + 1, x0) * (1 - ax) + tap(y0 + 1, x0 + 1) * ax) * ay
+    return torch.floor(value) if truncate else torch.round(value).clamp(0, 255)
+
+
+def normalization(spec: PreprocessSpec, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spec's per-channel mean and std as float32 device tensors.
+
+    Made once, outside any CUDA-graph capture: a tensor built from a Python list is a host-to-device
+    copy, which a capturing stream does not allow."""
+    return (torch.tensor(spec.mean, device=device, dtype=torch.float32),
+            torch.tensor(spec.std, device=device, dtype=torch.float32))
+
+
+def normalize_nchw(warped: torch.Tensor, spec: PreprocessSpec, dtype=torch.float32,
+                   norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """(h, w, 3) or (B, h, w, 3) BGR pixels -> (1 or B, 3, h, w) normalised, in spec's channel order.
+
+    norm: `normalization(spec, device)`, when already made."""
+    if spec.channel_order == "rgb":
+        warped = warped.flip(-1)
+    mean, std = norm if norm is not None else normalization(spec, warped.device)
+    out = ((warped * spec.pixel_scale - mean) / std).movedim(-1, -3)
+    return (out if out.dim() == 4 else out[None]).to(dtype)
+
+
+def preprocess_on_device(frame: torch.Tensor, tf: InputTransform, spec: PreprocessSpec,
+                         grid: torch.Tensor | None = None, dtype=torch.float32,
+                         norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """The whole device pre-processing of one frame (H, W, 3) or a batch of one size (B, H, W, 3) ->
+    (1 or B, 3, h, w): the torch reference of the fused kernel. Pass `grid` and `norm` made
+    beforehand to run it inside a CUDA-graph capture."""
+    if grid is None:
+        grid = sampling_grid(tf, spec, frame.device)
+    return normalize_nchw(warp_bilinear_u8(frame, grid, spec.truncate_pixels), spec, dtype, norm)

@@ -1,0 +1,151 @@
+"""The one renderer: boxes, labels, skeletons and cuboids drawn with OpenCV on BGR images.
+
+The GUI, `detect` and `annotate` all draw through `draw_detections`, so what you see is what you export.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from centernet.classes import COCO_SKELETON
+from centernet.detections import Detections
+from centernet.inference.transforms import as_bgr_uint8
+
+
+def color_for(index: int) -> tuple[int, int, int]:
+    """A stable, well-spread BGR colour per class or track id (golden-ratio hues)."""
+    hue = (index * 0.618033988749895) % 1.0
+    hsv = np.uint8([[[int(hue * 179), 220, 255]]])
+    b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
+    return int(b), int(g), int(r)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    threshold: float = 0.3
+    classes: frozenset | None = None  # class indices to show; None = all
+    boxes: bool = True
+    labels: bool = True
+    skeleton: bool = True
+    cuboids: bool = True
+    keypoint_threshold: float = 0.1
+    color_by_track: bool = True
+    birds_eye: bool = False  # ddd: a top-down inset of the 3D boxes
+
+
+def visible(dets: Detections, opts: RenderOptions) -> Detections:
+    """The detections a render with these options shows."""
+    return dets.above(opts.threshold).only_labels(opts.classes)
+
+
+def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: RenderOptions = RenderOptions(),
+                    camera: np.ndarray | None = None) -> np.ndarray:
+    """A copy of the BGR image with the visible detections drawn (image-pixel coordinates)."""
+    canvas = as_bgr_uint8(image).copy()
+    shown = visible(dets, opts)
+    d = shown.numpy()
+    thickness = max(1, round(max(canvas.shape[:2]) / 500))
+    colors = []
+    for i in range(len(shown)):
+        label = int(d["labels"][i])
+        track = int(d["track_ids"][i]) if "track_ids" in d else None
+        color = color_for(track if (track is not None and opts.color_by_track) else label)
+        colors.append(color)
+        if "keypoints" in d and opts.skeleton:
+            draw_skeleton(canvas, d["keypoints"][i], d.get("keypoint_scores", {i: None})[i], color, thickness,
+                          opts.keypoint_threshold)
+        corners = None
+        if "location" in d and opts.cuboids and camera is not None:
+            from centernet.io.geometry3d import box3d_corners, project_points
+            corners3d = box3d_corners(d["dims"][i], d["location"][i], d["rotation_y"][i])
+            if np.all(corners3d[:, 2] > 0.1):  # a box reaching behind the camera has no sensible outline
+                corners = project_points(corners3d, camera)
+        if corners is not None:
+            draw_cuboid(canvas, corners, color, thickness)
+        elif opts.boxes:
+            x1, y1, x2, y2 = (int(round(float(v))) for v in d["boxes"][i])
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+        if opts.labels:
+            name = class_names[label] if 0 <= label < len(class_names) else str(label)
+            text = f"{name} {float(d['scores'][i]):.2f}" + (f" #{track}" if track is not None else "")
+            x1, y1 = int(round(float(d["boxes"][i][0]))), int(round(float(d["boxes"][i][1])))
+            draw_label(canvas, text, (x1, y1), color)
+    if opts.birds_eye and "location" in d:
+        draw_birds_eye(canvas, shown, colors)
+    return canvas
+
+
+def draw_label(canvas: np.ndarray, text: str, corner: tuple[int, int], color) -> None:
+    scale = max(0.4, max(canvas.shape[:2]) / 1600)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x = min(max(corner[0], 0), max(canvas.shape[1] - tw - 2, 0))
+    y = max(corner[1], th + base + 2)
+    cv2.rectangle(canvas, (x, y - th - base - 2), (x + tw + 2, y), color, -1)
+    luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+    cv2.putText(canvas, text, (x + 1, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, 1, cv2.LINE_AA)
+
+
+def draw_skeleton(canvas, joints, scores, color, thickness, min_score=0.1, edges=COCO_SKELETON) -> None:
+    ok = np.ones(len(joints), bool) if scores is None else np.asarray(scores) >= min_score
+    pts = [(int(round(float(x))), int(round(float(y)))) for x, y in joints]
+    for a, b in edges:
+        if a < len(pts) and b < len(pts) and ok[a] and ok[b]:
+            cv2.line(canvas, pts[a], pts[b], color, thickness + 1, cv2.LINE_AA)
+    for j, p in enumerate(pts):
+        if ok[j]:
+            cv2.circle(canvas, p, thickness + 2, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(canvas, p, thickness + 1, color, -1, cv2.LINE_AA)
+
+
+# corner indices of the 12 cuboid edges; the first four corners are the front face
+CUBOID_EDGES = ((0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7))
+
+
+def draw_cuboid(canvas, corners_2d: np.ndarray, color, thickness) -> None:
+    pts = [(int(round(float(x))), int(round(float(y)))) for x, y in corners_2d]
+    for a, b in CUBOID_EDGES:
+        cv2.line(canvas, pts[a], pts[b], color, thickness, cv2.LINE_AA)
+    # front face marked with a cross, so heading is visible
+    cv2.line(canvas, pts[0], pts[2], color, thickness, cv2.LINE_AA)
+    cv2.line(canvas, pts[1], pts[3], color, thickness, cv2.LINE_AA)
+
+
+def draw_heatmap(image: np.ndarray, heat: np.ndarray, to_image: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """A copy of the BGR image with a [0, 1] heatmap (H, W, in output-map cells) blended over it.
+
+    `to_image` is the 2x3 matrix from output-map cells to image pixels
+    (`InputTransform.output_to_image(down_ratio)`); colder cells stay transparent.
+    """
+    canvas = as_bgr_uint8(image)
+    h, w = canvas.shape[:2]
+    up = cv2.warpAffine(np.ascontiguousarray(heat, dtype=np.float32), np.asarray(to_image, np.float64), (w, h),
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.clip(up, 0.0, 1.0, out=up)
+    colored = cv2.applyColorMap((up * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    weight = np.sqrt(up) * alpha  # gamma 0.5: peaks of 0.3-0.5 stay visible, the background stays faint
+    return cv2.blendLinear(canvas, colored, 1.0 - weight, weight)
+
+
+def draw_birds_eye(canvas: np.ndarray, dets: Detections, colors, extent_x: float = 20.0, extent_z: float = 60.0,
+                   fraction: float = 0.3) -> None:
+    """A top-down inset (top-right corner) of ddd boxes: x in [-extent_x, extent_x] m, z in [0, extent_z] m,
+    the camera at the bottom centre; each box's ground outline, front edge thicker."""
+    from centernet.io.geometry3d import birds_eye_corners
+    size = max(40, int(min(canvas.shape[:2]) * fraction))
+    inset = np.full((size, size, 3), 32, np.uint8)
+
+    def to_px(xz):
+        return np.stack([(xz[:, 0] / extent_x + 1) * size / 2, size - xz[:, 1] / extent_z * size], 1)
+
+    for z in range(10, int(extent_z), 10):  # a range ring every 10 m
+        cv2.line(inset, (0, int(size - z / extent_z * size)), (size, int(size - z / extent_z * size)), (70, 70, 70), 1)
+    d = dets.numpy()
+    for i in range(len(dets)):
+        pts = np.round(to_px(birds_eye_corners(d["dims"][i], d["location"][i], d["rotation_y"][i]))).astype(np.int32)
+        cv2.polylines(inset, [pts.reshape(-1, 1, 2)], True, colors[i], 1, cv2.LINE_AA)
+        cv2.line(inset, tuple(int(v) for v in pts[0]), tuple(int(v) for v in pts[1]), colors[i], 2, cv2.LINE_AA)
+    cv2.circle(inset, (size // 2, size - 2), 3, (255, 255, 255), -1)
+    canvas[:size, canvas.shape[1] - size:] = inset

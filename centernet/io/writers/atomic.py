@@ -1,0 +1,54 @@
+"""Atomic outputs: write beside the target under a temporary name, then rename onto it.
+
+A reader (or a resumed run) sees either the old file or the complete new one, never half a file,
+even when the writer is killed with SIGKILL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from centernet.errors import InputError
+
+
+def temp_path_for(path: Path) -> Path:
+    """`out/rendered.mp4` -> `out/.rendered.part.mp4`: hidden, and the suffix kept for OpenCV's muxer."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.part{path.suffix}")
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "w", fsync: bool = False, newline: str | None = None):
+    """`with atomic_file(p) as f: f.write(...)`: `p` appears only once the block has succeeded."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, mode, newline=newline) as f:
+            yield f
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, obj, fsync: bool = False, indent: int | None = None,
+                      sort_keys: bool = False) -> None:
+    with atomic_file(path, fsync=fsync) as f:
+        json.dump(obj, f, indent=indent, sort_keys=sort_keys)
+        f.write("\n")
+
+def ensure_writable_dir(path: Path, flag: str) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise InputError(f"cannot write to {flag} {path}: {e.strerror or e}; choose a folder you can write") from None
+    return path

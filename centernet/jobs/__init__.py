@@ -1,0 +1,1 @@
+"""Workflows over a Detector: detect, annotate, explore, bench and the GPU check."""

@@ -1,0 +1,1 @@
+"""Models: backbones, heads, building, safe checkpoint loading, the zoo and downloads, conversion, inspection."""

@@ -1,0 +1,27 @@
+"""The `gui` command is registered and the CLI imports Qt only when it runs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_cli_does_not_import_qt_until_gui_runs():
+    code = ("import sys, app.cli.main as c; p = c.build_parser(); "
+            "a = p.parse_args(['gui', '--source', 'x.mp4', '--weights', 'w.pth', '--threshold', '0.4', '--headless', "
+            "'--max-seconds', '2']); "
+            "assert a.func is c.cmd_gui and a.source == 'x.mp4' and a.threshold == 0.4 and a.headless; "
+            "assert not any(m.startswith(('PyQt6', 'app.gui')) for m in sys.modules), "
+            "[m for m in sys.modules if m.startswith(('PyQt6', 'app.gui'))]")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_app_never_imported_by_the_library():
+    for path in (ROOT / "centernet").rglob("*.py"):
+        text = path.read_text()
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import app", "from app")) or "PyQt" in stripped and "import" in stripped:
+                raise AssertionError((path, line))

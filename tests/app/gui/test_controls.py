@@ -1,0 +1,79 @@
+"""The control panel: task-aware toggles, class filter, threshold, the model request it builds."""
+from __future__ import annotations
+
+from centernet.classes import COCO_CLASSES
+
+from app.gui.controls import Controls
+
+
+def test_toggles_follow_the_task(qtbot):
+    c = Controls()
+    qtbot.addWidget(c)
+    c.set_task("ctdet", COCO_CLASSES)
+    enabled = {k for k, b in c.toggles.items() if b.isEnabled()}
+    assert enabled == {"boxes", "labels", "heatmap"}
+    c.set_task("multi_pose", ("person",))
+    assert c.toggles["skeleton"].isEnabled() and not c.toggles["cuboids"].isEnabled()
+    c.set_task("ddd", ("Car", "Pedestrian", "Cyclist"))
+    assert c.toggles["cuboids"].isEnabled() and not c.toggles["skeleton"].isEnabled()
+    assert not c.draw_options().render.skeleton      # a disabled toggle draws nothing
+
+
+def test_class_filter_and_threshold_make_the_render_options(qtbot):
+    c = Controls()
+    qtbot.addWidget(c)
+    c.set_task("ctdet", COCO_CLASSES)
+    with qtbot.waitSignal(c.options_changed) as blocker:
+        c.set_threshold(0.42)
+    assert blocker.args[0].render.threshold == 0.42 and c.threshold_label.text() == "0.42"
+    c.class_filter.setText("person, car")
+    assert c.draw_options().render.classes == frozenset({0, 2})
+    c.class_filter.setText("person, unicorn")
+    options = c.draw_options()
+    assert options.render.classes is None and not c.class_filter_error.isHidden()
+    assert "unicorn" in c.class_filter_error.text()
+
+
+def test_model_request_reflects_the_panel(qtbot):
+    c = Controls(cuda=False, detector_options={"flip", "engine", "precision"})
+    qtbot.addWidget(c)
+    assert [c.engine.itemData(i)[0] for i in range(c.engine.count())] == ["cpu"]   # no GPU options
+    c.set_weights("/x/model.pth")
+    c.set_input_size((384, 384))
+    c.flip.setChecked(True)
+    r = c.model_request()
+    assert (r.weights, r.input_size, r.keep_res, r.device, r.flip) == ("/x/model.pth", (384, 384), False, "cpu", True)
+    c.set_input_size("keep")
+    assert c.model_request().keep_res and c.model_request().input_size is None
+    c.set_input_size((416, 736))                      # not in the list: added
+    assert c.model_request().input_size == (416, 736)
+    gpu = Controls(cuda=True, detector_options={"engine", "precision"})
+    qtbot.addWidget(gpu)
+    assert gpu.engine.count() == 5
+    r = gpu.model_request()
+    assert (r.device, r.engine, r.precision) == ("cuda", "graph", "fp16")
+
+
+def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
+    c = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=True)
+    qtbot.addWidget(c)
+    assert [c.engine.itemData(i) for i in range(c.engine.count())] == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32")]
+    assert c.model_request().precision == "bf16"
+    plain = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=False, onnx_runtime=True)
+    qtbot.addWidget(plain)
+    assert plain.model_request().precision == "fp32"
+    assert [plain.engine.itemData(i) for i in range(plain.engine.count())] == [("cpu", "auto", "fp32"),
+                                                                             ("cpu", "onnxruntime", "fp32")]
+    plain.engine.setCurrentIndex(1)
+    assert plain.model_request().engine == "onnxruntime"
+
+
+def test_source_picker_recognises_each_kind(qtbot, tmp_path):
+    c = Controls()
+    qtbot.addWidget(c)
+    for spec, kind in (("3", "camera"), ("rtsp://host/s", "url"), (str(tmp_path), "folder"), ("/v/a.mp4", "file")):
+        c.set_source(spec)
+        assert c.source_kind.currentData() == kind
+        with qtbot.waitSignal(c.source_requested) as blocker:
+            c.open_button.click()
+        assert blocker.args[0] == spec

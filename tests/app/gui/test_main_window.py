@@ -1,0 +1,285 @@
+"""The window on the demo clip with a seeded res_18: frames, overlays, readout, threshold, drops, close."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from centernet.io.render import color_for
+
+from centernet.inference.engine import cpu_has_native_bf16
+
+from tests.app.conftest import INPUT, wait_for_result
+
+# the CPU entry a window starts with: bf16 where oneDNN runs it natively
+CPU_DEFAULT = ("cpu", "auto", "bf16" if cpu_has_native_bf16() else "fp32")
+
+
+class SlowDetector:
+    """The real detector, made slower than the source by a sleep before each frame."""
+
+    def __init__(self, detector, seconds: float):
+        self._detector = detector
+        self.seconds = seconds
+
+    def __call__(self, image):
+        time.sleep(self.seconds)
+        return self._detector(image)
+
+    def __getattr__(self, name):
+        return getattr(self._detector, name)
+
+
+class ReplayDetector(SlowDetector):
+    """Returns one stored result after a short sleep: a model of known, small latency."""
+
+    def __init__(self, detector, dets, seconds: float = 0.02):
+        super().__init__(detector, seconds)
+        self.dets = dets
+        self.calls = 0
+
+    def __call__(self, image):
+        self.calls += 1
+        time.sleep(self.seconds)
+        return self.dets
+
+
+@pytest.fixture
+def live_window(make_window, qtbot, bikes, seeded_res18):
+    """The window playing bikes.mp4 with the seeded model, after its first inferred frame is on screen."""
+    window = make_window(source=str(bikes), weights=str(seeded_res18), input_size=INPUT)
+    wait_for_result(qtbot, window, lambda r: r.inferred, timeout=90000)
+    return window
+
+
+def pause_and_settle(qtbot, window):
+    """Pause and wait until the worker is idle and its newest result is the one on screen."""
+    window.pipeline.set_paused(True)
+    worker = window.pipeline.worker
+    qtbot.waitUntil(lambda: window.pipeline.paused, timeout=5000)
+    qtbot.waitUntil(lambda: worker.idle() and window.last_result is not None
+                    and window.last_result.seq == worker.published, timeout=60000)
+
+
+def set_threshold(qtbot, window, value: float):
+    """Move the slider; return the first result drawn with the new threshold."""
+    seq = window.last_result.seq
+    window.controls.set_threshold(value)
+    t = window.controls.threshold
+    assert window.pipeline.worker.options.render.threshold == t
+    return wait_for_result(qtbot, window, lambda r: r.seq > seq and r.dets is not None, timeout=30000)
+
+
+def edge_pixels(box, shape):
+    """Integer pixels along the left (or right) edge of a drawn box that lie inside the image."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box[:4])
+    h, w = shape[:2]
+    ys = np.arange(max(y1, 0) + 2, min(y2, h - 1) - 1)
+    for x in (x1, x2):
+        if 0 <= x < w and len(ys) >= 5:
+            return [(x, int(y)) for y in ys]
+    return []
+
+
+def test_frames_are_displayed_and_overlay_draws_at_the_detected_box(live_window, qtbot):
+    window = live_window
+    pause_and_settle(qtbot, window)
+    top = float(window.last_result.dets.scores.max())
+    result = set_threshold(qtbot, window, np.floor(top * 100) / 100)
+    assert result.shown >= 1
+    qtbot.waitUntil(lambda: window.view._painted_seq == result.seq, timeout=5000)   # it reached the screen
+    image = window.view.image()
+    raw = result.frame.image
+    assert window.view.source_size == (640, 272)
+    assert (image.width(), image.height()) == (640, 272)   # the view is larger than the clip: not shrunk
+    checked = 0
+    for box in result.boxes_drawn:
+        pts = edge_pixels(box, raw.shape)
+        if not pts:
+            continue
+        b, g, r = color_for(int(box[4]))
+        on_color = 0
+        for x, y in pts:
+            pixel = image.pixelColor(x, y)
+            if abs(pixel.red() - r) + abs(pixel.green() - g) + abs(pixel.blue() - b) <= 30:
+                on_color += 1
+        # most of the edge shows the class colour; the raw frame there does not
+        assert on_color >= 0.7 * len(pts), (box, on_color, len(pts))
+        raw_on = sum(abs(int(raw[y, x, 2]) - r) + abs(int(raw[y, x, 1]) - g) + abs(int(raw[y, x, 0]) - b) <= 30
+                     for x, y in pts)
+        assert raw_on < 0.3 * len(pts)
+        checked += 1
+        break
+    assert checked == 1
+    # the painted widget shows the same colour where the box edge maps to
+    grab = window.view.grab().toImage()
+    x, y = pts[len(pts) // 2]
+    point = window.view.map_from_image(x + 0.5, y + 0.5)
+    ratio = grab.width() / window.view.width()
+    near = [grab.pixelColor(int(point.x() * ratio) + dx, int(point.y() * ratio)) for dx in (-1, 0, 1)]
+    assert min(abs(c.red() - r) + abs(c.green() - g) + abs(c.blue() - b) for c in near) <= 90
+
+
+def test_fps_and_latency_labels_update(live_window, qtbot):
+    panel = live_window.latency
+
+    def number(label):
+        try:
+            return float(label.text().split()[0])
+        except ValueError:
+            return 0.0
+    qtbot.waitUntil(lambda: number(panel.display_fps_label) > 0 and number(panel.inference_fps_label) > 0,
+                    timeout=30000)
+    for stage in ("capture", "pre", "net", "decode", "post", "render"):
+        assert panel.stage_labels[stage].text().endswith(" ms"), stage
+    assert number(panel.stage_labels["net"]) > 0
+    assert number(panel.end_to_end_label) > 0
+    assert "CPU" in panel.device_label.text()
+    assert "RSS" in panel.memory_label.text()
+    assert len(panel.chart.samples) >= 1
+
+
+def test_threshold_slider_changes_how_many_boxes_are_drawn(live_window, qtbot):
+    window = live_window
+    pause_and_settle(qtbot, window)
+    low = set_threshold(qtbot, window, 0.01)
+    top = float(low.dets.scores.max())
+    high = set_threshold(qtbot, window, np.floor(top * 100) / 100)
+    assert low.shown > high.shown >= 1
+    assert low.shown == len(low.boxes_drawn) and high.shown == len(high.boxes_drawn)
+    assert not np.array_equal(low.image, high.image)
+    none = set_threshold(qtbot, window, 0.99)
+    if float(none.dets.scores.max()) < 0.99:
+        assert none.shown == 0
+        assert np.array_equal(none.image, none.frame.image)   # nothing drawn: the frame itself
+
+
+def test_dropped_frame_counter_rises_when_the_model_is_slower_than_the_source(live_window, qtbot):
+    window = live_window
+    worker = window.pipeline.worker
+    worker.set_detector(SlowDetector(worker.detector, 0.3))   # < 3.3 fps against a 25 fps clip
+    start = worker.dropped
+    qtbot.waitUntil(lambda: worker.dropped >= start + 10, timeout=30000)
+    qtbot.waitUntil(lambda: int(window.latency.dropped_label.text()) >= start + 10, timeout=5000)
+    assert worker.received > worker.inferred + 10
+
+
+def test_close_stops_both_threads_and_releases_the_source_within_one_second(live_window, qtbot, qtlog):
+    window = live_window
+    worker = window.pipeline.worker
+    # a model of known latency, so the measurement is about shutdown, not about one slow forward pass
+    replay = ReplayDetector(worker.detector, window.last_result.dets)
+    worker.set_detector(replay)
+    qtbot.waitUntil(lambda: replay.calls >= 2, timeout=60000)   # the real forward pass in flight has ended
+    capture = window.pipeline.capture
+    assert capture.isRunning() and worker.isRunning() and capture.source is not None
+    start = time.perf_counter()
+    window.close()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, elapsed
+    assert capture.isFinished() and worker.isFinished()
+    assert capture.source is None   # released in its own thread
+    assert not any("Destroyed while" in m.message for m in qtlog.records)
+
+
+def test_shortcuts_pause_step_snapshot_and_record(live_window, qtbot):
+    window = live_window
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.pipeline.paused, timeout=5000)
+    pause_and_settle(qtbot, window)
+    index = window.last_result.frame.index
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    wait_for_result(qtbot, window, lambda r: r.frame.index == index + 1, timeout=60000)
+
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    path = window.last_snapshot
+    from PyQt6.QtCore import QThreadPool
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    assert path.exists()
+    png = cv2.imread(str(path))
+    assert png.shape == window.last_result.image.shape
+
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert window.recorder is not None and window.view.badge
+    qtbot.keyClick(window, Qt.Key.Key_Space)           # play while recording
+    qtbot.waitUntil(lambda: window.recorder.frames >= 3, timeout=60000)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    video = window.last_recording
+    QThreadPool.globalInstance().waitForDone(5000)
+    cap = cv2.VideoCapture(str(video))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert frames >= 3
+
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert window.isFullScreen() or window.fullscreen_action.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    assert not window.fullscreen_action.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_Q)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+
+
+def test_heatmap_toggle_blends_the_centre_heatmap(live_window, qtbot):
+    window = live_window
+    pause_and_settle(qtbot, window)
+    before = window.last_result
+    window.controls.toggles["heatmap"].setChecked(True)
+    after = wait_for_result(qtbot, window, lambda r: r.seq > before.seq and r.frame.index == before.frame.index
+                            and window.pipeline.worker.options.heatmap, timeout=60000)
+    assert not np.array_equal(after.image, before.image)
+
+
+def test_settings_persist_between_windows(make_window, qtbot, settings, bikes, seeded_res18):
+    window = make_window(source=str(bikes), weights=str(seeded_res18), input_size=INPUT, load_model=False)
+    window.controls.set_threshold(0.55)
+    window.controls.toggles["labels"].setChecked(False)
+    window.controls.class_filter.setText("person, car")
+    window.close()
+    again = make_window(load_model=False, open_last_source=False)
+    assert again.controls.threshold == pytest.approx(0.55)
+    assert not again.controls.toggles["labels"].isChecked()
+    assert again.controls.class_filter.text() == "person, car"
+    assert again.controls.weights == str(seeded_res18)
+    assert again.controls.current_source() == str(bikes)
+    assert again.controls.input_size.currentData() == INPUT
+
+
+def test_engine_choice_persists_between_windows_and_the_command_line_wins(make_window, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the GPU entries; no model is loaded on them
+    window = make_window(device=None)
+    entries = [window.controls.engine.itemData(i) for i in range(window.controls.engine.count())]
+    assert ("cuda", "graph", "bf16") in entries and window.controls.engine.currentData() != ("cuda", "graph", "bf16")
+    window.controls.set_engine("graph", "bf16")         # the panel's choice, without loading a model on a fake GPU
+    window.close()
+
+    again = make_window(device=None)
+    r = again.controls.model_request()
+    assert (r.device, r.engine, r.precision) == ("cuda", "graph", "bf16")
+    again.close()
+    on_cuda = make_window(device="cuda")                 # --device cuda says nothing about precision
+    assert on_cuda.controls.engine.currentData() == ("cuda", "graph", "bf16")
+    on_cuda.close()
+    fp32 = make_window(device=None, engine="graph", precision="fp32")
+    assert fp32.controls.engine.currentData() == ("cuda", "graph", "fp32")
+    fp32.close()
+    assert make_window(device="cpu").controls.engine.currentData() == CPU_DEFAULT
+
+
+def test_a_saved_gpu_engine_on_a_machine_without_cuda_falls_back_to_the_cpu(make_window, settings, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    settings.setValue("engine", "cuda/graph/fp16")
+    window = make_window(device=None)
+    assert window.controls.engine.currentData() == CPU_DEFAULT
+
+
+def test_the_engine_of_the_loaded_model_is_saved(make_window, qtbot, settings, seeded_res18):
+    window = make_window(weights=str(seeded_res18), input_size=INPUT)
+    qtbot.waitUntil(lambda: window.detector is not None, timeout=60000)
+    assert settings.value("engine") == "/".join(CPU_DEFAULT)

@@ -1,0 +1,174 @@
+"""The FramePipeline (the computation a CUDA graph captures) run on the CPU against the Detector's eager path.
+
+Real images, seeded original-layout weights (ctdet res_18, multi_pose dla_34, ddd dla_34), with and
+without flip, batches of 1 and 3. The pipeline pre-processes with the torch reference of the GPU
+kernel, which may differ from OpenCV's warp by rounding (mean <= 0.5, max <= 4 grey levels; none
+with OpenCV >= 4.11), so end to end the detections are matched with tolerances. Fed the eager
+path's own input tensor, the pipeline must reproduce its decode exactly.
+"""
+from functools import lru_cache
+
+import cv2
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torchvision.ops import box_iou
+
+from centernet.io.cameras import load_camera
+from centernet.models.checkpoint import info_for_original, strict_load
+from centernet.classes import COCO_FLIP_PAIRS
+from centernet.inference.detector import Detector
+from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
+from centernet.models.build import build_model
+from centernet.inference.transforms import PreprocessSpec, plan_task_transform
+from tests.conftest import DATA, need, seeded_state_dict
+
+# task -> arch, input size (small enough for the CPU suite), three real images (the first sets the batch's size)
+CASES = {
+    "ctdet": ("res_18", (384, 384), ["images/bus.jpg", "images/zidane.jpg", "images/messi5.jpg"]),
+    "multi_pose": ("dla_34", (256, 256), ["images/zidane.jpg", "images/bus.jpg", "images/basketball1.png"]),
+    "ddd": ("dla_34", (192, 640), ["kitti/000008.png", "kitti/training/image_2/000001.png",
+                                   "kitti/training/image_2/000000.png"]),
+}
+MATCHED = 0.95  # share of detections that must match: rounding may move a few across the top-K cut
+FIELDS = ("boxes", "scores", "labels", "keypoints", "keypoint_scores", "depth", "dims", "alpha", "location",
+          "rotation_y")
+
+
+@lru_cache(maxsize=3)
+def _model(task):
+    arch = CASES[task][0]
+    state_dict = seeded_state_dict(task, arch)
+    info = info_for_original(state_dict)
+    model = build_model(info.arch, info.task, heads=info.heads, head_conv=info.head_conv)
+    strict_load(model, state_dict, f"{task} {arch}", info.describe())
+    return model.eval(), info
+
+
+def _setup(task, flip, batch):
+    """A CPU Detector (eager engine) and `batch` real images of one size."""
+    _, size, names = CASES[task]
+    images = [cv2.imread(str(need(DATA / n))) for n in names[:batch]]
+    h, w = images[0].shape[:2]
+    images = [images[0]] + [cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in images[1:]]
+    model, info = _model(task)
+    det = Detector(model, info, device="cpu", input_size=size, flip=flip)
+    assert det.engine.mode == "eager"
+    return det, images
+
+
+def assert_same_detections(ref, got, task):
+    """Detections above 0.3 matched by class with IoU >= 0.9 and score within 0.02; matched rows also
+    agree on joints (1 px) or on depth (1 %), angles (0.01 rad) and location (5 cm)."""
+    for r, g in zip(ref, got):
+        r, g = r.above(0.3), g.above(0.28)
+        assert len(r) > 0
+        ok = (r.labels[:, None] == g.labels[None]) & ((r.scores[:, None] - g.scores[None]).abs() <= 0.02)
+        iou = torch.where(ok, box_iou(r.boxes, g.boxes), torch.tensor(-1.0))
+        best, j = iou.max(1)
+        matched = best >= 0.9
+        assert float(matched.float().mean()) >= MATCHED
+        ri, gj = matched.nonzero()[:, 0], j[matched]
+        if task == "multi_pose":
+            dist = (r.keypoints[ri] - g.keypoints[gj]).norm(dim=-1)
+            assert float((dist <= 1.0).float().mean()) >= MATCHED
+        if task == "ddd":
+            assert float(((r.depth[ri] - g.depth[gj]).abs() <= 0.01 * r.depth[ri]).float().mean()) >= MATCHED
+            for name, tol in (("alpha", 0.01), ("rotation_y", 0.01), ("location", 0.05), ("dims", 0.01)):
+                close = ((getattr(r, name)[ri] - getattr(g, name)[gj]).abs() <= tol).reshape(len(ri), -1).all(1)
+                assert float(close.float().mean()) >= MATCHED, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("task", ["ctdet", "multi_pose", "ddd"])
+def test_frame_pipeline_on_frames_gives_the_eager_detections(task, flip, batch):
+    det, images = _setup(task, flip, batch)
+    cameras = None
+    if task == "ddd":  # the first image brings its own camera, the others use the detector's
+        cameras = [load_camera(need(DATA / "kitti" / "000008.txt"))] + [None] * (batch - 1)
+    eager = det.detect_batch(images, cameras)
+    pipelined = det._detect_graph(images, cameras)  # the graph path's code, the FramePipeline run as plain torch
+    assert det.engine.stats.eager_runs >= 1 and det.engine.stats.captures == 0
+    assert_same_detections(eager, pipelined, task)
+    assert_same_detections(pipelined, eager, task)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("task", ["ctdet", "multi_pose", "ddd"])
+def test_frame_pipeline_fed_the_eager_input_decodes_exactly_as_the_detector(task, flip):
+    det, images = _setup(task, flip, 3)
+    flip = flip and task in FLIP_TASKS
+    x = torch.cat([det.preprocess(im)[0] for im in images])
+    with torch.inference_mode():
+        want = det.decode(det.forward(torch.cat([x, x.flip(3)]) if flip else x), flip=flip)
+        got = det.engine.pipeline(images[0].shape[:2], flip, det.spec).infer(x).split()
+    for g, w in zip(got, want):
+        assert len(w) > 0
+        for name in FIELDS:
+            a, b = getattr(g, name), getattr(w, name)
+            assert (a is None) == (b is None) and (a is None or torch.equal(a, b)), name
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_default_model_pipeline_gives_the_eager_detections_with_real_weights(flip):
+    """The shipped ctdet model: pad-to-square RGB input, ltrb boxes (left and right swap in the mirror)."""
+    from centernet.models.zoo import default_weights
+    det = Detector.from_checkpoint(default_weights("ctdet"), device="cpu", flip=flip)
+    assert det.spec.resize == "pad_square" and det.info.decode["box_mode"] == "ltrb"
+    images = [cv2.imread(str(need(DATA / "images" / n))) for n in ("bus.jpg", "zidane.jpg")]
+    for image in images:
+        assert_same_detections(det.detect_batch([image]), det._detect_graph([image]), "ctdet")
+
+
+def test_ddd_pipeline_plans_the_detectors_own_geometry_and_ignores_flip():
+    det, images = _setup("ddd", True, 1)
+    pipe = det.engine.pipeline(images[0].shape[:2], flip=True)
+    _, tf = det.preprocess(images[0])
+    assert not pipe.options.merges_flip
+    assert (pipe.transform.matrix == tf.matrix).all() and pipe.transform.input_size == tf.input_size
+
+
+class DeviceProvenance(TorchDispatchMode):
+    """Records every device tensor an op receives that neither was `known` beforehand nor came out of
+    an op seen here: a constant copied from the host (torch.tensor(list), a list index), which a
+    capturing CUDA stream forbids. CPU scalars (wrapped Python numbers) are kernel arguments, not copies."""
+
+    def __init__(self, known):
+        super().__init__()
+        self.alive = list(known)  # held, so that ids are not reused
+        self.ids = {id(t) for t in self.alive}
+        self.foreign: list[tuple] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for t in tree_leaves((args, kwargs)):
+            if isinstance(t, torch.Tensor) and id(t) not in self.ids and not (t.device.type == "cpu" and t.dim() == 0):
+                self.foreign.append((str(func), t.device.type, tuple(t.shape)))
+        out = func(*args, **kwargs)
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self.alive.append(t)
+                self.ids.add(id(t))
+        return out
+
+
+@pytest.mark.parametrize("task, heads, flip", [
+    ("ctdet", None, False), ("ctdet", None, True), ("ctdet", {"hm": 80, "wh": 4, "reg": 2}, True),  # ltrb boxes
+    ("multi_pose", None, False), ("multi_pose", None, True), ("ddd", None, False)])
+def test_frame_pipeline_is_graph_capturable_no_sync_no_mask_no_host_copy(task, heads, flip):
+    """On the meta device a host sync (.item(), a boolean mask, nonzero, branching on a value) raises;
+    the provenance check catches host-to-device copies."""
+    model = build_model("res_18", task, heads=heads).eval().to("meta")
+    spec = PreprocessSpec(input_size=(128, 160))
+    options = DecodeOptions(task, 20, "ltrb" if heads else "size", flip, COCO_FLIP_PAIRS)
+    pipe = FramePipeline(model, spec, plan_task_transform(task, spec, (90, 150)), options, "meta")
+    frames = torch.empty(2, 90, 150, 3, dtype=torch.uint8, device="meta")
+    known = [frames, *model.parameters(), *model.buffers(), pipe._grid, *pipe._norm]
+    with torch.inference_mode(), DeviceProvenance(known) as seen:
+        out = pipe(frames)
+    assert seen.foreign == []
+    assert out.scores.shape == (2, 20) and out.boxes.shape == (2, 20, 4)
