@@ -15,7 +15,7 @@ import torch
 from torchvision.ops import deform_conv2d
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from centernet.backbones.dcn import gathered_deform_conv2d  # noqa: E402
+from centernet.models.backbones.dcn import gathered_deform_conv2d  # noqa: E402
 
 SIZES = ((64, 128), (128, 64), (256, 32))  # channels, map side: dla_34's up-sampling DCNs at 512x512
 

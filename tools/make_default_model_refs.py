@@ -27,9 +27,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from centernet.checkpoint import load_checkpoint  # noqa: E402
-from centernet.transforms import preprocess  # noqa: E402
-from centernet.zoo import DEFAULT_MODELS  # noqa: E402
+from centernet.models.checkpoint import load_checkpoint  # noqa: E402
+from centernet.inference.transforms import preprocess  # noqa: E402
+from centernet.models.zoo import DEFAULT_MODELS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 IMAGES = ["images/bus.jpg", "images/zidane.jpg", "coco_mini/val2017/000000350679.jpg"]
