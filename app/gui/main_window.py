@@ -1,4 +1,5 @@
-"""The window: video, transport bar, control panel and latency readout; menus, shortcuts and settings.
+"""The window: composes the panels (panels.py), menus and shortcuts (menus.py) and settings
+(window_settings.py) and reacts to the pipeline, the controls and the transport bar.
 
 The GUI thread only paints and reacts: capture and inference run in their own threads (`Pipeline`),
 checkpoints load in a loader thread, snapshots and recordings are written off this thread.
@@ -9,67 +10,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
+import torch
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
-from PyQt6.QtGui import QAction, QColor, QKeySequence, QPalette
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QInputDialog, QLabel, QMainWindow, QMessageBox,
-                             QScrollArea, QVBoxLayout, QWidget)
-
-from centernet.inference.engine import cpu_has_native_bf16
-from centernet.inference.onnx_export import onnx_runtime_available
+from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.capture import CameraLister, SourceInfo
-from app.gui.controls import Controls, TransportBar, engine_key
-from app.gui.inference_worker import ModelRequest, detector_parameters
-from app.gui.latency_panel import LatencyPanel
+from app.gui.controls import engine_key
+from app.gui.inference_worker import ModelRequest
+from app.gui.menus import build_menus
+from app.gui.panels import build_panels
 from app.gui.pipeline import Pipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description
-from app.gui.video_view import VideoView
-
-APP_NAME = "CenterNet Live"
-
-STYLE_SHEET = """
-QMainWindow, QDockWidget { background: #1b1d22; }
-QDockWidget::title { background: #23262d; padding: 6px 10px; color: #c9ced8; font-weight: 600; }
-QGroupBox { border: 1px solid #30343c; border-radius: 8px; margin-top: 14px; padding: 10px 8px 8px 8px;
-            font-weight: 600; color: #dfe3ea; }
-QGroupBox::title { subcontrol-origin: margin; left: 10px; padding: 0 4px; color: #8fb8ff; }
-QLabel#hint { color: #9aa3b2; font-size: 11px; }
-QLabel#error { color: #ff7b72; font-size: 11px; }
-QLineEdit[invalid="true"] { border: 1px solid #ff7b72; }
-QFrame#metric { background: #23262d; border-radius: 8px; min-width: 92px; }
-QLabel#metricValue { color: #f2f4f8; font-size: 20px; font-weight: 700; }
-QLabel#metricCaption { color: #8b93a1; font-size: 10px; }
-QLabel#stageValue { color: #f2f4f8; font-family: monospace; }
-QLabel#infoLine { color: #aab2c0; font-size: 11px; }
-QPushButton#primary { background: #2f6fdb; color: white; border: none; border-radius: 5px; padding: 5px 16px; }
-QPushButton#primary:hover { background: #3b7cf0; }
-QWidget#transport { background: #202329; }
-QStatusBar { background: #17191d; color: #aab2c0; }
-"""
-
-
-def apply_theme(app: QApplication) -> None:
-    """Fusion with a dark palette: the video stays the brightest thing on screen."""
-    app.setStyle("Fusion")
-    p = QPalette()
-    base, alt, text = QColor(27, 29, 34), QColor(35, 38, 45), QColor(223, 227, 234)
-    for role, color in ((QPalette.ColorRole.Window, base), (QPalette.ColorRole.WindowText, text),
-                        (QPalette.ColorRole.Base, QColor(20, 22, 26)), (QPalette.ColorRole.AlternateBase, alt),
-                        (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, alt),
-                        (QPalette.ColorRole.ButtonText, text), (QPalette.ColorRole.ToolTipBase, alt),
-                        (QPalette.ColorRole.ToolTipText, text), (QPalette.ColorRole.Highlight, QColor(47, 111, 219)),
-                        (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
-                        (QPalette.ColorRole.PlaceholderText, QColor(120, 126, 138))):
-        p.setColor(role, color)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(100, 105, 115))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor(100, 105, 115))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(100, 105, 115))
-    app.setPalette(p)
-
-
-def default_settings() -> QSettings:
-    return QSettings(APP_NAME, APP_NAME)
+from app.gui.theme import APP_NAME, STYLE_SHEET, apply_theme  # noqa: F401  apply_theme: for app.gui.main
+from app.gui.window_settings import default_settings, restore_settings, save_settings
+from app.gui.zoo_dialog import ZooDialog
 
 
 class MainWindow(QMainWindow):
@@ -85,7 +41,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1360, 860)
-        import torch
         self.cuda = torch.cuda.is_available()
         self.arch, self.task = arch, task
         self._cli_weights = weights
@@ -106,10 +61,10 @@ class MainWindow(QMainWindow):
         self._message_timer.timeout.connect(lambda: setattr(self, "_banner_topic", ""))
 
         self.pipeline = Pipeline(self)
-        self._build_ui()
-        self._build_actions()
+        build_panels(self)
+        build_menus(self)
         self._connect()
-        self._restore(source, weights, threshold, input_size, keep_res, device, engine, precision)
+        restore_settings(self, source, weights, threshold, input_size, keep_res, device, engine, precision)
         if loop is not None:
             self.transport.loop_box.setChecked(loop)
         if realtime is not None:
@@ -125,91 +80,7 @@ class MainWindow(QMainWindow):
         if spec and (source is not None or Path(str(spec)).exists()):
             self.open_source(str(spec))
 
-    # ---- layout -------------------------------------------------------------------------------------
-    def _build_ui(self) -> None:
-        self.view = VideoView()
-        self.transport = TransportBar()
-        central = QWidget()
-        v = QVBoxLayout(central)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.setSpacing(0)
-        v.addWidget(self.view, 1)
-        v.addWidget(self.transport)
-        self.setCentralWidget(central)
-
-        self.controls = Controls(cuda=self.cuda, detector_options=detector_parameters(),
-                                 cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available())
-        scroll = QScrollArea()
-        scroll.setWidget(self.controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(330)
-        self.controls_dock = QDockWidget("Controls", self)
-        self.controls_dock.setObjectName("controlsDock")
-        self.controls_dock.setWidget(scroll)
-        self.controls_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.controls_dock)
-
-        self.latency = LatencyPanel()
-        self.latency_dock = QDockWidget("Performance", self)
-        self.latency_dock.setObjectName("latencyDock")
-        self.latency_dock.setWidget(self.latency)
-        self.latency_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.latency_dock)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-
-        self.source_label = QLabel("no source")
-        self.model_label = QLabel("no model")
-        self.statusBar().addPermanentWidget(self.source_label)
-        self.statusBar().addPermanentWidget(self.model_label)
-
-    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)   # shortcuts work with the menu bar hidden (full screen)
-        return action
-
-    def _build_actions(self) -> None:
-        bar = self.menuBar()
-        f = bar.addMenu("&File")
-        self._action(f, "Open video or image…", self._open_file_dialog, QKeySequence.StandardKey.Open)
-        self._action(f, "Open image folder…", self._open_folder_dialog)
-        self._action(f, "Open stream URL…", self._open_url_dialog, "Ctrl+U")
-        self._action(f, "Open camera…", self._open_camera_dialog)
-        f.addSeparator()
-        self._action(f, "Open checkpoint…", self.controls._browse_weights, "Ctrl+M")
-        self._action(f, "Model zoo…", self.show_zoo)
-        f.addSeparator()
-        self.snapshot_action = self._action(f, "Snapshot to PNG", self.snapshot, Qt.Key.Key_S)
-        self.record_action = self._action(f, "Record to MP4", self.toggle_recording, Qt.Key.Key_R, checkable=True)
-        f.addSeparator()
-        self._action(f, "Quit", self.close, Qt.Key.Key_Q)
-        p = bar.addMenu("&Playback")
-        self.pause_action = self._action(p, "Pause", self.toggle_pause, Qt.Key.Key_Space, checkable=True)
-        self._action(p, "Next frame", self.step, Qt.Key.Key_Right)
-        self.loop_action = self._action(p, "Loop", self.transport.loop_box.setChecked, checkable=True)
-        self.realtime_action = self._action(p, "Real-time (file frame rate)", self.transport.realtime_box.setChecked,
-                                            checkable=True)
-        v = bar.addMenu("&View")
-        self.fullscreen_action = self._action(v, "Full screen", self.toggle_fullscreen, Qt.Key.Key_F, checkable=True)
-        v.addAction(self.controls_dock.toggleViewAction())
-        v.addAction(self.latency_dock.toggleViewAction())
-        h = bar.addMenu("&Help")
-        self._action(h, "Keyboard shortcuts", self._show_shortcuts)
-        self._action(h, "About", lambda: QMessageBox.about(
-            self, APP_NAME, f"<b>{APP_NAME}</b><p>CenterNet (Objects as Points) on live video.</p>"))
-        self.exit_fullscreen = QAction(self)
-        self.exit_fullscreen.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.exit_fullscreen.triggered.connect(lambda: self.isFullScreen() and self.toggle_fullscreen())
-        self.addAction(self.exit_fullscreen)
-
+    # ---- wiring -------------------------------------------------------------------------------------
     def _connect(self) -> None:
         pl, c, t = self.pipeline, self.controls, self.transport
         pl.result_ready.connect(self._on_result)
@@ -233,61 +104,8 @@ class MainWindow(QMainWindow):
         t.loop_toggled.connect(self._on_loop)
         t.realtime_toggled.connect(self._on_realtime)
 
-    # ---- settings -----------------------------------------------------------------------------------
-    def _restore(self, source, weights, threshold, input_size, keep_res, device, engine=None, precision=None) -> None:
-        s, c = self.settings, self.controls
-        geometry = s.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = s.value("window_state")
-        if state is not None:
-            self.restoreState(state)
-        c.set_source(source if source is not None else s.value("source", ""))
-        saved = s.value("weights", "") or None
-        if saved and not Path(saved).is_file():
-            saved = None   # moved or deleted since: the default model, not an error dialog at start
-        c.set_weights(weights if weights is not None else saved)
-        c.set_threshold(threshold if threshold is not None else float(s.value("threshold", 0.3)))
-        for key, box in c.toggles.items():
-            box.setChecked(_as_bool(s.value(f"toggles/{key}", key != "heatmap")))
-        c.class_filter.setText(s.value("classes", "") or "")
-        size = "keep" if keep_res else input_size
-        if size is None:
-            saved = s.value("input_size", "")
-            size = "keep" if saved == "keep" else (tuple(int(v) for v in str(saved).split("x")) if saved else None)
-        c.set_input_size(size)
-        c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
-        if device and device != "auto":
-            c.set_device(device)
-        if engine not in (None, "auto") or precision not in (None, "fp32"):
-            c.set_engine(engine or "auto", precision or "fp32")
-        self.transport.loop_box.setChecked(_as_bool(s.value("loop", False)))
-        self.transport.realtime_box.setChecked(_as_bool(s.value("realtime", True)))
-        self.loop_action.setChecked(self.transport.loop_box.isChecked())
-        self.realtime_action.setChecked(self.transport.realtime_box.isChecked())
-        self.pipeline.set_loop(self.transport.loop_box.isChecked())
-        self.pipeline.set_realtime(self.transport.realtime_box.isChecked())
-        self.pipeline.worker.set_options(c.draw_options())
-
     def save_settings(self) -> None:
-        s, c = self.settings, self.controls
-        s.setValue("threshold", c.threshold)
-        for key, box in c.toggles.items():
-            s.setValue(f"toggles/{key}", box.isChecked())
-        s.setValue("classes", c.class_filter.text())
-        size = c.input_size.currentData()
-        s.setValue("input_size", "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""))
-        request = self.pipeline.model_request          # the model in use; never one that failed to load
-        s.setValue("weights", (request.weights if request else (None if self._load_failed else c.weights)) or "")
-        if request is not None:
-            s.setValue("engine", engine_key(request.device, request.engine, request.precision))
-        elif not self._load_failed:
-            s.setValue("engine", c.engine_choice())
-        s.setValue("loop", self.transport.loop_box.isChecked())
-        s.setValue("realtime", self.transport.realtime_box.isChecked())
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("window_state", self.saveState())
-        s.sync()
+        save_settings(self)
 
     # ---- sources ------------------------------------------------------------------------------------
     def open_source(self, spec: str) -> None:
@@ -396,7 +214,6 @@ class MainWindow(QMainWindow):
 
     def show_zoo(self, check_online: bool = True):
         """The original model zoo: download (when online) and use a checkpoint."""
-        from app.gui.zoo_dialog import ZooDialog
         if getattr(self, "zoo_dialog", None) is None:
             self.zoo_dialog = ZooDialog(self, check_online=check_online)
             self.zoo_dialog.use_requested.connect(self.controls._set_weights)
@@ -475,7 +292,6 @@ class MainWindow(QMainWindow):
         if self.last_result is None:
             self.show_message("nothing to save yet: open a source first", "warning")
             return None
-        import cv2
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
 
@@ -517,12 +333,6 @@ class MainWindow(QMainWindow):
         self.showFullScreen() if full else self.showNormal()
         self.fullscreen_action.setChecked(full)
 
-    def _show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts",
-                                "Space  pause / play\n→  next frame\nS  snapshot (PNG)\nR  record (MP4)\n"
-                                "F  full screen (Esc leaves)\nQ  quit\nCtrl+O  open a video\nCtrl+U  open a stream\n"
-                                "Ctrl+M  open a checkpoint")
-
     # ---- shutdown -----------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         if self.isFullScreen():
@@ -536,9 +346,3 @@ class MainWindow(QMainWindow):
         self.pipeline.shutdown(timeout_ms=1000)
         QThreadPool.globalInstance().waitForDone(2000)
         super().closeEvent(event)
-
-
-def _as_bool(value) -> bool:
-    if isinstance(value, str):
-        return value.lower() in ("1", "true", "yes")
-    return bool(value)

@@ -1,0 +1,52 @@
+"""The window's panels: the video with its transport bar in the middle, Controls and Performance as docks,
+source and model in the status bar. `build_panels` sets them as attributes of the window."""
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+
+from centernet.inference.engine import cpu_has_native_bf16
+from centernet.inference.onnx_export import onnx_runtime_available
+
+from app.gui.controls import Controls, TransportBar
+from app.gui.inference_worker import detector_parameters
+from app.gui.latency_panel import LatencyPanel
+from app.gui.video_view import VideoView
+
+
+def build_panels(window: QMainWindow) -> None:
+    window.view = VideoView()
+    window.transport = TransportBar()
+    central = QWidget()
+    v = QVBoxLayout(central)
+    v.setContentsMargins(0, 0, 0, 0)
+    v.setSpacing(0)
+    v.addWidget(window.view, 1)
+    v.addWidget(window.transport)
+    window.setCentralWidget(central)
+
+    window.controls = Controls(cuda=window.cuda, detector_options=detector_parameters(),
+                               cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available())
+    scroll = QScrollArea()
+    scroll.setWidget(window.controls)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(330)
+    window.controls_dock = QDockWidget("Controls", window)
+    window.controls_dock.setObjectName("controlsDock")
+    window.controls_dock.setWidget(scroll)
+    window.controls_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.controls_dock)
+
+    window.latency = LatencyPanel()
+    window.latency_dock = QDockWidget("Performance", window)
+    window.latency_dock.setObjectName("latencyDock")
+    window.latency_dock.setWidget(window.latency)
+    window.latency_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.latency_dock)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+    window.source_label = QLabel("no source")
+    window.model_label = QLabel("no model")
+    window.statusBar().addPermanentWidget(window.source_label)
+    window.statusBar().addPermanentWidget(window.model_label)

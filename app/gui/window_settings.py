@@ -1,0 +1,80 @@
+"""The window's settings between sessions (QSettings): restored at start, saved on close."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QMainWindow
+
+from app.gui.controls import engine_key
+from app.gui.theme import APP_NAME
+
+
+def default_settings() -> QSettings:
+    return QSettings(APP_NAME, APP_NAME)
+
+
+def restore_settings(window: QMainWindow, source, weights, threshold, input_size, keep_res, device,
+                     engine=None, precision=None) -> None:
+    """Settings of the last session; the command line's options (not None) win over them."""
+    s, c = window.settings, window.controls
+    geometry = s.value("geometry")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    state = s.value("window_state")
+    if state is not None:
+        window.restoreState(state)
+    c.set_source(source if source is not None else s.value("source", ""))
+    saved = s.value("weights", "") or None
+    if saved and not Path(saved).is_file():
+        saved = None   # moved or deleted since: the default model, not an error dialog at start
+    c.set_weights(weights if weights is not None else saved)
+    c.set_threshold(threshold if threshold is not None else float(s.value("threshold", 0.3)))
+    for key, box in c.toggles.items():
+        box.setChecked(as_bool(s.value(f"toggles/{key}", key != "heatmap")))
+    c.class_filter.setText(s.value("classes", "") or "")
+    size = "keep" if keep_res else input_size
+    if size is None:
+        saved = s.value("input_size", "")
+        size = "keep" if saved == "keep" else (tuple(int(v) for v in str(saved).split("x")) if saved else None)
+    c.set_input_size(size)
+    c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
+    if device and device != "auto":
+        c.set_device(device)
+    if engine not in (None, "auto") or precision not in (None, "fp32"):
+        c.set_engine(engine or "auto", precision or "fp32")
+    window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
+    window.transport.realtime_box.setChecked(as_bool(s.value("realtime", True)))
+    window.loop_action.setChecked(window.transport.loop_box.isChecked())
+    window.realtime_action.setChecked(window.transport.realtime_box.isChecked())
+    window.pipeline.set_loop(window.transport.loop_box.isChecked())
+    window.pipeline.set_realtime(window.transport.realtime_box.isChecked())
+    window.pipeline.worker.set_options(c.draw_options())
+
+
+def save_settings(window: QMainWindow) -> None:
+    """What `restore_settings` reads back next time: the model in use, never one that failed to load."""
+    s, c = window.settings, window.controls
+    s.setValue("threshold", c.threshold)
+    for key, box in c.toggles.items():
+        s.setValue(f"toggles/{key}", box.isChecked())
+    s.setValue("classes", c.class_filter.text())
+    size = c.input_size.currentData()
+    s.setValue("input_size", "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""))
+    request = window.pipeline.model_request          # the model in use; never one that failed to load
+    s.setValue("weights", (request.weights if request else (None if window._load_failed else c.weights)) or "")
+    if request is not None:
+        s.setValue("engine", engine_key(request.device, request.engine, request.precision))
+    elif not window._load_failed:
+        s.setValue("engine", c.engine_choice())
+    s.setValue("loop", window.transport.loop_box.isChecked())
+    s.setValue("realtime", window.transport.realtime_box.isChecked())
+    s.setValue("geometry", window.saveGeometry())
+    s.setValue("window_state", window.saveState())
+    s.sync()
+
+
+def as_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
