@@ -1,8 +1,11 @@
 """`main.py gui --headless`: the window's pipeline with no window, printing the live readout once a second."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
+
+from contextlib import contextmanager
 
 from PyQt6.QtCore import QCoreApplication, QTimer
 
@@ -87,6 +90,29 @@ class HeadlessRun:
         self.timer.stop()
         QTimer.singleShot(0, QCoreApplication.instance().quit)
 
+    def interrupt(self) -> None:
+        """Ctrl-C: the usual final readout, then exit 130 (128 + SIGINT) as a shell expects."""
+        if self.exit_code == 0:
+            self.exit_code = 130
+        self._finish()
+
+
+@contextmanager
+def stop_on_sigint(run: HeadlessRun):
+    """Route Ctrl-C to `run.interrupt()` instead of a KeyboardInterrupt raised inside a Qt slot (which
+    Qt turns into an abort). Python runs its signal handlers only between bytecodes, and Qt's event
+    loop is C++, so a short timer hands control to Python a few times a second."""
+    previous = signal.signal(signal.SIGINT, lambda *_: run.interrupt())
+    wake = QTimer()
+    wake.setInterval(200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    try:
+        yield
+    finally:
+        wake.stop()
+        signal.signal(signal.SIGINT, previous)
+
 
 def run_headless(args, request) -> int:
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
@@ -100,10 +126,12 @@ def run_headless(args, request) -> int:
         print(f"error: input not found: {args.source} (check the path)", file=sys.stderr)   # before loading a model
         return 2
     pipeline = Pipeline()
+    pipeline.set_hold(bool(getattr(args, "hold_frames", False)))
     pipeline.set_realtime(not args.fast)
     pipeline.set_loop(args.loop)
     run = HeadlessRun(pipeline, request, args.source, threshold=args.threshold, max_seconds=args.max_seconds,
                       max_frames=args.max_frames)
-    app.exec()
+    with stop_on_sigint(run):
+        app.exec()
     pipeline.shutdown(timeout_ms=2000)
     return run.exit_code
