@@ -1,0 +1,20 @@
+"""`annotate`: videos, image folders, cameras and streams in; COCO JSON, MOT, CSV, rendered MP4 out.
+
+plan.py     options, formats, one output folder per input, frames an input will give
+run.py      the job over all inputs and one input's pipeline: reader, inference, collector, encoder
+state.py    resume state: fingerprint, chunk files, done markers
+exports.py  the export files and summary.json from the stored records; the rendered video's frames
+
+Modules inside this package import each other by full module path, never through this file.
+"""
+from centernet.jobs.annotate.exports import RunStats, build_summary, render_record, write_exports
+from centernet.jobs.annotate.plan import (FORMATS, OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
+                                          JobResult, estimate_frames, estimate_input_frames, expand_inputs,
+                                          output_name, parse_formats, plan_job)
+from centernet.jobs.annotate.run import InputAnnotation, annotate_input, run_job
+from centernet.jobs.annotate.state import STATE_DIR, ResumeState, already_complete, model_digest, run_fingerprint
+
+__all__ = ["FORMATS", "OUTPUT_FILES", "SUMMARY_FILE", "STATE_DIR", "AnnotateOptions", "InputAnnotation", "InputResult",
+           "JobInput", "JobResult", "ResumeState", "RunStats", "already_complete", "annotate_input", "build_summary",
+           "estimate_frames", "estimate_input_frames", "expand_inputs", "model_digest", "output_name",
+           "parse_formats", "plan_job", "render_record", "run_fingerprint", "run_job", "write_exports"]
