@@ -32,12 +32,12 @@ class CudaGraphPipeline:
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(WARMUP_RUNS):
-                pipeline(self.frames)
+            for _ in range(WARMUP_RUNS):  # pack_rows too: its kernels load here, not inside the capture
+                pack_rows(pipeline(self.frames))
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(self.graph):
-            self.packed, self.layout = pack_rows(pipeline(self.frames))
+        with torch.inference_mode():
+            self.packed, self.layout = capture(self.graph, side, lambda: pack_rows(pipeline(self.frames)))
         self.host_packed = torch.empty(self.packed.shape, dtype=self.packed.dtype).pin_memory()
         self.done = torch.cuda.Event()
 
@@ -53,6 +53,29 @@ class CudaGraphPipeline:
         self.done.record()
         self.done.synchronize()
         return unpack_rows(self.host_packed.clone(), self.layout)  # the pinned buffer is reused by the next call
+
+
+def capture(graph: torch.cuda.CUDAGraph, stream: torch.cuda.Stream, fn):
+    """`fn()` captured into `graph` on `stream`; returns what fn returned.
+
+    Unlike `torch.cuda.graph`: the capture errors only for work of this thread ("thread_local": a
+    model loading in another thread may allocate meanwhile); the thread is back on its own stream
+    whatever fails (`torch.cuda.graph` leaves it on the capture stream when `capture_end` raises);
+    and when fn fails, its error is raised, not the "capture invalidated" that ending the capture
+    then reports (attached as a note)."""
+    torch.cuda.synchronize(stream.device)
+    with torch.cuda.stream(stream):
+        graph.capture_begin(capture_error_mode="thread_local")
+        try:
+            out = fn()
+        except BaseException as first:
+            try:
+                graph.capture_end()
+            except Exception as end_error:
+                first.add_note(f"ending the failed capture then raised {type(end_error).__name__}: {end_error}")
+            raise
+        graph.capture_end()
+    return out
 
 
 def pack_rows(dets: FixedDetections) -> tuple[torch.Tensor, list[tuple[str, tuple, torch.dtype]]]:

@@ -15,6 +15,7 @@ The plain torch path is the contract; `Engine` only makes it faster.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 from collections import OrderedDict
@@ -41,6 +42,7 @@ class EngineStats:
     replays: int = 0     # batches run through a captured graph
     eager_runs: int = 0  # forwards and frame pipelines run without a graph
     evictions: int = 0   # graphs dropped from the bounded cache
+    capture_failures: int = 0  # inputs whose capture failed: they run eager from then on
     last_times: dict = field(default_factory=dict)  # per-image stage ms of the last batch (set by Detector)
 
 
@@ -150,13 +152,12 @@ class Engine:
                              "use --engine eager")
         self.mode = ("graph" if can_graph else "eager") if mode == "auto" else mode
         self.precision = precision
-        self.model = prepare_model(model, device, precision)
+        self.deform_conv = deform_conv_kind(self.mode, device, precision)
+        self.model = prepare_model(model, device, precision, fast_deform=self.deform_conv == "gathered")
         if use_kernels is None:
-            from kernels.runtime import cupy_available
-            use_kernels = device.type == "cuda" and cupy_available()
-            if device.type == "cuda" and not use_kernels:
-                log.info("CuPy not installed: the torch pre-processing and decode run instead of the kernels")
+            use_kernels = device.type == "cuda" and kernels_usable()
         self.use_kernels = use_kernels
+        self.failed_captures: dict = {}  # graph key -> its capture's error: that input runs eager
         self._cache: OrderedDict = OrderedDict()  # (frame hw, batch or None, spec, flip) -> graph or pipeline
 
     @torch.inference_mode()
@@ -181,24 +182,36 @@ class Engine:
 
     def graph_for(self, frame_hw: tuple[int, int], batch: int, flip: bool = False,
                   spec: PreprocessSpec | None = None):
-        """The captured graph for this frame size, batch, spec and flip (captured on first use)."""
+        """The captured graph for this frame size, batch, spec and flip (captured on first use), or None
+        when its capture failed, now or before: that input then runs eager, and the failure is
+        logged once (a failed capture is not retried on every frame)."""
         from centernet.inference.cuda_graph import CudaGraphPipeline
         spec = spec or self.spec
         flip = flip and self.task in FLIP_TASKS
+        key = (tuple(frame_hw), batch, spec, flip)
+        if key in self.failed_captures:
+            return None
 
         def capture():
             graph = CudaGraphPipeline(self.pipeline(frame_hw, flip, spec), tuple(frame_hw), batch)
             self.stats.captures += 1
             return graph
 
-        return self._cached((tuple(frame_hw), batch, spec, flip), capture)
+        try:
+            return self._cached(key, capture)
+        except Exception as e:  # anything the capture meets (a hook that syncs, an allocation, a kernel)
+            self.failed_captures[key] = f"{type(e).__name__}: {e}"
+            self.stats.capture_failures += 1
+            log.warning("CUDA graph capture failed for %d frame(s) of %dx%d (%s: %s); these frames run eager "
+                        "from now on", batch, frame_hw[1], frame_hw[0], type(e).__name__, str(e).splitlines()[0])
+            return None
 
     def run_frames(self, frames: list[np.ndarray], flip: bool = False,
                    spec: PreprocessSpec | None = None) -> PipelineOutput:
         """Same-size BGR uint8 frames -> their fixed-shape detections on the host (output-map cells)."""
         hw = tuple(frames[0].shape[:2])
-        if self.mode == "graph":
-            graph = self.graph_for(hw, len(frames), flip, spec)
+        graph = self.graph_for(hw, len(frames), flip, spec) if self.mode == "graph" else None
+        if graph is not None:
             dets = graph.run(frames)
             self.stats.replays += 1
             return PipelineOutput(dets, graph.transform)
@@ -228,6 +241,36 @@ class Engine:
             self._cache.popitem(last=False)
             self.stats.evictions += 1
         return value
+
+
+def deform_conv_kind(mode: str, device: torch.device, precision: str) -> str:
+    """Which deformable conv the engine's model runs: "gathered" (`gathered_deform_conv2d`, plain
+    torch ops) or "torchvision" (`deform_conv2d`).
+
+    Always gathered in graph mode: torchvision's CUDA kernel (0.26, on the GPU machines, and before
+    pytorch/vision#9522) launches on the legacy default stream, not the current one, so a capture
+    leaves it out and replays give wrong outputs with no error; the gathered conv runs on the
+    current stream, in fp16 too. Also gathered on the CPU (faster) and in bf16 (torchvision has no
+    bf16 kernel); torchvision's otherwise."""
+    if mode == "graph" or device.type == "cpu" or precision == "bf16":
+        return "gathered"
+    return "torchvision"
+
+
+def kernels_usable() -> bool:
+    """Whether the CuPy kernels run here (probed once per process: `kernels.runtime.probe`); when
+    not, the torch pre-processing and decode run instead, and the log says why, once."""
+    from kernels.runtime import probe
+    result = probe()
+    if not result.usable:
+        _say_kernels_off(result.reason, result.installed)
+    return result.usable
+
+
+@functools.lru_cache(maxsize=None)
+def _say_kernels_off(reason: str, installed: bool) -> None:
+    (log.warning if installed else log.info)(
+        "CUDA kernels off: %s; the torch pre-processing and decode run instead", reason)
 
 
 def graph_ready(spec: PreprocessSpec) -> bool:

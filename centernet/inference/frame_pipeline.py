@@ -94,12 +94,14 @@ class FramePipeline:
                             gather=self._gather)
 
     def _kernel_peaks(self, hm: torch.Tensor):
-        """The CuPy peak finder's top K on the logits (None: the torch decode finds them)."""
+        """The CuPy peak finder's top K on the logits (None: the torch decode finds them, also for
+        what the kernel cannot serve: K above its tile, logits other than float32)."""
         if not self.use_kernels:
             return None
-        from kernels.peaks import TILE, candidate_buffers, peak_topk
+        from kernels.peaks import candidate_buffers, peak_topk, supports
+        if not supports(self.options.k, hm.dtype):
+            return None
         b, c, h, w = hm.shape
         if hm.shape not in self._peak_buffers:  # first (warm-up) call: allocated before any capture
-            self._peak_buffers[hm.shape] = candidate_buffers(b, c, h, w, min(self.options.k, c * h * w, TILE),
-                                                             hm.device)
+            self._peak_buffers[hm.shape] = candidate_buffers(b, c, h, w, min(self.options.k, c * h * w), hm.device)
         return peak_topk(hm, self.options.k, self._peak_buffers[hm.shape])

@@ -1,7 +1,7 @@
 """Every .cu file compiles with NVRTC: no GPU or driver needed, so the CPU suite catches kernel errors."""
 import pytest
 
-from kernels.runtime import compile_to_ptx, kernel_sources
+from kernels.runtime import compile_to_ptx, entry_points, kernel_sources, probe
 
 pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="cupy-cuda13x is not installed (pip install -e .[gpu])")
 
@@ -14,6 +14,52 @@ def test_kernel_compiles_and_exports_its_entry_points(name):
     ptx = compile_to_ptx(name, kernel_sources()[name])
     for entry in ENTRY_POINTS[name]:
         assert f".entry {entry}" in ptx
+
+
+def test_entry_points_are_read_from_each_source():
+    assert {name: entry_points(src) for name, src in kernel_sources().items()} == ENTRY_POINTS
+
+
+def test_the_probe_says_why_the_kernels_cannot_run_here_without_raising(monkeypatch):
+    """No GPU here: CuPy imports but cannot launch; with CuPy made unimportable it is "not installed"
+    (a skip in --gpu-check, not a failure). The result is kept: one probe per process."""
+    import sys
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is available: the probe succeeds (test_kernels_cuda.py)")
+    probe.cache_clear()
+    result = probe()
+    assert not result.usable and result.installed and result.reason.startswith("CuPy is installed but cannot run")
+    assert probe() is result
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    probe.cache_clear()
+    try:
+        absent = probe()
+    finally:
+        probe.cache_clear()
+    assert not absent.usable and not absent.installed and absent.reason == "CuPy is not installed"
+
+
+def test_one_cupy_stream_per_cuda_stream_and_no_deprecation_warning():
+    import warnings
+    from kernels.runtime import cupy_stream
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first = cupy_stream(0x1234, 0)
+        assert cupy_stream(0x1234, 0) is first and first.ptr == 0x1234
+        assert cupy_stream(0x5678, 0) is not first
+
+
+def test_peak_topk_refuses_what_it_cannot_serve_before_launching():
+    """K above the tile (it would return fewer rows) or logits other than float32 (read as floats)."""
+    import torch
+    from kernels.peaks import TILE, peak_topk, supports
+    assert supports(100, torch.float32) and supports(TILE, torch.float32)
+    assert not supports(TILE + 1, torch.float32) and not supports(100, torch.float16)
+    with pytest.raises(ValueError, match="K=1025"):
+        peak_topk(torch.zeros(1, 2, 64, 64), TILE + 1)
+    with pytest.raises(ValueError, match="torch.float16"):
+        peak_topk(torch.zeros(1, 2, 64, 64, dtype=torch.float16), 100)
 
 
 def test_a_syntax_error_is_reported_with_the_compiler_log():

@@ -27,6 +27,43 @@ def test_rows_pack_into_one_float_tensor_and_come_back_exactly():
         assert torch.equal(getattr(back, name), t) and getattr(back, name).dtype == t.dtype, name
 
 
+@pytest.mark.parametrize("mode, device, precision, kind", [
+    ("graph", "cuda", "fp16", "gathered"), ("graph", "cuda", "fp32", "gathered"),
+    ("eager", "cuda", "fp32", "torchvision"), ("eager", "cuda", "fp16", "torchvision"),
+    ("eager", "cuda", "bf16", "gathered"), ("eager", "cpu", "fp32", "gathered")])
+def test_a_graph_engine_runs_the_gathered_deformable_conv(mode, device, precision, kind):
+    """torchvision's CUDA deform_conv2d launches on the legacy default stream, which a capture leaves
+    out (pytorch/vision#9513): a graph-mode engine's model must run the gathered conv, in fp16 too."""
+    from centernet.inference.engine import deform_conv_kind, prepare_model
+    from centernet.models.backbones.dcn import DCN
+    from centernet.models.build import build_model
+    assert deform_conv_kind(mode, torch.device(device), precision) == kind
+    model = build_model("dla_34", "ctdet").to("meta")
+    prepared = prepare_model(model, torch.device("meta"), "fp32", fold_bn=False, fast_deform=kind == "gathered")
+    layers = [m for m in prepared.modules() if isinstance(m, DCN)]
+    assert layers and all(m.fast == (kind == "gathered") for m in layers)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where capturing fails (no GPU)")
+def test_a_failed_capture_is_remembered_and_that_input_runs_eager(caplog):
+    """Capturing on a machine with no GPU fails for real (pinned memory needs a driver): the engine
+    says so once, runs those frames eager, and does not try to capture them again."""
+    model, _ = _model("ctdet")
+    eng = Engine(model, PreprocessSpec(input_size=(64, 64)), torch.device("cpu"), "fp32", "eager")
+    eng.mode = "graph"  # what a CUDA engine is; here the capture itself will fail
+    frames = [np.zeros((48, 64, 3), np.uint8)] * 2
+    with caplog.at_level("WARNING", logger="centernet.inference.engine"):
+        first = eng.run_frames(frames).detections
+        again = eng.run_frames(frames).detections
+    assert torch.equal(first.scores, again.scores) and first.scores.shape == (2, 100)
+    assert eng.stats.capture_failures == 1 and eng.stats.captures == 0 and eng.stats.eager_runs == 2
+    assert len(eng.failed_captures) == 1
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "capture failed for 2 frame(s) of 64x48" in caplog.records[0].message
+    eng.run_frames(frames[:1])  # another batch is another key: tried (and failed) once more
+    assert eng.stats.capture_failures == 2
+
+
 @pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("flip", [False, True])

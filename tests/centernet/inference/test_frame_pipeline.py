@@ -156,13 +156,17 @@ class DeviceProvenance(TorchDispatchMode):
         return out
 
 
-@pytest.mark.parametrize("task, heads, flip", [
-    ("ctdet", None, False), ("ctdet", None, True), ("ctdet", {"hm": 80, "wh": 4, "reg": 2}, True),  # ltrb boxes
-    ("multi_pose", None, False), ("multi_pose", None, True), ("ddd", None, False)])
-def test_frame_pipeline_is_graph_capturable_no_sync_no_mask_no_host_copy(task, heads, flip):
+@pytest.mark.parametrize("task, heads, flip, arch", [
+    ("ctdet", None, False, "res_18"), ("ctdet", None, True, "res_18"),
+    ("ctdet", {"hm": 80, "wh": 4, "reg": 2}, True, "res_18"),  # ltrb boxes
+    ("multi_pose", None, False, "res_18"), ("multi_pose", None, True, "res_18"), ("ddd", None, False, "res_18"),
+    ("ctdet", None, False, "resdcn_18")])  # the gathered deformable conv, which graph mode runs
+def test_frame_pipeline_is_graph_capturable_no_sync_no_mask_no_host_copy(task, heads, flip, arch):
     """On the meta device a host sync (.item(), a boolean mask, nonzero, branching on a value) raises;
     the provenance check catches host-to-device copies."""
-    model = build_model("res_18", task, heads=heads).eval().to("meta")
+    from centernet.models.backbones.dcn import use_fast_deform_conv
+    model = build_model(arch, task, heads=heads).eval().to("meta")
+    assert (use_fast_deform_conv(model) > 0) == (arch == "resdcn_18")
     spec = PreprocessSpec(input_size=(128, 160))
     options = DecodeOptions(task, 20, "ltrb" if heads else "size", flip, COCO_FLIP_PAIRS)
     pipe = FramePipeline(model, spec, plan_task_transform(task, spec, (90, 150)), options, "meta")
