@@ -16,7 +16,7 @@ from centernet.jobs import explore as ex
 from app.cli.explore import parse_flip, parse_res, parse_scales
 from centernet.errors import ConfigError
 from centernet.evaluation.metrics import coco_box_ap
-from centernet.jobs.pareto import pareto_front
+from centernet.jobs.explore.pareto import pareto_front
 
 from tests.conftest import DATA, ROOT, need
 
@@ -167,7 +167,7 @@ def test_two_by_two_grid_runs_writes_every_file_and_a_rerun_only_runs_what_is_ne
     out = tmp_path / "explore"
     calls = []
     real_run = ex.run_config
-    monkeypatch.setattr(ex, "run_config", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
+    monkeypatch.setattr(ex.sweep, "run_config", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
     grid = ex.ExploreGrid(res=(128, 160), flip=(False, True))
     report = ex.explore(grid, out, weights_dir=weights_dir, data=COCO_MINI, max_images=4, defaults=False,
                         warmup=1, progress=False, paper=True, say=lambda *_: None)

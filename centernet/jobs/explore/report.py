@@ -9,8 +9,15 @@ from pathlib import Path
 
 import torch
 
-from centernet.jobs.explore import (AGREEMENT_THRESHOLD, BOX_KEYS, KEYPOINT_KEYS, PAPER_NAME, PAPER_POINTS, STAGE_ORDER,
-                      ExploreReport, Outcome, scales_text, size_text)
+from centernet.io.writers.atomic import atomic_file, write_json_atomic
+from centernet.jobs.explore.agreement import AGREEMENT_THRESHOLD
+from centernet.jobs.explore.grid import scales_text, size_text
+from centernet.jobs.explore.outcome import BOX_KEYS, KEYPOINT_KEYS, STAGE_ORDER, ExploreReport, Outcome
+from centernet.jobs.explore.pareto import Panel, PlotPoint, ReferencePoint, plot_pareto
+
+# The original paper's headline numbers (Zhou et al., "Objects as Points", Titan Xp, COCO test-dev)
+PAPER_NAME = "paper (Titan Xp)"
+PAPER_POINTS = (("ResDCN-18", 142.0, 28.1), ("DLA-34", 52.0, 37.4), ("Hourglass-104 multi-scale", 1.4, 45.1))
 
 
 def _pct(v) -> str:
@@ -106,7 +113,6 @@ def markdown_table(report: ExploreReport, data) -> str:
 def plot_panels(report: ExploreReport, paper: bool) -> list:
     """Box AP and keypoint AP against ground truth (one front each, models compete), and agreement
     for every configuration (one front per weights: each is relative to its own reference)."""
-    from centernet.jobs.pareto import Panel, PlotPoint, ReferencePoint
     titles = {"box AP": ("box AP against ground truth", "COCO box AP (%)"),
               "keypoint AP": ("keypoint AP against ground truth", "COCO keypoint AP (%)"),
               "agreement": ("agreement with each model's reference configuration",
@@ -135,9 +141,6 @@ def plot_panels(report: ExploreReport, paper: bool) -> list:
 
 
 def write_report(report: ExploreReport, out: Path, paper: bool, data) -> dict:
-    from centernet.io.writers.atomic import write_json_atomic
-    from centernet.jobs.pareto import plot_pareto
-    from centernet.io.writers.atomic import atomic_file
     files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "results.md",
              "png": out / "pareto.png", "svg": out / "pareto.svg"}
     header, rows = csv_rows(report.outcomes)
