@@ -8,6 +8,7 @@ no area are left out of training targets.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,45 @@ def class_table(categories: list[dict]) -> tuple[tuple, tuple]:
     return tuple(by_id[i] for i in ids), ids
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_coco_schema(gt, source) -> None:
+    """InputError naming the file, the entry and the field when a COCO file lacks what loading and
+    evaluation read (so a bad file fails on load in one line, not with a KeyError mid-training)."""
+    if not isinstance(gt, dict):
+        raise InputError(f"{source} is not a COCO annotation file (a JSON object with images, annotations, "
+                         f"categories)")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(gt.get(key), list):
+            raise InputError(f"{source} is not a COCO annotation file (no {key!r} list)")
+    for n, info in enumerate(gt["images"]):
+        if not isinstance(info, dict) or not _is_number(info.get("id")) or not isinstance(info.get("file_name"), str):
+            raise InputError(f"{source}: image #{n} needs a numeric 'id' and a 'file_name'")
+    for n, cat in enumerate(gt["categories"]):
+        if not isinstance(cat, dict) or not _is_number(cat.get("id")) or "name" not in cat:
+            raise InputError(f"{source}: category #{n} needs a numeric 'id' and a 'name'")
+    for n, ann in enumerate(gt["annotations"]):
+        if not isinstance(ann, dict):
+            raise InputError(f"{source}: annotation #{n} is not an object")
+        which = f"annotation id {ann['id']}" if "id" in ann else f"annotation #{n}"
+        for key in ("image_id", "category_id"):
+            if not _is_number(ann.get(key)):
+                raise InputError(f"{source}: {which} has {_describe(ann, key)} {key!r}: it must be a number")
+        box = ann.get("bbox")
+        if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+            raise InputError(f"{source}: {which} has {_describe(ann, 'bbox')} 'bbox': it must be [x, y, width, "
+                             f"height], four numbers")
+        if "keypoints" in ann and not (isinstance(ann["keypoints"], list)
+                                       and all(_is_number(v) for v in ann["keypoints"])):
+            raise InputError(f"{source}: {which} has a bad 'keypoints' field: it must be a list of numbers")
+
+
+def _describe(entry: dict, key: str) -> str:
+    return "no" if key not in entry else f"a bad ({json.dumps(entry[key])[:40]})"
+
+
 def load_coco(path: str | Path, task: str = "ctdet", split: str = "train") -> DetectionSet:
     """A COCO-format folder or annotation file as a DetectionSet (ctdet or multi_pose)."""
     path = Path(path)
@@ -66,9 +106,7 @@ def load_coco(path: str | Path, task: str = "ctdet", split: str = "train") -> De
         gt = json.loads(ann_file.read_text())
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read COCO annotations {ann_file}: {e}") from None
-    for key in ("images", "annotations", "categories"):
-        if key not in gt:
-            raise InputError(f"{ann_file} is not a COCO annotation file (no {key!r})")
+    check_coco_schema(gt, ann_file)
     if not gt["images"]:
         raise InputError(f"{ann_file} lists no images")
     num_joints = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from centernet.data.coco import check_coco_schema, ensure_eval_fields
 from centernet.errors import ConfigError, InputError
 
 BOX_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -44,11 +45,12 @@ def coco_api(gt):
     if isinstance(gt, COCO):
         return gt
     if isinstance(gt, (str, Path)):
+        path = gt
         try:
             gt = json.loads(Path(gt).read_text())
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read COCO ground truth {gt}: {e}") from None
-    from centernet.data.coco import ensure_eval_fields
+        check_coco_schema(gt, path)
     api = COCO()
     api.dataset = ensure_eval_fields(gt)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -30,6 +30,7 @@ from centernet.models.heads import TASKS, task_heads
 from centernet.train.losses import LOSS_NAMES, CenterNetLoss, LossWeights, used_heads
 from centernet.models.build import build_model, default_head_conv
 from centernet.data.targets import MAX_OBJECTS
+from centernet.io.writers.atomic import ensure_writable_dir, remove_if_empty
 from centernet.inference.transforms import COCO_MEAN_BGR, COCO_STD_BGR, KITTI_MEAN, KITTI_STD, PreprocessSpec
 import centernet.train.distributed as distributed
 from centernet.train.ema import ModelEMA
@@ -192,9 +193,14 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         raise ConfigError(f"unknown task {config.task!r}: use one of {', '.join(TASKS)}")
     if config.epochs < 1 or config.batch < 1:
         raise ConfigError("--epochs and --batch must be at least 1")
+    new_out = not Path(config.out).exists()
     ctx = distributed.setup(config.device)
     try:
         return _train(config, ctx, say if ctx.is_main else (lambda *_: None))
+    except BaseException:
+        if new_out and ctx.is_main:
+            remove_if_empty(Path(config.out))
+        raise
     finally:
         distributed.cleanup(ctx)
 
@@ -202,7 +208,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
 def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResult:
     out = Path(config.out)
     if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_writable_dir(out, "--out")   # before the work, not when the first checkpoint is due
     device = ctx.device
     torch.manual_seed(config.seed)
 

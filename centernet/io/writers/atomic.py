@@ -52,3 +52,11 @@ def ensure_writable_dir(path: Path, flag: str) -> Path:
     except OSError as e:
         raise InputError(f"cannot write to {flag} {path}: {e.strerror or e}; choose a folder you can write") from None
     return path
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Undo the folder a failed run created, when it left nothing in it (never touches a folder with files)."""
+    try:
+        Path(folder).rmdir()
+    except OSError:
+        pass

@@ -74,3 +74,34 @@ def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, se
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert sum(line.startswith("final: ") for line in out.splitlines()) == 1, out
     assert stopped_after < 10   # a behavioural deadline with a wide margin (it takes well under 2 s)
+
+
+# ---- 5. COCO annotations with a broken schema -----------------------------------------------------
+
+def coco_file_with(tmp_path, annotation: dict):
+    """A one-image COCO set (a real image beside it) whose only annotation is `annotation`."""
+    import json
+
+    import cv2
+    import numpy as np
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.full((64, 64, 3), 127, np.uint8))
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}],
+          "annotations": [{"id": 7, "image_id": 1, "category_id": 1, **annotation}],
+          "categories": [{"id": 1, "name": "thing"}]}
+    path = tmp_path / "instances_train.json"
+    path.write_text(json.dumps(gt))
+    return path
+
+
+@pytest.mark.parametrize("annotation, field", [({}, "'bbox'"), ({"bbox": [1, 2, "30", 40]}, "'bbox'"),
+                                               ({"bbox": [1, 2, 3, 4], "category_id": "1"}, "'category_id'")])
+def test_coco_schema_errors_name_the_file_the_annotation_and_the_field(tmp_path, seeded_res18, annotation, field):
+    ann = coco_file_with(tmp_path, annotation)
+    for cmd in (("eval", "--weights", seeded_res18, "--data", ann, "--device", "cpu", "--input-size", "64"),
+                ("train", "--data", ann, "--out", tmp_path / "run", "--epochs", "1", "--batch", "1",
+                 "--input-size", "64", "--workers", "0", "--device", "cpu")):
+        proc = main_py(*cmd)
+        assert proc.returncode == 2, proc.stderr
+        one_line_error(proc, str(ann), "annotation id 7", field)
+    assert not (tmp_path / "run").exists()   # a failed train leaves no empty run folder
