@@ -54,9 +54,13 @@ class Detector:
         camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
         engine: "auto" (on a GPU a CUDA graph for ctdet, multi_pose and ddd at one scale, flip
         included; tuned eager for several scales, MoveNet, keep_res and on the CPU), "eager", "graph",
-        "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime) or "plain"
-        (the model exactly as loaded); precision: fp32, fp16 (GPU), bf16, or auto (see engine.py)."""
-        self.device = resolve_device(device)
+        "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime), "openvino"
+        (the same export run by OpenVINO; device cpu, or gpu for an Intel integrated GPU) or "plain"
+        (the model exactly as loaded); on a CPU "auto" measures which of eager, onnxruntime and
+        openvino runs this model fastest (engine_choice.py, cached); `engine_name` and
+        `engine_reason` say what runs and why. precision: fp32, fp16 (GPU), bf16, or auto (engine.py)."""
+        self.openvino_device = str(device)  # OpenVINO's device; torch then pre-processes and decodes on the CPU
+        self.device = resolve_device("cpu" if engine == "openvino" else device)
         self.model = model.to(self.device).eval()
         self.info = info
         self.k = int(k or info.decode.get("k", 100))
@@ -75,14 +79,23 @@ class Detector:
         self.scales = scales
         self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
         self.timer = StageTimer(self.device)
+        self.engine_name, self.engine_reason = engine, "asked for"
         self.engine = self._make_engine(engine, precision)
 
     def _make_engine(self, mode: str, precision: str):
         """The fast path for this model (None: run the model exactly as loaded)."""
         from centernet.inference.onnx_export import OnnxRuntimeModel
+        from centernet.inference.openvino_engine import OpenVinoModel
+        if mode == "auto" and not isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)) \
+                and self._measured_choice_applies():
+            choice = self._choose_cpu_engine(precision)
+            mode, precision, self.engine_reason = choice.engine, choice.precision, choice.reason
         if mode == "onnxruntime" and not isinstance(self.model, OnnxRuntimeModel):
             self.model = self._onnx_runtime_model(precision)
-        if mode in ("plain", "onnxruntime") or isinstance(self.model, OnnxRuntimeModel):
+        if mode == "openvino" and not isinstance(self.model, OpenVinoModel):
+            self.model = self._openvino_model(precision)
+        if mode in ("plain", "onnxruntime", "openvino") or isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)):
+            self.engine_name = {OnnxRuntimeModel: "onnxruntime", OpenVinoModel: "openvino"}.get(type(self.model), mode)
             return None
         from centernet.inference.engine import Engine
         eager_only = self._eager_only_reason()
@@ -91,10 +104,54 @@ class Detector:
         if eager_only and mode == "auto":
             mode = "eager"
         try:  # the engine itself refuses what needs a per-image input size (keep_res) or a GPU
-            return Engine(self.model, self.spec, self.device, precision, mode, self.k,
-                          self.info.decode.get("box_mode", "size"), self.task, flip_pairs=self.flip_pairs)
+            engine = Engine(self.model, self.spec, self.device, precision, mode, self.k,
+                            self.info.decode.get("box_mode", "size"), self.task, flip_pairs=self.flip_pairs)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.engine_name = engine.mode
+        return engine
+
+    def _measured_choice_applies(self) -> bool:
+        """`auto` measures on a CPU for a torch model at one fixed input size (keep_res and several
+        scales need a per-image size, which only the eager engine serves)."""
+        return self.device.type == "cpu" and not self.spec.keep_res and self.scales == (1.0,)
+
+    def _choose_cpu_engine(self, precision: str):
+        """The fastest CPU engine for this model, input size, precision and machine (cached)."""
+        from centernet.inference import engine_choice as ec
+        from centernet.inference.engine import resolve_precision, tune_cpu_threads
+        from centernet.inference.onnx_export import onnx_runtime_available, weights_fingerprint
+        from centernet.inference.openvino_engine import has_deformable_conv, openvino_available
+        from centernet.models.zoo import cache_dir
+        try:
+            resolved = resolve_precision(precision, self.device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        threads = tune_cpu_threads()
+        size = tuple(self.spec.input_size)
+        candidates = ec.cpu_candidates(resolved, precision, has_deformable_conv(self.model),
+                                       {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()})
+        key = ec.choice_key(weights_fingerprint(self.model), size, resolved, ec.cpu_model_name(), threads)
+        return ec.choose_cpu_engine(candidates, key, self._candidate_runner, size, cache_dir() / "engine_choice.json")
+
+    def _candidate_runner(self, candidate):
+        """A forward of one candidate engine, for the measurement."""
+        from centernet.inference.engine import Engine
+        if candidate.engine == "onnxruntime":
+            return self._onnx_runtime_model(candidate.precision)
+        if candidate.engine == "openvino":
+            return self._openvino_model(candidate.precision)
+        return Engine(self.model, self.spec, self.device, candidate.precision, "eager", self.k, task=self.task).forward
+
+    def _openvino_model(self, precision: str):
+        """The model exported to ONNX (cached) and compiled by OpenVINO: one input size, fp32 or bf16."""
+        from centernet.inference.engine import resolve_precision, tune_cpu_threads
+        from centernet.inference.openvino_engine import cached_openvino_model
+        if self.spec.keep_res or self.scales != (1.0,):
+            raise ConfigError("the openvino engine runs one fixed input size: drop --keep-res / --scales")
+        precision = resolve_precision(precision, self.device) if precision == "auto" else precision
+        return cached_openvino_model(self.model, self.info, tuple(self.spec.input_size), precision,
+                                     threads=tune_cpu_threads(), device=self.openvino_device)
 
     def _onnx_runtime_model(self, precision: str):
         """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""

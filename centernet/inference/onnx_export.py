@@ -88,6 +88,11 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
 def cached_onnx_model(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int],
                       threads: int | None = None) -> "OnnxRuntimeModel":
     """`model` run by ONNX Runtime, exported once per weights and input size into the cache folder."""
+    return OnnxRuntimeModel(cached_onnx_path(model, info, input_size), threads)
+
+
+def cached_onnx_path(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int]) -> Path:
+    """The ONNX export of `model` at `input_size`, written once per weights into the cache folder."""
     from centernet.models.zoo import cache_dir
     h, w = input_size
     key = weights_fingerprint(model)[:16]
@@ -99,7 +104,7 @@ def cached_onnx_model(model: torch.nn.Module, info: CheckpointInfo, input_size: 
         except OSError as e:
             raise ConfigError(f"cannot write the ONNX export to {path.parent} ({e.strerror or e}): "
                               f"set CENTERNET_HOME to a writable folder") from None
-    return OnnxRuntimeModel(path, threads)
+    return path
 
 
 class OnnxRuntimeModel(torch.nn.Module):

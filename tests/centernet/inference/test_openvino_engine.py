@@ -1,0 +1,101 @@
+"""The openvino engine: device choice, the 1/6 fusion guard, and detections equal to the torch engine's
+on real images for ctdet (default MobileNetV3), multi_pose (default MoveNet) and ddd (a seeded res_18)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from centernet.errors import ConfigError
+from centernet.inference.openvino_engine import choose_openvino_device, guard_one_sixth_constants
+from tests.conftest import DATA, need
+
+pytest.importorskip("openvino", reason="openvino is not installed (pip install -e .[dev])")
+pytest.importorskip("onnxscript", reason="onnxscript is not installed (pip install -e .[dev])")
+
+
+def test_device_choice():
+    assert choose_openvino_device("auto", ["CPU", "GPU.0"]) == "CPU"
+    assert choose_openvino_device("cpu", ["CPU"]) == "CPU"
+    assert choose_openvino_device("gpu", ["CPU", "GPU.0", "GPU.1"]) == "GPU.0"
+    assert choose_openvino_device("GPU.1", ["CPU", "GPU.0", "GPU.1"]) == "GPU.1"
+    with pytest.raises(ConfigError, match="sees no Intel GPU here .*use --device cpu"):
+        choose_openvino_device("gpu", ["CPU"])
+    with pytest.raises(ConfigError, match="not 'cuda'"):
+        choose_openvino_device("cuda", ["CPU"])
+
+
+def test_near_one_sixth_factors_become_divisions_exact_ones_stay():
+    from onnx import TensorProto, helper, numpy_helper
+    tf16 = np.array(0.1666259765625, np.float32)  # the TF graphs' float16 constant (tf_layers.py)
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "c"], ["y"]), helper.make_node("Mul", ["sixth", "y"], ["z"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1])],
+        [numpy_helper.from_array(tf16, "c"), numpy_helper.from_array(np.array(1 / 6, np.float32), "sixth")])
+    proto = helper.make_model(graph)
+    assert guard_one_sixth_constants(proto) == 1
+    div, mul = proto.graph.node
+    assert (div.op_type, div.input[0], mul.op_type) == ("Div", "x", "Mul")
+    recip = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}[div.input[1]]
+    assert abs(float(recip) * float(tf16) - 1) < 1e-7
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One export cache for the module (each model exports once)."""
+    return tmp_path_factory.mktemp("home")
+
+
+def assert_same_detections(a, b, threshold=0.05):
+    keep = a.scores > threshold
+    n = int(keep.sum())
+    assert n > 0, "no detections to compare"
+    torch.testing.assert_close(b.scores[:n], a.scores[:n], rtol=0, atol=1e-4)
+    torch.testing.assert_close(b.labels[:n], a.labels[:n])
+    torch.testing.assert_close(b.boxes[:n], a.boxes[:n], rtol=0, atol=0.05)
+    if a.keypoints is not None:
+        torch.testing.assert_close(b.keypoints[:n], a.keypoints[:n], rtol=0, atol=0.05)
+    if a.location is not None:
+        torch.testing.assert_close(b.location[:n], a.location[:n], rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["ctdet", "multi_pose"])
+def test_default_models_detect_like_the_torch_engine(task, home, monkeypatch):
+    from centernet.inference.detector import Detector
+    monkeypatch.setenv("CENTERNET_HOME", str(home))
+    folder = need(DATA / "demo_images")
+    images = [cv2.imread(str(p)) for p in sorted(folder.glob("*.jpg"))[:2]]
+    eager = Detector.from_checkpoint(None, task=task, device="cpu", engine="eager")
+    ov = Detector.from_checkpoint(None, task=task, device="cpu", engine="openvino")
+    assert ov.engine_name == "openvino" and ov.engine is None and ov.model.precision == "fp32"
+    for image in images:
+        assert_same_detections(eager(image), ov(image))
+    assert len(list((home / "openvino").glob(f"*_{task}_*.onnx"))) == 1  # converted once, cached
+
+
+@pytest.mark.slow
+def test_ddd_detects_like_the_torch_engine(home, monkeypatch):
+    from centernet.inference.detector import Detector
+    from centernet.models.build import build_model
+    from centernet.models.checkpoint import info_for_original
+    monkeypatch.setenv("CENTERNET_HOME", str(home))
+    image = cv2.imread(str(next(iter(sorted(need(DATA / "kitti").rglob("*.png"))))))
+    torch.manual_seed(0)
+    model = build_model("res_18", "ddd")
+    with torch.no_grad():
+        model.hm[-1].bias.add_(2.0)  # seeded heads score ~0.1: lift them past ddd's 0.2 threshold
+    info = info_for_original(model.state_dict(), "res_18", "ddd")
+    eager = Detector(model, info, "cpu", engine="eager", input_size=(192, 640))
+    ov = Detector(model, info, "cpu", engine="openvino", input_size=(192, 640))
+    assert_same_detections(eager(image), ov(image), threshold=0.2)
+
+
+def test_refuses_deformable_convs_and_per_image_sizes(seeded_checkpoint, tmp_path, monkeypatch):
+    from centernet.inference.detector import Detector
+    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))
+    with pytest.raises(ConfigError, match="cannot run resdcn_18's deformable convolutions"):
+        Detector.from_checkpoint(seeded_checkpoint("ctdet", "resdcn_18"), device="cpu", engine="openvino")
+    with pytest.raises(ConfigError, match="one fixed input size"):
+        Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino", keep_res=True)
+    assert not (tmp_path / "home").exists()  # refused before anything was exported
