@@ -1,0 +1,34 @@
+"""A text file listing inputs (`--inputs-from FILE`): one path or URL per line, for collections too long
+for a command line. Blank lines and `#` comments are skipped; relative paths are taken as written (relative
+to the working directory, like paths on the command line)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from centernet.errors import InputError
+
+
+def parse_input_list(text: str) -> list[str]:
+    """The inputs named in a list file's text, in order. A `#` starts a comment only at the start of a line
+    or after a space, so URLs with fragments (`http://host/a#b`) stay whole."""
+    inputs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            continue
+        cut = line.find(" #")
+        line = (line[:cut] if cut >= 0 else line).strip()
+        if line:
+            inputs.append(line)
+    return inputs
+
+
+def read_input_list(path: str | Path) -> list[str]:
+    """The inputs listed in `path`; InputError naming the file when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise InputError(f"cannot read --inputs-from {path}: {reason}; give a text file with one path or URL "
+                         f"per line") from None
+    return parse_input_list(text)
