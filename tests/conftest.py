@@ -21,7 +21,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = (ROOT.parent / "shared").resolve()
+
+
+def shared_folder() -> Path:
+    """The folder laid out as ../shared (data/, reference/): $CENTERNET_TEST_SHARED, else ../shared
+    beside the checkout, else the copy in carry/shared (git-ignored; `tools/gpu_carry.py` makes it
+    for a lent GPU machine, where ../shared does not travel)."""
+    if os.environ.get("CENTERNET_TEST_SHARED"):
+        return Path(os.environ["CENTERNET_TEST_SHARED"]).resolve()
+    beside = (ROOT.parent / "shared").resolve()
+    return beside if beside.is_dir() else ROOT / "carry" / "shared"
+
+
+SHARED = shared_folder()
 DATA = SHARED / "data"
 LAYOUT = SHARED / "reference" / "official_layout"
 HARNESS = SHARED / "reference" / "harness"
@@ -31,8 +43,34 @@ OFFICIAL_REF = ROOT / "tests" / "data" / "official"
 def need(path: Path) -> Path:
     """Skip the calling test, with the reason, when shared data is absent."""
     if not path.exists():
-        pytest.skip(f"{path} is absent (../shared is not beside this checkout)")
+        pytest.skip(f"{path} is absent (no ../shared beside this checkout, carry/shared or $CENTERNET_TEST_SHARED)")
     return path
+
+
+# Optional packages a test module may import at its top: absent (the GPU machine has none of the
+# first five), the module is skipped with this reason instead of stopping the whole collection.
+OPTIONAL_PACKAGES = {"PyQt6": "the desktop app", "pytestqt": "the desktop app's tests (pytest-qt)",
+                     "pycocotools": "COCO evaluation", "openvino": "the OpenVINO engine", "ray": "Ray sweeps",
+                     "onnxruntime": "the ONNX Runtime engine", "cupy": "the CUDA kernels", "matplotlib": "plots"}
+
+
+class OptionalImportModule(pytest.Module):
+    """A test module that a missing optional package skips (with the reason) rather than breaks."""
+
+    def _getobj(self):
+        try:
+            return super()._getobj()
+        except self.CollectError as e:
+            missing = e.__cause__
+            name = (getattr(missing, "name", None) or "").split(".")[0]
+            if isinstance(missing, ModuleNotFoundError) and name in OPTIONAL_PACKAGES:
+                raise pytest.skip.Exception(f"{self.path.name} needs {name} ({OPTIONAL_PACKAGES[name]}), which is not "
+                                            "installed", allow_module_level=True) from None
+            raise
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    return OptionalImportModule.from_parent(parent, path=module_path)
 
 
 def layout_manifest(task: str, arch: str) -> dict:

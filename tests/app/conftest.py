@@ -10,6 +10,16 @@ BIKES = DATA / "video" / "bikes.mp4"
 INPUT = (128, 128)   # small network input: the seeded res_18 stays quick on CPU
 
 
+def pytest_collection_modifyitems(config, items):
+    """Without pytest-qt (the GPU machine), tests that need `qtbot` are skipped with the reason."""
+    if config.pluginmanager.hasplugin("pytestqt") or config.pluginmanager.hasplugin("pytest-qt"):
+        return
+    skip = pytest.mark.skip(reason="needs pytest-qt (the qtbot fixture), which is not installed")
+    for item in items:
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def bikes():
     if not BIKES.exists():
