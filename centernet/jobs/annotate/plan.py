@@ -10,7 +10,8 @@ from pathlib import Path
 
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.io.sources import FrameSource, source_kind
-from centernet.io.track import TrackerConfig
+from centernet.io.writers.lock import holder, in_use_error
+from centernet.io.tracking.greedy import TrackerConfig
 
 FORMATS = ("coco", "mot", "csv", "video")
 OUTPUT_FILES = {"coco": "annotations.json", "mot": "mot.txt", "csv": "detections.csv", "video": "rendered.mp4"}
@@ -136,6 +137,10 @@ def plan_job(inputs: list[str], out_dir: Path, options: AnnotateOptions) -> list
             name, n = f"{base}_{n}", n + 1
         used.add(name.lower())
         plan.append(JobInput(spec, Path(out_dir) / name))
+    for item in plan:   # a live run's folder is refused whatever the flags: --overwrite would wreck both
+        owner = holder(item.folder)
+        if owner is not None:
+            raise in_use_error(item.folder, owner)
     if not (options.resume or options.overwrite):
         taken = [p.folder for p in plan if p.folder.is_dir() and any(p.folder.iterdir())]
         if taken:

@@ -31,8 +31,9 @@ from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions
 from centernet.io.sources import FrameSource, images_in_folder
-from centernet.io.track import GreedyTracker
+from centernet.io.tracking.greedy import GreedyTracker
 from centernet.io.writers.atomic import write_json_atomic
+from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord
 from centernet.io.writers.video import VideoFileWriter
 from centernet.jobs.annotate.exports import RunStats, build_summary, render_record, write_exports
@@ -66,13 +67,15 @@ def run_job(plan: list[JobInput], detector, options: AnnotateOptions) -> JobResu
 
 def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, job_bar=None,
                    digest: str | None = None) -> dict:
-    """Annotate one input into `folder`; returns its summary. InputError when it cannot be read."""
-    source = FrameSource(spec)
-    try:
-        return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
-                               digest or model_digest(detector.model)).run()
-    finally:
-        source.close()
+    """Annotate one input into `folder`; returns its summary. InputError when it cannot be read,
+    FolderInUseError when another live run writes into `folder` (the lock is held for the whole input)."""
+    with output_lock(folder):
+        source = FrameSource(spec)
+        try:
+            return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
+                                   digest or model_digest(detector.model)).run()
+        finally:
+            source.close()
 
 
 # ---- one input ----------------------------------------------------------------------------------
