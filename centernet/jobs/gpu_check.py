@@ -5,13 +5,23 @@ the torch decode; CUDA graph against eager; fp16 against fp32 on the default mod
 graph against eager through the Detector for ctdet with flip, multi_pose (with and without flip) and
 ddd, in batches. Then benchmarks of the engine against the plain fp32 eager path for res_18,
 resdcn_18, dla_34 and hourglass, the batched res_18 graph (32 frames a replay, frames/s), and the
-peak kernel against the torch decode. Meant to finish in under 8 minutes on one H100.
+peak kernel against the torch decode. Also: the graph with the torch pre-processing and decode
+(kernels off), fp16 graphs for multi_pose and ddd, a capture from a worker thread and with forward
+hooks. Each step runs under a time limit (all of them within TOTAL_LIMIT_S, so that `pytest -m
+cuda` fits beside it in 8 minutes), is synchronized before it counts, and gets one pass / fail /
+skipped line; the JSON report is written after every step. CuPy absent: its steps are skipped.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+import threading
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -121,10 +131,12 @@ def check_default_models(frames) -> dict:
             for eng, acc in ((graph16, g16), (graph32, g32)):
                 s, c, b, _ = eng.run_graph([f])[0]
                 acc.append(Detections(b[s > 0], s[s > 0], c[s > 0]))
-    fp16 = agreement(eager, g16)
-    graph = agreement(eager, g32)
-    return {"fp16_vs_fp32_matched": fp16, "graph_fp32_vs_eager_matched": graph,
-            "pass": fp16 >= 0.99 and graph >= 0.99}
+    fp16, fp16_back = agreement(eager, g16), agreement(g16, eager)  # both ways: none lost, none added
+    graph, graph_back = agreement(eager, g32), agreement(g32, eager)
+    return {"fp16_vs_fp32_matched": fp16, "fp16_vs_fp32_matched_reverse": fp16_back,
+            "graph_fp32_vs_eager_matched": graph, "graph_fp32_vs_eager_matched_reverse": graph_back,
+            "deform_conv": graph16.deform_conv, "kernels": graph16.use_kernels,
+            "pass": min(fp16, fp16_back, graph, graph_back) >= 0.99}
 
 
 def task_model(task: str, arch: str, seed: int = 0):
@@ -170,15 +182,19 @@ def compare_detections(eager: list, fast: list, task: str) -> dict:
 
 
 GRAPH_CASES = (("ctdet", "default", True), ("multi_pose", "dla_34", False), ("multi_pose", "dla_34", True),
-               ("ddd", "dla_34", False))
+               ("ddd", "dla_34", False), ("ctdet", "resdcn_18", False))
+FP16_CASES = (("multi_pose", "dla_34", True), ("ddd", "dla_34", False))
+TORCH_ONLY_CASES = (("ctdet", "default", True), ("multi_pose", "dla_34", False))
 
 
 def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", cases=GRAPH_CASES,
-                      input_size=None, batch: int = 4) -> dict:
-    """Graph vs eager through the Detector (fp32 both), `batch` frames a call, for every task and flip.
+                      input_size=None, batch: int = 4, precision: str = "fp32",
+                      use_kernels: bool | None = None) -> dict:
+    """Graph vs eager through the Detector (both in `precision`), `batch` frames a call, for every task and flip.
 
     ctdet runs the shipped default model (real weights; `arch` "default"), the others `task_model`.
-    ddd frames are resized to KITTI's 1242x375. `fast_engine` "eager" runs the same code on a CPU."""
+    ddd frames are resized to KITTI's 1242x375. `fast_engine` "eager" runs the same code on a CPU.
+    use_kernels False: the graph with the torch pre-processing and decode (what runs without CuPy)."""
     import cv2
     from centernet.models.checkpoint import load_checkpoint
     from centernet.inference.detector import Detector
@@ -188,14 +204,89 @@ def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", 
         model, info = load_checkpoint(default_weights(task)) if arch == "default" else task_model(task, arch)
         clip = [cv2.resize(f, (1242, 375)) for f in frames] if task == "ddd" else list(frames)
         chunks = [clip[i:i + batch] for i in range(0, len(clip) - batch + 1, batch)]
-        fast = Detector(model, info, device, flip=flip, engine=fast_engine, input_size=input_size)
-        eager = Detector(model, info, device, flip=flip, engine="eager", input_size=input_size)
+        fast = Detector(model, info, device, flip=flip, engine=fast_engine, input_size=input_size, precision=precision)
+        if use_kernels is not None:  # read when the engine makes its first pipeline
+            fast.engine.use_kernels = use_kernels
+        eager = Detector(model, info, device, flip=flip, engine="eager", input_size=input_size, precision=precision)
         got = [d for c in chunks for d in fast.detect_batch(c)]
         want = [d for c in chunks for d in eager.detect_batch(c)]
         name = f"{task}_{info.arch}{'_flip' if flip else ''}"
         stats = vars(fast.engine.stats)
         out[name] = {**compare_detections(want, got, task), "mode": fast.engine.mode, "batch": batch,
-                     "captures": stats["captures"], "replays": stats["replays"]}
+                     "precision": fast.engine.precision, "kernels": fast.engine.use_kernels,
+                     "deform_conv": fast.engine.deform_conv, "captures": stats["captures"],
+                     "replays": stats["replays"], "capture_failures": stats["capture_failures"]}
+        if fast_engine == "graph":
+            out[name]["pass"] = out[name]["pass"] and stats["capture_failures"] == 0 and stats["replays"] > 0
+    return out
+
+
+def check_capture_conditions(frames, device: str = "cuda", input_size=(256, 256), batch: int = 2) -> dict:
+    """Captures in the conditions the app makes: from a worker thread while another thread allocates
+    ("thread_local" capture mode), and with forward hooks on the model. A hook that skips while
+    capturing (the GUI's heatmap tap) leaves the graph working; one that copies to the host breaks
+    the capture: the engine then runs those frames eager (remembered, not re-captured) and the thread
+    is back on its own stream. Each compared with the eager Detector."""
+    from centernet.inference.detector import Detector
+    model, info = task_model("ctdet", "res_18")
+    clip = list(frames[:batch])
+    want = Detector(model, info, device, engine="eager", input_size=input_size).detect_batch(clip)
+
+    def graph_detector():
+        return Detector(model, info, device, engine="graph", input_size=input_size)
+
+    out = {}
+    worker_det, got = graph_detector(), {}
+
+    def work():
+        try:
+            got["dets"] = worker_det.detect_batch(clip)
+        except Exception as e:  # raised again in this thread, with its traceback
+            got["error"] = e
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    allocated = 0
+    while worker.is_alive():  # allocations of this thread while the worker captures
+        allocated += 1
+        torch.empty((allocated % 16 + 1) << 20, dtype=torch.uint8, device=device)  # freed at once
+        worker.join(0.002)
+    if "error" in got:
+        raise got["error"]
+    stats = worker_det.engine.stats
+    out["worker_thread"] = {**compare_detections(want, got.get("dets", []), "ctdet"),
+                            "captures": stats.captures, "capture_failures": stats.capture_failures,
+                            "allocations_meanwhile": allocated}
+    out["worker_thread"]["pass"] = out["worker_thread"]["pass"] and stats.captures == 1
+
+    polite_det, seen = graph_detector(), []
+
+    def polite(module, inputs, outputs):
+        if torch.cuda.is_current_stream_capturing():
+            return
+        seen.append(float(outputs["hm"].amax()))
+
+    handle = polite_det.engine.model.register_forward_hook(polite)
+    dets = polite_det.detect_batch(clip)
+    handle.remove()
+    stats = polite_det.engine.stats
+    out["hook_skipping_capture"] = {**compare_detections(want, dets, "ctdet"), "captures": stats.captures,
+                                    "capture_failures": stats.capture_failures, "hook_calls_outside": len(seen)}
+    out["hook_skipping_capture"]["pass"] = out["hook_skipping_capture"]["pass"] and stats.capture_failures == 0
+
+    rude_det = graph_detector()
+    rude_det.engine.model.register_forward_hook(lambda module, inputs, outputs: outputs["hm"].cpu())
+    first, again = rude_det.detect_batch(clip), rude_det.detect_batch(clip)
+    stats = rude_det.engine.stats
+    on_default = torch.cuda.current_stream() == torch.cuda.default_stream()
+    errors = list(rude_det.engine.failed_captures.values())
+    out["hook_copying_to_host"] = {**compare_detections(want, first, "ctdet"),
+                                   "again_matched": compare_detections(want, again, "ctdet")["matched"],
+                                   "captures": stats.captures, "capture_failures": stats.capture_failures,
+                                   "eager_runs": stats.eager_runs, "on_default_stream": on_default,
+                                   "capture_error": errors[0] if errors else None}
+    out["hook_copying_to_host"]["pass"] = (out["hook_copying_to_host"]["pass"] and stats.capture_failures == 1
+                                           and stats.captures == 0 and on_default)
     return out
 
 
@@ -222,48 +313,183 @@ def bench_batched(frames, arch: str = "res_18", batch: int = 32, replays: int = 
     return result
 
 
-def run_gpu_check(report_path: Path) -> int:
+TOTAL_LIMIT_S = 330  # the whole check: `pytest -m cuda` runs after it, both within 8 minutes
+STUCK_GRACE_S = 30   # after a step's limit, how long it may take to notice before the process is ended
+
+
+@dataclass(frozen=True)
+class Step:
+    """One check or benchmark: its name, what it runs, its time limit, whether it needs the kernels."""
+
+    name: str
+    run: Callable[[], dict]
+    limit_s: float
+    kind: str = "check"        # "check" (pass / fail counts) or "benchmark" (figures; an error is a fail)
+    needs_kernels: bool = False
+
+
+class StepTimeout(BaseException):  # not an Exception: code under test that catches those must not swallow it
+    pass
+
+
+def gpu_check_steps(frames, frames8, probe_result) -> list[Step]:
+    """Every step of `bench --gpu-check`, in order, with its time limit (seconds, on one H200)."""
+    def bench_arch(arch, n):
+        from centernet.jobs.bench import bench
+        return lambda: bench(None, arch, "ctdet", 512, "fp16", "auto", n, 20, "cuda")
+    return [
+        Step("cupy_probe", lambda: probe_report(probe_result), 60),
+        Step("preprocess_kernel", lambda: check_preprocess(frames), 60, needs_kernels=True),
+        Step("peak_kernel", check_peaks, 60, needs_kernels=True),
+        Step("gather_kernel", check_gather, 30, needs_kernels=True),
+        Step("default_model_fp16_graph", lambda: check_default_models(frames), 90),
+        Step("graph_vs_eager_tasks", lambda: check_graph_tasks(frames8), 120),
+        Step("graph_fp16_tasks", lambda: check_graph_tasks(frames8, cases=FP16_CASES, precision="fp16"), 90),
+        Step("graph_torch_only", lambda: check_graph_tasks(frames8, cases=TORCH_ONLY_CASES, use_kernels=False), 90),
+        Step("graph_worker_thread_and_hooks", lambda: check_capture_conditions(frames8), 90),
+        Step("bench_res_18", bench_arch("res_18", 300), 60, "benchmark"),
+        Step("bench_resdcn_18", bench_arch("resdcn_18", 300), 60, "benchmark"),
+        Step("bench_dla_34", bench_arch("dla_34", 200), 60, "benchmark"),
+        Step("bench_hourglass", bench_arch("hourglass", 100), 90, "benchmark"),
+        Step("bench_res_18_graph_batch_32", lambda: bench_batched(frames8), 60, "benchmark"),
+    ]
+
+
+def probe_report(probe_result) -> dict:
+    """The CuPy probe as a check: usable passes; not installed is a skip; installed but unusable fails."""
+    if probe_result.usable:
+        return {"pass": True}
+    if not probe_result.installed:
+        return {"status": "skipped", "reason": probe_result.reason}
+    return {"pass": False, "error": probe_result.reason, "traceback": probe_result.detail}
+
+
+def run_gpu_check(report_path: Path, say: Callable[[str], None] = print, total_s: float = TOTAL_LIMIT_S) -> int:
+    """Run every step, each under its time limit and all within `total_s`, writing the JSON report after
+    each (a run cut short still reports). One line per step: pass / fail / skipped. Returns 0 when
+    no check failed."""
     if not torch.cuda.is_available():
         raise ConfigError("bench --gpu-check needs a CUDA GPU; none is available here")
-    from centernet.jobs.bench import bench, bench_frames, write_json
-    from kernels.runtime import cupy_available
-    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cupy": cupy_available(),
-              "date": time.strftime("%Y-%m-%d"), "checks": {}, "benchmarks": {}}
-    frames = bench_frames(6)
-    steps = [("preprocess_kernel", lambda: check_preprocess(frames)), ("peak_kernel", check_peaks),
-             ("gather_kernel", check_gather),
-             ("default_model_fp16_graph", lambda: check_default_models(frames)),
-             ("graph_vs_eager_tasks", lambda: check_graph_tasks(bench_frames(8)))]
-    for name, fn in steps:
-        t = time.time()
-        try:
-            report["checks"][name] = fn()
-        except Exception as e:
-            report["checks"][name] = {"pass": False, "error": f"{type(e).__name__}: {e}",
-                                      "traceback": traceback.format_exc()[-2000:]}
-        print(f"check {name}: {report['checks'][name]} ({time.time() - t:.0f}s)", flush=True)
-        write_json(report, report_path)
-    for arch, frames_n in (("res_18", 300), ("resdcn_18", 300), ("dla_34", 200), ("hourglass", 100)):
-        try:
-            report["benchmarks"][arch] = bench(None, arch, "ctdet", 512, "fp16", "auto", frames_n, 20, "cuda")
-        except Exception as e:
-            report["benchmarks"][arch] = {"error": f"{type(e).__name__}: {e}"}
-        print(f"bench {arch}: {report['benchmarks'][arch].get('engine', report['benchmarks'][arch])}", flush=True)
-        write_json(report, report_path)
-    try:
-        report["benchmarks"]["res_18_graph_batch_32"] = bench_batched(bench_frames(8))
-    except Exception as e:
-        report["benchmarks"]["res_18_graph_batch_32"] = {"error": f"{type(e).__name__}: {e}"}
-    print(f"bench res_18 graph batch 32: {report['benchmarks']['res_18_graph_batch_32']}", flush=True)
-    write_json(report, report_path)
+    from centernet.jobs.bench import bench_frames
+    from kernels.runtime import probe
+    import torchvision
+    probe_result = probe()
+    report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+              "torchvision": torchvision.__version__, "cupy": probe_result.installed,
+              "kernels_usable": probe_result.usable, "date": time.strftime("%Y-%m-%d"), "checks": {},
+              "benchmarks": {}, "first_failure": None, "finished": False}
+    writer = ReportWriter(report, Path(report_path), say)
+    run_steps(gpu_check_steps(bench_frames(6), bench_frames(8), probe_result), writer, total_s,
+              "" if probe_result.usable else probe_result.reason)
     ok = all(_passed(v) for v in report["checks"].values())
-    report["all_checks_pass"] = ok
-    write_json(report, report_path)
-    print(f"{'all checks pass' if ok else 'SOME CHECKS FAILED'}; report in {report_path}")
+    report["all_checks_pass"], report["finished"] = ok, True
+    writer.write()
+    say(f"{'all checks pass' if ok else 'SOME CHECKS FAILED'}; report in {report_path}")
     return 0 if ok else 1
 
 
+def run_steps(steps: list[Step], writer: "ReportWriter", total_s: float, kernels_off: str = "") -> None:
+    """Each step under its own limit and what is left of `total_s`; kernel steps are skipped when
+    `kernels_off` says why the kernels cannot run, and any step once the time is spent."""
+    deadline = time.monotonic() + total_s
+    for step in steps:
+        left = deadline - time.monotonic()
+        if step.needs_kernels and kernels_off:
+            writer.record(step, {"status": "skipped", "reason": f"CUDA kernels unusable: {kernels_off}"}, 0)
+        elif left < 5:
+            reason = f"out of time: the check's {total_s:.0f} s are spent"
+            writer.record(step, {"status": "skipped", "reason": reason}, 0)
+        else:
+            run_step(step, min(step.limit_s, left), writer)
+
+
+class ReportWriter:
+    """Records step results into the report and writes it at once (atomically), from either thread."""
+
+    def __init__(self, report: dict, path: Path, say: Callable[[str], None]):
+        self.report, self.path, self.say = report, path, say
+        self.lock = threading.Lock()
+
+    def record(self, step: Step, result: dict, seconds: float) -> None:
+        with self.lock:
+            result = {**result, "status": step_status(result), "seconds": round(seconds, 1)}
+            self.report["checks" if step.kind == "check" else "benchmarks"][step.name] = result
+            if result["status"] == "fail" and self.report["first_failure"] is None:
+                self.report["first_failure"] = {"step": step.name, "error": result.get("error", "a check failed")}
+            self.write()
+            detail = result.get("reason") or result.get("error") or ""
+            self.say(f"{result['status'].upper():7} {step.name} ({seconds:.0f}s){': ' + detail if detail else ''}")
+
+    def write(self) -> None:
+        from centernet.jobs.bench import write_json
+        write_json(self.report, self.path)
+
+
+def step_status(result: dict) -> str:
+    if result.get("status") in ("skipped", "fail", "pass"):
+        return result["status"]
+    if "error" in result:
+        return "fail"
+    return "pass" if _passed(result) else "fail"
+
+
+def run_step(step: Step, limit_s: float, writer: ReportWriter) -> None:
+    """One step on this thread's default stream, synchronized before it counts as done (an
+    asynchronous fault is blamed on its own step), under a watchdog: at the limit, `StepTimeout` is
+    raised in this thread and the step recorded as failed; if it cannot be interrupted (stuck in a
+    CUDA call), the report says so and the process ends after STUCK_GRACE_S."""
+    started = time.monotonic()
+    thread = threading.get_ident()
+    lock, state = threading.Lock(), {"finished": False}
+    done = threading.Event()
+
+    def expire():
+        with lock:
+            if state["finished"]:
+                return
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(StepTimeout))
+        if not done.wait(STUCK_GRACE_S):
+            stack = "".join(traceback.format_stack(sys._current_frames().get(thread)))
+            writer.record(step, {"error": f"timed out after {limit_s:.0f} s and stuck; the check was ended",
+                                 "traceback": stack}, time.monotonic() - started)
+            os._exit(124)
+
+    watchdog = threading.Timer(limit_s, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        result = step.run()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        with lock:
+            state["finished"] = True
+    except StepTimeout:
+        result = {"error": f"timed out after {limit_s:.0f} s", "traceback": traceback.format_exc()}
+    except Exception as e:  # the first error and its causes, whole
+        result = {"error": f"{type(e).__name__}: {e}", "traceback": "".join(traceback.format_exception(e))}
+    finally:
+        watchdog.cancel()
+        done.set()
+    restore_default_stream(result)
+    writer.record(step, result, time.monotonic() - started)
+
+
+def restore_default_stream(result: dict) -> None:
+    """Put this thread back on its default stream if a step left it elsewhere (noted in the result)."""
+    if not torch.cuda.is_available():
+        return
+    device = torch.cuda.current_device()
+    if torch.cuda.current_stream(device) != torch.cuda.default_stream(device):
+        result["left_on_a_side_stream"] = True
+        torch.cuda.set_stream(torch.cuda.default_stream(device))
+
+
 def _passed(check: dict) -> bool:
+    """A check passes when its "pass" (or every nested check's) holds; skipped ones count as passed."""
+    if check.get("status") == "skipped":
+        return True
+    if check.get("status") == "fail" or "error" in check:
+        return False
     if "pass" in check:
         return bool(check["pass"])
     return all(_passed(v) for v in check.values() if isinstance(v, dict))

@@ -30,3 +30,80 @@ def test_batched_benchmark_reports_frames_per_second_on_the_cpu():
 def test_gpu_check_without_a_gpu_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         run_gpu_check(tmp_path / "report.json")
+
+
+def _writer(tmp_path, lines):
+    from centernet.jobs.gpu_check import ReportWriter
+    report = {"checks": {}, "benchmarks": {}, "first_failure": None}
+    return report, ReportWriter(report, tmp_path / "report.json", lines.append)
+
+
+def test_steps_report_pass_fail_and_skipped_each_written_at_once(tmp_path):
+    """The first failure keeps its whole traceback with its cause; a kernel step is skipped (not
+    failed) when the kernels cannot run; the report on disk holds every step as soon as it ends."""
+    import json
+    from centernet.jobs.gpu_check import Step, run_steps
+    lines = []
+    report, writer = _writer(tmp_path, lines)
+
+    def fails():
+        try:
+            {}["missing"]
+        except KeyError as e:
+            raise ValueError("the step's own error") from e
+
+    def sees_the_report():
+        on_disk = json.loads((tmp_path / "report.json").read_text())
+        return {"pass": set(on_disk["checks"]) == {"passes", "fails", "kernel"}}
+
+    steps = [Step("passes", lambda: {"pass": True}, 10), Step("fails", fails, 10),
+             Step("kernel", lambda: {"pass": True}, 10, needs_kernels=True),
+             Step("sees_the_report", sees_the_report, 10), Step("bench", lambda: {"fps": 1.0}, 10, "benchmark")]
+    run_steps(steps, writer, total_s=60, kernels_off="CuPy is not installed")
+    checks = report["checks"]
+    assert [checks[n]["status"] for n in ("passes", "fails", "kernel", "sees_the_report")] == \
+        ["pass", "fail", "skipped", "pass"]
+    assert report["benchmarks"]["bench"]["status"] == "pass"
+    assert checks["kernel"]["reason"] == "CUDA kernels unusable: CuPy is not installed"
+    tb = checks["fails"]["traceback"]
+    assert "KeyError: 'missing'" in tb and "direct cause" in tb and tb.rstrip().endswith("the step's own error")
+    assert report["first_failure"] == {"step": "fails", "error": "ValueError: the step's own error"}
+    assert [line.split()[0] for line in lines] == ["PASS", "FAIL", "SKIPPED", "PASS", "PASS"]
+    assert json.loads((tmp_path / "report.json").read_text())["benchmarks"]["bench"]["fps"] == 1.0
+
+
+def test_a_step_past_its_limit_is_interrupted_and_the_next_still_runs(tmp_path):
+    import time
+    from centernet.jobs.gpu_check import Step, run_steps
+
+    def forever():
+        try:
+            while True:
+                time.sleep(0.01)
+        except Exception:  # a step that swallows errors still stops
+            return {"pass": True}
+
+    lines = []
+    report, writer = _writer(tmp_path, lines)
+    run_steps([Step("hangs", forever, 1), Step("after", lambda: {"pass": True}, 10),
+               Step("late", lambda: {"pass": True}, 10)], writer, total_s=7)
+    assert report["checks"]["hangs"]["status"] == "fail"
+    assert report["checks"]["hangs"]["error"] == "timed out after 1 s"
+    assert report["checks"]["after"]["status"] == "pass"
+
+
+def test_steps_out_of_time_are_skipped(tmp_path):
+    from centernet.jobs.gpu_check import Step, run_steps
+    report, writer = _writer(tmp_path, [])
+    run_steps([Step("first", lambda: {"pass": True}, 10)], writer, total_s=2)
+    assert report["checks"]["first"]["status"] == "skipped"
+    assert report["checks"]["first"]["reason"].startswith("out of time")
+
+
+def test_the_cupy_probe_step_skips_when_absent_and_fails_when_broken():
+    from centernet.jobs.gpu_check import probe_report, step_status
+    from kernels.runtime import KernelProbe
+    assert step_status(probe_report(KernelProbe(True))) == "pass"
+    assert step_status(probe_report(KernelProbe(False, "CuPy is not installed", installed=False))) == "skipped"
+    broken = probe_report(KernelProbe(False, "CuPy is installed but cannot run kernels (x)", True, "tb"))
+    assert step_status(broken) == "fail" and broken["traceback"] == "tb"
