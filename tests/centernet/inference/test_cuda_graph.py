@@ -76,6 +76,7 @@ def test_graph_gives_the_eager_detections_for_every_task_with_and_without_flip(t
     eager = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager")
     got = graph.detect_batch(images)
     assert graph.engine.stats.captures == 1 and graph.engine.stats.replays == 1
+    assert graph.engine.deform_conv == "gathered"  # dla_34 (multi_pose, ddd) has DCNs: captured, not left out
     want = eager.detect_batch(images)
     assert_same_detections(want, got, task)
     assert_same_detections(got, want, task)
@@ -103,3 +104,58 @@ def test_graph_is_recaptured_for_a_new_frame_size_batch_spec_or_flip_and_the_cac
     assert eng.stats.captures == 5 and eng.stats.evictions == 2
     eng.run_frames(small[:2])               # evicted: captured again
     assert eng.stats.captures == 6 and eng.stats.replays == 7
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("task, flip, precision, kernels", [
+    ("ctdet", True, "fp32", False), ("multi_pose", False, "fp32", False),  # the torch-only graph (no CuPy)
+    ("multi_pose", True, "fp16", None), ("ddd", False, "fp16", None)])    # fp16 graphs with DCNs
+def test_torch_only_and_fp16_graphs_give_the_eager_detections(task, flip, precision, kernels):
+    _, images = _setup(task, flip, 2)
+    model, info = _model(task)
+    size = CASES[task][1]
+    graph = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="graph", precision=precision)
+    if kernels is not None:
+        graph.engine.use_kernels = kernels
+    eager = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager", precision=precision)
+    got, want = graph.detect_batch(images), eager.detect_batch(images)
+    assert graph.engine.stats.captures == 1 and graph.engine.stats.capture_failures == 0
+    assert graph.engine.deform_conv == "gathered" and eager.engine.deform_conv == "torchvision"
+    assert_same_detections(want, got, task)
+    assert_same_detections(got, want, task)
+
+
+@pytest.mark.cuda
+@cuda
+def test_capture_from_a_worker_thread_and_with_forward_hooks():
+    """A worker thread captures while this one allocates (thread_local capture mode); a hook that
+    skips while capturing keeps the graph; one that copies to the host fails the capture, which the
+    engine remembers (eager from then on) with this thread back on its own stream."""
+    from centernet.jobs.gpu_check import check_capture_conditions
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(2)]
+    report = check_capture_conditions(frames, input_size=(128, 128))
+    for name, r in report.items():
+        assert r["pass"], (name, r)
+    assert report["hook_copying_to_host"]["capture_failures"] == 1 and report["hook_copying_to_host"]["eager_runs"] == 2
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()
+
+
+@pytest.mark.cuda
+@cuda
+def test_a_failed_capture_raises_its_own_error_and_restores_the_stream():
+    from centernet.inference.cuda_graph import capture
+    graph, side = torch.cuda.CUDAGraph(), torch.cuda.Stream()
+    x = torch.ones(4, device="cuda")
+    with pytest.raises(RuntimeError) as error:
+        capture(graph, side, lambda: (x * 2).cpu())  # a blocking copy: not allowed while capturing
+    assert "capture" in str(error.value).lower() or "operation not permitted" in str(error.value).lower()
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()
+    assert not torch.cuda.is_current_stream_capturing()
+    assert float((x * 3).sum()) == 12.0  # the device still works
+    ok_graph = torch.cuda.CUDAGraph()
+    y = capture(ok_graph, side, lambda: x * 5)
+    ok_graph.replay()
+    torch.cuda.synchronize()
+    assert float(y.sum()) == 20.0
