@@ -125,11 +125,15 @@ class HeatmapTap:
         self._handles = []
 
     def attach(self, detector) -> None:
-        """Hook the modules the detector may run: its engine's prepared model and the model as loaded."""
+        """Hook the modules the detector may run: its engine's prepared model and the model as loaded.
+
+        Not a graph engine's model: it runs only to warm up and capture a CUDA graph, where a hook's
+        blocking copy would break the capture (replays run no module: `compute` draws the heatmap)."""
         self.detach()
         engine = getattr(detector, "engine", None)
+        engine_model = None if getattr(engine, "mode", None) == "graph" else getattr(engine, "model", None)
         seen = set()
-        for module in (getattr(engine, "model", None), getattr(detector, "model", None)):
+        for module in (engine_model, getattr(detector, "model", None)):
             if module is not None and hasattr(module, "register_forward_hook") and id(module) not in seen:
                 seen.add(id(module))
                 self._handles.append(module.register_forward_hook(self._hook))
@@ -160,6 +164,8 @@ class HeatmapTap:
         if not self.enabled or not isinstance(outputs, dict):
             return
         import torch
+        if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+            return  # inside a CUDA-graph capture: copying to the host would break it
         for key in self.KEYS:
             if key in outputs:
                 heat = torch.sigmoid(outputs[key][0].float()).amax(dim=0)
