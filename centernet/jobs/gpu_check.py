@@ -313,7 +313,7 @@ def bench_batched(frames, arch: str = "res_18", batch: int = 32, replays: int = 
     return result
 
 
-TOTAL_LIMIT_S = 330  # the whole check: `pytest -m cuda` runs after it, both within 8 minutes
+TOTAL_LIMIT_S = 300  # the whole check: `pytest -m cuda` runs after it, both within 8 minutes
 STUCK_GRACE_S = 30   # after a step's limit, how long it may take to notice before the process is ended
 
 
