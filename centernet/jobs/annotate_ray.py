@@ -76,7 +76,8 @@ class VideoResult:
 class ClusterResult:
     results: list = field(default_factory=list)
     workers: int = 0
-    wall_s: float = 0.0
+    wall_s: float = 0.0            # from handing out the first input to the end
+    startup_s: float = 0.0         # of which starting the workers and loading the model, until the first frame
 
     @property
     def failed(self) -> list:
@@ -106,12 +107,12 @@ class ClusterProgress:
     done: int                      # inputs finished (successfully or not)
     total: int
     frames: int                    # frames annotated by all workers so far in this run
-    elapsed_s: float               # since the pool was ready
+    elapsed_s: float               # since the first frame (the workers' start and model loading excluded)
     active: tuple = ()             # ActiveInput per busy worker
 
     @property
     def frames_per_s(self) -> float:
-        """Summed over the workers: all frames so far over the time since the pool was ready."""
+        """Summed over the workers: all frames so far over the time since the first one."""
         return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
@@ -250,6 +251,7 @@ def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result
     finished: dict[str, VideoResult] = {}
     frames_before = 0                # frames of inputs already finished in this run
     start = time.perf_counter()
+    first_frame_at = None            # the pool is warm: workers started and models loaded
 
     def finish(result: VideoResult) -> None:
         nonlocal frames_before
@@ -289,13 +291,17 @@ def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result
                 continue
             finish(_video_result(task, report))
         _poll(ray, [s for s in slots if s.task])
+        frames = frames_before + sum(s.progress.get("frames", 0) for s in slots if s.task)
+        if first_frame_at is None and (frames or finished):
+            first_frame_at = time.perf_counter()
         if on_progress is not None:
             active = tuple(ActiveInput(s.task.item.spec, s.progress.get("worker", ""), s.progress.get("pid", 0),
                                        s.progress.get("frames", 0), s.task.attempt) for s in slots if s.task)
-            frames_now = sum(s.progress.get("frames", 0) for s in slots if s.task)
-            on_progress(ClusterProgress(len(finished), len(plan), frames_before + frames_now,
-                                        time.perf_counter() - start, active))
-    return ClusterResult([finished[str(item.folder)] for item in plan], len(slots), time.perf_counter() - start)
+            warm_s = time.perf_counter() - first_frame_at if first_frame_at is not None else 0.0
+            on_progress(ClusterProgress(len(finished), len(plan), frames, warm_s, active))
+    end = time.perf_counter()
+    return ClusterResult([finished[str(item.folder)] for item in plan], len(slots), end - start,
+                         (first_frame_at or end) - start)
 
 
 def _poll(ray, busy: list[_Slot]) -> None:
