@@ -185,8 +185,9 @@ def agreement(a: list[Detections], b: list[Detections], threshold: float = 0.3) 
 
 
 def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", engine_mode="auto", frames=50,
-          warmup=5, device="auto", compare=True, batch=1, ablation=False) -> dict:
-    """Per-stage latency of the engine (and, with `compare`, of the plain baseline) on the same frames."""
+          warmup=5, device="auto", compare=True, batch=1, ablation=False, load=0) -> dict:
+    """Per-stage latency of the engine (and, with `compare`, of the plain baseline) on the same frames;
+    with `load` > 0 the engine runs again beside that many busy processes (bench_engines.load_slowdown)."""
     dev = resolve_device(device)
     model, info = model_for(weights, arch, task)
     model = model.to(dev).eval()
@@ -199,7 +200,8 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
     except ValueError as e:
         raise ConfigError(str(e)) from None
     eng = engine_det.engine
-    mode, prec = (eng.mode, eng.precision) if eng else (engine_mode, "fp32")
+    mode = engine_det.engine_name
+    prec = eng.precision if eng else getattr(engine_det.model, "precision", "fp32")
     variants = [Variant(f"engine {mode} {prec}", engine_det)]
     if compare:
         variants.insert(0, Variant("plain fp32 eager", BaselineDetector(model, info, dev, input_size=size)))
@@ -213,7 +215,11 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
         time_variants(variants, seq, batch, warmup)
     engine_v = variants[-1]
     record["engine"] = {"mode": mode, "precision": prec, "kernels": bool(eng and eng.use_kernels),
+                        "reason": engine_det.engine_reason,
                         "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps, 2)}
+    if load:
+        from centernet.jobs.bench_engines import load_slowdown
+        record["load"] = load_slowdown(engine_det, seq[:frames + warmup], load, warmup)
     if compare:
         base = variants[0]
         base_ms = statistics.median(base.stats.samples["total"])
@@ -254,6 +260,12 @@ def format_record(r: dict) -> str:
                         if r.get("weights") == "default initialisation" and r["engine"]["precision"] != "fp32" else ""))
     else:
         lines.append(row(f"engine {r['engine']['mode']} {r['engine']['precision']}", r["engine"]))
+    if r["engine"].get("reason"):
+        lines.append(f"  engine choice: {r['engine']['reason']}")
+    if r.get("load"):
+        ld = r["load"]
+        lines.append(f"  under load: {ld['unloaded_ms']:.1f} ms/frame alone, {ld['loaded_ms']:.1f} ms beside "
+                     f"{ld['processes']} busy process(es): {ld['slowdown']:.2f}x slower")
     return "\n".join(lines)
 
 
