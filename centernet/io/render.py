@@ -48,6 +48,7 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
     d = shown.numpy()
     thickness = max(1, round(max(canvas.shape[:2]) / 500))
     colors = []
+    labels_taken: list[tuple[int, int, int, int]] = []   # label rectangles drawn so far (kept apart)
     for i in range(len(shown)):
         label = int(d["labels"][i])
         track = int(d["track_ids"][i]) if "track_ids" in d else None
@@ -71,21 +72,52 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
             name = class_names[label] if 0 <= label < len(class_names) else str(label)
             text = f"{name} {float(d['scores'][i]):.2f}" + (f" #{track}" if track is not None else "")
             x1, y1 = int(round(float(d["boxes"][i][0]))), int(round(float(d["boxes"][i][1])))
-            draw_label(canvas, text, (x1, y1), color)
+            draw_label(canvas, text, (x1, y1), color, labels_taken)
     if opts.birds_eye and "location" in d:
         draw_birds_eye(canvas, shown, colors)
     return canvas
 
 
-def draw_label(canvas: np.ndarray, text: str, corner: tuple[int, int], color) -> None:
-    scale = max(0.4, max(canvas.shape[:2]) / 1600)
+def label_scale(canvas_shape) -> float:
+    return max(0.4, max(canvas_shape[:2]) / 1600)
+
+
+def place_label(size: tuple[int, int], corner: tuple[int, int], canvas_hw: tuple[int, int],
+                taken=(), tries: int = 8) -> tuple[int, int, int, int]:
+    """The rectangle (x1, y1, x2, y2) for a label of `size` (w, h) at a box's top-left `corner`.
+
+    Above the box by default; when that would cover an earlier label, moved down a line at a time (into
+    the box) until it covers none, so overlapping boxes keep readable labels; inside the canvas.
+    """
+    w, h = size
+    canvas_h, canvas_w = canvas_hw
+    x = min(max(corner[0], 0), max(canvas_w - w, 0))
+    first = None
+    for k in range(tries):
+        y = min(max(corner[1] - h + k * h, 0), max(canvas_h - h, 0))
+        rect = (x, y, x + w, y + h)
+        first = first or rect
+        if not any(_overlap(rect, other) for other in taken):
+            return rect
+    return first
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def draw_label(canvas: np.ndarray, text: str, corner: tuple[int, int], color, taken: list | None = None) -> tuple:
+    """Draw a label at a box's top-left corner, kept off the rectangles in `taken` (its own is added)."""
+    scale = label_scale(canvas.shape)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    x = min(max(corner[0], 0), max(canvas.shape[1] - tw - 2, 0))
-    y = max(corner[1], th + base + 2)
-    cv2.rectangle(canvas, (x, y - th - base - 2), (x + tw + 2, y), color, -1)
+    taken = [] if taken is None else taken
+    x1, y1, x2, y2 = place_label((tw + 2, th + base + 2), corner, canvas.shape[:2], taken)
+    taken.append((x1, y1, x2, y2))
+    cv2.rectangle(canvas, (x1, y1), (x2, y2), color, -1)
     luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
     ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
-    cv2.putText(canvas, text, (x + 1, y - base - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, 1, cv2.LINE_AA)
+    cv2.putText(canvas, text, (x1 + 1, y2 - base - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, 1, cv2.LINE_AA)
+    return x1, y1, x2, y2
 
 
 def draw_skeleton(canvas, joints, scores, color, thickness, min_score=0.1, edges=COCO_SKELETON) -> None:
