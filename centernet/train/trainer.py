@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from centernet.models.checkpoint import CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file, to_original
 from centernet.classes import COCO_FLIP_PAIRS
@@ -26,6 +27,8 @@ from centernet.data.augment import AugmentConfig
 from centernet.data.dataset import CenterNetDataset
 from centernet.data.loader import EpochSampler, make_loader
 from centernet.errors import CenterNetError, CheckpointError, ConfigError
+from centernet.evaluation.metrics import evaluate
+from centernet.inference.detector import Detector
 from centernet.models.heads import TASKS, task_heads
 from centernet.train.losses import LOSS_NAMES, CenterNetLoss, LossWeights, used_heads
 from centernet.models.build import build_model, default_head_conv
@@ -205,7 +208,80 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         distributed.cleanup(ctx)
 
 
+@dataclass
+class _Run:
+    """One training run between its steps: built by `_setup`, advanced one epoch at a time."""
+
+    config: TrainConfig
+    ctx: distributed.DistContext
+    say: Callable[[str], None]
+    out: Path
+    data: DetectionSet
+    info: CheckpointInfo
+    dataset: CenterNetDataset
+    sampler: EpochSampler
+    loader: object
+    steps_per_epoch: int
+    per_rank: int
+    model: nn.Module
+    wrapped: nn.Module            # what the steps call: StackOutputs, under DDP when distributed
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    ema: ModelEMA | None
+    criterion: CenterNetLoss
+    log: TrainLog | None          # the main process only
+    val: DetectionSet | None
+    use_amp: bool
+    amp_dtype: torch.dtype
+    epoch: int = 1
+    start_batch: int = 0
+    global_step: int = 0
+    best_ap: float = -1.0
+    throughput: list = field(default_factory=list)   # images/s per step
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
+
+    @property
+    def last_path(self) -> Path:
+        return self.out / "last.pth"
+
+    @property
+    def shown(self) -> nn.Module:
+        """The weights that are evaluated and saved as the model: the EMA's when there is one."""
+        return self.ema.model if self.ema else self.model
+
+
+@dataclass
+class _EpochSteps:
+    """What one pass over an epoch's batches gave."""
+
+    lr: float
+    sums: dict
+    count: int
+    batch_index: int
+    stopped: bool           # --max-steps reached before the epoch's end
+    started: float          # perf_counter at the epoch's start
+
+
 def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResult:
+    run = _setup(config, ctx, say)
+    while run.epoch <= config.epochs:
+        steps = _train_epoch(run)
+        if steps.stopped:
+            _stop_mid_epoch(run, steps)
+            break
+        _end_epoch(run, steps)
+        distributed.barrier(ctx)
+        run.epoch, run.start_batch = run.epoch + 1, 0
+        if config.max_steps and run.global_step >= config.max_steps:
+            break
+    return _finish(run)
+
+
+def _setup(config: TrainConfig, ctx: distributed.DistContext, say) -> _Run:
+    """Data, model, optimizer, EMA, logs; the state of `last.pth` when resuming."""
     out = Path(config.out)
     if ctx.is_main:
         ensure_writable_dir(out, "--out")   # before the work, not when the first checkpoint is due
@@ -219,30 +295,13 @@ def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResul
     if any(v % 32 for v in input_hw):
         raise ConfigError(f"input size {input_hw} must be multiples of 32")
     spec = preprocess_for(config.task, config.arch, input_hw)
-    heads = heads_for(config.task, len(data.class_names), data.num_joints)
-    head_conv = config.head_conv or default_head_conv(config.arch)
-    model = build_model(config.arch, config.task, heads=heads, head_conv=head_conv)
-    info = CheckpointInfo(config.arch, config.task, heads, head_conv, tuple(data.class_names), spec,
-                          {"rule": "centernet", "box_mode": "size", "k": 100}, "ours",
-                          {"category_ids": [int(c) for c in data.category_ids],
-                           "trained_on": describe_data(config.data)})
-    if config.init and not config.resume:
-        report = init_from_checkpoint(model, config.init)
-        say(f"init from {config.init}: {report.summary()}")
-
+    model, info = _build_model(config, data, spec, say)
     per_rank = config.batch // ctx.world
     if per_rank < 1:
         raise ConfigError(f"--batch {config.batch} is smaller than the {ctx.world} processes: "
                           f"give each one image at least")
-    flip_pairs = COCO_FLIP_PAIRS if data.num_joints in (0, 17) else ()
-    max_objects = KITTI_MAX_OBJECTS if config.task == "ddd" else MAX_OBJECTS
-    dataset = CenterNetDataset(data, input_hw, spec, config.augment, config.seed, max_objects=max_objects,
-                               flip_pairs=flip_pairs)
-    sampler = EpochSampler(len(dataset), per_rank, shuffle=True, seed=config.seed, rank=ctx.rank, world=ctx.world)
+    dataset, sampler, loader = _build_loader(config, ctx, data, spec, input_hw, per_rank)
     steps_per_epoch = sampler.batches_per_epoch()
-    if steps_per_epoch == 0:
-        raise ConfigError(f"--batch {config.batch} is larger than the data ({len(dataset)} images): lower --batch")
-    loader = make_loader(dataset, sampler, config.workers, pin_memory=device.type == "cuda")
 
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.base_lr())
@@ -259,7 +318,7 @@ def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResul
 
     wrapped: nn.Module = StackOutputs(model)
     if ctx.enabled:
-        unused = set(heads) - used_heads(config.task, config.loss_weights)
+        unused = set(info.heads) - used_heads(config.task, config.loss_weights)
         wrapped = nn.parallel.DistributedDataParallel(
             wrapped, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=bool(unused))
     criterion = CenterNetLoss(config.task, config.loss_weights)
@@ -275,101 +334,151 @@ def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResul
         f"{steps_per_epoch} steps/epoch, lr {config.base_lr():.3g} (x0.1 after epochs "
         f"{', '.join(map(str, config.drop_epochs())) or 'none'}), device {device}"
         f"{', AMP' if use_amp else ''}{', EMA' if ema else ''}")
-
-    throughput: list[float] = []
     best_ap = max((e["eval"]["AP"] for e in (log.epochs if log else []) if isinstance(e.get("eval"), dict)
                    and "AP" in e["eval"]), default=-1.0)
-    stopped = False
-    while epoch <= config.epochs and not stopped:
-        lr = config.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        sampler.set_epoch(epoch, start_batch)
-        sums: dict[str, float] = {}
-        count = 0
-        epoch_start = time.perf_counter()
-        bar = _progress(config.progress and ctx.is_main, steps_per_epoch, start_batch, epoch, config.epochs)
-        batch_index = start_batch
-        tick = time.perf_counter()
-        for batch in loader:
-            batch = _to_device(batch, device)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                outputs = wrapped(batch["input"])
-            loss, parts = criterion(outputs, batch)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.clip_grad:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            if ema is not None:
-                ema.update(model)
-            global_step += 1
-            batch_index += 1
-            values = distributed.all_reduce_mean({k: float(v.detach()) for k, v in parts.items()}, ctx)
-            now = time.perf_counter()
-            ips = config.batch / max(now - tick, 1e-9)
-            tick = now
-            throughput.append(ips)
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            if log:
-                log.add_step({"step": global_step, "epoch": epoch, "lr": lr, "images_per_s": ips, **values})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({k.replace("_loss", ""): f"{v:.3f}" for k, v in values.items()})
-            if config.max_steps and global_step >= config.max_steps:
-                stopped = batch_index < steps_per_epoch
-                break
+    return _Run(config, ctx, say, out, data, info, dataset, sampler, loader, steps_per_epoch, per_rank, model,
+                wrapped, optimizer, scaler, ema, criterion, log, val, use_amp, amp_dtype, epoch, start_batch,
+                global_step, best_ap)
+
+
+def _build_model(config: TrainConfig, data: DetectionSet, spec: PreprocessSpec, say) -> tuple[nn.Module,
+                                                                                                CheckpointInfo]:
+    """The model for the data's classes (from --init when given) and what its checkpoints will say."""
+    heads = heads_for(config.task, len(data.class_names), data.num_joints)
+    head_conv = config.head_conv or default_head_conv(config.arch)
+    model = build_model(config.arch, config.task, heads=heads, head_conv=head_conv)
+    info = CheckpointInfo(config.arch, config.task, heads, head_conv, tuple(data.class_names), spec,
+                          {"rule": "centernet", "box_mode": "size", "k": 100}, "ours",
+                          {"category_ids": [int(c) for c in data.category_ids],
+                           "trained_on": describe_data(config.data)})
+    if config.init and not config.resume:
+        report = init_from_checkpoint(model, config.init)
+        say(f"init from {config.init}: {report.summary()}")
+    return model, info
+
+
+def _build_loader(config: TrainConfig, ctx: distributed.DistContext, data: DetectionSet, spec: PreprocessSpec,
+                  input_hw: tuple, per_rank: int):
+    """This process's shard of the augmented training data, `per_rank` images a batch."""
+    flip_pairs = COCO_FLIP_PAIRS if data.num_joints in (0, 17) else ()
+    max_objects = KITTI_MAX_OBJECTS if config.task == "ddd" else MAX_OBJECTS
+    dataset = CenterNetDataset(data, input_hw, spec, config.augment, config.seed, max_objects=max_objects,
+                               flip_pairs=flip_pairs)
+    sampler = EpochSampler(len(dataset), per_rank, shuffle=True, seed=config.seed, rank=ctx.rank, world=ctx.world)
+    if sampler.batches_per_epoch() == 0:
+        raise ConfigError(f"--batch {config.batch} is larger than the data ({len(dataset)} images): lower --batch")
+    loader = make_loader(dataset, sampler, config.workers, pin_memory=ctx.device.type == "cuda")
+    return dataset, sampler, loader
+
+
+def _train_epoch(run: _Run) -> _EpochSteps:
+    """The epoch's batches from `run.start_batch` on, or up to --max-steps."""
+    config, ctx = run.config, run.ctx
+    lr = config.lr_at(run.epoch)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    run.sampler.set_epoch(run.epoch, run.start_batch)
+    steps = _EpochSteps(lr, {}, 0, run.start_batch, False, time.perf_counter())
+    bar = _progress(config.progress and ctx.is_main, run.steps_per_epoch, run.start_batch, run.epoch, config.epochs)
+    tick = time.perf_counter()
+    for batch in run.loader:
+        values = _train_step(run, batch)
+        run.global_step += 1
+        steps.batch_index += 1
+        now = time.perf_counter()
+        ips = config.batch / max(now - tick, 1e-9)
+        tick = now
+        run.throughput.append(ips)
+        for k, v in values.items():
+            steps.sums[k] = steps.sums.get(k, 0.0) + v
+        steps.count += 1
+        if run.log:
+            run.log.add_step({"step": run.global_step, "epoch": run.epoch, "lr": lr, "images_per_s": ips, **values})
         if bar is not None:
-            bar.close()
-        shown = ema.model if ema else model
-        if stopped:  # mid-epoch: remember where to pick up
-            if config.precise_bn:
-                _precise_bn(shown, dataset, config, ctx, epoch, per_rank)
-            _save(last_path, model, ema, optimizer, scaler, info, config, epoch, batch_index, global_step, ctx)
-            say(f"stopped at step {global_step} (epoch {epoch}, batch {batch_index}/{steps_per_epoch}); "
-                f"continue with --resume")
+            bar.update(1)
+            bar.set_postfix({k.replace("_loss", ""): f"{v:.3f}" for k, v in values.items()})
+        if config.max_steps and run.global_step >= config.max_steps:
+            steps.stopped = steps.batch_index < run.steps_per_epoch
             break
-        record = {"epoch": epoch, "step": global_step, "lr": lr, "seconds": round(time.perf_counter() - epoch_start, 2),
-                  **{k: v / max(count, 1) for k, v in sums.items()}}
-        last_epoch = epoch == config.epochs or bool(config.max_steps and global_step >= config.max_steps)
-        evaluate_now = bool(config.eval_every) and (epoch % config.eval_every == 0 or last_epoch)  # same on all ranks
-        save_now = epoch % max(config.save_every, 1) == 0 or last_epoch or epoch in config.drop_epochs()
-        if config.precise_bn and (evaluate_now or save_now):
-            _precise_bn(shown, dataset, config, ctx, epoch, per_rank)
-        if evaluate_now and val is not None:
-            record["eval"] = _evaluate(shown, info, val, device, say)
-            model.train()
-        if ctx.is_main:
-            if save_now:
-                _save(last_path, model, ema, optimizer, scaler, info, config, epoch + 1, 0, global_step, ctx)
-            if epoch in config.drop_epochs():
-                atomic_save(checkpoint_dict(shown, info, extra_meta={"epoch": epoch}), out / f"model_{epoch}.pth")
-            ap = record.get("eval", {}).get("AP") if isinstance(record.get("eval"), dict) else None
-            if ap is not None and ap > best_ap:
-                best_ap = ap
-                atomic_save(checkpoint_dict(shown, info, extra_meta={"epoch": epoch, "AP": ap}), out / "best.pth")
-            log.add_epoch(record)
-            if save_now or evaluate_now:
-                log.plot()
-            say(_epoch_line(record))
-        distributed.barrier(ctx)
-        epoch, start_batch = epoch + 1, 0
-        if config.max_steps and global_step >= config.max_steps:
-            break
+    if bar is not None:
+        bar.close()
+    return steps
 
-    distributed.broadcast_buffers(model, ctx)
-    if log:
-        log.plot()
-    final = ema.model if ema else model
-    timed = throughput[1:] or throughput  # the first step warms up (allocations, workers)
+
+def _train_step(run: _Run, batch: dict) -> dict[str, float]:
+    """One optimizer step (AMP, clipping, EMA); the loss parts averaged over the processes."""
+    config = run.config
+    batch = _to_device(batch, run.device)
+    with torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
+        outputs = run.wrapped(batch["input"])
+    loss, parts = run.criterion(outputs, batch)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if config.clip_grad:
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_grad)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    return distributed.all_reduce_mean({k: float(v.detach()) for k, v in parts.items()}, run.ctx)
+
+
+def _stop_mid_epoch(run: _Run, steps: _EpochSteps) -> None:
+    """--max-steps inside an epoch: `last.pth` remembers the batch to pick up at."""
+    if run.config.precise_bn:
+        _precise_bn(run.shown, run.dataset, run.config, run.ctx, run.epoch, run.per_rank)
+    _save(run.last_path, run.model, run.ema, run.optimizer, run.scaler, run.info, run.config, run.epoch,
+          steps.batch_index, run.global_step, run.ctx)
+    run.say(f"stopped at step {run.global_step} (epoch {run.epoch}, batch {steps.batch_index}/"
+            f"{run.steps_per_epoch}); continue with --resume")
+
+
+def _end_epoch(run: _Run, steps: _EpochSteps) -> None:
+    """The epoch's record: precise BN, validation, checkpoints, log line."""
+    config, epoch = run.config, run.epoch
+    record = {"epoch": epoch, "step": run.global_step, "lr": steps.lr,
+              "seconds": round(time.perf_counter() - steps.started, 2),
+              **{k: v / max(steps.count, 1) for k, v in steps.sums.items()}}
+    last_epoch = epoch == config.epochs or bool(config.max_steps and run.global_step >= config.max_steps)
+    evaluate_now = bool(config.eval_every) and (epoch % config.eval_every == 0 or last_epoch)  # same on all ranks
+    save_now = epoch % max(config.save_every, 1) == 0 or last_epoch or epoch in config.drop_epochs()
+    if config.precise_bn and (evaluate_now or save_now):
+        _precise_bn(run.shown, run.dataset, config, run.ctx, epoch, run.per_rank)
+    if evaluate_now and run.val is not None:
+        record["eval"] = _evaluate(run.shown, run.info, run.val, run.device, run.say)
+        run.model.train()
+    if run.ctx.is_main:
+        _checkpoint_epoch(run, record, save_now, evaluate_now)
+
+
+def _checkpoint_epoch(run: _Run, record: dict, save_now: bool, evaluated: bool) -> None:
+    """Main process: last.pth (resumable), model_<epoch>.pth before each drop, best.pth, the log."""
+    config, epoch, shown = run.config, run.epoch, run.shown
+    if save_now:
+        _save(run.last_path, run.model, run.ema, run.optimizer, run.scaler, run.info, config, epoch + 1, 0,
+              run.global_step, run.ctx)
+    if epoch in config.drop_epochs():
+        atomic_save(checkpoint_dict(shown, run.info, extra_meta={"epoch": epoch}), run.out / f"model_{epoch}.pth")
+    ap = record.get("eval", {}).get("AP") if isinstance(record.get("eval"), dict) else None
+    if ap is not None and ap > run.best_ap:
+        run.best_ap = ap
+        atomic_save(checkpoint_dict(shown, run.info, extra_meta={"epoch": epoch, "AP": ap}), run.out / "best.pth")
+    run.log.add_epoch(record)
+    if save_now or evaluated:
+        run.log.plot()
+    run.say(_epoch_line(record))
+
+
+def _finish(run: _Run) -> TrainResult:
+    distributed.broadcast_buffers(run.model, run.ctx)
+    if run.log:
+        run.log.plot()
+    timed = run.throughput[1:] or run.throughput  # the first step warms up (allocations, workers)
     mean_ips = sum(timed) / len(timed) if timed else 0.0
-    say(f"done: step {global_step}, {mean_ips:.2f} images/s; checkpoint {last_path}")
-    return TrainResult(final, info, out, last_path, global_step, log.epochs if log else [], mean_ips)
-
+    run.say(f"done: step {run.global_step}, {mean_ips:.2f} images/s; checkpoint {run.last_path}")
+    return TrainResult(run.shown, run.info, run.out, run.last_path, run.global_step,
+                       run.log.epochs if run.log else [], mean_ips)
 
 def _precise_bn(model: nn.Module, dataset, config: TrainConfig, ctx, epoch: int, per_rank: int) -> None:
     """Exact BatchNorm statistics over `config.precise_bn` batches of this epoch's data, averaged over ranks."""
@@ -385,7 +494,6 @@ def _precise_bn(model: nn.Module, dataset, config: TrainConfig, ctx, epoch: int,
 def _progress(enabled: bool, total: int, initial: int, epoch: int, epochs: int):
     if not enabled:
         return None
-    from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=f"epoch {epoch}/{epochs}", unit="step", dynamic_ncols=True)
 
 
@@ -399,8 +507,6 @@ def _epoch_line(record: dict) -> str:
 
 
 def _evaluate(model: nn.Module, info: CheckpointInfo, val, device, say) -> dict:
-    from centernet.inference.detector import Detector
-    from centernet.evaluation.metrics import evaluate
     try:
         return summarise_eval(evaluate(Detector(model, info, device=device), val))
     except CenterNetError as e:
