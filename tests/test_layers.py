@@ -1,0 +1,272 @@
+"""The house stays layered: app -> centernet -> kernels, never back, and no import cycles.
+
+Reads every `import` and `from ... import` of app/, centernet/ and kernels/ with `ast`, also those inside
+functions (where back-edges hide), relative ones resolved. Optional third-party packages may be imported
+inside functions (they are not installed everywhere); nothing else may.
+"""
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("app", "centernet", "kernels")            # each may import only those after it
+MAX_TOP_LEVEL_MODULES = 12
+# Optional dependencies: imported where used, so the rest runs without them.
+OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
+            "trackeval", "matplotlib"}
+GUI_COMMAND = "app.cli.gui"                          # starts Qt (and app.gui) only when the command runs
+# TEMPORARY (issue 19): a cycle that came with `bench --engines`; its owner breaks it. Delete it then.
+KNOWN_CYCLES = [["centernet.jobs.bench", "centernet.jobs.bench_engines"]]
+# TEMPORARY (issue 19): imports inside functions still to move to the top, by the helpers who own
+# these files. Delete entries as they go; the rule fails on anything not listed here.
+STILL_TO_MOVE = {
+    "app/cli/bench.py": ("centernet.jobs.bench_engines",),
+    "app/cli/detect.py": ("centernet.jobs.detect",),
+    "app/cli/options.py": ("centernet.jobs.detect",),
+    "app/gui/bench.py": ("app.gui.main_window", "app.gui.stats", "centernet.classes", "centernet.detections",
+                         "centernet.inference.transforms", "torch"),
+    "app/gui/capture.py": ("centernet.io.sources",),
+    "app/gui/controls.py": ("centernet.classes",),
+    "app/gui/headless.py": ("app.gui.inference_worker", "centernet.io.sources"),
+    "app/gui/inference_worker.py": ("centernet.inference.detector", "centernet.inference.transforms", "cv2", "torch"),
+    "app/gui/main.py": ("app.gui.headless", "app.gui.inference_worker", "app.gui.main_window"),
+    "app/gui/stats.py": ("torch",),
+    "app/gui/zoo_dialog.py": ("app.gui.pipeline", "centernet.models.download", "centernet.models.zoo"),
+    "centernet/evaluation/metrics.py": ("centernet.data", "centernet.inference.detector",
+                                        "centernet.io.writers.atomic", "centernet.io.writers.coco",
+                                        "centernet.io.writers.kitti", "pycocotools.coco", "pycocotools.cocoeval",
+                                        "tqdm"),
+    "centernet/inference/detector.py": ("centernet.inference", "centernet.inference.decode_movenet",
+                                        "centernet.inference.engine", "centernet.inference.onnx_export",
+                                        "centernet.inference.openvino_engine", "centernet.models.zoo"),
+    "centernet/inference/engine.py": ("centernet.inference.cuda_graph", "centernet.models.backbones.dcn",
+                                      "kernels.runtime"),
+    "centernet/inference/engine_choice.py": ("centernet.io.writers.atomic",),
+    "centernet/inference/frame_pipeline.py": ("kernels.gather", "kernels.peaks", "kernels.preprocess"),
+    "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
+                                           "centernet.models.zoo"),
+    "centernet/inference/openvino_engine.py": ("centernet.inference.onnx_export", "centernet.models.backbones.dcn"),
+    "centernet/io/render.py": ("centernet.io.geometry3d",),
+    "centernet/io/sources.py": ("centernet.inference.transforms",),
+    "centernet/jobs/bench.py": ("centernet.inference.engine", "centernet.inference.onnx_export",
+                                "centernet.io.sources", "centernet.io.writers.atomic", "centernet.jobs.bench_engines",
+                                "torchvision.ops"),
+    "centernet/jobs/bench_engines.py": ("centernet.inference.engine", "centernet.inference.openvino_engine",
+                                        "centernet.jobs.bench", "centernet.models.checkpoint",
+                                        "centernet.models.zoo"),
+    "centernet/jobs/detect.py": ("centernet.inference.detector", "centernet.io.cameras"),
+    "centernet/jobs/gpu_check.py": ("centernet.detections", "centernet.inference.decode",
+                                    "centernet.inference.detector", "centernet.inference.engine",
+                                    "centernet.inference.gpu_preprocess", "centernet.inference.transforms",
+                                    "centernet.jobs.bench", "centernet.models.build", "centernet.models.checkpoint",
+                                    "centernet.models.zoo", "cv2", "kernels.gather", "kernels.peaks",
+                                    "kernels.preprocess", "kernels.runtime", "torchvision", "torchvision.ops"),
+    "centernet/models/build.py": ("centernet.models.backbones",),
+    "centernet/models/convert/tfjs.py": ("centernet.classes", "centernet.inference.transforms",
+                                         "centernet.models.backbones.movenet", "centernet.models.backbones.tf_layers",
+                                         "torch"),
+    "centernet/models/download.py": ("centernet.models.inspection", "tqdm"),
+    "centernet/models/zoo.py": ("centernet.io.writers.atomic",),
+    "kernels/gather.py": ("kernels.runtime", "torch"),
+    "kernels/peaks.py": ("kernels.runtime", "torch"),
+    "kernels/preprocess.py": ("torch",),
+    "kernels/runtime.py": ("torch",),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str          # the importing project module
+    path: Path
+    line: int
+    name: str            # the imported module (relative imports resolved)
+    names: tuple         # what `from name import ...` takes ("" for a plain import)
+    in_function: bool
+
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_files() -> dict[str, Path]:
+    return {module_name(p): p for top in LAYERS for p in sorted((ROOT / top).rglob("*.py"))}
+
+
+def read_imports(module: str, path: Path) -> list[Import]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                found.extend(Import(module, path, child.lineno, a.name, ("",), in_function) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                name = child.module or ""
+                if child.level:
+                    base = package.split(".")[: len(package.split(".")) - (child.level - 1)]
+                    name = ".".join(base + ([child.module] if child.module else []))
+                found.append(Import(module, path, child.lineno, name, tuple(a.name for a in child.names), in_function))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(tree, False)
+    return found
+
+
+def owner(name: str, files: dict) -> str | None:
+    """The project module an imported name lives in (the most specific one), or None."""
+    parts = name.split(".")
+    while parts:
+        if ".".join(parts) in files:
+            return ".".join(parts)
+        parts.pop()
+    return None
+
+
+def targets(imp: Import, files: dict) -> set[str]:
+    """Project modules an import reaches: `from pkg import mod` reaches pkg.mod, `from pkg import name` pkg."""
+    out = set()
+    for n in imp.names:
+        o = owner(f"{imp.name}.{n}" if n else imp.name, files)
+        if o is not None and o != imp.module:
+            out.add(o)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graph():
+    files = project_files()
+    imports = [imp for mod, path in files.items() for imp in read_imports(mod, path)]
+    return files, imports
+
+
+def layer(module: str) -> int:
+    return LAYERS.index(module.split(".")[0])
+
+
+def offenders(lines: list[str]) -> str:
+    return "\n  " + "\n  ".join(sorted(set(lines)))
+
+
+def test_no_upward_import(graph):
+    files, imports = graph
+    bad = [f"{imp.where()} {imp.module} imports {t}" for imp in imports for t in targets(imp, files)
+           if layer(t) < layer(imp.module)]
+    assert not bad, "imports against the layers (app -> centernet -> kernels):" + offenders(bad)
+
+
+def strongly_connected(edges: dict[str, set]) -> list[list[str]]:
+    """Tarjan's components of more than one module, iteratively (no recursion limit)."""
+    index, low, on, stack, comps, counter = {}, {}, set(), [], [], 0
+    for start in edges:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(edges[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on.add(start)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(edges.get(w, ())))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    comps.append(sorted(comp))
+    return comps
+
+
+def test_relative_imports_resolve_and_imports_inside_functions_are_seen(tmp_path):
+    init = tmp_path / "__init__.py"
+    init.write_text("from . import a\nfrom ..b import c\n\n\ndef f():\n    import app.cli\n")
+    read = [(i.name, i.names, i.in_function) for i in read_imports("centernet.jobs", init)]
+    assert read == [("centernet.jobs", ("a",), False), ("centernet.b", ("c",), False), ("app.cli", ("",), True)]
+
+
+def test_strongly_connected_finds_a_cycle_and_nothing_else():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert strongly_connected(edges) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle(graph):
+    files, imports = graph
+    edges: dict[str, set] = {m: set() for m in files}
+    where: dict[tuple, str] = {}
+    for imp in imports:
+        for t in targets(imp, files):
+            edges[imp.module].add(t)
+            where.setdefault((imp.module, t), imp.where())
+    cycles = strongly_connected(edges)
+    lines = []
+    for comp in cycles:
+        inside = [f"{a} -> {b} ({where[a, b]})" for a in comp for b in sorted(edges[a]) if b in comp]
+        lines.append(f"cycle of {len(comp)} modules: " + "; ".join(inside))
+    new = [line for comp, line in zip(cycles, lines) if comp not in KNOWN_CYCLES]
+    assert not new, "import cycles between project files:" + offenders(new)
+    if cycles:
+        pytest.xfail("temporary (issue 19): a known import cycle still to break:" + offenders(lines))
+
+
+def test_no_argparse_in_the_library(graph):
+    _, imports = graph
+    bad = [f"{imp.where()} {imp.module}" for imp in imports
+           if imp.module.startswith("centernet") and imp.name.split(".")[0] == "argparse"]
+    assert not bad, "argparse under centernet/ (the command line belongs in app/cli/):" + offenders(bad)
+
+
+def test_the_library_top_level_stays_small():
+    top = sorted(p.name for p in (ROOT / "centernet").glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, \
+        f"{len(top)} modules at centernet/'s top level (at most {MAX_TOP_LEVEL_MODULES}): " \
+        f"move some into a subpackage:" + offenders(top)
+
+
+def allowed_inside_a_function(imp: Import, files: dict) -> bool:
+    top = imp.name.split(".")[0]
+    if top in OPTIONAL:
+        return True
+    if imp.module == GUI_COMMAND and (imp.name == "app.gui" or imp.name.startswith("app.gui.")):
+        return True
+    if owner(imp.name, files) is not None or top in LAYERS:
+        return False                                  # project modules: import at the top
+    return top in sys.stdlib_module_names or top == "__future__"
+
+
+def test_imports_inside_functions_are_only_optional_dependencies(graph):
+    files, imports = graph
+    inside = [imp for imp in imports if imp.in_function and not allowed_inside_a_function(imp, files)]
+    new = [f"{imp.where()} {imp.name}" for imp in inside
+           if imp.name not in STILL_TO_MOVE.get(str(imp.path.relative_to(ROOT)), ())]
+    assert not new, ("imports inside functions (move them to the top of the file; only optional packages "
+                     f"{', '.join(sorted(OPTIONAL))} may be imported where used):" + offenders(new))
+    if inside:
+        pytest.xfail("temporary (issue 19): imports inside functions still to move to the top:"
+                     + offenders([f"{imp.where()} {imp.name}" for imp in inside]))
