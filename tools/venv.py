@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+NO_DEPS_PACKAGES = ("trackeval>=1.3",)  # `track-eval`; see ensure_venv
 
 
 def requirements_hash() -> str:
@@ -35,6 +36,10 @@ def ensure_venv() -> None:
     print("installing dependencies (first run only; torch is large) ...", file=sys.stderr, flush=True)
     subprocess.check_call([str(PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                            "-e", f"{ROOT}[dev]"], cwd=ROOT)
+    # without their declared dependencies: trackeval's metrics need only numpy and scipy, but its wheel asks for
+    # opencv-python, which would replace the headless OpenCV the Qt app needs (both install a `cv2`)
+    subprocess.check_call([str(PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                           *NO_DEPS_PACKAGES], cwd=ROOT)
     STAMP.write_text(wanted)
 
 

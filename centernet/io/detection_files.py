@@ -1,0 +1,92 @@
+"""Saved detections read back per frame, for re-tracking them without the detector.
+
+Formats, by extension: `.txt` MOTChallenge detections (`frame,id,x,y,w,h,score,...`, frames from 1, the
+id column ignored; an optional 8th column > 0 is taken as the class id, else class 0); `.json` COCO
+results (`image_id` as the frame number, `category_id`, `bbox` xywh, `score`), as `annotate --format coco`
+and `detect` write them; `.csv` our annotate CSV (`frame` 0-based, `class_id`, `score`, `x1..y2`).
+Every frame from 1 to the last one with a detection is returned, empty ones included, because a tracker
+must see the frames where nothing was detected too.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from centernet.detections import Detections
+from centernet.errors import InputError
+
+FORMATS = {".txt": "MOTChallenge detections", ".json": "COCO results", ".csv": "annotate CSV"}
+
+
+def read_detection_file(path: Path) -> list[tuple[int, Detections]]:
+    """(frame number from 1, that frame's detections sorted by score) for every frame up to the last."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such detections file: give a MOTChallenge .txt, COCO results .json or .csv")
+    readers = {".txt": _mot_rows, ".json": _coco_rows, ".csv": _csv_rows}
+    if path.suffix.lower() not in readers:
+        raise InputError(f"{path}: unknown detections format: use one of {', '.join(FORMATS)} "
+                         f"({', '.join(FORMATS.values())})")
+    rows = readers[path.suffix.lower()](path)        # (N, 7): frame, x1, y1, x2, y2, score, class
+    return frames_of(rows)
+
+
+def frames_of(rows: np.ndarray) -> list[tuple[int, Detections]]:
+    """Group (frame, x1, y1, x2, y2, score, class) rows by frame, every frame from 1 to the last."""
+    last = int(rows[:, 0].max()) if len(rows) else 0
+    out = []
+    order = np.lexsort((-rows[:, 5], rows[:, 0])) if len(rows) else np.zeros(0, dtype=np.int64)
+    rows = rows[order]
+    starts = np.searchsorted(rows[:, 0], np.arange(1, last + 2))
+    for frame in range(1, last + 1):
+        r = rows[starts[frame - 1]:starts[frame]]
+        out.append((frame, Detections(torch.tensor(r[:, 1:5], dtype=torch.float32).reshape(-1, 4),
+                                      torch.tensor(r[:, 5], dtype=torch.float32),
+                                      torch.tensor(r[:, 6], dtype=torch.int64))))
+    return out
+
+
+def _mot_rows(path: Path) -> np.ndarray:
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            v = [float(x) for x in line.replace(" ", "").split(",")]
+            if len(v) < 7 or v[0] < 1:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"{path}:{n}: not a MOTChallenge detection row (frame>=1,id,x,y,w,h,score,...): "
+                             f"{line[:60]!r}") from None
+        label = int(v[7]) if len(v) > 7 and v[7] > 0 else 0
+        rows.append([v[0], v[2], v[3], v[2] + v[4], v[3] + v[5], v[6], label])
+    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+
+
+def _coco_rows(path: Path) -> np.ndarray:
+    try:
+        results = json.loads(path.read_text())
+        if not isinstance(results, list):
+            raise TypeError("the file holds no list")
+        rows = [[r["image_id"], r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
+                 r["bbox"][1] + r["bbox"][3], r.get("score", 1.0), r["category_id"]] for r in results]
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise InputError(f"{path}: not a COCO results list (image_id, category_id, bbox, score): {e}") from None
+    rows = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    if len(rows) and rows[:, 0].min() < 1:
+        raise InputError(f"{path}: COCO image ids are taken as frame numbers and must start at 1")
+    return rows
+
+
+def _csv_rows(path: Path) -> np.ndarray:
+    try:
+        with open(path, newline="") as f:
+            rows = [[int(r["frame"]) + 1, float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"]),
+                     float(r["score"]), int(r["class_id"])] for r in csv.DictReader(f)]
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{path}: not an annotate CSV (frame, class_id, score, x1, y1, x2, y2): {e}") from None
+    return np.array(rows, dtype=np.float64).reshape(-1, 7)
