@@ -88,3 +88,25 @@ def test_detector_auto_on_cpu_reports_its_choice(seeded_checkpoint, tmp_path, mo
     assert det.engine_name == "eager" and "set by CENTERNET_CPU_ENGINE" in det.engine_reason
     dcn = Detector.from_checkpoint(seeded_checkpoint("ctdet", "resdcn_18"), device="cpu", input_size=(128, 128))
     assert dcn.engine_name == "eager"
+
+
+@pytest.mark.slow
+def test_detector_auto_measures_once_then_reads_the_cache(seeded_checkpoint, tmp_path, monkeypatch):
+    import cv2
+    import torch
+    from centernet.inference.detector import Detector
+    from tests.conftest import DATA, need
+    pytest.importorskip("openvino", reason="openvino is not installed")
+    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))
+    image = cv2.imread(str(need(DATA / "images" / "bus.jpg")))
+    path = seeded_checkpoint("ctdet", "res_18")
+    first = Detector.from_checkpoint(path, device="cpu", input_size=(128, 128))
+    assert first.engine_name in ("eager", "onnxruntime", "openvino") and "measured now" in first.engine_reason
+    assert first.engine_reason.startswith(first.engine_name)
+    cached = json.loads((tmp_path / "home" / "engine_choice.json").read_text())
+    assert len(cached) == 1 and set(next(iter(cached.values()))["timings_ms"]) == \
+        {"eager fp32", "onnxruntime fp32", "openvino fp32"}
+    second = Detector.from_checkpoint(path, device="cpu", input_size=(128, 128))
+    assert second.engine_name == first.engine_name and "cached" in second.engine_reason
+    eager = Detector.from_checkpoint(path, device="cpu", input_size=(128, 128), engine="eager")(image)
+    torch.testing.assert_close(second(image).boxes[:10], eager.boxes[:10], rtol=0, atol=0.05)  # the top rows
