@@ -92,18 +92,13 @@ def place_label(size: tuple[int, int], corner: tuple[int, int], canvas_hw: tuple
     w, h = size
     canvas_h, canvas_w = canvas_hw
     x = min(max(corner[0], 0), max(canvas_w - w, 0))
-    first = None
-    for k in range(tries):
-        y = min(max(corner[1] - h + k * h, 0), max(canvas_h - h, 0))
-        rect = (x, y, x + w, y + h)
-        first = first or rect
-        if not any(_overlap(rect, other) for other in taken):
-            return rect
-    return first
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    same_columns = [(t[1], t[3]) for t in taken if x < t[2] and t[0] < x + w]
+    lowest = max(canvas_h - h, 0)
+    tops = [min(max(corner[1] - h + k * h, 0), lowest) for k in range(tries)]
+    for top in tops:
+        if not any(top < bottom and other_top < top + h for other_top, bottom in same_columns):
+            return x, top, x + w, top + h
+    return x, tops[0], x + w, tops[0] + h
 
 
 def draw_label(canvas: np.ndarray, text: str, corner: tuple[int, int], color, taken: list | None = None) -> tuple:
