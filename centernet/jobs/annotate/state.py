@@ -14,6 +14,7 @@ import torch
 
 from centernet.errors import InputError
 from centernet.io.writers.atomic import write_json_atomic
+from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord
 from centernet.jobs.annotate.plan import OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions
 
@@ -67,7 +68,7 @@ class ResumeState:
     def open(self, options: AnnotateOptions, source) -> None:
         """Create or reopen the output folder; the state to continue from (a fresh one when new)."""
         if options.overwrite and self.folder.exists():
-            shutil.rmtree(self.folder)
+            empty_folder(self.folder, keep=LOCK_NAME)   # the lock stays: this run holds the folder
         state = None
         if options.resume and self.path.exists():
             state = json.loads(self.path.read_text())
@@ -116,6 +117,16 @@ class ResumeState:
         self.state["complete"] = True
         write_json_atomic(self.path, self.state, fsync=True)
         shutil.rmtree(self.chunks_dir, ignore_errors=True)
+
+
+def empty_folder(folder: Path, keep: str) -> None:
+    for entry in folder.iterdir():
+        if entry.name == keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def already_complete(folder: Path, formats: tuple) -> dict:

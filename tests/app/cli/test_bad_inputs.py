@@ -57,6 +57,60 @@ def one_line_error(proc, *fragments) -> str:
     return errors[0]
 
 
+# ---- 1. two writers into one output folder --------------------------------------------------------
+
+DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
+
+
+def hold_folder(folder) -> subprocess.Popen:
+    """Another process holding `folder` the way a live annotate run does."""
+    code = ("import sys, time\nfrom centernet.io.writers.lock import output_lock\n"
+            f"with output_lock({str(folder)!r}):\n    print('locked', flush=True)\n    time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.mark.parametrize("flags", [(), ("--overwrite",), ("--resume",)])
+def test_second_annotate_into_a_live_folder_is_refused_naming_the_other_run(tmp_path, seeded_res18, flags):
+    out = tmp_path / "out"
+    other = hold_folder(out / "bikes")
+    try:
+        proc = main_py("annotate", DEMO, "--out", out, "--weights", seeded_res18, "--input-size", "64",
+                       "--device", "cpu", "--quiet", *flags)
+    finally:
+        other.kill()
+        other.wait()
+    assert proc.returncode == 2, proc.stderr
+    one_line_error(proc, f"{out / 'bikes'} is in use by pid {other.pid}")
+    assert sorted(p.name for p in (out / "bikes").iterdir()) == [".centernet.lock"]   # nothing touched
+
+
+def test_annotate_killed_with_sigkill_leaves_no_stale_lock(tmp_path, seeded_res18):
+    out = tmp_path / "out"
+    args = ("annotate", DEMO, "--out", out, "--weights", seeded_res18, "--input-size", "64", "--device", "cpu",
+            "--quiet", "--chunk", "16", "--batch", "4", "--format", "coco")
+    first = start_main_py(*args)
+    state = out / "bikes" / ".annotate" / "chunks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (state.is_dir() and any(state.iterdir())):
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert (out / "bikes" / ".centernet.lock").exists()   # the file stays, its lock died with the process
+    proc = main_py(*args, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "bikes" / ".centernet.lock").exists() and (out / "bikes" / "annotations.json").exists()
+
+
+def test_annotate_that_fails_leaves_no_empty_output_folder(tmp_path, seeded_res18):
+    out = tmp_path / "new" / "out"
+    proc = main_py("annotate", tmp_path / "missing.mp4", "--out", out, "--weights", seeded_res18, "--device", "cpu")
+    assert proc.returncode == 2
+    one_line_error(proc, "missing.mp4")
+    assert not out.exists()
+
+
 # ---- 2. Ctrl-C in gui --headless ------------------------------------------------------------------
 
 def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, seeded_res18):
