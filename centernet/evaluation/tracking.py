@@ -76,14 +76,20 @@ def sequence_data(gt: np.ndarray, tracks: np.ndarray) -> dict:
 
 
 def evaluate_tracks(tracks_path: Path, gt_path: Path) -> TrackingScores:
+    """Scores of a MOTChallenge tracks file against a ground-truth file."""
+    gt = read_mot_tracks(gt_path, ground_truth=True)
+    if not len(gt):
+        raise InputError(f"{gt_path}: the ground truth has no boxes")
+    return score_tracks(gt, read_mot_tracks(tracks_path))
+
+
+def score_tracks(gt: np.ndarray, tracks: np.ndarray) -> TrackingScores:
+    """Scores of (frame, id, x1, y1, x2, y2) track rows against ground-truth rows of the same layout."""
     try:
         from trackeval.metrics import CLEAR, HOTA, Identity
     except ImportError:
         raise ConfigError(f"tracking metrics need TrackEval: {INSTALL_HINT}") from None
-    gt = read_mot_tracks(gt_path, ground_truth=True)
-    if not len(gt):
-        raise InputError(f"{gt_path}: the ground truth has no boxes")
-    data = sequence_data(gt, read_mot_tracks(tracks_path))
+    data = sequence_data(gt, tracks)
     quiet = {"PRINT_CONFIG": False}
     hota = HOTA(quiet).eval_sequence(data)
     clear = CLEAR({**quiet, "THRESHOLD": 0.5}).eval_sequence(data)

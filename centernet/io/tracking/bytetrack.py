@@ -120,10 +120,14 @@ class ByteTracker:
         labels = d["labels"].astype(np.int64)
         ids = np.full(len(boxes), -1, dtype=np.int64)
         self.frame += 1
-        for track in self.tracks:
-            if track.state != TRACKED:
-                track.mean[7] = 0.0                  # an unseen track's height stops changing (as ByteTrack)
-            track.mean, track.covariance = kalman.predict(track.mean, track.covariance)
+        if self.tracks:
+            for track in self.tracks:
+                if track.state != TRACKED:
+                    track.mean[7] = 0.0              # an unseen track's height stops changing (as ByteTrack)
+            means, covs = kalman.predict(np.stack([t.mean for t in self.tracks]),
+                                         np.stack([t.covariance for t in self.tracks]))
+            for track, mean, cov in zip(self.tracks, means, covs):
+                track.mean, track.covariance = mean, cov
 
         high = [i for i in range(len(boxes)) if scores[i] >= cfg.high_score]
         low = [i for i in range(len(boxes)) if cfg.low_score <= scores[i] < cfg.high_score]
@@ -136,8 +140,9 @@ class ByteTracker:
         tentative_matches, high_left, _ = self._match(high_left, tentative, boxes, labels, cfg.tentative_iou)
 
         matched = set()
-        for i, track in matches + low_matches + tentative_matches:
-            self._observe(track, boxes[i])
+        pairs = matches + low_matches + tentative_matches
+        self._observe(pairs, boxes)
+        for i, track in pairs:
             if track.id < 0 and track.hits >= cfg.birth_age:
                 track.id, self.next_id = self.next_id, self.next_id + 1
             if track.id > 0:
@@ -168,7 +173,7 @@ class ByteTracker:
         """(matches as (detection index, track), detections left, tracks left)."""
         if not det_indices or not tracks:
             return [], list(det_indices), list(tracks)
-        iou = iou_matrix(boxes[det_indices], np.stack([t.predicted_box() for t in tracks]))
+        iou = iou_matrix(boxes[det_indices], kalman.xyah_to_xyxy(np.stack([t.mean for t in tracks])))
         same_class = labels[det_indices][:, None] == np.array([t.label for t in tracks])[None, :]
         pairs = assign(np.where(same_class, iou, 0.0), min_iou)
         used_d, used_t = {r for r, _ in pairs}, {c for _, c in pairs}
@@ -176,21 +181,28 @@ class ByteTracker:
                 [i for k, i in enumerate(det_indices) if k not in used_d],
                 [t for k, t in enumerate(tracks) if k not in used_t])
 
-    def _observe(self, track: KalmanTrack, box: np.ndarray) -> None:
-        measured = kalman.xyxy_to_xyah(box)
-        gap = self.frame - track.last_frame
-        if self.config.reupdate_after_gap and gap > 1 and track.state == LOST:
-            # rewind to the last observation and walk the gap with interpolated boxes
+    def _observe(self, pairs: list, boxes: np.ndarray) -> None:
+        """Correct each matched track's filter with its detection (one batched update for the usual case)."""
+        gap_replays = [(i, t) for i, t in pairs if self.config.reupdate_after_gap and t.state == LOST
+                       and self.frame - t.last_frame > 1]
+        plain = [(i, t) for i, t in pairs if not any(t is u for _, u in gap_replays)]
+        if plain:
+            means, covs = kalman.update(np.stack([t.mean for _, t in plain]), np.stack([t.covariance for _, t in plain]),
+                                        np.stack([kalman.xyxy_to_xyah(boxes[i]) for i, _ in plain]))
+            for (_, track), mean, cov in zip(plain, means, covs):
+                track.mean, track.covariance = mean, cov
+        for i, track in gap_replays:
+            # rewind to the last observation and walk the gap with boxes interpolated to the new one
+            measured, start = kalman.xyxy_to_xyah(boxes[i]), kalman.xyxy_to_xyah(track.last_box)
             mean, cov = track.observed_mean.copy(), track.observed_covariance.copy()
-            start = kalman.xyxy_to_xyah(track.last_box)
+            gap = self.frame - track.last_frame
             for step in range(1, gap + 1):
                 mean, cov = kalman.predict(mean, cov)
                 mean, cov = kalman.update(mean, cov, start + (measured - start) * step / gap)
-        else:
-            mean, cov = kalman.update(track.mean, track.covariance, measured)
-        track.mean, track.covariance = mean, cov
-        track.observed_mean, track.observed_covariance = mean.copy(), cov.copy()
-        track.last_box, track.last_frame, track.hits = box.copy(), self.frame, track.hits + 1
+            track.mean, track.covariance = mean, cov
+        for i, track in pairs:
+            track.observed_mean, track.observed_covariance = track.mean.copy(), track.covariance.copy()
+            track.last_box, track.last_frame, track.hits = boxes[i].copy(), self.frame, track.hits + 1
 
     def state_dict(self) -> dict:
         """Everything `load_state_dict` needs to continue exactly (JSON-ready: floats round-trip)."""

@@ -14,7 +14,6 @@ VELOCITY_WEIGHT = 1.0 / 160
 
 _MOTION = np.eye(8)
 _MOTION[:4, 4:] = np.eye(4)         # position += velocity, one frame
-_OBSERVE = np.eye(4, 8)             # we measure the position part
 
 
 def xyxy_to_xyah(box: np.ndarray) -> np.ndarray:
@@ -23,9 +22,10 @@ def xyxy_to_xyah(box: np.ndarray) -> np.ndarray:
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
-    cx, cy, a, h = xyah[:4]
+    """Boxes from (..., >=4) Kalman means."""
+    cx, cy, a, h = (xyah[..., k] for k in range(4))
     w = a * h
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float64)
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1).astype(np.float64)
 
 
 def initiate(measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,19 +37,22 @@ def initiate(measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict(mean: np.ndarray, covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One frame ahead."""
-    h = mean[3]
-    std = [POSITION_WEIGHT * h, POSITION_WEIGHT * h, 1e-2, POSITION_WEIGHT * h,
-           VELOCITY_WEIGHT * h, VELOCITY_WEIGHT * h, 1e-5, VELOCITY_WEIGHT * h]
-    return _MOTION @ mean, _MOTION @ covariance @ _MOTION.T + np.diag(np.square(std))
+    """One frame ahead; for one track ((8,), (8, 8)) or many at once ((N, 8), (N, 8, 8))."""
+    h = mean[..., 3:4]
+    weights = np.array([POSITION_WEIGHT, POSITION_WEIGHT, 0.0, POSITION_WEIGHT,
+                        VELOCITY_WEIGHT, VELOCITY_WEIGHT, 0.0, VELOCITY_WEIGHT])
+    fixed = np.array([0, 0, 1e-2, 0, 0, 0, 1e-5, 0])     # the aspect's noise does not scale with height
+    variance = np.square(weights * h + fixed)
+    return mean @ _MOTION.T, _MOTION @ covariance @ _MOTION.T + np.eye(8) * variance[..., None, :]
 
 
 def update(mean: np.ndarray, covariance: np.ndarray, measurement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Correct (mean, covariance) with a measured box (xyah)."""
-    h = mean[3]
-    noise = np.diag(np.square([POSITION_WEIGHT * h, POSITION_WEIGHT * h, 1e-1, POSITION_WEIGHT * h]))
-    projected_cov = _OBSERVE @ covariance @ _OBSERVE.T + noise
-    gain = np.linalg.solve(projected_cov, _OBSERVE @ covariance).T     # covariance is symmetric
-    new_mean = mean + gain @ (measurement - _OBSERVE @ mean)
-    new_cov = covariance - gain @ projected_cov @ gain.T
+    """Correct (mean, covariance) with a measured box (xyah); batched like `predict`."""
+    h = mean[..., 3:4]
+    std = np.array([POSITION_WEIGHT, POSITION_WEIGHT, 0.0, POSITION_WEIGHT]) * h + np.array([0, 0, 1e-1, 0])
+    projected_cov = covariance[..., :4, :4] + np.eye(4) * np.square(std)[..., None, :]
+    gain = np.swapaxes(np.linalg.solve(projected_cov, covariance[..., :4, :]), -1, -2)   # covariance is symmetric
+    innovation = measurement - mean[..., :4]
+    new_mean = mean + (gain @ innovation[..., None])[..., 0]
+    new_cov = covariance - gain @ projected_cov @ np.swapaxes(gain, -1, -2)
     return new_mean, new_cov
