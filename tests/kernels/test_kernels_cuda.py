@@ -17,15 +17,16 @@ def test_the_probe_finds_the_kernels_usable():
     assert result.usable, f"{result.reason}\n{result.detail}"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def usable_kernels():
+    """The other tests skip (with the probe's reason) where the probe test above fails."""
     from kernels.runtime import probe
     if not probe().usable:
         pytest.skip(f"the CuPy kernels cannot run here: {probe().reason}")
 
 
 @pytest.mark.parametrize("heat", ["random", "quantised"])
-def test_peak_kernel_finds_the_torch_peaks(heat):
+def test_peak_kernel_finds_the_torch_peaks(usable_kernels, heat):
     """Seeded; "quantised" logits tie often (plateaus and ties at the K-th score), compared
     tie-agnostically (tests/kernels/peak_compare.py)."""
     from centernet.inference.decode import peak_mask_scores, topk_peaks
@@ -43,7 +44,7 @@ def test_peak_kernel_finds_the_torch_peaks(heat):
         assert torch.allclose(ks[b], rs[b], atol=1e-5)
 
 
-def test_the_frame_pipeline_decodes_more_peaks_than_a_tile_with_torch():
+def test_the_frame_pipeline_decodes_more_peaks_than_a_tile_with_torch(usable_kernels):
     """K above the kernel's tile: the pipeline falls back to the torch top-K (the kernel would return 1024)."""
     from centernet.inference.frame_pipeline import DecodeOptions, FramePipeline
     from centernet.inference.transforms import PreprocessSpec, plan_task_transform
@@ -59,7 +60,7 @@ def test_the_frame_pipeline_decodes_more_peaks_than_a_tile_with_torch():
     assert out.scores.shape == (1, TILE + 200)
 
 
-def test_one_cupy_stream_per_torch_stream_and_no_warning_per_launch():
+def test_one_cupy_stream_per_torch_stream_and_no_warning_per_launch(usable_kernels):
     import warnings
     from kernels.gather import gather_peaks
     from kernels.runtime import cupy_stream, current_stream
@@ -81,7 +82,7 @@ def test_one_cupy_stream_per_torch_stream_and_no_warning_per_launch():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_gather_kernel_equals_gather_at(dtype, layout):
+def test_gather_kernel_equals_gather_at(usable_kernels, dtype, layout):
     from centernet.inference.decode import gather_at
     from kernels.gather import gather_peaks
     gen = torch.Generator(device="cuda").manual_seed(1)
@@ -91,7 +92,7 @@ def test_gather_kernel_equals_gather_at(dtype, layout):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
-def test_preprocess_kernel_equals_the_torch_reference(dtype):
+def test_preprocess_kernel_equals_the_torch_reference(usable_kernels, dtype):
     from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
     from centernet.inference.transforms import PreprocessSpec, plan_transform
     from kernels.preprocess import warp_normalize, warp_params
