@@ -2,8 +2,10 @@
 
 `submit()` (called in the capture thread through a direct connection) puts a frame in the slot; a
 frame still waiting there is replaced and counted as dropped, never queued. The thread takes the
-newest frame, runs the Detector, draws the overlays with the shared renderer (`centernet.io.render`)
-and publishes a `Result`. Publishing is latest-wins as well: at most one `result_ready` signal is
+newest frame and hands it to its model thread (a one-slot mailbox of its own: the model always runs on
+the newest frame); in real-time mode it shows every frame at once with the newest detections drawn by
+the shared renderer (`centernet.io.render`), in hold mode only the inferred frames, and publishes a
+`Result`. Publishing is latest-wins as well: at most one `result_ready` signal is
 in flight to the GUI thread, which takes the newest result with `take_result()`; so a busy GUI never
 builds a queue either. Models load in a `ModelLoader` thread, so video keeps playing meanwhile.
 """
@@ -60,10 +62,25 @@ class Result:
     timings: dict                     # ms: capture, pre, net, decode, post, render
     done_at: float                    # perf_counter when rendered
     dropped: int                      # frames the mailbox dropped so far
-    inferred: bool
+    inferred: bool                    # the detections drawn were found on this very frame
     boxes_drawn: list = field(default_factory=list)  # (x1, y1, x2, y2, label, score) of the drawn detections
     started_at: float = 0.0           # perf_counter when the worker took the frame
     display: np.ndarray | None = None # BGRA copy of `image`: what the GUI thread paints
+    overlay_age_ms: float | None = None  # how much older the frame the detections come from is (None: none drawn)
+    inferences: int = 0               # model runs so far
+    inferred_at: float = 0.0          # perf_counter when the drawn detections were computed
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """The newest model output: drawn on every frame shown until a newer one comes."""
+
+    frame: CapturedFrame
+    dets: object
+    heat: np.ndarray | None
+    detector: object
+    timings: dict
+    done_at: float
 
 
 def detector_parameters() -> set[str]:
@@ -174,7 +191,13 @@ class HeatmapTap:
 
 
 class InferenceWorker(QThread):
-    """See the module docstring. All public methods are thread-safe."""
+    """See the module docstring. All public methods are thread-safe.
+
+    Two threads: this one (the presenter) takes every captured frame, draws the newest overlay on it and
+    publishes it; a model thread runs the Detector on the newest frame it was handed. In real-time mode
+    (`show_all`) every frame is shown with the detections of the latest inferred frame; otherwise (hold
+    frames, or as fast as the model goes) only inferred frames are shown, each with its own detections.
+    """
 
     result_ready = pyqtSignal(object)   # Result (take the newest with take_result())
     error = pyqtSignal(str)             # inference or recording failed: a message for people
@@ -183,25 +206,32 @@ class InferenceWorker(QThread):
         super().__init__(parent)
         self.setObjectName("inference")
         self._cond = threading.Condition()
-        self._slot: CapturedFrame | None = None
+        self._slot: CapturedFrame | None = None          # the next frame to show
+        self._model_slot: CapturedFrame | None = None    # the next frame for the model
+        self._model_busy = False
+        self._model_thread: threading.Thread | None = None
+        self._overlay: Overlay | None = None             # the newest model output
+        self._fresh_overlay = False                      # ... not yet handled by the presenter
         self._stop = False
-        self._refresh: str | None = None        # "render" or "infer": redo the last frame
+        self._refresh: str | None = None        # "render" or "infer": redo the last frame shown
         self._detector = None
         self._options = DrawOptions()
         self._recorder = None
-        self._last: tuple | None = None         # (frame, dets, heat, detector) of the last result
+        self._shown: CapturedFrame | None = None  # the last frame shown
+        self._shown_overlay: Overlay | None = None  # ... and the overlay drawn on it
         self._tap = HeatmapTap()
         self._out_lock = threading.Lock()
         self._out: Result | None = None
         self._out_pending = False
         self._seq = 0
         self._error_shown = False
-        self.on_take = None                     # called when a frame leaves the slot (capture pacing)
-        self.busy = False                       # a frame (or a refresh) is being processed
+        self.show_all = True                    # real-time display: every frame, newest overlay
+        self.on_take = None                     # called when a frame leaves a slot (capture pacing)
+        self.busy = False                       # a frame (or a refresh) is being presented
         self.generation = 0                     # frames of other sources are ignored
         self.received = 0
-        self.dropped = 0
-        self.inferred = 0
+        self.dropped = 0                        # frames never shown
+        self.inferred = 0                       # model runs
 
     # ---- mailbox and settings (any thread) ----------------------------------------------------------
     def submit(self, frame: CapturedFrame) -> None:
@@ -213,12 +243,14 @@ class InferenceWorker(QThread):
             self._cond.notify_all()
 
     def slot_empty(self) -> bool:
-        return self._slot is None
+        """Ready for the next frame: nothing waiting to be shown, nor (with a model) to be inferred."""
+        return self._slot is None and (self._model_slot is None or self._detector is None)
 
     def idle(self) -> bool:
         """Nothing waiting and nothing being processed."""
         with self._cond:
-            return self._slot is None and self._refresh is None and not self.busy
+            return (self._slot is None and self._refresh is None and not self.busy and not self._fresh_overlay
+                    and self._model_slot is None and not self._model_busy)
 
     @property
     def published(self) -> int:
@@ -230,13 +262,21 @@ class InferenceWorker(QThread):
             self._stop = True
             self._cond.notify_all()
 
+    def join_model(self, timeout_s: float) -> bool:
+        """Wait (at most `timeout_s`) for the model thread to end after stop(); True when it has."""
+        thread = self._model_thread
+        if thread is not None:
+            thread.join(max(0.0, timeout_s))
+            return not thread.is_alive()
+        return True
+
     def reset(self, generation: int = 0) -> None:
-        """A new source: forget the waiting frame, the last result and the counters."""
+        """A new source: forget the waiting frames, the last result and the counters."""
         with self._cond:
             self.generation = generation
-            self._slot = None
-            self._last = None
+            self._slot = self._model_slot = self._shown = self._shown_overlay = self._overlay = None
             self._refresh = None
+            self._fresh_overlay = False
             self.received = self.dropped = self.inferred = 0
         self.take_result()
 
@@ -244,6 +284,7 @@ class InferenceWorker(QThread):
         with self._cond:
             self._tap.detach()
             self._detector = detector
+            self._overlay = None
             if detector is not None:
                 self._tap.attach(detector)
             self._error_shown = False
@@ -251,6 +292,11 @@ class InferenceWorker(QThread):
     @property
     def detector(self):
         return self._detector
+
+    def set_show_all(self, show_all: bool) -> None:
+        """True: every frame with the newest overlay (real time); False: only inferred frames."""
+        with self._cond:
+            self.show_all = show_all
 
     def set_options(self, options: DrawOptions) -> None:
         with self._cond:
@@ -264,7 +310,7 @@ class InferenceWorker(QThread):
     def refresh(self, reinfer: bool = False) -> None:
         """Redo the last frame (e.g. while paused) with the current options, or the current model."""
         with self._cond:
-            if self._last is None:
+            if self._shown is None:
                 return
             self._refresh = "infer" if reinfer or self._refresh == "infer" else "render"
             self._cond.notify_all()
@@ -280,67 +326,87 @@ class InferenceWorker(QThread):
             self._out_pending = False
         return result
 
-    # ---- the thread ---------------------------------------------------------------------------------
+    # ---- the presenter thread -----------------------------------------------------------------------
     def run(self) -> None:
+        model = threading.Thread(target=self._model_loop, name="model", daemon=True)
+        self._model_thread = model
+        model.start()   # joined only with a deadline (join_model): a forward pass cannot be interrupted
         while True:
             with self._cond:
-                while not (self._stop or self._slot is not None or self._refresh):
+                while not (self._stop or self._slot is not None or self._refresh or self._fresh_overlay):
                     self._cond.wait()
                 if self._stop:
                     return
                 frame, self._slot = self._slot, None
                 refresh, self._refresh = self._refresh, None
-                detector, options, last = self._detector, self._options, self._last
+                fresh, self._fresh_overlay = self._fresh_overlay, False
+                detector, options, overlay, show_all = self._detector, self._options, self._overlay, self.show_all
+                if frame is None and (refresh == "infer" or (refresh and options.heatmap and overlay is not None
+                                                             and overlay.heat is None)):
+                    frame, refresh = self._shown, None    # run the model again on the frame on screen
+                model_was_idle = False
+                if frame is not None and detector is not None:
+                    model_was_idle = self._to_model(frame)
                 self.busy = True
             if frame is not None and self.on_take is not None:
                 self.on_take()
             try:
-                if frame is not None:
-                    self._process(frame, detector, options, run_model=True)
-                elif last is not None:
-                    frame, dets, heat, last_detector = last
-                    again = refresh == "infer" or last_detector is not detector or (options.heatmap and heat is None)
-                    self._process(frame, detector, options, run_model=again, dets=dets, heat=heat)
-            except Exception as e:  # a bug or a model that fails on this input: report once, keep going
-                if not self._error_shown:
-                    self._error_shown = True
-                    traceback.print_exc(file=sys.stderr)
-                    message = str(e) if isinstance(e, CenterNetError) else f"inference failed: {type(e).__name__}: {e}"
-                    self.error.emit(message)
+                if frame is not None and (show_all or detector is None):
+                    if model_was_idle:   # the model runs on this very frame: show it with its own detections,
+                        overlay = self._await_overlay(frame, overlay) or overlay   # unless the next frame comes first
+                    self._present(frame, overlay, options)
+                elif refresh and self._shown is not None:
+                    self._present(self._shown, self._overlay, options)
+                newest = self._overlay
+                if fresh and newest is not None and newest is not self._shown_overlay and (
+                        not show_all or newest.frame is self._shown):
+                    self._present(newest.frame, newest, options)   # an inferred frame with its own detections
+            except Exception as e:  # a bug in drawing or recording: report once, keep going
+                self._report(e)
             finally:
                 self.busy = False
             if self._stop:
                 return
 
-    def _process(self, frame: CapturedFrame, detector, options: DrawOptions, run_model: bool,
-                 dets=None, heat=None) -> None:
+    def _to_model(self, frame: CapturedFrame) -> bool:
+        """Hand a frame to the model thread (holding the lock); True when the model was idle."""
+        idle = not self._model_busy and self._model_slot is None
+        if self._model_slot is not None and not self.show_all:
+            self.dropped += 1       # only inferred frames are shown: this one never will be
+        self._model_slot = frame
+        self._cond.notify_all()
+        return idle
+
+    def _await_overlay(self, frame: CapturedFrame, previous: Overlay | None) -> Overlay | None:
+        """Wait for the model's new output on `frame`; None when the next frame (or a stop) comes first."""
+        with self._cond:
+            while not (self._stop or self._slot is not None):
+                overlay = self._overlay
+                if overlay is not None and overlay is not previous and overlay.frame is frame:
+                    self._fresh_overlay = False
+                    return overlay
+                if not self._model_busy and self._model_slot is None and not self._fresh_overlay:
+                    return None     # the model gave up on it (an error, or the source changed)
+                self._cond.wait()
+        return None
+
+    def _present(self, frame: CapturedFrame, overlay: Overlay | None, options: DrawOptions) -> None:
+        """Draw `overlay` on `frame`, record it and publish it."""
         if frame.generation != self.generation:
             return   # taken just before the source changed
+        if overlay is not None and (overlay.frame.generation != frame.generation or overlay.frame.index > frame.index):
+            overlay = None   # from before a seek back or a loop: nothing to draw until the model catches up
         timings = {"capture": frame.capture_ms}
-        started_at = time.perf_counter()
-        inferred = False
-        if run_model and detector is not None:
-            self._tap.heat = None
-            dets = detector(frame.image)
-            heat = self._tap.heat if options.heatmap else None
-            if options.heatmap and heat is None:
-                heat = self._tap.compute(detector, frame.image)
-            timings.update(dets.timings)
-            inferred = True
-            with self._cond:
-                self.inferred += 1
-        elif detector is None:
-            dets, heat = None, None
-        elif dets is not None:
-            timings.update(dets.timings)
-        if self._stop:
-            return
+        detector = overlay.detector if overlay is not None else self._detector
+        if overlay is not None:
+            timings.update(overlay.timings)
+        dets, heat = (overlay.dets, overlay.heat) if overlay is not None else (None, None)
         start = time.perf_counter()
         image, shown, drawn = self.render(frame.image, dets, heat, detector, options)
-        timings["render"] = (time.perf_counter() - start) * 1000.0
         with self._cond:
-            self._last = (frame, dets, heat, detector)
+            self._shown, self._shown_overlay = frame, overlay
             recorder = self._recorder
+            inferences = self.inferred
         if recorder is not None:
             try:
                 recorder.write(image, frame.index)
@@ -349,10 +415,56 @@ class InferenceWorker(QThread):
                 self.error.emit(f"recording stopped: {e}")
         display = for_display(image)
         timings["render"] = (time.perf_counter() - start) * 1000.0
+        age = None if overlay is None else max(0.0, (frame.captured_at - overlay.frame.captured_at) * 1000.0)
         self._seq += 1
         result = Result(self._seq, frame, image, dets, shown, timings, time.perf_counter(), self.dropped,
-                        inferred, drawn, started_at, display)
+                        overlay is not None and overlay.frame is frame, drawn, start, display,
+                        overlay_age_ms=age, inferences=inferences,
+                        inferred_at=overlay.done_at if overlay is not None else 0.0)
         self._publish(result)
+
+    def _report(self, e: Exception) -> None:
+        if not self._error_shown:
+            self._error_shown = True
+            traceback.print_exc(file=sys.stderr)
+            message = str(e) if isinstance(e, CenterNetError) else f"inference failed: {type(e).__name__}: {e}"
+            self.error.emit(message)
+
+    # ---- the model thread ---------------------------------------------------------------------------
+    def _model_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._stop or self._model_slot is not None):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                frame, self._model_slot = self._model_slot, None
+                detector, options = self._detector, self._options
+                self._model_busy = True
+            if self.on_take is not None:
+                self.on_take()
+            try:
+                overlay = self._infer(frame, detector, options)
+            except Exception as e:  # a model that fails on this input: report once, keep going
+                overlay = None
+                self._report(e)
+            with self._cond:
+                self._model_busy = False
+                if overlay is not None and detector is self._detector and frame.generation == self.generation:
+                    self.inferred += 1
+                    self._overlay = overlay
+                    self._fresh_overlay = True
+                self._cond.notify_all()
+
+    def _infer(self, frame: CapturedFrame, detector, options: DrawOptions) -> Overlay | None:
+        if detector is None or frame.generation != self.generation:
+            return None
+        self._tap.heat = None
+        dets = detector(frame.image)
+        heat = self._tap.heat if options.heatmap else None
+        if options.heatmap and heat is None:
+            heat = self._tap.compute(detector, frame.image)
+        return Overlay(frame, dets, heat, detector, dict(dets.timings), time.perf_counter())
 
     @staticmethod
     def render(image: np.ndarray, dets, heat, detector, options: DrawOptions):

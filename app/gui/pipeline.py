@@ -57,6 +57,7 @@ class Pipeline(QObject):
         self.source_info: SourceInfo | None = None
         self.source_spec: str | None = None
         self.realtime = True
+        self.hold = False          # show only inferred frames (for judging accuracy)
         self.loop = False
         self._generation = 0
         self._loaders: list[ModelLoader] = []
@@ -156,8 +157,14 @@ class Pipeline(QObject):
 
     def set_realtime(self, realtime: bool) -> None:
         self.realtime = realtime
+        self.worker.set_show_all(self.realtime and not self.hold)
         if self.capture is not None:
             self.capture.set_realtime(realtime)
+
+    def set_hold(self, hold: bool) -> None:
+        """Hold frames: show only the frames the model ran on, each with its own detections."""
+        self.hold = hold
+        self.worker.set_show_all(self.realtime and not self.hold)
 
     # ---- model --------------------------------------------------------------------------------------
     def load_model(self, request: ModelRequest) -> None:
@@ -212,6 +219,7 @@ class Pipeline(QObject):
         self.worker.stop()
         ok = self._stop_capture(timeout_ms=left())
         ok = self.worker.wait(left()) and ok
+        ok = self.worker.join_model(left() / 1000.0) and ok
         _keep_until_finished(self.worker)
         for loader in list(self._loaders):
             _keep_until_finished(loader)

@@ -43,6 +43,7 @@ class PipelineStats:
         self.inference = Rate(window_s)
         self.stage_history: deque[dict] = deque(maxlen=history)
         self.end_to_end: deque[float] = deque(maxlen=history)
+        self.overlay_age: deque[float] = deque(maxlen=history)
         self.displayed = 0
         self.inferred = 0
         self.dropped = 0
@@ -57,9 +58,13 @@ class PipelineStats:
         now = time.perf_counter()
         self.displayed += 1
         self.display.tick(now)
-        if result.inferred:
-            self.inferred += 1
-            self.inference.tick(result.done_at)
+        if result.inferences < self.inferred:   # a new source restarted the count
+            self.inferred = 0
+        for _ in range(min(result.inferences - self.inferred, 8)):   # model runs since the last result shown
+            self.inference.tick(result.inferred_at or now)
+        self.inferred = result.inferences
+        if result.overlay_age_ms is not None:
+            self.overlay_age.append(result.overlay_age_ms)
         self.stage_history.append({s: result.timings[s] for s in STAGES if s in result.timings})
         self.end_to_end.append((now - result.frame.captured_at) * 1000.0)
         self.dropped = result.dropped
@@ -70,8 +75,9 @@ class PipelineStats:
         recent = list(self.stage_history)[-30:]
         stages = {s: median(r[s] for r in recent if s in r) for s in STAGES if any(s in r for r in recent)}
         e2e = list(self.end_to_end)[-30:]
+        ages = list(self.overlay_age)[-30:]
         return {"display_fps": self.display.value(), "inference_fps": self.inference.value(), "stages": stages,
-                "end_to_end_ms": median(e2e) if e2e else None, "dropped": self.dropped, "skipped": self.skipped,
+                "end_to_end_ms": median(e2e) if e2e else None, "overlay_age_ms": median(ages) if ages else None, "dropped": self.dropped, "skipped": self.skipped,
                 "displayed": self.displayed, "inferred": self.inferred, "shown": self.shown}
 
     def readout(self, device: str = "", memory: str = "") -> str:
@@ -79,7 +85,9 @@ class PipelineStats:
         s = self.snapshot()
         stages = " ".join(f"{k} {v:.1f}" for k, v in s["stages"].items())
         e2e = f"{s['end_to_end_ms']:.0f} ms" if s["end_to_end_ms"] is not None else "-"
+        age = f"{s['overlay_age_ms']:.0f} ms" if s["overlay_age_ms"] is not None else "-"
         parts = [f"display {s['display_fps']:.1f} fps", f"inference {s['inference_fps']:.1f} fps",
+                 f"overlay age {age}",
                  f"stages ms: {stages or '-'}", f"end-to-end {e2e}", f"boxes {s['shown']}",
                  f"dropped {s['dropped']}", f"skipped {s['skipped']}", f"frames {s['displayed']}"]
         if device:

@@ -62,11 +62,12 @@ def test_stats_readout_has_every_stage():
     stats = PipelineStats()
     r = R()
     r.inferred, r.done_at, r.dropped, r.shown = True, time.perf_counter(), 7, 3
+    r.inferences, r.inferred_at, r.overlay_age_ms = 1, time.perf_counter(), 120.0
     r.frame = frame(0)
     r.timings = {"capture": 1, "pre": 2, "net": 30, "decode": 1, "post": 0.5, "render": 2}
     stats.on_result(r)
     line = stats.readout("CPU", "RSS 1 MiB")
-    for word in ("display", "inference", "capture 1.0", "net 30.0", "render 2.0", "dropped 7", "CPU RSS 1 MiB"):
+    for word in ("display", "inference", "overlay age 120 ms", "capture 1.0", "net 30.0", "render 2.0", "dropped 7", "CPU RSS 1 MiB"):
         assert word in line
 
 
