@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
@@ -70,6 +70,8 @@ class CaptureThread(QThread):
     paused_changed = pyqtSignal(bool)
 
     RECONNECT_DELAYS = (0.5, 1.0, 2.0, 3.0)  # seconds between attempts (the last one repeats)
+    FOLDER_DWELL_S = 1.0       # an image of a folder stays this long in real-time play
+    RATE_FRAMES = 10           # frames of a live source timed before its measured rate replaces the label
 
     def __init__(self, spec, realtime: bool = True, loop: bool = False, ready=None, generation: int = 0,
                  parent=None):
@@ -148,7 +150,7 @@ class CaptureThread(QThread):
 
     def _open(self) -> FrameSource | None:
         try:
-            return FrameSource(self.spec)
+            return FrameSource(self.spec, image_fps=1.0 / self.FOLDER_DWELL_S)
         except CenterNetError as e:
             self.failed.emit(str(e))
         except Exception as e:  # OpenCV can raise cv2.error on odd inputs: still a message, not a crash
@@ -172,6 +174,7 @@ class CaptureThread(QThread):
 
     def _loop_frames(self) -> None:
         self._clock = None            # (perf_counter, timestamp_ms) of the frame that started the clock
+        self._arrivals: list[float] = []   # arrival times of a live source's first frames
         at_end = False
         while True:
             with self._cond:
@@ -189,15 +192,17 @@ class CaptureThread(QThread):
                 source.seek(seek)
                 self._clock = None
                 at_end = False
-            elif at_end and not paused and source.seekable:
-                source.seek(0)        # play pressed at the end: start again
+            elif at_end and (stepping or not paused) and source.seekable:
+                source.seek(0)        # play or step pressed at the end: start again
                 self._clock = None
                 at_end = False
             elif at_end:
                 continue
             start = time.perf_counter()
             frame = source.read()
-            read_ms = (time.perf_counter() - start) * 1000.0
+            now = time.perf_counter()
+            # a live source's read waits for the frame to arrive: only the decoding after it counts
+            read_ms = (now - (source.arrived_at if source.is_live and source.arrived_at else start)) * 1000.0
             if frame is None:
                 if source.is_live:
                     if not self._reconnect():
@@ -220,9 +225,25 @@ class CaptureThread(QThread):
                     while not self._ready():
                         if self._sleep(0.05):
                             return
+            timestamp_ms = frame.timestamp_ms
+            if source.is_live:
+                timestamp_ms = self._live_clock(source)
             self.frame_ready.emit(CapturedFrame(
-                frame.image, frame.index, frame.timestamp_ms, time.perf_counter(), read_ms, source.skipped,
-                source.frame_count, float(source.fps), source.is_live, self.generation))
+                frame.image, frame.index, timestamp_ms, time.perf_counter(), read_ms, source.skipped,
+                source.frame_count, float(self.info.fps), source.is_live, self.generation))
+
+    def _live_clock(self, source: FrameSource) -> float:
+        """A live frame's time: ms since the first frame arrived. Once RATE_FRAMES frames have come, the
+        measured rate replaces the container's label (a 10 fps stream often says 25) and `opened` repeats."""
+        arrivals = self._arrivals
+        if len(arrivals) < self.RATE_FRAMES:
+            arrivals.append(source.arrived_at)
+        if len(arrivals) == self.RATE_FRAMES and arrivals[-1] > arrivals[0]:
+            measured = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+            if abs(measured - self.info.fps) > 0.1 * self.info.fps:
+                self.info = replace(self.info, fps=round(measured, 1))
+                self.opened.emit(self.info)
+        return (source.arrived_at - arrivals[0]) * 1000.0
 
     def _pace(self, timestamp_ms: float) -> bool:
         """Wait until this frame is due at the file's own rate; True when stopping."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -140,6 +141,7 @@ class FrameSource:
         self._next = 0
         self._cap = None
         self._files: list[Path] = []
+        self.arrived_at = 0.0   # perf_counter when the last frame had arrived (before it was decoded)
         if self.kind in ("folder", "image"):
             path = Path(str(spec))
             if self.kind == "image" and not path.is_file():
@@ -201,7 +203,9 @@ class FrameSource:
             return None
         bad = 0
         while True:
-            ok, image = self._cap.read()
+            ok = self._cap.grab()
+            self.arrived_at = time.perf_counter()   # the frame is here: what follows is decoding, not waiting
+            ok, image = self._cap.retrieve() if ok else (False, None)
             if ok and image is not None:
                 index = self._next
                 self._next += 1

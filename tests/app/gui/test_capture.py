@@ -120,3 +120,68 @@ def test_source_that_cannot_be_opened_emits_the_library_message(qtbot, tmp_path)
         cap.start()
     assert blocker.args[0].startswith("input not found")
     assert cap.wait(2000)
+
+
+def three_images(folder):
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((48, 64, 3), 60 * i, np.uint8))
+    return folder
+
+
+def test_a_folder_plays_one_image_per_dwell_not_at_25_fps(start_capture, qtbot, tmp_path):
+    cap, sink = start_capture(three_images(tmp_path), realtime=True)
+    qtbot.waitUntil(lambda: len(sink.indices()) >= 1, timeout=10000)
+    qtbot.wait(int(CaptureThread.FOLDER_DWELL_S * 500))
+    assert sink.indices() == [0]      # still the first image half a dwell later
+    qtbot.waitUntil(lambda: sink.indices()[-1] == 2, timeout=int(CaptureThread.FOLDER_DWELL_S * 2000) + 5000)
+    with sink.lock:
+        gaps = [b[1] - a[1] for a, b in zip(sink.frames, sink.frames[1:])]
+    assert min(gaps) >= CaptureThread.FOLDER_DWELL_S * 0.8, gaps
+
+
+def test_seek_and_step_work_after_the_end(start_capture, qtbot, tmp_path):
+    cap, sink = start_capture(three_images(tmp_path), realtime=False)
+    qtbot.waitUntil(lambda: cap.is_paused() and sink.indices() == [0, 1, 2], timeout=10000)
+    cap.seek(0)
+    qtbot.waitUntil(lambda: sink.indices()[-1] == 0, timeout=5000)
+    cap.step()
+    qtbot.waitUntil(lambda: sink.indices()[-1] == 1, timeout=5000)
+    qtbot.wait(300)
+    assert sink.indices() == [0, 1, 2, 0, 1]   # one image per step, still paused
+    cap.step()
+    qtbot.waitUntil(lambda: sink.indices()[-1] == 2, timeout=5000)
+    with qtbot.waitSignal(cap.ended, timeout=5000):
+        cap.step()   # past the last image: the end again
+    cap.step()       # and from the end: the first image
+    qtbot.waitUntil(lambda: len(sink.indices()) == 7, timeout=5000)
+    assert sink.indices()[-1] == 0
+
+
+def test_a_10_fps_stream_is_measured_at_10_fps_and_waiting_is_not_capture_time(qtbot, mjpeg_server_10fps):
+    cap = CaptureThread(mjpeg_server_10fps.url)
+    frames, infos = [], []
+    cap.frame_ready.connect(frames.append, Qt.ConnectionType.DirectConnection)
+    cap.opened.connect(infos.append, Qt.ConnectionType.DirectConnection)
+    cap.start()
+    try:
+        qtbot.waitUntil(lambda: len(frames) >= 25, timeout=30000)
+    finally:
+        cap.stop()
+        assert cap.wait(5000)
+    assert 7.0 <= infos[-1].fps <= 13.0, [i.fps for i in infos]
+    assert 7.0 <= frames[-1].source_fps <= 13.0
+    # the clock follows the stream's real time, not frame index / labelled rate
+    wall = frames[-1].captured_at - frames[0].captured_at
+    clock = (frames[-1].timestamp_ms - frames[0].timestamp_ms) / 1000.0
+    assert abs(clock - wall) < 0.3 * wall, (clock, wall)
+    # capture time is decoding a 160x120 JPEG, not the ~100 ms wait for the next one
+    capture_ms = sorted(f.capture_ms for f in frames[5:])
+    assert capture_ms[len(capture_ms) // 2] < 50.0, capture_ms
+
+
+@pytest.fixture
+def mjpeg_server_10fps():
+    from tests.stream_server import MJPEGServer
+    server = MJPEGServer(fps=10.0).start()
+    yield server
+    server.stop()
