@@ -24,7 +24,8 @@ from app.gui.pipeline import Pipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description
 from app.gui.theme import APP_NAME, STYLE_SHEET, apply_theme  # noqa: F401  apply_theme: for app.gui.main
-from app.gui.window_settings import default_settings, restore_settings, save_settings
+from app.gui.window_settings import (default_settings, pin_command_line, restore_settings, save_settings,
+                                     stored_values)
 from app.gui.zoo_dialog import ZooDialog
 
 
@@ -38,6 +39,7 @@ class MainWindow(QMainWindow):
                  realtime: bool | None = None, engine: str | None = None, precision: str | None = None):
         super().__init__()
         self.settings = settings if settings is not None else default_settings()
+        stored = stored_values(self.settings)   # before this run writes anything: flags apply to it only
         self.setWindowTitle(APP_NAME)
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1360, 860)
@@ -69,6 +71,12 @@ class MainWindow(QMainWindow):
             self.transport.loop_box.setChecked(loop)
         if realtime is not None:
             self.transport.realtime_box.setChecked(realtime)
+        given = {"source": source, "weights": weights, "threshold": threshold, "loop": loop, "realtime": realtime,
+                 "input_size": input_size or (True if keep_res else None),
+                 "engine": True if (device not in (None, "auto") or engine not in (None, "auto")
+                                    or precision not in (None, "fp32")) else None}
+        self.command_line_pins = pin_command_line(self, stored, {k for k, v in given.items() if v is not None},
+                                                  source)
 
         self.readout_timer = QTimer(self, interval=250)
         self.readout_timer.timeout.connect(self._update_readout)

@@ -71,7 +71,47 @@ def save_settings(window: QMainWindow) -> None:
     s.setValue("realtime", window.transport.realtime_box.isChecked())
     s.setValue("geometry", window.saveGeometry())
     s.setValue("window_state", window.saveState())
+    unpin_command_line(window)
     s.sync()
+
+
+# settings keys a command-line flag can set for one run
+PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime")
+
+
+def window_values(window: QMainWindow) -> dict:
+    """What the window would save now for each PINNABLE key."""
+    c, t = window.controls, window.transport
+    size = c.input_size.currentData()
+    return {"source": window.pipeline.source_spec, "weights": c.weights or "", "threshold": c.threshold,
+            "input_size": "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""),
+            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "realtime": t.realtime_box.isChecked()}
+
+
+def pin_command_line(window: QMainWindow, stored: dict, given: set[str], source=None) -> dict:
+    """{key: (the value stored before this run, the value the command line set)} for the flags given.
+
+    Flags apply to their run only: `unpin_command_line` puts the stored values back unless the setting
+    was changed in the window since. `stored` is `stored_values(settings)` from before anything was written.
+    """
+    now = window_values(window)
+    now["source"] = None if source is None else str(source)
+    return {key: (stored[key], now[key]) for key in given if key in PINNABLE}
+
+
+def stored_values(settings: QSettings) -> dict:
+    return {key: settings.value(key) if settings.contains(key) else None for key in PINNABLE}
+
+
+def unpin_command_line(window: QMainWindow) -> None:
+    s, now = window.settings, window_values(window)
+    for key, (before, from_flag) in getattr(window, "command_line_pins", {}).items():
+        if now[key] != from_flag:
+            continue   # changed in the window: that choice stays
+        if before is None:
+            s.remove(key)
+        else:
+            s.setValue(key, before)
 
 
 def as_bool(value) -> bool:
