@@ -6,25 +6,18 @@ With a display: the GUI on the shipped demo clip with the default model. Without
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+from typing import Callable
 
+from app.display import has_display
 from centernet.models.zoo import ASSETS
 
 DEMO_CLIP = ASSETS / "demo" / "bikes.mp4"
 DEMO_OUT = Path("out") / "demo"
 
 
-def has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
-        return False
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True  # macOS and Windows always have a screen session for a desktop user
-
-
-def run_main_job() -> int:
-    from app.cli.main import main
+def run_main_job(main: Callable[[list[str]], int]) -> int:
+    """`main` runs one command line (app.cli.main.main, passed in so that demo does not import main)."""
     if has_display():
         return main(["gui", "--source", str(DEMO_CLIP)])
     print(f"no display: annotating the demo clip {DEMO_CLIP} instead of opening the window", flush=True)

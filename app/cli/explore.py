@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from centernet.errors import ConfigError
+from centernet.inference.tta import parse_scales as parse_scale_set
+from centernet.jobs.explore import ExploreGrid, explore
 
 ON = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
@@ -32,18 +34,11 @@ def parse_res(text: str | None) -> tuple:
 
 def parse_scales(groups: list[str]) -> tuple:
     """`--scales 1 0.5,0.75,1,1.25,1.5`: each word is one set of test scales."""
-    out = []
-    for group in groups:
-        try:
-            out.append(tuple(float(v) for v in split_list(group)))
-        except ValueError:
-            raise ConfigError(f"bad --scales {group!r}: give comma-separated factors, e.g. 1 or 0.5,0.75,1,1.25,1.5") \
-                from None
+    out = [parse_scale_set(group) for group in groups]
     return tuple(dict.fromkeys(out)) or ((1.0,),)
 
 
-def cmd_explore(args) -> int:
-    from centernet.jobs.explore import ExploreGrid, explore
+def run(args) -> int:
     grid = ExploreGrid(archs=tuple(split_list(args.archs)) if args.archs else None, res=parse_res(args.res),
                        precision=tuple(dict.fromkeys(split_list(args.precision))),
                        flip=parse_flip(args.flip), scales=parse_scales(args.scales),
@@ -54,7 +49,7 @@ def cmd_explore(args) -> int:
     return 0
 
 
-def add_explore_parser(sub) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser("explore", help="sweep models x input size x precision x flip x scales x engine: "
                                        "latency, AP, Pareto plot")
     p.add_argument("--weights-dir", type=Path, help="folder of checkpoints (arch and task read from each file)")
@@ -77,5 +72,5 @@ def add_explore_parser(sub) -> None:
     p.add_argument("--no-defaults", dest="defaults", action="store_false",
                    help="leave the shipped default models out of the sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_explore)
+    p.set_defaults(func=run)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _scales(text: str) -> tuple:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad scales {text!r}: use e.g. 0.5,0.75,1,1.25,1.5") from None
+from app.cli.options import parse_scales, parse_size
+from centernet.data.augment import AugmentConfig
+from centernet.evaluation.metrics import run_eval
+from centernet.train import TrainConfig, train
+from centernet.train.losses import LossWeights
 
 
 def _epochs(text: str) -> tuple:
@@ -20,9 +19,6 @@ def _epochs(text: str) -> tuple:
 
 
 def cmd_train(args) -> int:
-    from centernet.data.augment import AugmentConfig
-    from centernet.train.losses import LossWeights
-    from centernet.train import TrainConfig, train
     weights = LossWeights(hm=args.hm_weight, wh=args.wh_weight, off=args.off_weight)
     config = TrainConfig(
         task=args.task, arch=args.arch, data=args.data, out=args.out, epochs=args.epochs, batch=args.batch,
@@ -37,15 +33,14 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from centernet.evaluation.metrics import run_eval
     run_eval(args.weights, args.data, flip=args.flip, scales=args.scales, max_images=args.max_images, out=args.out,
              detections_out=args.detections, device=args.device, input_size=args.input_size,
              keep_res=args.keep_res, progress=not args.quiet)
     return 0
 
 
-def add_train_parsers(sub) -> None:
-    from app.cli.main import parse_size
+def add_parser(sub) -> None:
+    """`train` and `eval`."""
     p = sub.add_parser("train", help="train a CenterNet on COCO-format, KITTI or synthetic data (torchrun for DDP)")
     p.add_argument("--task", default="ctdet", choices=("ctdet", "multi_pose", "ddd"))
     p.add_argument("--arch", default="res_18", help="res_18, resdcn_18, dla_34, hourglass, ... (default res_18)")
@@ -85,7 +80,7 @@ def add_train_parsers(sub) -> None:
     p.add_argument("--weights", required=True, help="checkpoint (ours or the original's)")
     p.add_argument("--data", required=True, help="COCO folder or annotation .json; KITTI folder for ddd")
     p.add_argument("--flip", action="store_true", help="flip test augmentation")
-    p.add_argument("--scales", type=_scales, help="multi-scale test, e.g. 0.5,0.75,1,1.25,1.5")
+    p.add_argument("--scales", type=parse_scales, help="multi-scale test, e.g. 0.5,0.75,1,1.25,1.5")
     p.add_argument("--max-images", type=int, help="evaluate the first N images only")
     p.add_argument("--out", type=Path, help="write the metrics JSON here")
     p.add_argument("--detections", type=Path, help="write the detections (COCO results / KITTI lines) here")

@@ -7,10 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.main import EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR
+from app.cli.options import EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR
+from centernet.errors import CenterNetError
+from centernet.models.checkpoint import read_checkpoint
+from centernet.models.download import download
+from centernet.models.inspection import convert_file, inspect_file
+from centernet.models.zoo import DEFAULT_MODELS, ZOO, cache_dir, read_manifest, zoo_entry
 
 
-def add_weights_parser(sub) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser("weights", help="list, download, inspect and convert checkpoint files")
     actions = p.add_subparsers(dest="weights_action", metavar="ACTION")
     p.set_defaults(func=lambda args: _usage(p))
@@ -55,9 +60,6 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def cmd_list(args) -> int:
-    from centernet.models.checkpoint import read_checkpoint
-    from centernet.errors import CenterNetError
-    from centernet.models.zoo import DEFAULT_MODELS, ZOO, cache_dir, read_manifest
     folder = cache_dir()
     recorded = read_manifest(folder)["files"]
     rows = [["name", "task", "arch", "dataset", "metric", "AP 1-scale / flip / multi-scale", "ms (Titan Xp)",
@@ -92,9 +94,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from centernet.models.download import download
-    from centernet.errors import CenterNetError
-    from centernet.models.zoo import ZOO, zoo_entry
     names = [e.name for e in ZOO] if "all" in args.names else [zoo_entry(n).name for n in args.names]
     failed = 0
     for name in dict.fromkeys(names):
@@ -145,7 +144,6 @@ def format_report(r) -> str:
 
 
 def cmd_inspect(args) -> int:
-    from centernet.models.inspection import inspect_file
     report = inspect_file(args.file, arch=args.arch, task=args.task)
     print(json.dumps(report.to_dict(), indent=1) if args.json else format_report(report))
     if not report.loads:
@@ -155,7 +153,6 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from centernet.models.inspection import convert_file
     out, info, notes = convert_file(args.file, args.to, args.out)
     print(f"wrote {out}: {info.describe()} in the {args.to} format")
     for note in notes:

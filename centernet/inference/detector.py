@@ -12,13 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from centernet.io.cameras import DEFAULT_CAMERA
+from centernet.inference.config import DetectorConfig
+from centernet.io.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.classes import COCO_FLIP_PAIRS
-from centernet.inference.decode import decode_fixed
+from centernet.inference.decode import decode_fixed, topk_peaks
+from centernet.inference.engine import graph_ready
+from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
+from centernet.inference.openvino_engine import PEAK_OUTPUT
 from centernet.io.geometry3d import alpha_to_rot_y, location_from_center
 from centernet.timing import StageTimer
 from centernet.inference.transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
@@ -98,10 +102,10 @@ class Detector:
             self.engine_name = {OnnxRuntimeModel: "onnxruntime", OpenVinoModel: "openvino"}.get(type(self.model), mode)
             return None
         from centernet.inference.engine import Engine
-        eager_only = self._eager_only_reason()
-        if eager_only and mode == "graph":
-            raise ConfigError(f"the graph engine cannot run this: {eager_only}; use --engine auto or eager")
-        if eager_only and mode == "auto":
+        not_graph = self._unsupported_reason("graph", "fp32")  # precision is the Engine's to check
+        if not_graph and mode == "graph":
+            raise ConfigError(not_graph)
+        if not_graph and mode == "auto":
             mode = "eager"
         try:  # the engine itself refuses what needs a per-image input size (keep_res) or a GPU
             engine = Engine(self.model, self.spec, self.device, precision, mode, self.k,
@@ -147,8 +151,9 @@ class Detector:
         """The model exported to ONNX (cached) and compiled by OpenVINO: one input size, fp32 or bf16."""
         from centernet.inference.engine import resolve_precision, tune_cpu_threads
         from centernet.inference.openvino_engine import cached_openvino_model
-        if self.spec.keep_res or self.scales != (1.0,):
-            raise ConfigError("the openvino engine runs one fixed input size: drop --keep-res / --scales")
+        reason = self._unsupported_reason("openvino", precision)
+        if reason:
+            raise ConfigError(reason)
         precision = resolve_precision(precision, self.device) if precision == "auto" else precision
         return cached_openvino_model(self.model, self.info, tuple(self.spec.input_size), precision,
                                      threads=tune_cpu_threads(), device=self.openvino_device)
@@ -157,22 +162,16 @@ class Detector:
         """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
         from centernet.inference.engine import tune_cpu_threads
         from centernet.inference.onnx_export import cached_onnx_model
-        if self.device.type != "cpu":
-            raise ConfigError("the onnxruntime engine runs on the CPU: add --device cpu "
-                              "(or use --engine auto on a GPU)")
-        if precision not in ("fp32", "auto"):
-            raise ConfigError(f"the onnxruntime engine runs fp32: drop --precision {precision}")
-        if self.spec.keep_res or self.scales != (1.0,):
-            raise ConfigError("the onnxruntime engine runs one fixed input size: drop --keep-res / --scales")
+        reason = self._unsupported_reason("onnxruntime", precision)
+        if reason:
+            raise ConfigError(reason)
         return cached_onnx_model(self.model, self.info, tuple(self.spec.input_size), threads=tune_cpu_threads())
 
-    def _eager_only_reason(self) -> str:
-        """Why this configuration runs eager whatever the device ("" when a graph can serve it)."""
-        if self.info.decode.get("rule", "centernet") != "centernet":
-            return f"{self.info.arch} decodes its own way"
-        if self.scales != (1.0,):
-            return "multi-scale testing runs eager"
-        return ""
+    def _unsupported_reason(self, engine: str, precision: str) -> str | None:
+        """Why `engine` cannot run this model as configured (engines.py holds the rules), or None."""
+        return engine_unsupported_reason(engine, self.device.type, precision, self.task,
+                                         decodes_centernet=self.info.decode.get("rule", "centernet") == "centernet",
+                                         multi_scale=self.scales != (1.0,), fixed_size=graph_ready(self.spec))
 
     @property
     def flip_pairs(self) -> tuple:
@@ -202,6 +201,15 @@ class Detector:
             return cls(model, info_from_metadata(model, path), "cpu", **kwargs)
         model, info = load_checkpoint(path, arch=arch, task=task)
         return cls(model, info, device, **kwargs)
+
+    @classmethod
+    def from_config(cls, config: DetectorConfig) -> "Detector":
+        """The Detector a `DetectorConfig` describes (a calibration folder is looked up per image by the caller)."""
+        camera = load_camera(config.calib_file) if config.calib_file is not None else None
+        return cls.from_checkpoint(config.weights, arch=config.arch, task=config.task, device=config.device,
+                                   keep_res=config.keep_res, input_size=config.input_size, flip=config.flip,
+                                   scales=config.scales, camera=camera, engine=config.engine,
+                                   precision=config.precision)
 
     @property
     def class_names(self) -> tuple:
@@ -295,10 +303,13 @@ class Detector:
                                    k=self.k) for i in range(outputs["center"].shape[0])]
         if self.task not in PIPELINE_TASKS:
             raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
+        peaks = outputs.pop(PEAK_OUTPUT, None)  # found inside the compiled graph (openvino engine)
         if flip:
-            outputs = merge_flip(outputs, self.task, self.flip_pairs)
+            outputs, peaks = merge_flip(outputs, self.task, self.flip_pairs), None
+        if peaks is not None:
+            peaks = topk_peaks(peaks, self.k)
         return decode_fixed(self.task, outputs, self.k, self.info.decode.get("box_mode", "size"),
-                            heat_is_logits=not flip).split()
+                            heat_is_logits=not flip, peaks=peaks).split()
 
     def to_image(self, dets: Detections, tf: InputTransform, camera: np.ndarray | None = None) -> Detections:
         """Output-map cells -> image pixels (boxes corner by corner, joints point by point).

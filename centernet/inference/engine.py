@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from centernet.inference.bn_folding import fold_batch_norm
+from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import FixedDetections
-from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS, DecodeOptions, FramePipeline
+from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
 from centernet.inference.transforms import InputTransform, PreprocessSpec, plan_task_transform
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         if device.type == "cuda":
             return "fp16"
         return "bf16" if cpu_has_native_bf16() else "fp32"
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use auto, {', '.join(PRECISIONS)}")
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 needs a CUDA GPU (CPU convolutions have no fast fp16); on CPU use --precision bf16 "
-                         "or fp32")
+    unsupported = engine_unsupported_reason("eager", device.type, precision)
+    if unsupported:
+        raise ValueError(unsupported)
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         log.warning("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 will be emulated and slower than fp32")
     return precision
@@ -146,10 +145,10 @@ class Engine:
         if device.type == "cpu":
             tune_cpu_threads()
         precision = resolve_precision(precision, device)
-        can_graph = device.type == "cuda" and task in PIPELINE_TASKS and graph_ready(spec)
+        not_graph = engine_unsupported_reason("graph", device.type, precision, task, fixed_size=graph_ready(spec))
+        can_graph = not_graph is None
         if mode == "graph" and not can_graph:
-            raise ValueError("the graph engine needs CUDA, a ctdet, multi_pose or ddd model and a fixed input size; "
-                             "use --engine eager")
+            raise ValueError(not_graph)
         self.mode = ("graph" if can_graph else "eager") if mode == "auto" else mode
         self.precision = precision
         self.deform_conv = deform_conv_kind(self.mode, device, precision)

@@ -14,10 +14,22 @@ import numpy as np
 import torch
 
 from centernet.detections import Detections
+from centernet.errors import ConfigError
 
 SOFT_NMS_SIGMA = 0.5
 SOFT_NMS_THRESHOLD = 0.001
 MAX_PER_IMAGE = 100
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """'0.5,0.75,1' -> (0.5, 0.75, 1.0): test scales, each a factor between 0.05 and 8."""
+    try:
+        scales = tuple(float(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"bad scales {text!r}: use numbers separated by commas, e.g. 0.5,1,1.5") from None
+    if not scales or any(not (0.05 <= v <= 8) for v in scales):
+        raise ConfigError(f"bad scales {text!r}: give one or more factors between 0.05 and 8")
+    return scales
 
 
 def flip_back(x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ import json
 import cv2
 
 from app.cli import demo
+from app.cli.main import main
 from centernet.models.zoo import DEFAULT_MODELS
 
 
@@ -22,7 +23,7 @@ def test_without_a_display_the_main_job_annotates_the_clip_and_says_where(tmp_pa
     cap.release()
     monkeypatch.setattr(demo, "DEMO_CLIP", clip)
     monkeypatch.setattr(demo, "DEMO_OUT", tmp_path / "out")
-    assert demo.run_main_job() == 0
+    assert demo.run_main_job(main) == 0
     printed = capsys.readouterr().out
     folder = tmp_path / "out" / "bikes"
     assert str(folder / "annotations.json") in printed and str(folder / "rendered.mp4") in printed

@@ -1,0 +1,26 @@
+"""`main.py export onnx`: a checkpoint as an ONNX file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.cli.options import parse_size
+from centernet.inference.onnx_export import export_onnx
+from centernet.models.zoo import default_weights
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a checkpoint: onnx")
+    p.add_argument("format", choices=("onnx",))
+    p.add_argument("--weights", help="checkpoint (default: the shipped model)")
+    p.add_argument("--arch")
+    p.add_argument("--task", choices=("ctdet", "multi_pose", "ddd"))
+    p.add_argument("--input-size", type=parse_size, help="fixed input HxW or N (default: the checkpoint's)")
+    p.add_argument("--out", type=Path, help="output .onnx file")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    weights = args.weights or default_weights(args.task or "ctdet")
+    path = export_onnx(weights, args.out or Path(Path(weights).stem + ".onnx"), args.input_size, args.arch, args.task)
+    print(f"wrote {path} (ONNX opset 19; run it with onnxruntime or `detect --engine onnx`)")
+    return 0

@@ -1,0 +1,25 @@
+"""`main.py gui`: the desktop app, or with --headless the same pipeline printing its readout each second."""
+from __future__ import annotations
+
+from app.cli.options import add_model_options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
+    p.add_argument("--source", help="camera index, video file, image folder, image or URL (rtsp://, http://)")
+    add_model_options(p)
+    p.add_argument("--threshold", type=float, help="score threshold for drawing (default: last used, else 0.3)")
+    p.add_argument("--headless", action="store_true", help="no window: run the pipeline, print the readout each second")
+    p.add_argument("--max-seconds", type=float, help="headless: stop after this many seconds; window: close it this long after the model is ready")
+    p.add_argument("--max-frames", type=int, help="headless: stop after this many frames")
+    p.add_argument("--fast", action="store_true", help="play files as fast as the model goes, not at their frame rate")
+    p.add_argument("--loop", action="store_true", help="loop video files")
+    p.add_argument("--hold-frames", action="store_true",
+                   help="show only the frames the model ran on (for judging accuracy); default: every frame at the "
+                        "source's rate with the newest detections")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
+    return run_gui(args)
