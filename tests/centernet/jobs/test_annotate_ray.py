@@ -25,7 +25,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'cent
 from app.cli.main import main  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
 from centernet.jobs.annotate import AnnotateOptions, plan_job  # noqa: E402
-from centernet.jobs.annotate_ray import ClusterOptions, run_job_on_ray  # noqa: E402
+from centernet.jobs.annotate_ray import ClusterError, ClusterOptions, pool_shape, run_job_on_ray  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
@@ -183,3 +183,14 @@ def test_resume_after_the_driver_is_killed_redoes_only_unfinished_videos(cluster
     assert "already complete" in status[clips[0]]
     assert "resumed" in status[clips[1]] and "annotated" in status[clips[2]]
     assert json.loads((out / "b" / "summary.json").read_text())["frames"]["resumed_after"] >= 8
+
+
+def test_one_worker_per_gpu_else_per_cpu_slot_never_more_than_inputs():
+    assert pool_shape({"GPU": 4.0, "CPU": 32.0}, ClusterOptions(), 10) == (4, True)
+    assert pool_shape({"GPU": 4.0, "CPU": 32.0}, ClusterOptions(use_gpus=False), 10) == (10, False)  # --device cpu
+    assert pool_shape({"CPU": 2.0}, ClusterOptions(), 3) == (2, False)
+    assert pool_shape({"CPU": 8.0}, ClusterOptions(workers=3), 10) == (3, False)
+    assert pool_shape({"CPU": 8.0}, ClusterOptions(cpus_per_worker=4), 10) == (2, False)
+    assert pool_shape({"GPU": 2.0, "CPU": 8.0}, ClusterOptions(), 1) == (1, True)
+    with pytest.raises(ClusterError, match="no GPU: use --device cpu"):
+        pool_shape({"CPU": 2.0}, ClusterOptions(use_gpus=True), 3)
