@@ -49,10 +49,10 @@ def run(args) -> int:
                               threshold=args.threshold, track=args.track, tracker=args.tracker, resume=args.resume,
                               overwrite=args.overwrite, quiet=args.quiet)
     inputs = list(args.inputs) + (read_input_list(args.inputs_from) if args.inputs_from else [])
-    if args.ray is not None:
-        return run_on_ray(args, options, inputs)
     new_out = not args.out.exists()
     try:
+        if args.ray is not None:
+            return run_on_ray(args, options, inputs)
         plan = plan_job(inputs, args.out, options)
         detector = build_detector(args)
         options = replace(options, classes=parse_classes(args.classes, detector.class_names))
