@@ -159,3 +159,18 @@ def test_a_failed_capture_raises_its_own_error_and_restores_the_stream():
     ok_graph.replay()
     torch.cuda.synchronize()
     assert float(y.sum()) == 20.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where the kernels cannot run (no GPU)")
+def test_unusable_kernels_fall_back_to_torch_and_say_why_once(caplog):
+    pytest.importorskip("cupy", reason="CuPy is not installed (then the note is an info line)")
+    from centernet.inference import engine
+    from kernels.runtime import probe
+    probe.cache_clear()
+    engine._say_kernels_off.cache_clear()
+    with caplog.at_level("INFO", logger="centernet.inference.engine"):
+        assert not engine.kernels_usable() and not engine.kernels_usable()
+    notes = [r for r in caplog.records if "CUDA kernels off" in r.message]
+    assert len(notes) == 1 and notes[0].levelname == "WARNING"
+    assert "CuPy is installed but cannot run kernels" in notes[0].message
+    assert "the torch pre-processing and decode run instead" in notes[0].message
