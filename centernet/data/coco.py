@@ -20,6 +20,11 @@ from centernet.data.samples import DetectionSet, Sample
 PREFIX = {"ctdet": "instances", "multi_pose": "person_keypoints"}
 
 
+class AnnotationFileError(InputError):
+    """An annotation file exists but is broken (not JSON, truncated, or missing required fields): callers
+    that fall back to "no ground truth" when there is no file must not do so for a broken one."""
+
+
 def find_annotation(folder: Path, task: str, split: str) -> Path:
     """The annotation file of a COCO-style folder for a task and split."""
     prefix = PREFIX.get(task, "instances")
@@ -65,31 +70,31 @@ def check_coco_schema(gt, source) -> None:
     """InputError naming the file, the entry and the field when a COCO file lacks what loading and
     evaluation read (so a bad file fails on load in one line, not with a KeyError mid-training)."""
     if not isinstance(gt, dict):
-        raise InputError(f"{source} is not a COCO annotation file (a JSON object with images, annotations, "
-                         f"categories)")
+        raise AnnotationFileError(f"{source} is not a COCO annotation file (a JSON object with images, "
+                                  f"annotations, categories)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(gt.get(key), list):
-            raise InputError(f"{source} is not a COCO annotation file (no {key!r} list)")
+            raise AnnotationFileError(f"{source} is not a COCO annotation file (no {key!r} list)")
     for n, info in enumerate(gt["images"]):
         if not isinstance(info, dict) or not _is_number(info.get("id")) or not isinstance(info.get("file_name"), str):
-            raise InputError(f"{source}: image #{n} needs a numeric 'id' and a 'file_name'")
+            raise AnnotationFileError(f"{source}: image #{n} needs a numeric 'id' and a 'file_name'")
     for n, cat in enumerate(gt["categories"]):
         if not isinstance(cat, dict) or not _is_number(cat.get("id")) or "name" not in cat:
-            raise InputError(f"{source}: category #{n} needs a numeric 'id' and a 'name'")
+            raise AnnotationFileError(f"{source}: category #{n} needs a numeric 'id' and a 'name'")
     for n, ann in enumerate(gt["annotations"]):
         if not isinstance(ann, dict):
-            raise InputError(f"{source}: annotation #{n} is not an object")
+            raise AnnotationFileError(f"{source}: annotation #{n} is not an object")
         which = f"annotation id {ann['id']}" if "id" in ann else f"annotation #{n}"
         for key in ("image_id", "category_id"):
             if not _is_number(ann.get(key)):
-                raise InputError(f"{source}: {which} has {_describe(ann, key)} {key!r}: it must be a number")
+                raise AnnotationFileError(f"{source}: {which} has {_describe(ann, key)} {key!r}: it must be a number")
         box = ann.get("bbox")
         if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
-            raise InputError(f"{source}: {which} has {_describe(ann, 'bbox')} 'bbox': it must be [x, y, width, "
-                             f"height], four numbers")
+            raise AnnotationFileError(f"{source}: {which} has {_describe(ann, 'bbox')} 'bbox': it must be "
+                                      f"[x, y, width, height], four numbers")
         if "keypoints" in ann and not (isinstance(ann["keypoints"], list)
                                        and all(_is_number(v) for v in ann["keypoints"])):
-            raise InputError(f"{source}: {which} has a bad 'keypoints' field: it must be a list of numbers")
+            raise AnnotationFileError(f"{source}: {which} has a bad 'keypoints' field: it must be a list of numbers")
 
 
 def _describe(entry: dict, key: str) -> str:
@@ -105,7 +110,7 @@ def load_coco(path: str | Path, task: str = "ctdet", split: str = "train") -> De
     try:
         gt = json.loads(ann_file.read_text())
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot read COCO annotations {ann_file}: {e}") from None
+        raise AnnotationFileError(f"cannot read COCO annotations {ann_file}: {e}") from None
     check_coco_schema(gt, ann_file)
     if not gt["images"]:
         raise InputError(f"{ann_file} lists no images")

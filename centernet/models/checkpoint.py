@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +62,15 @@ def read_file(path) -> dict:
     if path.is_dir():
         raise CheckpointError(f"checkpoint path is a folder: {path} (give the .pth file inside it)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch's protocol warning would print before our one line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        text = str(e)
-        if "GLOBAL" in text or "Unsupported" in text or "global" in text:
-            culprit = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "global" in line), "")
+        culprit = re.search(r"(?:Unsupported global: |unsupported )GLOBAL (\S+)", str(e))
+        if culprit:   # a real pickle naming a class or function; random bytes fail with "Unsupported operand"
             raise CheckpointError(
-                f"refused to load {path}: it contains Python objects that could run code when unpickled "
-                f"({culprit[:120]}); only plain tensor checkpoints are loaded — re-save it as a state dict "
+                f"refused to load {path}: it contains Python objects ({culprit.group(1)}) that could run code "
+                f"when unpickled; only plain tensor checkpoints are loaded — re-save it as a state dict "
                 f"from trusted code") from None
         raise _not_a_checkpoint(path, e) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
@@ -81,9 +84,21 @@ def read_file(path) -> dict:
 
 
 def _not_a_checkpoint(path, error: Exception) -> CheckpointError:
-    detail = (str(error).splitlines() or [type(error).__name__])[0][:120] or type(error).__name__
+    detail = short_reason(error)
     return CheckpointError(f"cannot read {path}: the file is truncated or not a PyTorch checkpoint ({detail}); "
                            f"download it again or check the path")
+
+
+def short_reason(error: Exception, limit: int = 100) -> str:
+    """The telling part of a torch/pickle error: the unpickler's own complaint when there is one, else the
+    first sentence; never cut mid-word."""
+    text = str(error)
+    inner = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    line = (inner.group(1) if inner else text).strip().splitlines()[0] if text.strip() else type(error).__name__
+    sentence = re.split(r"(?<=[.:;])\s", line, maxsplit=1)[0].rstrip(".:; ")
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0] + " ..."
+    return sentence or type(error).__name__
 
 
 def clean_state_dict(state_dict: dict) -> dict:

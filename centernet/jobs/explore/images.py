@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from centernet.data import load_dataset
+from centernet.data.coco import AnnotationFileError
 from centernet.data.samples import DetectionSet
 from centernet.errors import CenterNetError, InputError
 from centernet.inference.transforms import as_bgr_uint8
@@ -60,6 +61,8 @@ def load_images(data, tasks, max_images: int | None = None) -> ImageSet:
     for task in tasks:
         try:
             sets[task] = load_dataset(path, task, "val")
+        except AnnotationFileError:
+            raise   # a broken file is the user's to fix, not a reason to measure by agreement only
         except CenterNetError as e:
             notes.append(f"no {task} ground truth in {path} ({e}): {task} models are measured by agreement")
     if not sets:

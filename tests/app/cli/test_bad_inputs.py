@@ -159,3 +159,66 @@ def test_coco_schema_errors_name_the_file_the_annotation_and_the_field(tmp_path,
         assert proc.returncode == 2, proc.stderr
         one_line_error(proc, str(ann), "annotation id 7", field)
     assert not (tmp_path / "run").exists()   # a failed train leaves no empty run folder
+
+
+# ---- 6. explore on a corrupt annotation file ------------------------------------------------------
+
+def test_explore_names_a_truncated_coco_annotation_file(tmp_path, seeded_res18):
+    import shutil
+
+    from tests.conftest import DATA, need
+    coco = tmp_path / "coco"
+    shutil.copytree(need(DATA / "coco_mini"), coco)
+    ann = coco / "annotations" / "instances_val2017.json"
+    ann.write_text(ann.read_text()[: 5000])
+    proc = main_py("explore", "--data", coco, "--out", tmp_path / "explore", "--max-images", "2", "--device", "cpu",
+                   "--no-defaults", "--archs", "res_18", "--res", "64", "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    one_line_error(proc, str(ann), "cannot read")
+
+
+def test_explore_names_a_corrupt_json_in_an_image_folders_annotations(tmp_path):
+    import cv2
+    import numpy as np
+    folder = tmp_path / "shots"
+    (folder / "annotations").mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.jpg"), np.full((64, 64, 3), 90, np.uint8))
+    broken = folder / "annotations" / "labels.json"
+    broken.write_text('{"images": [')
+    proc = main_py("explore", "--data", folder, "--out", tmp_path / "explore", "--device", "cpu", "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    one_line_error(proc, str(broken))
+
+
+# ---- 8. misleading messages and leftovers ---------------------------------------------------------
+
+def test_weights_inspect_on_random_bytes_says_not_a_checkpoint_not_could_run_code(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(bytes(range(256)) * 16)
+    proc = main_py("weights", "inspect", junk)
+    assert proc.returncode == 2
+    line = one_line_error(proc, str(junk), "not a PyTorch checkpoint")
+    assert "could run code" not in line
+
+
+def test_truncated_checkpoint_message_ends_in_whole_words(tmp_path, seeded_res18):
+    cut = tmp_path / "cut.pth"
+    data = seeded_res18.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    proc = main_py("weights", "inspect", cut)
+    assert proc.returncode == 2
+    line = one_line_error(proc, str(cut), "truncated")
+    reason = line.split("(", 1)[1].split(")", 1)[0]
+    assert reason.split()[-1].isalpha() and "If yo" not in line, reason
+
+
+def test_plain_pickle_is_refused_in_one_line_without_a_torch_warning(tmp_path):
+    import pickle
+
+    import numpy as np
+    legacy = tmp_path / "legacy.pth"   # pickled by plain pickle (protocol 5): torch warns about the protocol
+    legacy.write_bytes(pickle.dumps({"state_dict": {"w": np.zeros(2)}}, protocol=5))
+    proc = main_py("weights", "inspect", legacy)
+    assert proc.returncode == 2
+    one_line_error(proc, str(legacy), "not a PyTorch checkpoint")
+    assert "Warning" not in proc.stderr, proc.stderr
