@@ -8,6 +8,11 @@ Writing those multiplications as divisions by the reciprocal keeps them out of t
 (the same value within one float rounding). The guarded file is cached beside the ONNX export, and
 OpenVINO's own CACHE_DIR keeps the compiled model per precision, threads and device.
 
+Peak finding runs inside the compiled graph: for a CenterNet heatmap head `hm` the model gains an
+output `hm_peaks` = sigmoid(hm) where it equals its 3x3 max-pool, else 0 (what `peak_mask_scores`
+computes), so the Detector's decode is only the top-K and the gathers. Measured in one run (ctdet
+mobilenetv3 at 512, loaded machine): net + decode 869-1035 ms -> 590-630 ms, equal detections.
+
 Deformable convolutions (dla_34, resdcn_*) are refused: OpenVINO's ONNX reader has no `DeformConv`,
 and converting the torch module ran slower than the eager engine's gathered formulation.
 """
@@ -27,6 +32,7 @@ from centernet.models.checkpoint import CheckpointInfo
 
 log = logging.getLogger(__name__)
 OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+PEAK_OUTPUT = "hm_peaks"      # the peak-masked probabilities of `hm` (CenterNet rule models)
 FUSED_CONSTANT = 1.0 / 6.0   # what OpenVINO's HSwish/HSigmoid fusions look for
 FUSION_TOLERANCE = 1e-3      # wider than OpenVINO's own 1e-4, so every near-1/6 factor is guarded
 
@@ -91,6 +97,22 @@ def guard_one_sixth_constants(proto) -> int:
     return rewritten
 
 
+def add_peak_output(model, head: str = "hm") -> bool:
+    """Add PEAK_OUTPUT = sigmoid(head) masked to its 3x3 local maxima to an OpenVINO model, in place;
+    False when the model has no such head (MoveNet decodes its own way)."""
+    import openvino.opset13 as ops
+    results = [r for r in model.get_results() if head in r.output(0).get_names()]
+    if not results:
+        return False
+    heat = ops.sigmoid(results[0].input_value(0))
+    local_max = ops.max_pool(heat, [1, 1], [1, 1], [1, 1], [1, 1], [3, 3]).output(0)
+    peaks = ops.select(ops.equal(heat, local_max), heat, ops.constant(np.float32(0)))
+    result = ops.result(peaks)
+    result.output(0).set_names({PEAK_OUTPUT})
+    model.add_results([result])
+    return True
+
+
 def openvino_onnx_path(onnx_path: Path) -> Path:
     """The guarded copy of an ONNX export that OpenVINO reads (written once, atomically)."""
     import onnx
@@ -148,7 +170,9 @@ class OpenVinoModel(torch.nn.Module):
             config["ENABLE_CPU_PINNING"] = False
             if threads:
                 config["INFERENCE_NUM_THREADS"] = int(threads)
-        self.compiled = core.compile_model(core.read_model(str(path)), self.device, config)
+        graph = core.read_model(str(path))
+        add_peak_output(graph)
+        self.compiled = core.compile_model(graph, self.device, config)
         ran = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.precision = "bf16" if "bf16" in ran else "fp32"  # what runs: no native bf16 -> OpenVINO keeps f32
         if self.precision != precision:
