@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from centernet.errors import ConfigError
+from centernet.models.backbones import BACKBONES
 from centernet.models.heads import DEFAULT_NUM_CLASSES, TASKS, task_heads
 
 # head_conv of the original model zoo per arch family (the hourglass ignores it: heads are 256 wide)
@@ -11,7 +12,6 @@ HEAD_CONV = {"res": 64, "resdcn": 64, "dla": 256, "hourglass": 64, "mobilenetv3"
 
 
 def available_archs() -> list[str]:
-    from centernet.models.backbones import BACKBONES
     return sorted(BACKBONES)
 
 
@@ -22,7 +22,6 @@ def default_head_conv(arch: str) -> int:
 def build_model(arch: str, task: str = "ctdet", num_classes: int | None = None,
                 heads: dict[str, int] | None = None, head_conv: int | None = None) -> nn.Module:
     """A CenterNet for `arch` with the heads of `task` (or the explicit `heads`), in eval mode."""
-    from centernet.models.backbones import BACKBONES
     if arch not in BACKBONES:
         raise ConfigError(f"unknown arch {arch!r}: use one of {', '.join(sorted(BACKBONES))}")
     if heads is None:

@@ -28,7 +28,10 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
 
+from tqdm import tqdm
+
 from centernet.errors import CenterNetError, CheckpointError
+from centernet.models.inspection import check_loads, looks_like
 from centernet.models.zoo import ZooEntry, cache_dir, read_manifest, record_file, sha256_file, zoo_entry
 
 DRIVE_URL = "https://drive.usercontent.google.com/download"
@@ -235,7 +238,6 @@ def _fetch_once(opener, url: str, part: Path, timeout: float, progress: bool, de
 
 def _write_body(resp, first: bytes, part: Path, have: int, total: int | None, progress: bool,
                 desc: str | None) -> None:
-    from tqdm import tqdm
     done = have
     bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
                disable=not progress, file=sys.stderr, leave=True, dynamic_ncols=True)
@@ -300,7 +302,6 @@ class Downloaded:
 
 def verify_zoo_file(path: Path, entry: ZooEntry) -> None:
     """Load `path` strictly as the entry's task and arch (on the meta device: fast); CheckpointError if not."""
-    from centernet.models.inspection import check_loads, looks_like
     try:
         _, info = check_loads(path, arch=entry.arch, task=entry.task)
     except CheckpointError as e:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from centernet.errors import CheckpointError, ConfigError
+from centernet.io.writers.atomic import write_json_atomic
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_MODELS = {
@@ -178,5 +179,4 @@ def manifest_name_for(sha256: str, folder: Path | None = None) -> str | None:
 
 
 def _write_json_atomic(obj, path: Path) -> None:
-    from centernet.io.writers.atomic import write_json_atomic
     write_json_atomic(path, obj, indent=1, sort_keys=True)

@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from centernet.classes import COCO_CLASSES, COCO_PERSON
 from centernet.errors import CheckpointError
+from centernet.inference.transforms import PreprocessSpec
+from centernet.models.backbones.movenet import INPUT_SCALE
+from centernet.models.backbones.tf_layers import TF_ONE_SIXTH
 
 # Bytes per value and numpy type of every stored (possibly quantised) dtype TF.js writes.
 _STORED = {
@@ -312,7 +317,6 @@ def centernet_state_dict(graph: GraphModel) -> dict[str, np.ndarray]:
 
 def _check_hard_swish_constants(graph: GraphModel) -> None:
     """Our HardSwish / HardSigmoid use 0.1666259765625 and 3: make sure the graph agrees."""
-    from centernet.models.backbones.tf_layers import TF_ONE_SIXTH
     for name, value in graph.weights.items():
         if value.shape == () and re.search(r"(hard_swish/mul_1|squeeze_excite/Conv_1/mul)/y$", name):
             if float(value) != TF_ONE_SIXTH:
@@ -324,7 +328,6 @@ def _check_hard_swish_constants(graph: GraphModel) -> None:
 
 def to_torch_state(state: dict[str, np.ndarray], dtype=None) -> dict:
     """numpy state dict -> contiguous torch tensors (cast to `dtype` when given), keys sorted."""
-    import torch
     out = {}
     for key in sorted(state):
         t = torch.from_numpy(np.ascontiguousarray(state[key]))
@@ -344,7 +347,6 @@ def _plain(value):
 def checkpoint(arch: str, task: str, heads: dict, class_names, preprocess: dict, decode: dict,
                meta: dict, state: dict[str, np.ndarray]) -> dict:
     """Our checkpoint format (see centernet/checkpoint.py), weights as float16: the graphs' precision."""
-    import torch
     for key, value in state.items():   # float16 holds every value exactly, or we refuse
         if value.dtype.kind == "f" and not np.array_equal(value.astype(np.float16).astype(value.dtype), value):
             raise CheckpointError(f"{key} does not fit float16 exactly")
@@ -362,8 +364,6 @@ def centernet_checkpoint(graph: GraphModel, meta: dict) -> dict:
     (measured; see docs/default-models.md). Decoding is the graph's: 3x3 peaks, top-100 over all
     classes, boxes from the four distances.
     """
-    from centernet.classes import COCO_CLASSES
-    from centernet.inference.transforms import PreprocessSpec
     _check_hard_swish_constants(graph)
     spec = PreprocessSpec(resize="pad_square", input_size=(512, 512), channel_order="rgb", pixel_scale=1.0,
                           mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
@@ -400,7 +400,6 @@ MOVENET_HEADS = {"center": 1, "box_scale": 2, "box_offset": 2, "kpt_heatmap": 17
 
 def movenet_state_dict(graph: GraphModel) -> dict[str, np.ndarray]:
     """Weights of arch "movenet" (float32 numpy) from the TF.js MoveNet MultiPose graph."""
-    from centernet.models.backbones.movenet import INPUT_SCALE
     sub = graph.const(graph.node("StatefulPartitionedCall/sub").data_inputs()[1])
     mul = graph.const(graph.node("StatefulPartitionedCall/truediv_1").data_inputs()[1])
     sub1 = graph.const(graph.node("StatefulPartitionedCall/sub_1").data_inputs()[1])
@@ -417,8 +416,6 @@ def movenet_checkpoint(graph: GraphModel, meta: dict, input_size: int = 384) -> 
     to integers, RGB 0..255; the model normalises itself) but at 384 rather than the graph's 256:
     keypoint AP on coco_mini 0.313 at 384 against 0.277 at 256 (measured, docs/default-models.md).
     """
-    from centernet.classes import COCO_PERSON
-    from centernet.inference.transforms import PreprocessSpec
     spec = PreprocessSpec(resize="pad_square", input_size=(input_size, input_size), channel_order="rgb",
                           pixel_scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), truncate_pixels=True)
     return checkpoint("movenet", "multi_pose", MOVENET_HEADS, COCO_PERSON, spec.to_dict(),
