@@ -51,8 +51,6 @@ STILL_TO_MOVE = {
     "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
                                            "centernet.models.zoo"),
     "centernet/inference/openvino_engine.py": ("centernet.inference.onnx_export", "centernet.models.backbones.dcn"),
-    "centernet/io/render.py": ("centernet.io.geometry3d",),
-    "centernet/io/sources.py": ("centernet.inference.transforms",),
     "centernet/jobs/bench.py": ("centernet.inference.engine", "centernet.inference.onnx_export",
                                 "centernet.io.sources", "centernet.io.writers.atomic", "centernet.jobs.bench_engines",
                                 "torchvision.ops"),

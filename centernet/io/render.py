@@ -12,6 +12,7 @@ import numpy as np
 from centernet.classes import COCO_SKELETON
 from centernet.detections import Detections
 from centernet.inference.transforms import as_bgr_uint8
+from centernet.io.geometry3d import birds_eye_corners, box3d_corners, project_points
 
 
 def color_for(index: int) -> tuple[int, int, int]:
@@ -59,7 +60,6 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
                           opts.keypoint_threshold)
         corners = None
         if "location" in d and opts.cuboids and camera is not None:
-            from centernet.io.geometry3d import box3d_corners, project_points
             corners3d = box3d_corners(d["dims"][i], d["location"][i], d["rotation_y"][i])
             if np.all(corners3d[:, 2] > 0.1):  # a box reaching behind the camera has no sensible outline
                 corners = project_points(corners3d, camera)
@@ -160,7 +160,6 @@ def draw_birds_eye(canvas: np.ndarray, dets: Detections, colors, extent_x: float
                    fraction: float = 0.3) -> None:
     """A top-down inset (top-right corner) of ddd boxes: x in [-extent_x, extent_x] m, z in [0, extent_z] m,
     the camera at the bottom centre; each box's ground outline, front edge thicker."""
-    from centernet.io.geometry3d import birds_eye_corners
     size = max(40, int(min(canvas.shape[:2]) * fraction))
     inset = np.full((size, size, 3), 32, np.uint8)
 
