@@ -84,4 +84,7 @@ def parse_classes(text: str | None, class_names) -> frozenset | None:
             out.add(lookup[item.lower()])
         else:
             raise InputError(f"unknown class {item!r} in --classes: use names such as {', '.join(class_names[:3])}")
+    if not out:   # "," or " , ": keeping no class would export nothing, silently
+        raise InputError(f"--classes {text!r} names no class: give names or indices, e.g. "
+                         f"{', '.join(class_names[:2])}")
     return frozenset(out)

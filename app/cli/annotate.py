@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
-from app.cli.options import add_model_options, add_tta_options, build_detector, parse_time
+from app.cli.options import add_model_options, add_tta_options, build_detector, parse_score, parse_time
 from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
 from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
                    help="one folder per input goes here (default: annotated)")
     p.add_argument("--format", default="coco,video",
                    help="comma-separated: coco, mot, csv, video (default: coco,video)")
-    p.add_argument("--threshold", type=float, default=0.3, help="keep detections scoring at least this (default 0.3)")
+    p.add_argument("--threshold", type=parse_score, default=0.3, help="keep detections scoring at least this (default 0.3)")
     p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
     add_tta_options(p)
     p.add_argument("--every", type=int, default=1, help="annotate one frame in N")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.cli.options import positive_int
 from centernet.jobs.bench import bench, format_record, write_json
 from centernet.jobs.gpu_check import run_gpu_check
 
@@ -12,7 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("--weights", help="checkpoint (default: --arch with random weights; speed does not depend on them)")
     p.add_argument("--arch", default="res_18")
     p.add_argument("--task", default="ctdet", choices=("ctdet", "multi_pose", "ddd"))
-    p.add_argument("--res", type=int, default=512, help="square network input size")
+    p.add_argument("--res", type=positive_int, default=512, help="square network input size")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
     p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "onnxruntime", "openvino"))

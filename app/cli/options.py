@@ -66,6 +66,27 @@ def parse_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+def parse_score(text: str) -> float:
+    """--threshold: a score in 0..1 (nan, -1 and 2 would silently keep everything or nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad score {text!r}: give a number from 0 to 1, e.g. 0.3") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"score {text} is outside 0..1: give a number from 0 to 1, e.g. 0.3")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad number {text!r}: give a whole number above 0") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0: give a whole number above 0")
+    return value
+
+
 def parse_time(text: str) -> float:
     """'90', '90s', '1m30s', '1h', '500ms', '01:30' or '1:02:03.5' -> seconds."""
     t = text.strip().lower()

@@ -222,3 +222,26 @@ def test_plain_pickle_is_refused_in_one_line_without_a_torch_warning(tmp_path):
     assert proc.returncode == 2
     one_line_error(proc, str(legacy), "not a PyTorch checkpoint")
     assert "Warning" not in proc.stderr, proc.stderr
+
+
+# ---- 7. values that were accepted silently --------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["-1", "2", "nan"])
+def test_annotate_refuses_a_threshold_outside_0_to_1(tmp_path, value):
+    proc = main_py("annotate", DEMO, "--out", tmp_path / "out", f"--threshold={value}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "outside 0..1" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_classes_that_name_no_class_are_refused(tmp_path, seeded_res18):
+    proc = main_py("annotate", DEMO, "--out", tmp_path / "out", "--classes", ",", "--weights", seeded_res18,
+                   "--input-size", "64", "--device", "cpu")
+    assert proc.returncode == 2
+    one_line_error(proc, "--classes ',' names no class")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bench_refuses_a_negative_resolution():
+    proc = main_py("bench", "--res", "-5")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "-5 is not above 0" in proc.stderr
