@@ -1,9 +1,15 @@
 """`main.py detect`: images, folders and globs in; rendered images, COCO results (and KITTI labels) out."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from app.cli.options import add_calib_option, add_model_options, add_tta_options
+from app.cli.options import (EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, add_calib_option, add_model_options,
+                             add_tta_options, detector_config)
+from centernet.inference.detector import Detector
+from centernet.io.sources import collect_images
+from centernet.jobs.detect import DetectOptions, ImageResult, check_outputs, detect_images
+from centernet.timing import median_times
 
 
 def add_parser(sub) -> None:
@@ -24,5 +30,32 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from centernet.jobs.detect import run_detect
-    return run_detect(args)
+    files = collect_images(args.inputs)
+    config = detector_config(args)
+    options = DetectOptions(out=args.out, json=args.json, kitti=args.kitti, threshold=args.threshold,
+                            classes=args.classes, calib_folder=config.calib_folder)
+    check_outputs(options)
+    detector = Detector.from_config(config)
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+
+    def on_image(result: ImageResult) -> None:
+        if result.error is not None:
+            print(f"error: {result.error}", file=sys.stderr)
+        else:
+            say(f"{result.path}: {result.shown} detections >= {result.threshold:g}" +
+                ("  " + format_times(result.timings) if args.timings else ""))
+
+    report = detect_images(files, options, detector, on_image)
+    if report.json_written:
+        say(f"wrote {len(report.rows)} results to {report.json_written}")
+    if args.timings and report.timings:
+        say("median  " + format_times(median_times(report.timings)))
+    failed = len(report.failures)
+    if failed == len(files):
+        return EXIT_USER_ERROR
+    return EXIT_PARTIAL_FAILURE if failed else EXIT_OK
+
+
+def format_times(times: dict) -> str:
+    total = sum(times.values())
+    return " ".join(f"{k} {v:.1f}ms" for k, v in times.items()) + f" total {total:.1f}ms"

@@ -1,7 +1,7 @@
 """`main.py gui`: the desktop app, or with --headless the same pipeline printing its readout each second."""
 from __future__ import annotations
 
-from app.cli.options import add_model_options
+from app.cli.options import add_model_options, detector_config
 
 
 def add_parser(sub) -> None:
@@ -22,4 +22,4 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
-    return run_gui(args)
+    return run_gui(args, detector_config(args))

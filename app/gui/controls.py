@@ -9,9 +9,11 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGri
                              QToolButton, QVBoxLayout, QWidget)
 
 from centernet.errors import InputError
+from centernet.inference.config import DetectorConfig
+from centernet.inference.engines import engine_unsupported_reason
 from centernet.io.render import RenderOptions
 
-from app.gui.inference_worker import DrawOptions, ModelRequest
+from app.gui.inference_worker import DrawOptions
 
 SOURCE_KINDS = (("file", "Video or image file"), ("folder", "Image folder"), ("camera", "Camera"),
                 ("url", "Stream URL"))
@@ -38,6 +40,18 @@ def _row(*widgets, stretch_index: int | None = None) -> QHBoxLayout:
     return row
 
 
+# The engine menu, in order: (label, (device, engine, precision)); entries this machine cannot run are left out.
+ENGINE_ENTRIES = (
+    ("CPU · bf16 (tuned eager, ~2x fp32)", ("cpu", "auto", "bf16")),  # first: the CPU default where native
+    ("CPU · fp32 (tuned eager)", ("cpu", "auto", "fp32")),
+    ("CPU · fp32 ONNX Runtime (exported once)", ("cpu", "onnxruntime", "fp32")),
+    ("CUDA · fp16 graph", ("cuda", "graph", "fp16")),
+    ("CUDA · bf16 graph", ("cuda", "graph", "bf16")),
+    ("CUDA · fp32 graph", ("cuda", "graph", "fp32")),
+    ("CUDA · fp32 eager", ("cuda", "eager", "fp32")),
+)
+
+
 def engine_key(device: str, engine: str, precision: str) -> str:
     """One engine entry as the settings keep it: 'cuda/graph/fp16'."""
     return f"{device.split(':')[0]}/{engine}/{precision}"
@@ -47,12 +61,11 @@ class Controls(QWidget):
     """Emits what the user asks for; the window decides what to do with it."""
 
     source_requested = pyqtSignal(str)
-    model_requested = pyqtSignal(object)     # ModelRequest
+    model_requested = pyqtSignal(object)     # DetectorConfig
     options_changed = pyqtSignal(object)     # DrawOptions
     cameras_wanted = pyqtSignal()
 
-    def __init__(self, cuda: bool = False, detector_options: set[str] = frozenset(), cpu_bf16: bool = False,
-                 onnx_runtime: bool = False, parent=None):
+    def __init__(self, cuda: bool = False, cpu_bf16: bool = False, onnx_runtime: bool = False, parent=None):
         super().__init__(parent)
         self.setObjectName("controls")
         self.class_names: tuple = ()
@@ -62,7 +75,7 @@ class Controls(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
         layout.addWidget(self._source_group())
-        layout.addWidget(self._model_group(cuda, detector_options, cpu_bf16, onnx_runtime))
+        layout.addWidget(self._model_group(cuda, cpu_bf16, onnx_runtime))
         layout.addWidget(self._display_group())
         layout.addStretch(1)
 
@@ -163,7 +176,7 @@ class Controls(QWidget):
             self.source_requested.emit(spec)
 
     # ---- model --------------------------------------------------------------------------------------
-    def _model_group(self, cuda: bool, detector_options: set[str], cpu_bf16: bool, onnx_runtime: bool) -> QGroupBox:
+    def _model_group(self, cuda: bool, cpu_bf16: bool, onnx_runtime: bool) -> QGroupBox:
         group = QGroupBox("Model")
         grid = QGridLayout(group)
         grid.setColumnStretch(1, 1)
@@ -191,29 +204,20 @@ class Controls(QWidget):
         grid.addWidget(QLabel("Input"), 2, 0)
         grid.addWidget(self.input_size, 2, 1)
         self.engine = QComboBox()
-        engines = "engine" in detector_options
-        if engines and "precision" in detector_options and cpu_bf16:  # first: the CPU default where native
-            self.engine.addItem("CPU · bf16 (tuned eager, ~2x fp32)", ("cpu", "auto", "bf16"))
-        self.engine.addItem("CPU · fp32 (tuned eager)" if engines else "CPU · fp32", ("cpu", "auto", "fp32"))
-        if engines and onnx_runtime:
-            self.engine.addItem("CPU · fp32 ONNX Runtime (exported once)", ("cpu", "onnxruntime", "fp32"))
-        if cuda:   # GPU options exist only with CUDA
-            if engines and "precision" in detector_options:
-                self.engine.addItem("CUDA · fp16 graph", ("cuda", "graph", "fp16"))
-                self.engine.addItem("CUDA · bf16 graph", ("cuda", "graph", "bf16"))
-                self.engine.addItem("CUDA · fp32 graph", ("cuda", "graph", "fp32"))
-            self.engine.addItem("CUDA · fp32 eager", ("cuda", "eager" if engines else "auto", "fp32"))
-            self.engine.setCurrentIndex(self.engine.findData(("cuda", "graph", "fp16")) if engines and
-                                        "precision" in detector_options else self.engine.count() - 1)
+        installed = {"onnxruntime": onnx_runtime}
+        for label, (device, engine, precision) in ENGINE_ENTRIES:
+            if device == "cuda" and not cuda or device == "cpu" and precision == "bf16" and not cpu_bf16:
+                continue  # GPU entries only with CUDA; CPU bf16 only where it is native (else slower than fp32)
+            if engine_unsupported_reason(engine, device, precision, installed=installed) is None:
+                self.engine.addItem(label, (device, engine, precision))
+        entries = [self.engine.itemData(i) for i in range(self.engine.count())]
+        if cuda and ("cuda", "graph", "fp16") in entries:  # findData compares tuples by identity: search here
+            self.engine.setCurrentIndex(entries.index(("cuda", "graph", "fp16")))
         self.engine.setToolTip("Device, engine and precision (graph: the whole frame path captured once "
                                "as a CUDA graph; ctdet models)")
         grid.addWidget(QLabel("Engine"), 3, 0)
         grid.addWidget(self.engine, 3, 1)
         self.flip = QCheckBox("Flip test (average with the mirrored image)")
-        flip_ok = self._flip_supported = bool({"flip", "flip_test"} & detector_options)
-        self.flip.setEnabled(flip_ok)
-        if not flip_ok:
-            self.flip.setToolTip("this version of the library has no flip test yet")
         grid.addWidget(self.flip, 4, 0, 1, 2)
         self.weights_button.clicked.connect(self._browse_weights)
         self.default_button.clicked.connect(lambda: self._set_weights(None))
@@ -278,12 +282,12 @@ class Controls(QWidget):
                 return True
         return False
 
-    def model_request(self, **overrides) -> ModelRequest:
+    def model_request(self, **overrides) -> DetectorConfig:
         size = self.input_size.currentData()
         device, engine, precision = self.engine.currentData()
-        request = ModelRequest(weights=self.weights, device=device, engine=engine, precision=precision,
-                               flip=self.flip.isChecked(),
-                               input_size=size if isinstance(size, tuple) else None, keep_res=size == "keep")
+        request = DetectorConfig(weights=self.weights, device=device, engine=engine, precision=precision,
+                                 flip=self.flip.isChecked(),
+                                 input_size=size if isinstance(size, tuple) else None, keep_res=size == "keep")
         return replace(request, **overrides)
 
     def _emit_model(self) -> None:
@@ -296,7 +300,7 @@ class Controls(QWidget):
         size = "keep res" if detector.spec.keep_res else f"{h}×{w}"
         self.model_info.setText(f"{info.task} · {info.arch} · {info.num_classes} classes · input {size} · "
                                 f"{info.format} format · {detector.device}")
-        self.flip.setEnabled(self._flip_supported and info.decode.get("rule", "centernet") == "centernet")
+        self.flip.setEnabled(info.decode.get("rule", "centernet") == "centernet")
         self.set_task(info.task, info.class_names)
 
     def set_task(self, task: str, class_names) -> None:

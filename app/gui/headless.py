@@ -6,10 +6,12 @@ import sys
 import time
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from PyQt6.QtCore import QCoreApplication, QTimer
 
 from app.gui.pipeline import Pipeline
+from centernet.inference.config import DetectorConfig
 from app.gui.stats import PipelineStats, device_description, memory_description
 
 
@@ -114,23 +116,37 @@ def stop_on_sigint(run: HeadlessRun):
         signal.signal(signal.SIGINT, previous)
 
 
-def run_headless(args, request) -> int:
+@dataclass(frozen=True)
+class HeadlessOptions:
+    """What `gui --headless` plays and when it stops."""
+
+    source: str | None = None          # camera index, video file, folder, image or URL
+    threshold: float | None = None     # drawing threshold (None: the worker's default)
+    max_seconds: float | None = None
+    max_frames: int | None = None
+    realtime: bool = True              # files at their frame rate (False: as fast as the model goes)
+    loop: bool = False                 # loop video files
+    hold_frames: bool = False          # show only the frames the model ran on
+
+
+def run_headless(options: HeadlessOptions, config: DetectorConfig | None) -> int:
+    """Returns the process exit code: 0, or 2 when the source or the model fails (the message is printed)."""
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
-    if args.source is None:
+    if options.source is None:
         print("error: --headless needs --source (a camera index, video file, folder, image or URL)", file=sys.stderr)
         return 2
     from pathlib import Path
 
     from centernet.io.sources import source_kind
-    if source_kind(args.source) in ("video", "image") and not Path(args.source).is_file():
-        print(f"error: input not found: {args.source} (check the path)", file=sys.stderr)   # before loading a model
+    if source_kind(options.source) in ("video", "image") and not Path(options.source).is_file():
+        print(f"error: input not found: {options.source} (check the path)", file=sys.stderr)   # before loading a model
         return 2
     pipeline = Pipeline()
-    pipeline.set_hold(bool(getattr(args, "hold_frames", False)))
-    pipeline.set_realtime(not args.fast)
-    pipeline.set_loop(args.loop)
-    run = HeadlessRun(pipeline, request, args.source, threshold=args.threshold, max_seconds=args.max_seconds,
-                      max_frames=args.max_frames)
+    pipeline.set_hold(options.hold_frames)
+    pipeline.set_realtime(options.realtime)
+    pipeline.set_loop(options.loop)
+    run = HeadlessRun(pipeline, config, options.source, threshold=options.threshold,
+                      max_seconds=options.max_seconds, max_frames=options.max_frames)
     with stop_on_sigint(run):
         app.exec()
     pipeline.shutdown(timeout_ms=2000)

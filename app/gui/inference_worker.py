@@ -11,7 +11,6 @@ builds a queue either. Models load in a `ModelLoader` thread, so video keeps pla
 """
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 import time
@@ -22,6 +21,8 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from centernet.errors import CenterNetError
+from centernet.inference.config import DetectorConfig
+from centernet.inference.detector import Detector
 from centernet.io.render import RenderOptions, draw_detections, draw_heatmap, visible
 
 from app.gui.capture import CapturedFrame
@@ -33,21 +34,6 @@ class DrawOptions:
 
     render: RenderOptions = RenderOptions()
     heatmap: bool = False
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """A model to load: a checkpoint (None: the shipped default) and how to run it."""
-
-    weights: str | None = None
-    arch: str | None = None
-    task: str | None = None
-    device: str = "auto"
-    input_size: tuple[int, int] | None = None
-    keep_res: bool = False
-    engine: str = "auto"          # the Detector's engine: auto, eager, graph (CUDA) or plain
-    precision: str = "fp32"
-    flip: bool = False
 
 
 @dataclass
@@ -83,38 +69,17 @@ class Overlay:
     done_at: float
 
 
-def detector_parameters() -> set[str]:
-    """Keyword arguments the library's Detector accepts (the GUI hides options it lacks)."""
-    from centernet.inference.detector import Detector
-    return set(inspect.signature(Detector.__init__).parameters) | set(
-        inspect.signature(Detector.from_checkpoint).parameters)
-
-
-def load_detector(request: ModelRequest):
-    """Detector.from_checkpoint with the options this version of the library supports."""
-    from centernet.inference.detector import Detector
-    accepted = detector_parameters()
-    kwargs = {"keep_res": request.keep_res, "input_size": request.input_size}
-    if request.precision != "fp32" and "precision" in accepted:
-        kwargs["precision"] = request.precision
-    if request.engine != "auto" and "engine" in accepted:
-        kwargs["engine"] = request.engine
-    if request.flip:
-        for name in ("flip_test", "flip"):
-            if name in accepted:
-                kwargs[name] = True
-                break
-    return Detector.from_checkpoint(request.weights, arch=request.arch, task=request.task,
-                                    device=request.device, **kwargs)
+def load_detector(config: DetectorConfig) -> Detector:
+    return Detector.from_config(config)
 
 
 class ModelLoader(QThread):
     """Loads a checkpoint off the GUI thread; emits the Detector or the library's message."""
 
-    loaded = pyqtSignal(object, object)   # Detector, ModelRequest
-    failed = pyqtSignal(str, object)      # message, ModelRequest
+    loaded = pyqtSignal(object, object)   # Detector, DetectorConfig
+    failed = pyqtSignal(str, object)      # message, DetectorConfig
 
-    def __init__(self, request: ModelRequest, parent=None):
+    def __init__(self, request: DetectorConfig, parent=None):
         super().__init__(parent)
         self.request = request
 

@@ -4,34 +4,22 @@ from __future__ import annotations
 import os
 import sys
 
+from app.display import can_open_window
 from centernet.errors import ConfigError
+from centernet.inference.config import DetectorConfig
 
 
-def _model_request(args):
-    from app.gui.inference_worker import ModelRequest
-    size = getattr(args, "input_size", None)
-    return ModelRequest(weights=args.weights, arch=args.arch, task=args.task, device=args.device,
-                        input_size=tuple(size) if size else None, keep_res=bool(getattr(args, "keep_res", False)),
-                        engine=getattr(args, "engine", "auto") or "auto",
-                        precision=getattr(args, "precision", "fp32") or "fp32",
-                        flip=bool(getattr(args, "flip", False)))
-
-
-def has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
-
-
-def run_gui(args) -> int:
+def run_gui(args, config: DetectorConfig) -> int:
+    """The window, or the headless run; `config` is the model the command line asked for."""
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold {args.threshold} is outside 0..1")
     if args.headless:
-        from app.gui.headless import run_headless
-        return run_headless(args, _model_request(args))
-    if not has_display():
+        from app.gui.headless import HeadlessOptions, run_headless
+        options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
+                                  max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
+                                  hold_frames=args.hold_frames)
+        return run_headless(options, config)
+    if not can_open_window():
         raise ConfigError("no display for the window: run with --headless, or set DISPLAY "
                           "(or QT_QPA_PLATFORM=offscreen)")
     from PyQt6.QtWidgets import QApplication
@@ -41,10 +29,9 @@ def run_gui(args) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     apply_theme(app)
-    window = MainWindow(source=args.source, weights=args.weights, threshold=args.threshold,
-                        input_size=args.input_size, keep_res=args.keep_res, device=args.device,
-                        engine=getattr(args, "engine", None), precision=getattr(args, "precision", None),
-                        arch=args.arch, task=args.task,
+    window = MainWindow(source=args.source, weights=config.weights, threshold=args.threshold,
+                        input_size=config.input_size, keep_res=config.keep_res, device=config.device,
+                        engine=config.engine, precision=config.precision, arch=config.arch, task=config.task,
                         loop=True if args.loop else None, realtime=False if args.fast else None)
     window.show()
     return app.exec()

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.capture import CameraLister, SourceInfo
 from app.gui.controls import engine_key
-from app.gui.inference_worker import ModelRequest
+from centernet.inference.config import DetectorConfig
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
 from app.gui.pipeline import Pipeline
@@ -211,10 +211,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("realtime", realtime)
 
     # ---- model --------------------------------------------------------------------------------------
-    def load_model(self, request: ModelRequest) -> None:
+    def load_model(self, request: DetectorConfig) -> None:
         self.pipeline.load_model(request)
 
-    def _on_model_requested(self, request: ModelRequest) -> None:
+    def _on_model_requested(self, request: DetectorConfig) -> None:
         # --arch / --task from the command line apply to the checkpoint they came with; others are read
         if request.weights == self._cli_weights:
             request = replace(request, arch=self.arch, task=self.task)
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         self.zoo_dialog.open()
         return self.zoo_dialog
 
-    def _on_model_loading(self, request: ModelRequest) -> None:
+    def _on_model_loading(self, request: DetectorConfig) -> None:
         name = Path(request.weights).name if request.weights else "default model"
         self.model_label.setText(f"loading {name}…")
         self.controls.model_info.setText(f"loading {name}…")

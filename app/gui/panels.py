@@ -9,7 +9,6 @@ from centernet.inference.engine import cpu_has_native_bf16
 from centernet.inference.onnx_export import onnx_runtime_available
 
 from app.gui.controls import Controls, TransportBar
-from app.gui.inference_worker import detector_parameters
 from app.gui.latency_panel import LatencyPanel
 from app.gui.video_view import VideoView
 
@@ -25,7 +24,7 @@ def build_panels(window: QMainWindow) -> None:
     v.addWidget(window.transport)
     window.setCentralWidget(central)
 
-    window.controls = Controls(cuda=window.cuda, detector_options=detector_parameters(),
+    window.controls = Controls(cuda=window.cuda,
                                cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available())
     scroll = QScrollArea()
     scroll.setWidget(window.controls)

@@ -12,7 +12,8 @@ import time
 from PyQt6.QtCore import QCoreApplication, QObject, Qt, QThread, pyqtSignal
 
 from app.gui.capture import CaptureThread, SourceInfo
-from app.gui.inference_worker import InferenceWorker, ModelLoader, ModelRequest
+from app.gui.inference_worker import InferenceWorker, ModelLoader
+from centernet.inference.config import DetectorConfig
 
 # threads that missed a shutdown deadline (a forward pass cannot be interrupted): kept referenced
 # until they end, so Qt never destroys a running QThread
@@ -42,7 +43,7 @@ class Pipeline(QObject):
     reconnected = pyqtSignal()
     ended = pyqtSignal()
     paused_changed = pyqtSignal(bool)
-    model_loading = pyqtSignal(object)     # ModelRequest
+    model_loading = pyqtSignal(object)     # DetectorConfig
     model_loaded = pyqtSignal(object)      # Detector
     model_failed = pyqtSignal(str)
     error = pyqtSignal(str)
@@ -61,8 +62,8 @@ class Pipeline(QObject):
         self.loop = False
         self._generation = 0
         self._loaders: list[ModelLoader] = []
-        self._wanted_model: ModelRequest | None = None
-        self.model_request: ModelRequest | None = None
+        self._wanted_model: DetectorConfig | None = None
+        self.model_request: DetectorConfig | None = None
         self._closed = False
         app = QCoreApplication.instance()
         if app is not None:
@@ -167,7 +168,7 @@ class Pipeline(QObject):
         self.worker.set_show_all(self.realtime and not self.hold)
 
     # ---- model --------------------------------------------------------------------------------------
-    def load_model(self, request: ModelRequest) -> None:
+    def load_model(self, request: DetectorConfig) -> None:
         """Load in the background; the newest request wins. Frames keep flowing meanwhile."""
         self._wanted_model = request
         loader = ModelLoader(request)

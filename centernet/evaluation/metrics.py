@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import io
 import json
 import math
@@ -23,6 +22,7 @@ import numpy as np
 
 from centernet.data.coco import check_coco_schema, ensure_eval_fields
 from centernet.errors import ConfigError, InputError
+from centernet.inference.detector import Detector
 
 BOX_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 KEYPOINT_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -287,19 +287,8 @@ def format_kitti_table(metrics: dict) -> str:
 
 # ------------------------------------------------------------------------------ running a model
 def build_eval_detector(weights, device: str = "auto", flip: bool = False, scales=None, **kwargs):
-    """`Detector.from_checkpoint` with test-time flip / multi-scale when this Detector offers them."""
-    from centernet.inference.detector import Detector
-    params = inspect.signature(Detector.__init__).parameters
-    if flip:
-        if "flip" not in params:
-            raise ConfigError("flip testing is not available in this version of the Detector: drop --flip")
-        kwargs["flip"] = True
-    if scales and list(scales) != [1.0]:
-        key = next((k for k in ("scales", "test_scales") if k in params), None)
-        if key is None:
-            raise ConfigError("multi-scale testing is not available in this version of the Detector: drop --scales")
-        kwargs[key] = tuple(scales)
-    return Detector.from_checkpoint(weights, device=device, **kwargs)
+    """`Detector.from_checkpoint` with test-time flip / multi-scale (kwargs: input_size, keep_res...)."""
+    return Detector.from_checkpoint(weights, device=device, flip=flip, scales=tuple(scales or (1.0,)), **kwargs)
 
 
 def category_map(detector_classes, data) -> list[int]:
@@ -324,14 +313,8 @@ def detections_to_rows(dets, image_id: int, category_ids: list[int]) -> list[dic
 
 
 def _call_detector(detector, sample):
-    """Detections of one sample; ddd gets the sample's own camera (KITTI P2) when the Detector takes one."""
-    image = sample.load_image()
-    if sample.calib is not None:
-        params = inspect.signature(detector.__call__).parameters
-        key = next((k for k in ("camera", "calib") if k in params), None)
-        if key is not None:
-            return detector(image, **{key: sample.calib})
-    return detector(image)
+    """Detections of one sample; ddd gets the sample's own camera (KITTI P2)."""
+    return detector(sample.load_image(), sample.calib)
 
 
 def evaluate(detector, data, max_images: int | None = None, progress: bool = False) -> dict:

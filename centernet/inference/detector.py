@@ -15,6 +15,7 @@ import torch
 from centernet.inference.config import DetectorConfig
 from centernet.io.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
+from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.decode import decode_fixed, topk_peaks
 from centernet.inference.engine import graph_ready
@@ -124,7 +125,7 @@ class Detector:
         """The fastest CPU engine for this model, input size, precision and machine (cached)."""
         from centernet.inference import engine_choice as ec
         from centernet.inference.engine import resolve_precision, tune_cpu_threads
-        from centernet.inference.onnx_export import onnx_runtime_available, weights_fingerprint
+        from centernet.inference.onnx_export import onnx_runtime_available
         from centernet.inference.openvino_engine import has_deformable_conv, openvino_available
         from centernet.models.zoo import cache_dir
         try:
@@ -135,7 +136,7 @@ class Detector:
         size = tuple(self.spec.input_size)
         candidates = ec.cpu_candidates(resolved, precision, has_deformable_conv(self.model),
                                        {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()})
-        key = ec.choice_key(weights_fingerprint(self.model), size, resolved, ec.cpu_model_name(), threads)
+        key = ec.choice_key(state_dict_sha256(self.model), size, resolved, ec.cpu_model_name(), threads)
         return ec.choose_cpu_engine(candidates, key, self._candidate_runner, size, cache_dir() / "engine_choice.json")
 
     def _candidate_runner(self, candidate):

@@ -9,7 +9,6 @@ into the cache folder.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
+from centernet.models.fingerprint import state_dict_sha256
 from centernet.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -75,16 +75,6 @@ def onnx_runtime_available() -> bool:
     return all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
 
 
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """sha256 of every tensor of the state dict (names, dtypes, shapes, bytes): the export cache key."""
-    digest = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        t = t.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def cached_onnx_model(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int],
                       threads: int | None = None) -> "OnnxRuntimeModel":
     """`model` run by ONNX Runtime, exported once per weights and input size into the cache folder."""
@@ -95,7 +85,7 @@ def cached_onnx_path(model: torch.nn.Module, info: CheckpointInfo, input_size: t
     """The ONNX export of `model` at `input_size`, written once per weights into the cache folder."""
     from centernet.models.zoo import cache_dir
     h, w = input_size
-    key = weights_fingerprint(model)[:16]
+    key = state_dict_sha256(model)[:16]
     path = cache_dir() / "onnx" / f"{info.arch}_{info.task}_{h}x{w}_{key}.onnx"
     if not path.is_file():
         log.info("exporting %s %s at %dx%d to ONNX once (cached in %s)", info.arch, info.task, h, w, path.parent)

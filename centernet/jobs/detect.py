@@ -1,16 +1,16 @@
 """`detect`: images in, rendered images and COCO results out (ddd: KITTI label files too)."""
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 
 from centernet.io.cameras import camera_for_image
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions, draw_detections
-from centernet.io.sources import collect_images, read_image
-from centernet.timing import median_times
+from centernet.io.sources import read_image
 from centernet.io.writers.coco import image_id_for, result_rows
 from centernet.io.writers.kitti import write_kitti_labels
 from centernet.io.writers.atomic import ensure_writable_dir, write_json_atomic
@@ -38,76 +38,89 @@ def write_image(path: Path, image) -> None:
     tmp.replace(path)
 
 
-def build_detector(args):
-    from centernet.inference.detector import Detector
-    calib = getattr(args, "calib", None)
-    camera = None
-    if calib is not None and not Path(calib).is_dir():
-        from centernet.io.cameras import load_camera
-        camera = load_camera(calib)
-    return Detector.from_checkpoint(args.weights, arch=args.arch, task=args.task, device=args.device,
-                                    keep_res=args.keep_res, input_size=args.input_size,
-                                    flip=getattr(args, "flip", False), scales=getattr(args, "scales", (1.0,)),
-                                    camera=camera, engine=getattr(args, "engine", "auto"),
-                                    precision=getattr(args, "precision", "fp32"))
+@dataclass(frozen=True)
+class DetectOptions:
+    """What `detect_images` writes and keeps (every path optional)."""
+
+    out: Path | None = None           # folder for the rendered images
+    json: Path | None = None          # COCO-format results
+    kitti: Path | None = None         # ddd: one KITTI label file per image (default: <out>/kitti)
+    threshold: float | None = None    # None: drawing uses DRAW_THRESHOLD and the JSON keeps all K
+    classes: str | None = None        # only these classes (names or indices, comma-separated)
+    calib_folder: Path | None = None  # ddd: a folder of <image name>.txt calibration files
 
 
-def run_detect(args) -> int:
-    files = collect_images(args.inputs)
-    if args.out:
-        ensure_writable_dir(args.out, "--out")
-    if args.json:
-        ensure_writable_dir(args.json.parent if str(args.json.parent) else Path("."), "--json")
-    detector = build_detector(args)
-    kitti_dir = getattr(args, "kitti", None)
-    if detector.task == "ddd" and kitti_dir is None and args.out:
-        kitti_dir = args.out / "kitti"
+@dataclass(frozen=True)
+class ImageResult:
+    """One input image: how many detections were drawn and the stage times, or why it failed."""
+
+    path: Path
+    shown: int = 0
+    threshold: float = DRAW_THRESHOLD
+    timings: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class DetectReport:
+    rows: list = field(default_factory=list)        # COCO result rows (what the JSON holds)
+    images: list = field(default_factory=list)      # ImageResult per input, in order
+    json_written: Path | None = None
+
+    @property
+    def failures(self) -> list:
+        return [r for r in self.images if r.error is not None]
+
+    @property
+    def timings(self) -> list:
+        return [r.timings for r in self.images if r.error is None]
+
+
+def check_outputs(options: DetectOptions) -> None:
+    """Refuse unwritable output folders before a model is loaded."""
+    if options.out:
+        ensure_writable_dir(options.out, "--out")
+    if options.json:
+        ensure_writable_dir(options.json.parent if str(options.json.parent) else Path("."), "--json")
+
+
+def detect_images(files: list[Path], options: DetectOptions, detector,
+                  on_image: Callable[[ImageResult], None] | None = None) -> DetectReport:
+    """Run the detector over image files, writing what `options` asks for; `on_image` hears of each image
+    (failures included: a file that cannot be read is reported and skipped)."""
+    check_outputs(options)
+    kitti_dir = options.kitti
+    if detector.task == "ddd" and kitti_dir is None and options.out:
+        kitti_dir = options.out / "kitti"
     if kitti_dir is not None and detector.task == "ddd":
         ensure_writable_dir(kitti_dir, "--kitti")
-    calib = getattr(args, "calib", None)
-    calib_folder = calib if calib is not None and Path(calib).is_dir() else None
-    classes = parse_classes(args.classes, detector.class_names)
-    draw = RenderOptions(threshold=DRAW_THRESHOLD if args.threshold is None else args.threshold, classes=classes)
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-    rows, timings, failed, used = [], [], 0, set()
+    classes = parse_classes(options.classes, detector.class_names)
+    draw = RenderOptions(threshold=DRAW_THRESHOLD if options.threshold is None else options.threshold,
+                         classes=classes)
+    report, used = DetectReport(), set()
     for index, path in enumerate(files):
         try:
             image = read_image(path)
+            camera = camera_for_image(options.calib_folder, path) if options.calib_folder is not None else None
         except CenterNetError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        try:
-            camera = camera_for_image(calib_folder, path) if calib_folder is not None else None
-        except CenterNetError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        dets = detector(image, camera)
-        timings.append(dets.timings)
-        kept = dets.only_labels(classes)
-        if args.threshold is not None:
-            kept = kept.above(args.threshold)
-        rows += result_rows(kept, image_id_for(path, index), detector.class_names, path.name)
-        out_name = unique_output_name(path, used)
-        if kitti_dir is not None and detector.task == "ddd":
-            write_kitti_labels(kitti_dir / (Path(out_name).stem + ".txt"), kept, detector.class_names)
-        if args.out:
-            write_image(args.out / out_name, draw_detections(image, dets, detector.class_names, draw,
-                                                             camera=detector.camera if camera is None else camera))
-        shown = len(kept.above(draw.threshold))
-        say(f"{path}: {shown} detections >= {draw.threshold:g}" +
-            ("  " + format_times(dets.timings) if args.timings else ""))
-    if args.json:
-        write_json_atomic(args.json, rows)
-        say(f"wrote {len(rows)} results to {args.json}")
-    if args.timings and timings:
-        say("median  " + format_times(median_times(timings)))
-    if failed == len(files):
-        return 2
-    return 1 if failed else 0
-
-
-def format_times(times: dict) -> str:
-    total = sum(times.values())
-    return " ".join(f"{k} {v:.1f}ms" for k, v in times.items()) + f" total {total:.1f}ms"
+            result = ImageResult(path, error=str(e))
+        else:
+            dets = detector(image, camera)
+            kept = dets.only_labels(classes)
+            if options.threshold is not None:
+                kept = kept.above(options.threshold)
+            report.rows += result_rows(kept, image_id_for(path, index), detector.class_names, path.name)
+            out_name = unique_output_name(path, used)
+            if kitti_dir is not None and detector.task == "ddd":
+                write_kitti_labels(kitti_dir / (Path(out_name).stem + ".txt"), kept, detector.class_names)
+            if options.out:
+                write_image(options.out / out_name, draw_detections(image, dets, detector.class_names, draw,
+                                                                    camera=detector.camera if camera is None else camera))
+            result = ImageResult(path, len(kept.above(draw.threshold)), draw.threshold, dets.timings)
+        report.images.append(result)
+        if on_image is not None:
+            on_image(result)
+    if options.json:
+        write_json_atomic(options.json, report.rows)
+        report.json_written = options.json
+    return report

@@ -4,15 +4,13 @@ written atomically. A run may continue a folder only with the same fingerprint: 
 pre-processing, decoding, threshold, classes, frame range, batch, chunk and tracker."""
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from centernet.errors import InputError
+from centernet.models.fingerprint import state_dict_sha256
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord
@@ -24,12 +22,8 @@ STATE_VERSION = 1
 
 
 def model_digest(model) -> str:
-    """sha1 of the model's parameters and buffers: a resumed run must use the same weights."""
-    h = hashlib.sha1()
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    """The weights' fingerprint: a resumed run must use the same weights."""
+    return state_dict_sha256(model)
 
 
 

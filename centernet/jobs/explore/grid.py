@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import torch
 
 from centernet.errors import ConfigError
+from centernet.inference.engines import engine_unsupported_reason
 from centernet.inference.onnx_export import onnx_runtime_available
+from centernet.inference.openvino_engine import openvino_available
 from centernet.jobs.explore.models import ModelSource
 from centernet.models.build import available_archs
 
@@ -122,28 +124,9 @@ def grid_configs(grid: ExploreGrid, sources: list[ModelSource]) -> list[Config]:
 
 
 def skip_reason(cfg: Config, device: torch.device) -> str:
-    """Why a configuration cannot run here, or "" when it can."""
-    task = cfg.model.task
-    if cfg.precision == "fp16" and device.type != "cuda":
-        return "fp16 needs a CUDA GPU (this run is on the CPU)"
-    if cfg.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "bf16 is not supported by this GPU"
-    if cfg.engine == "graph":
-        if device.type != "cuda":
-            return "the graph engine needs a CUDA GPU (this run is on the CPU)"
-        if task not in ("ctdet", "multi_pose", "ddd"):
-            return f"the graph engine serves ctdet, multi_pose and ddd models, not {task}"
-        if cfg.multi_scale:
-            return "the graph engine runs one scale (multi-scale testing runs eager)"
-        return ""
-    if cfg.engine == "onnxruntime":
-        if device.type != "cpu":
-            return "the onnxruntime engine runs on the CPU (use --device cpu)"
-        if cfg.precision != "fp32":
-            return "the onnxruntime engine runs fp32"
-        if cfg.multi_scale:
-            return "the onnxruntime engine runs one input size (no multi-scale)"
-        if not onnx_runtime_available():
-            return "the onnx extras are not installed (pip install -e .[onnx])"
-    return ""
+    """Why a configuration cannot run here, or "" when it can (the rules are engines.py's)."""
+    installed = {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()}
+    gpu_bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    return engine_unsupported_reason(cfg.engine, device.type, cfg.precision, cfg.model.task,
+                                     multi_scale=cfg.multi_scale, installed=installed, gpu_bf16=gpu_bf16) or ""
 

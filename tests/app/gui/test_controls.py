@@ -35,7 +35,7 @@ def test_class_filter_and_threshold_make_the_render_options(qtbot):
 
 
 def test_model_request_reflects_the_panel(qtbot):
-    c = Controls(cuda=False, detector_options={"flip", "engine", "precision"})
+    c = Controls(cuda=False)
     qtbot.addWidget(c)
     assert [c.engine.itemData(i)[0] for i in range(c.engine.count())] == ["cpu"]   # no GPU options
     c.set_weights("/x/model.pth")
@@ -47,7 +47,7 @@ def test_model_request_reflects_the_panel(qtbot):
     assert c.model_request().keep_res and c.model_request().input_size is None
     c.set_input_size((416, 736))                      # not in the list: added
     assert c.model_request().input_size == (416, 736)
-    gpu = Controls(cuda=True, detector_options={"engine", "precision"})
+    gpu = Controls(cuda=True)
     qtbot.addWidget(gpu)
     assert gpu.engine.count() == 5
     r = gpu.model_request()
@@ -55,11 +55,11 @@ def test_model_request_reflects_the_panel(qtbot):
 
 
 def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
-    c = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=True)
+    c = Controls(cuda=False, cpu_bf16=True)
     qtbot.addWidget(c)
     assert [c.engine.itemData(i) for i in range(c.engine.count())] == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32")]
     assert c.model_request().precision == "bf16"
-    plain = Controls(cuda=False, detector_options={"engine", "precision"}, cpu_bf16=False, onnx_runtime=True)
+    plain = Controls(cuda=False, cpu_bf16=False, onnx_runtime=True)
     qtbot.addWidget(plain)
     assert plain.model_request().precision == "fp32"
     assert [plain.engine.itemData(i) for i in range(plain.engine.count())] == [("cpu", "auto", "fp32"),

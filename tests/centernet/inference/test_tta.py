@@ -1,11 +1,13 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.detections import Detections
-from centernet.inference.tta import merge_flip, merge_scales, soft_nms, swap_joint_channels
+from centernet.errors import ConfigError
+from centernet.inference.tta import merge_flip, merge_scales, parse_scales, soft_nms, swap_joint_channels
 
 
 def test_soft_nms_decays_overlaps_drops_low_rows_and_leaves_stale_copies_like_the_original():
@@ -86,3 +88,12 @@ def test_flip_merge_swaps_left_and_right_distances_of_ltrb_boxes():
     mirrored = {"hm": hm.flip(3), "wh": ltrb[:, [2, 1, 0, 3]].flip(3)}
     merged = merge_flip({"hm": torch.cat([hm, mirrored["hm"]]), "wh": torch.cat([ltrb, mirrored["wh"]])}, "ctdet")
     assert torch.allclose(merged["wh"], ltrb) and torch.allclose(merged["hm"], torch.sigmoid(hm))
+
+
+def test_parse_scales_reads_factors_and_says_what_is_wrong():
+    assert parse_scales("0.5, 0.75,1,") == (0.5, 0.75, 1.0)
+    assert parse_scales("1") == (1.0,)
+    for bad, why in (("0.5,x", "numbers separated by commas"), ("", "between 0.05 and 8"),
+                     ("0,1", "between 0.05 and 8"), ("9", "between 0.05 and 8")):
+        with pytest.raises(ConfigError, match=why):
+            parse_scales(bad)
