@@ -103,11 +103,13 @@ def main(argv=None) -> int:
     window.show()
     if not args.weights:
         window.pipeline.set_detector(FixedLatencyModel(args.model_ms))
-    samples = {"render": [], "paint": [], "net": [], "e2e": [], "model": [], "wait": [], "deliver": []}
+    samples = {"render": [], "paint": [], "net": [], "e2e": [], "model": [], "wait": [], "deliver": [], "age": []}
     state = {"measuring": False}
 
     def on_painted(seq, painted_at):
         r = window.last_result
+        if state["measuring"] and r is not None and r.seq == seq and r.overlay_age_ms is not None:
+            samples["age"].append(r.overlay_age_ms)   # every frame shown: how old its detections are
         if state["measuring"] and r is not None and r.seq == seq and r.inferred:
             samples["render"].append(r.timings["render"])
             samples["paint"].append(window.view.paint_ms)
@@ -139,6 +141,7 @@ def main(argv=None) -> int:
                "display_fps": round((window.stats.displayed - state["shown0"]) / dt, 2),
                "inference_fps": round((window.stats.inferred - state["inferred0"]) / dt, 2),
                "dropped": window.pipeline.worker.dropped - state["dropped0"],
+               "overlay_age_ms_median": med(samples["age"]),
                "model_ms_median": med(samples["model"]), "end_to_end_ms_median": med(samples["e2e"]),
                "end_to_end_minus_model_ms": (round(med(samples["e2e"]) - med(samples["model"]), 2)
                                              if samples["e2e"] else None),

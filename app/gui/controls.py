@@ -6,7 +6,7 @@ from dataclasses import replace
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                              QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider, QStackedWidget, QStyle,
-                             QToolButton, QVBoxLayout, QWidget)
+                             QStyleOptionSlider, QToolButton, QVBoxLayout, QWidget)
 
 from centernet.errors import InputError
 from centernet.inference.config import DetectorConfig
@@ -375,6 +375,26 @@ class Controls(QWidget):
         self.options_changed.emit(self.draw_options())
 
 
+class SeekSlider(QSlider):
+    """A slider that jumps to the clicked point (QSlider's own click moves one page step towards it)."""
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            self.setValue(self.value_at(event.position().x()))
+        super().mousePressEvent(event)   # on the handle now: a drag goes on from here
+
+    def value_at(self, x: float) -> int:
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                             QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = max(groove.width() - handle.width(), 1)
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              round(x - groove.x() - handle.width() / 2), span)
+
+
 class TransportBar(QWidget):
     """Play/pause, step, seek, frame position, loop and real-time controls under the video."""
 
@@ -383,6 +403,7 @@ class TransportBar(QWidget):
     seek_requested = pyqtSignal(int)
     loop_toggled = pyqtSignal(bool)
     realtime_toggled = pyqtSignal(bool)
+    hold_toggled = pyqtSignal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -396,7 +417,7 @@ class TransportBar(QWidget):
         self.step_button = QToolButton()
         self.step_button.setIcon(icon(QStyle.StandardPixmap.SP_MediaSkipForward))
         self.step_button.setToolTip("Next frame (→)")
-        self.seek_slider = QSlider(Qt.Orientation.Horizontal)
+        self.seek_slider = SeekSlider(Qt.Orientation.Horizontal)
         self.seek_slider.setEnabled(False)
         self.seek_slider.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.position_label = QLabel("–")
@@ -406,18 +427,26 @@ class TransportBar(QWidget):
         self.realtime_box = QCheckBox("Real-time")
         self.realtime_box.setChecked(True)
         self.realtime_box.setToolTip("Play files at their frame rate; off: as fast as the model goes")
+        self.hold_box = QCheckBox("Hold frames")
+        self.hold_box.setToolTip("Show only the frames the model ran on, each with its own detections (for judging "
+                                 "accuracy); off: every frame at the source's rate with the newest detections")
         for w in (self.play_button, self.step_button):
             row.addWidget(w)
         row.addWidget(self.seek_slider, 1)
-        for w in (self.position_label, self.loop_box, self.realtime_box):
+        for w in (self.position_label, self.loop_box, self.realtime_box, self.hold_box):
             row.addWidget(w)
-        for w in (self.play_button, self.step_button, self.seek_slider, self.loop_box, self.realtime_box):
+        for w in (self.play_button, self.step_button, self.seek_slider, self.loop_box, self.realtime_box,
+                  self.hold_box):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # Space and → stay the window's shortcuts
         self.play_button.clicked.connect(self.play_toggled)
         self.step_button.clicked.connect(self.step_clicked)
         self.seek_slider.sliderReleased.connect(lambda: self.seek_requested.emit(self.seek_slider.value()))
+        # a click or a key moves the value with the slider not down: seek there (set_position blocks signals)
+        self.seek_slider.valueChanged.connect(
+            lambda v: None if self.seek_slider.isSliderDown() else self.seek_requested.emit(v))
         self.loop_box.toggled.connect(self.loop_toggled)
         self.realtime_box.toggled.connect(self.realtime_toggled)
+        self.hold_box.toggled.connect(self.hold_toggled)
 
     def set_paused(self, paused: bool) -> None:
         pix = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
@@ -425,7 +454,8 @@ class TransportBar(QWidget):
 
     def set_source(self, frame_count: int | None, seekable: bool) -> None:
         self.seek_slider.setEnabled(bool(frame_count) and seekable)
-        self.seek_slider.setRange(0, max((frame_count or 1) - 1, 0))
+        with QSignalBlocker(self.seek_slider):   # a new range is not a seek
+            self.seek_slider.setRange(0, max((frame_count or 1) - 1, 0))
         self.step_button.setEnabled(seekable)
 
     def set_position(self, index: int, frame_count: int | None, timestamp_ms: float) -> None:

@@ -119,6 +119,9 @@ class LatencyPanel(QWidget):
         metrics.addWidget(box, 0, 0)
         box, self.inference_fps_label = _big_number("inference FPS")
         metrics.addWidget(box, 0, 1)
+        box, self.overlay_age_label = _big_number("overlay age ms")
+        box.setToolTip("How much older the frame the drawn detections come from is than the frame shown")
+        metrics.addWidget(box, 0, 2)
         box, self.end_to_end_label = _big_number("end-to-end ms")
         metrics.addWidget(box, 1, 0)
         box, self.dropped_label = _big_number("dropped frames")
@@ -173,6 +176,8 @@ class LatencyPanel(QWidget):
         self.inference_fps_label.setText(f"{snapshot['inference_fps']:.1f}")
         e2e = snapshot.get("end_to_end_ms")
         self.end_to_end_label.setText("–" if e2e is None else f"{e2e:.0f}")
+        age = snapshot.get("overlay_age_ms")
+        self.overlay_age_label.setText("–" if age is None else f"{age:.0f}")
         self.dropped_label.setText(str(snapshot["dropped"]))
         for stage, label in self.stage_labels.items():
             value = snapshot["stages"].get(stage)
@@ -187,7 +192,7 @@ class LatencyPanel(QWidget):
         self.chart.update()
 
     def clear(self) -> None:
-        for label in (self.display_fps_label, self.inference_fps_label, self.end_to_end_label):
+        for label in (self.display_fps_label, self.inference_fps_label, self.end_to_end_label, self.overlay_age_label):
             label.setText("–")
         self.dropped_label.setText("0")
         for label in self.stage_labels.values():

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from app.display import can_open_window
+from centernet.models.zoo import ASSETS
 from centernet.errors import ConfigError
 from centernet.inference.config import DetectorConfig
 
@@ -32,6 +34,52 @@ def run_gui(args, config: DetectorConfig) -> int:
     window = MainWindow(source=args.source, weights=config.weights, threshold=args.threshold,
                         input_size=config.input_size, keep_res=config.keep_res, device=config.device,
                         engine=config.engine, precision=config.precision, arch=config.arch, task=config.task,
-                        loop=True if args.loop else None, realtime=False if args.fast else None)
+                        loop=True if args.loop or is_demo_clip(args.source) else None,
+                        realtime=False if args.fast else None,
+                        hold=True if getattr(args, "hold_frames", False) else None)
     window.show()
-    return app.exec()
+    if getattr(args, "max_seconds", None):
+        close_after(window, args.max_seconds)
+    code = app.exec()
+    return exit_now(code)
+
+
+DEMO_CLIP = ASSETS / "demo" / "bikes.mp4"
+
+
+def is_demo_clip(source) -> bool:
+    """The shipped demo clip loops: on a slow machine it would end after a few annotated frames."""
+    return source is not None and Path(str(source)).resolve() == DEMO_CLIP.resolve()
+
+
+def close_after(window, seconds: float) -> None:
+    """`--max-seconds` for the window: close it `seconds` after its model is ready (demos, screenshots, tests)."""
+    from PyQt6.QtCore import QTimer
+
+    def close() -> None:
+        print(f"closing the window after {seconds:g} s", flush=True)
+        window.close()
+
+    started = []
+
+    def start(*_) -> None:
+        if not started:
+            started.append(True)
+            QTimer.singleShot(int(seconds * 1000), close)
+
+    if window.pipeline.loading:
+        window.pipeline.model_loaded.connect(start)
+        window.pipeline.model_failed.connect(start)
+    else:
+        start()
+
+
+def exit_now(code: int) -> int:
+    """End the process as soon as the window has closed (it saved its settings and stopped its threads).
+
+    A forward pass still running in the model thread cannot be interrupted, and tearing torch down under it
+    aborts the process; waiting for it kept the process alive for seconds after the window closed.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

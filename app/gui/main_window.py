@@ -36,7 +36,8 @@ class MainWindow(QMainWindow):
                  threshold: float | None = None, input_size=None, keep_res: bool = False, device: str | None = None,
                  arch: str | None = None, task: str | None = None, output_dir: str | Path | None = None,
                  load_model: bool = True, open_last_source: bool = True, loop: bool | None = None,
-                 realtime: bool | None = None, engine: str | None = None, precision: str | None = None):
+                 realtime: bool | None = None, engine: str | None = None, precision: str | None = None,
+                 hold: bool | None = None):
         super().__init__()
         self.settings = settings if settings is not None else default_settings()
         stored = stored_values(self.settings)   # before this run writes anything: flags apply to it only
@@ -71,7 +72,10 @@ class MainWindow(QMainWindow):
             self.transport.loop_box.setChecked(loop)
         if realtime is not None:
             self.transport.realtime_box.setChecked(realtime)
+        if hold is not None:
+            self.transport.hold_box.setChecked(hold)
         given = {"source": source, "weights": weights, "threshold": threshold, "loop": loop, "realtime": realtime,
+                 "hold_frames": hold,
                  "input_size": input_size or (True if keep_res else None),
                  "engine": True if (device not in (None, "auto") or engine not in (None, "auto")
                                     or precision not in (None, "fp32")) else None}
@@ -108,9 +112,10 @@ class MainWindow(QMainWindow):
         c.cameras_wanted.connect(self.list_cameras)
         t.play_toggled.connect(self.toggle_pause)
         t.step_clicked.connect(self.step)
-        t.seek_requested.connect(self.pipeline.seek)
+        t.seek_requested.connect(self.seek)
         t.loop_toggled.connect(self._on_loop)
         t.realtime_toggled.connect(self._on_realtime)
+        t.hold_toggled.connect(self._on_hold)
 
     def save_settings(self) -> None:
         save_settings(self)
@@ -150,7 +155,15 @@ class MainWindow(QMainWindow):
 
     def _on_status(self, message: str) -> None:
         level = "info" if message.startswith("reconnected") else "warning"
-        self.show_message(message, level, sticky=level == "warning", topic="source")
+        topic = "end" if message.startswith("end of") else "source"
+        self.show_message(message, level, sticky=level == "warning", topic=topic)
+
+    def _clear_end_message(self) -> None:
+        """Play, step or seek after the end: the end message is stale."""
+        if self._banner_topic == "end":
+            self.view.set_message("")
+            self.statusBar().clearMessage()
+            self._banner_topic = ""
 
     def show_message(self, message: str, level: str = "info", sticky: bool = False, topic: str = "") -> None:
         """A banner over the video and the status bar; errors are kept in `last_error`."""
@@ -194,16 +207,27 @@ class MainWindow(QMainWindow):
         self.pipeline.set_paused(not self.pipeline.paused)
 
     def step(self) -> None:
+        self._clear_end_message()
         self.pipeline.step()
+
+    def seek(self, index: int) -> None:
+        self._clear_end_message()
+        self.pipeline.seek(index)
 
     def _on_paused_changed(self, paused: bool) -> None:
         self.pause_action.setChecked(paused)
         self.transport.set_paused(paused)
+        if not paused:
+            self._clear_end_message()
 
     def _on_loop(self, loop: bool) -> None:
         self.loop_action.setChecked(loop)
         self.pipeline.set_loop(loop)
         self.settings.setValue("loop", loop)
+
+    def _on_hold(self, hold: bool) -> None:
+        self.pipeline.set_hold(hold)
+        self.settings.setValue("hold_frames", hold)
 
     def _on_realtime(self, realtime: bool) -> None:
         self.realtime_action.setChecked(realtime)

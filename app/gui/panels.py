@@ -34,14 +34,16 @@ def build_panels(window: QMainWindow) -> None:
     window.controls_dock = QDockWidget("Controls", window)
     window.controls_dock.setObjectName("controlsDock")
     window.controls_dock.setWidget(scroll)
-    window.controls_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.controls_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable   # closable: View menu toggles it
+                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, window.controls_dock)
 
     window.latency = LatencyPanel()
     window.latency_dock = QDockWidget("Performance", window)
     window.latency_dock.setObjectName("latencyDock")
     window.latency_dock.setWidget(window.latency)
-    window.latency_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.latency_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable   # closable: View menu toggles it
+                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, window.latency_dock)
     window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 

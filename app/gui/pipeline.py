@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import time
 
-from PyQt6.QtCore import QCoreApplication, QObject, Qt, QThread, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, pyqtSignal
 
 from app.gui.capture import CaptureThread, SourceInfo
 from app.gui.inference_worker import InferenceWorker, ModelLoader
@@ -65,6 +65,9 @@ class Pipeline(QObject):
         self._wanted_model: DetectorConfig | None = None
         self.model_request: DetectorConfig | None = None
         self._closed = False
+        self._end_message = ""
+        self._end_timer = QTimer(self, interval=20)
+        self._end_timer.timeout.connect(self._end_when_shown)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -105,7 +108,10 @@ class Pipeline(QObject):
 
     def _on_status(self, message: str) -> None:
         if self._current():
-            self.status.emit(message)
+            if message.startswith("end of"):
+                self._end_message = message   # said once the last frames are on screen (_on_ended)
+            else:
+                self.status.emit(message)
 
     def _on_reconnected(self) -> None:
         if self._current():
@@ -113,6 +119,16 @@ class Pipeline(QObject):
 
     def _on_ended(self) -> None:
         if self._current():
+            self._end_timer.start()
+
+    def _end_when_shown(self) -> None:
+        """The capture reached the end: say so once the frames still in the pipeline have been shown."""
+        if self.capture is None or not self.capture.is_paused():
+            self._end_timer.stop()    # played again meanwhile
+        elif self.worker.idle():
+            self._end_timer.stop()
+            if self._end_message:
+                self.status.emit(self._end_message)
             self.ended.emit()
 
     def _on_paused_changed(self, paused: bool) -> None:

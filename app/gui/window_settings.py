@@ -45,6 +45,8 @@ def restore_settings(window: QMainWindow, source, weights, threshold, input_size
         c.set_engine(engine or "auto", precision or "fp32")
     window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
     window.transport.realtime_box.setChecked(as_bool(s.value("realtime", True)))
+    window.transport.hold_box.setChecked(as_bool(s.value("hold_frames", False)))
+    window.pipeline.set_hold(window.transport.hold_box.isChecked())
     window.loop_action.setChecked(window.transport.loop_box.isChecked())
     window.realtime_action.setChecked(window.transport.realtime_box.isChecked())
     window.pipeline.set_loop(window.transport.loop_box.isChecked())
@@ -58,7 +60,9 @@ def save_settings(window: QMainWindow) -> None:
     s.setValue("threshold", c.threshold)
     for key, box in c.toggles.items():
         s.setValue(f"toggles/{key}", box.isChecked())
-    s.setValue("classes", c.class_filter.text())
+    c.draw_options()                      # checks the class filter
+    if c.class_filter_error.isHidden():   # a filter that does not parse is not brought back next time
+        s.setValue("classes", c.class_filter.text())
     size = c.input_size.currentData()
     s.setValue("input_size", "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""))
     request = window.pipeline.model_request          # the model in use; never one that failed to load
@@ -69,6 +73,7 @@ def save_settings(window: QMainWindow) -> None:
         s.setValue("engine", c.engine_choice())
     s.setValue("loop", window.transport.loop_box.isChecked())
     s.setValue("realtime", window.transport.realtime_box.isChecked())
+    s.setValue("hold_frames", window.transport.hold_box.isChecked())
     s.setValue("geometry", window.saveGeometry())
     s.setValue("window_state", window.saveState())
     unpin_command_line(window)
@@ -76,7 +81,7 @@ def save_settings(window: QMainWindow) -> None:
 
 
 # settings keys a command-line flag can set for one run
-PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime")
+PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime", "hold_frames")
 
 
 def window_values(window: QMainWindow) -> dict:
@@ -85,7 +90,8 @@ def window_values(window: QMainWindow) -> dict:
     size = c.input_size.currentData()
     return {"source": window.pipeline.source_spec, "weights": c.weights or "", "threshold": c.threshold,
             "input_size": "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""),
-            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "realtime": t.realtime_box.isChecked()}
+            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "realtime": t.realtime_box.isChecked(),
+            "hold_frames": t.hold_box.isChecked()}
 
 
 def pin_command_line(window: QMainWindow, stored: dict, given: set[str], source=None) -> dict:

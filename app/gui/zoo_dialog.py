@@ -9,7 +9,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHead
 
 from centernet.errors import CenterNetError
 
-COLUMNS = ("Model", "Task", "Arch", "Dataset", "AP (1-scale / flip / multi)", "ms (original, Titan Xp)", "Here")
+# two-line headers: the long ones would otherwise make their columns wider than any value in them
+COLUMNS = ("Model", "Task", "Arch", "Dataset", "AP\n1-scale / flip / multi", "ms\noriginal, Titan Xp", "Here")
 
 
 class OnlineCheck(QThread):
@@ -91,10 +92,23 @@ class ZooDialog(QDialog):
         self.table.itemDoubleClicked.connect(lambda _: self.use_selected())
         self.refresh()
         self.table.selectRow(0)
+        self.resize(self.fitting_width(), 520)
         if check_online:
             checker = OnlineCheck(parent=self)
             checker.result.connect(self.set_online)
             self._start(checker)
+
+    def fitting_width(self) -> int:
+        """A width that shows every column whole (no horizontal scrolling), within the screen."""
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSizeHint(c) if c == header.count() - 1 else header.sectionSize(c)
+                      for c in range(header.count()))
+        scrollbar = self.table.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        wanted = columns + scrollbar + 2 * self.table.frameWidth() + margins.left() + margins.right() + 8
+        screen = self.screen().availableGeometry().width() if self.screen() is not None else wanted
+        return max(600, min(wanted, screen - 40))
 
     def _start(self, thread: QThread) -> None:
         self._threads.append(thread)

@@ -77,3 +77,24 @@ def test_source_picker_recognises_each_kind(qtbot, tmp_path):
         with qtbot.waitSignal(c.source_requested) as blocker:
             c.open_button.click()
         assert blocker.args[0] == spec
+
+
+def test_a_click_on_the_seek_bar_seeks_to_the_click_point(qtbot):
+    from PyQt6.QtCore import QPoint, Qt
+    from app.gui.controls import TransportBar
+    bar = TransportBar()
+    qtbot.addWidget(bar)
+    bar.resize(900, 40)
+    bar.show()
+    bar.set_source(1000, True)
+    slider = bar.seek_slider
+    seeks = []
+    bar.seek_requested.connect(seeks.append)
+    for fraction in (0.75, 0.2):
+        x = round(slider.width() * fraction)
+        qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(x, slider.height() // 2))
+        assert seeks and abs(seeks[-1] - 1000 * fraction) < 60, (fraction, seeks)   # not one page step
+    before = len(seeks)
+    bar.set_position(500, 1000, 20000.0)    # playback moving the bar is not a seek
+    bar.set_source(100, True)               # nor is a new source's range
+    assert len(seeks) == before

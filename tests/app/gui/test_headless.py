@@ -27,6 +27,7 @@ def test_headless_prints_readouts_and_exits(bikes, seeded_res18):
     assert len(readouts) >= 3, proc.stdout
     final = [line for line in lines if line.startswith("final: ")]
     assert len(final) == 1 and "inference" in final[0] and "dropped" in final[0]
+    assert "overlay age" in final[0]   # how old the drawn detections are, in the real-time display
     assert "net " in final[0]   # at least one frame went through the model
 
 

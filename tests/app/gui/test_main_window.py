@@ -308,3 +308,49 @@ def test_the_engine_of_the_loaded_model_is_saved(make_window, qtbot, settings, s
     window = make_window(weights=str(seeded_res18), input_size=INPUT)
     qtbot.waitUntil(lambda: window.detector is not None, timeout=60000)
     assert settings.value("engine") == "/".join(CPU_DEFAULT)
+
+
+def test_view_menu_shows_and_hides_the_panels(make_window, qtbot):
+    window = make_window(load_model=False, open_last_source=False)
+    for dock in (window.controls_dock, window.latency_dock):
+        action = dock.toggleViewAction()
+        assert action.isEnabled(), dock.windowTitle()
+        assert dock.isVisible()
+        action.trigger()
+        qtbot.waitUntil(lambda: not dock.isVisible(), timeout=2000)
+        action.trigger()
+        qtbot.waitUntil(dock.isVisible, timeout=2000)
+
+
+def test_end_of_video_shows_after_the_last_frame_and_goes_on_play(live_window, qtbot):
+    window = live_window
+    worker = window.pipeline.worker
+    window.transport.loop_box.setChecked(False)
+    window.transport.hold_box.setChecked(True)                 # the GUI toggle: only inferred frames are shown
+    assert not worker.show_all
+    worker.set_detector(SlowDetector(worker.detector, 0.3))   # frames wait in the pipeline when the end is read
+    seen_at_end = []
+    window.pipeline.status.connect(lambda m: m.startswith("end of") and seen_at_end.append(
+        (worker.idle(), window.pipeline.worker.published)))
+    window.seek(244)
+    qtbot.waitUntil(lambda: window.view.message.startswith("end of"), timeout=30000)
+    idle, published = seen_at_end[0]
+    assert idle                                               # nothing left to show when it was said
+    qtbot.waitUntil(lambda: window.last_result.seq == published, timeout=5000)
+    assert window.last_result.frame.index >= 244 and window.last_result.inferred
+    window.toggle_pause()                                     # play from the end: the message goes
+    qtbot.waitUntil(lambda: window.view.message == "", timeout=5000)
+
+
+def test_a_bad_class_filter_is_not_brought_back(make_window, settings):
+    window = make_window(load_model=False, open_last_source=False)
+    window.controls.class_filter.setText("person")
+    window.close()
+    bad = make_window(load_model=False, open_last_source=False)
+    from centernet.classes import COCO_CLASSES
+    bad.controls.set_task("ctdet", COCO_CLASSES)           # what a loaded model's classes do
+    bad.controls.class_filter.setText("persn, carr")
+    bad.controls.class_filter.editingFinished.emit()
+    assert not bad.controls.class_filter_error.isHidden()
+    bad.close()
+    assert make_window(load_model=False, open_last_source=False).controls.class_filter.text() == "person"

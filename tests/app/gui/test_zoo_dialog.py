@@ -33,3 +33,21 @@ def test_zoo_lists_every_checkpoint_and_uses_one_that_is_here(make_window, qtbot
     assert blocker.args[0].weights.endswith("ctdet_coco_resdcn18.pth")
     qtbot.waitUntil(lambda: window.detector is not None, timeout=60000)
     assert window.detector.info.arch == "resdcn_18"
+
+
+def test_zoo_table_is_not_cut_off(make_window, qtbot):
+    window = make_window()
+    dialog = window.show_zoo(check_online=False)
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    header = table.horizontalHeader()
+    visible = table.viewport().width()
+    right_edge = header.sectionViewportPosition(header.count() - 1) + header.sectionSize(header.count() - 1)
+    screen = dialog.screen().availableGeometry().width()
+    if dialog.width() < screen - 41:      # room on the screen: the dialog is as wide as the columns
+        assert right_edge <= visible + 1, (right_edge, visible)
+        assert not table.horizontalScrollBar().isVisible()
+    else:                                 # a narrow screen (offscreen: 800 px): as wide as it allows
+        assert dialog.width() >= min(screen - 41, right_edge), (dialog.width(), screen)
+    for column in range(header.count()):   # every column at least as wide as its contents
+        assert header.sectionSize(column) >= table.sizeHintForColumn(column) - 1, column
