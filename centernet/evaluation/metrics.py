@@ -19,10 +19,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from tqdm import tqdm
 
+from centernet.data import load_dataset
 from centernet.data.coco import check_coco_schema, ensure_eval_fields
 from centernet.errors import ConfigError, InputError
 from centernet.inference.detector import Detector
+from centernet.io.writers.atomic import write_json_atomic
+from centernet.io.writers.coco import result_rows
+from centernet.io.writers.kitti import kitti_objects
 
 BOX_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 KEYPOINT_STATS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -41,7 +48,6 @@ _KPT_LINES = [(*_AP, _ALL_IOU, "all", 20), (*_AP, "0.50", "all", 20), (*_AP, "0.
 # ----------------------------------------------------------------------------------------- COCO
 def coco_api(gt):
     """A pycocotools COCO from a path, a dict or a COCO (created quietly)."""
-    from pycocotools.coco import COCO
     if isinstance(gt, COCO):
         return gt
     if isinstance(gt, (str, Path)):
@@ -59,7 +65,6 @@ def coco_api(gt):
 
 
 def _coco_eval(gt, rows: list[dict], iou_type: str, names: tuple, image_ids=None) -> dict:
-    from pycocotools.cocoeval import COCOeval
     api = coco_api(gt)
     ids = sorted(api.getImgIds()) if image_ids is None else sorted(int(i) for i in image_ids)
     rows = [r for r in rows if r["image_id"] in set(ids)] if image_ids is not None else list(rows)
@@ -304,7 +309,6 @@ def category_map(detector_classes, data) -> list[int]:
 
 def detections_to_rows(dets, image_id: int, category_ids: list[int]) -> list[dict]:
     """COCO result rows with the dataset's own category ids."""
-    from centernet.io.writers.coco import result_rows
     rows = result_rows(dets, image_id, tuple(f"c{i}" for i in range(len(category_ids))))
     labels = dets.labels.tolist()
     for row, label in zip(rows, labels):
@@ -327,11 +331,9 @@ def evaluate(detector, data, max_images: int | None = None, progress: bool = Fal
     samples = data.samples
     iterator = samples
     if progress:
-        from tqdm import tqdm
         iterator = tqdm(samples, desc="eval", unit="img", leave=False)
     out: dict = {"task": data.task, "images": len(samples)}
     if data.task == "ddd":
-        from centernet.io.writers.kitti import kitti_objects
         gts, results = [], []
         for sample in iterator:
             gts.append(sample.meta.get("kitti", []))
@@ -372,7 +374,6 @@ def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | N
              detections_out=None, device: str = "auto", input_size=None, keep_res: bool = False,
              progress: bool = True, say=print) -> dict:
     """`main.py eval`: load a checkpoint, evaluate it on `data`, print the tables, save the JSON."""
-    from centernet.data import load_dataset
     kwargs = {"keep_res": keep_res}
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)
@@ -397,5 +398,4 @@ def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | N
 
 
 def _write_json(obj, path: Path) -> None:
-    from centernet.io.writers.atomic import write_json_atomic
     write_json_atomic(path, obj, indent=1)
