@@ -4,14 +4,16 @@ Reference: `centernet.inference.decode.gather_at`. Reads NCHW or channels_last m
 """
 from __future__ import annotations
 
+import torch
+
+from kernels.runtime import as_cupy, current_stream, module
+
 THREADS = 256
 
 
 def gather_peaks(feature, pixel, out=None):
     """feature (B, C, H, W) float32/float16 CUDA tensor, pixel (B, K) int64 -> (B, K, C) float32."""
     import cupy
-    import torch
-    from kernels.runtime import as_cupy, current_stream, module
     b, c, h, w = feature.shape
     k = pixel.shape[1]
     if feature.is_contiguous():

@@ -4,19 +4,21 @@ Reference: `centernet.inference.decode.peak_mask_scores` + `topk_peaks` on sigmo
 """
 from __future__ import annotations
 
+import torch
+
+from kernels.runtime import as_cupy, current_stream, module
+
 TILE = 1024  # heatmap elements a block sorts: also the most peaks one block (and so this kernel) returns
 
 
 def supports(k: int, dtype) -> bool:
     """Whether `peak_topk` can serve K peaks of logits of this dtype (float32 only: the kernel reads
     float*; at most TILE, the candidates one block keeps). Otherwise decode with torch."""
-    import torch
     return 0 < k <= TILE and dtype == torch.float32
 
 
 def candidate_buffers(batch: int, c: int, h: int, w: int, k: int, device):
     """Pre-allocated candidate buffers (allocate outside CUDA-graph capture)."""
-    import torch
     tiles = (c * h * w + TILE - 1) // TILE
     return (torch.empty(batch, tiles * k, device=device, dtype=torch.float32),
             torch.empty(batch, tiles * k, device=device, dtype=torch.int64))
@@ -28,8 +30,6 @@ def peak_topk(hm_logits, k: int = 100, buffers=None):
     Raises ValueError for what the kernel cannot serve (see `supports`) instead of returning fewer
     rows or reading half floats as floats."""
     import cupy
-    import torch
-    from kernels.runtime import as_cupy, current_stream, module
     if not supports(k, hm_logits.dtype):
         raise ValueError(f"peak_topk serves 1..{TILE} peaks of float32 logits, got K={k} of {hm_logits.dtype}: "
                          "decode with torch (centernet.inference.decode.topk_peaks)")

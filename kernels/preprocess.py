@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from kernels.runtime import as_cupy, current_stream, module
 
@@ -27,7 +28,6 @@ def warp_normalize(frames, out, params: np.ndarray) -> None:
     Both must be contiguous: the kernel indexes raw memory (a RawKernel ignores strides), so a
     strided `out` (e.g. `torch.empty_like` of the torch reference, whose NCHW is a view of HWC
     memory) would be filled in the wrong order without any error."""
-    import torch
     if frames.dtype != torch.uint8 or frames.dim() != 4 or frames.shape[3] != 3 or not frames.is_contiguous():
         raise ValueError(f"frames must be a contiguous (B, H, W, 3) uint8 tensor, got {frames.dtype} "
                          f"{tuple(frames.shape)} strides {frames.stride()}")

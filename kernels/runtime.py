@@ -13,6 +13,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 KERNEL_DIR = Path(__file__).resolve().parent
 NVRTC_OPTIONS = ("--std=c++14", "--fmad=false")  # no contracted multiply-adds: bit-equal to torch's ops
 ARCH_FOR_CHECK = "compute_90"  # Hopper, the lent GPUs; any arch works for a syntax check
@@ -140,7 +142,6 @@ def cupy_stream(handle: int, device: int):
 
 def current_stream():
     """torch's current CUDA stream as a CuPy stream (kernels then order with torch's work and graphs)."""
-    import torch
     stream = torch.cuda.current_stream()
     return cupy_stream(stream.cuda_stream, stream.device.index)
 

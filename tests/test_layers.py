@@ -60,10 +60,6 @@ STILL_TO_MOVE = {
                                     "centernet.jobs.bench", "centernet.models.build", "centernet.models.checkpoint",
                                     "centernet.models.zoo", "cv2", "kernels.gather", "kernels.peaks",
                                     "kernels.preprocess", "kernels.runtime", "torchvision", "torchvision.ops"),
-    "kernels/gather.py": ("kernels.runtime", "torch"),
-    "kernels/peaks.py": ("kernels.runtime", "torch"),
-    "kernels/preprocess.py": ("torch",),
-    "kernels/runtime.py": ("torch",),
 }
 
 
