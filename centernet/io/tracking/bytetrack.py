@@ -33,9 +33,11 @@ TENTATIVE, TRACKED, LOST = "tentative", "tracked", "lost"
 
 @dataclass(frozen=True)
 class ByteTrackConfig:
-    high_score: float = 0.5          # first-stage detections (ByteTrack's track_thresh)
+    # ByteTrack's 0.5 / 0.6 suit YOLOX's scores; CenterNet scores people lower (its own display threshold is
+    # 0.3), so, as CenterTrack's tracking threshold, 0.4 starts and first-stage-matches a track
+    high_score: float = 0.4          # first-stage detections (ByteTrack's track_thresh)
     low_score: float = 0.1           # second-stage detections are in [low_score, high_score)
-    new_track_score: float = 0.6     # an unmatched detection starts a track only above this
+    new_track_score: float = 0.4     # an unmatched detection starts a track only above this
     match_iou: float = 0.2           # least IoU for a first-stage match (ByteTrack's match_thresh 0.8 on 1 - IoU)
     low_match_iou: float = 0.5       # least IoU for a second-stage match
     tentative_iou: float = 0.3       # least IoU to extend a tentative track

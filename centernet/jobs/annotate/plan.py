@@ -11,7 +11,7 @@ from pathlib import Path
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.io.sources import FrameSource, source_kind
 from centernet.io.writers.lock import holder, in_use_error
-from centernet.io.tracking.greedy import TrackerConfig
+from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS
 
 FORMATS = ("coco", "mot", "csv", "video")
 OUTPUT_FILES = {"coco": "annotations.json", "mot": "mot.txt", "csv": "detections.csv", "video": "rendered.mp4"}
@@ -41,7 +41,8 @@ class AnnotateOptions:
     threshold: float = 0.3             # detections below are not exported
     classes: frozenset | None = None   # class indices to keep; None = all
     track: bool = False                # `mot` turns tracking on as well
-    tracker: TrackerConfig = TrackerConfig()
+    tracker: str = DEFAULT_TRACKER     # bytetrack or greedy (make_tracker's names)
+    tracker_options: object = None     # that tracker's config; None: its defaults
     resume: bool = False
     overwrite: bool = False
     quiet: bool = False
@@ -55,6 +56,8 @@ class AnnotateOptions:
             raise ConfigError("--start must be >= 0 and --duration > 0")
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ConfigError(f"--end ({self.end_s:g}s) must come after --start ({self.start_s:g}s)")
+        if self.tracker not in TRACKERS:
+            raise ConfigError(f"unknown --tracker {self.tracker!r}: choose one of {', '.join(TRACKERS)}")
         if self.resume and self.overwrite:
             raise ConfigError("--resume continues an output folder and --overwrite replaces it: give one of them")
 

@@ -31,7 +31,7 @@ from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions
 from centernet.io.sources import FrameSource, images_in_folder
-from centernet.io.tracking.greedy import GreedyTracker
+from centernet.io.tracking import make_tracker
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord
@@ -104,7 +104,7 @@ class InputAnnotation:
         self.job_bar = job_bar
         self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest))
         self.video = "video" in options.formats
-        self.tracker = GreedyTracker(options.tracker) if options.tracking else None
+        self.tracker = make_tracker(options.tracker, options.tracker_options) if options.tracking else None
         self.class_names = detector.class_names
         self.keypoint_names = COCO_JOINTS if detector.task == "multi_pose" else None
         self.ddd = detector.task == "ddd"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from centernet.errors import InputError
 from centernet.models.fingerprint import state_dict_sha256
+from centernet.io.tracking import make_tracker
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord
@@ -27,6 +28,11 @@ def model_digest(model) -> str:
 
 
 
+def tracker_fingerprint(options: AnnotateOptions) -> dict:
+    """The tracker's name and every setting of its config (defaults spelled out)."""
+    return {"name": options.tracker, **asdict(make_tracker(options.tracker, options.tracker_options).config)}
+
+
 def run_fingerprint(spec: str, source, detector, options: AnnotateOptions, digest: str) -> dict:
     """Everything that decides an input's records: a resumed run must match it exactly."""
     o = options
@@ -36,7 +42,7 @@ def run_fingerprint(spec: str, source, detector, options: AnnotateOptions, diges
           "scales": list(detector.scales), "threshold": o.threshold,
           "classes": sorted(o.classes) if o.classes is not None else None, "every": o.every,
           "start_s": o.start_s, "end_s": o.file_end_s(), "batch": o.batch, "chunk": o.chunk,
-          "tracker": asdict(o.tracker) if o.tracking else None}
+          "tracker": tracker_fingerprint(o) if o.tracking else None}
     return json.loads(json.dumps(fp))
 
 

@@ -9,7 +9,7 @@ from centernet.detections import Detections
 from centernet.errors import ConfigError, InputError
 from centernet.io.writers.records import FrameRecord
 from centernet.jobs.annotate.plan import AnnotateOptions, output_name, parse_formats, plan_job
-from centernet.jobs.annotate.state import STATE_DIR, ResumeState
+from centernet.jobs.annotate.state import STATE_DIR, ResumeState, tracker_fingerprint
 
 
 def test_formats_parse_in_order_without_duplicates_and_name_the_valid_ones():
@@ -61,3 +61,15 @@ def test_chunks_are_read_back_in_order_and_a_resume_needs_the_same_fingerprint(t
 
     again.mark_complete()
     assert again.complete and not again.chunks_dir.exists()
+
+
+def test_the_tracker_is_chosen_by_name_and_its_settings_are_in_the_resume_fingerprint():
+    from centernet.io.tracking import ByteTrackConfig
+    assert AnnotateOptions().tracker == "bytetrack"
+    with pytest.raises(ConfigError, match="unknown --tracker 'sort': choose one of bytetrack, greedy"):
+        AnnotateOptions(tracker="sort")
+    byte = tracker_fingerprint(AnnotateOptions(track=True))
+    assert byte["name"] == "bytetrack" and byte["lost_frames"] == 30 and byte["birth_age"] == 2
+    assert tracker_fingerprint(AnnotateOptions(track=True, tracker="greedy"))["name"] == "greedy"
+    tuned = tracker_fingerprint(AnnotateOptions(tracker_options=ByteTrackConfig(lost_frames=5)))
+    assert tuned["lost_frames"] == 5 and json.loads(json.dumps(tuned)) == tuned
