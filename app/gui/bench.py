@@ -19,6 +19,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+
+from app.gui.main_window import MainWindow, apply_theme
+from app.gui.stats import process_rss_mb
+from centernet.classes import COCO_CLASSES
+from centernet.detections import Detections
+from centernet.inference.transforms import PreprocessSpec
 
 
 def synthetic_clip(path: Path, seconds: float = 10.0, fps: float = 30.0, size=(1920, 1080)) -> Path:
@@ -41,11 +48,7 @@ class FixedLatencyModel:
     """A stand-in Detector: sleeps `ms` and returns `n` fixed boxes scaled to the frame."""
 
     def __init__(self, ms: float, n: int = 20, class_names=None):
-        import torch
 
-        from centernet.classes import COCO_CLASSES
-        from centernet.detections import Detections
-        from centernet.inference.transforms import PreprocessSpec
         self.ms = ms
         self.class_names = class_names or COCO_CLASSES
         self.task = "ctdet"
@@ -60,7 +63,6 @@ class FixedLatencyModel:
         self.Detections = Detections
 
     def __call__(self, image):
-        import torch
         start = time.perf_counter()
         h, w = image.shape[:2]
         boxes = torch.from_numpy(self.unit_boxes * np.array([w, h, w, h], np.float32))
@@ -87,8 +89,6 @@ def main(argv=None) -> int:
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from app.gui.main_window import MainWindow, apply_theme
-    from app.gui.stats import process_rss_mb
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)

@@ -17,7 +17,7 @@ import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from centernet.errors import CenterNetError
-from centernet.io.sources import FrameSource, source_kind
+from centernet.io.sources import FrameSource, list_cameras, source_kind
 
 
 @dataclass
@@ -295,7 +295,6 @@ class CameraLister(QThread):
     found = pyqtSignal(list)
 
     def run(self) -> None:
-        from centernet.io.sources import list_cameras
         try:
             cams = list_cameras()
         except Exception:

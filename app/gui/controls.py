@@ -8,6 +8,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGri
                              QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider, QStackedWidget, QStyle,
                              QStyleOptionSlider, QToolButton, QVBoxLayout, QWidget)
 
+from centernet.classes import parse_classes
 from centernet.errors import InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.engines import engine_unsupported_reason
@@ -28,7 +29,6 @@ TASK_TOGGLES = {"ctdet": {"boxes", "labels", "heatmap"}, "multi_pose": {"boxes",
 
 def parse_class_filter(text: str, class_names) -> frozenset | None:
     """'person, car' or '0,2' -> class indices; empty -> None (all). InputError names a bad entry."""
-    from centernet.classes import parse_classes
     return parse_classes(text.replace(";", ","), class_names) if text.strip() else None
 
 

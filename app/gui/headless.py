@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from PyQt6.QtCore import QCoreApplication, QTimer
 
+from app.gui.inference_worker import with_threshold
 from app.gui.pipeline import Pipeline
 from centernet.inference.config import DetectorConfig
 from app.gui.stats import PipelineStats, device_description, memory_description
+from centernet.io.sources import source_kind
 
 
 class HeadlessRun:
@@ -20,7 +22,6 @@ class HeadlessRun:
 
     def __init__(self, pipeline: Pipeline, request, source, threshold: float | None = None,
                  max_seconds: float | None = None, max_frames: int | None = None, out=sys.stdout):
-        from app.gui.inference_worker import with_threshold
         self.pipeline = pipeline
         self.source = source
         self.max_seconds = max_seconds
@@ -137,7 +138,6 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None) -> int
         return 2
     from pathlib import Path
 
-    from centernet.io.sources import source_kind
     if source_kind(options.source) in ("video", "image") and not Path(options.source).is_file():
         print(f"error: input not found: {options.source} (check the path)", file=sys.stderr)   # before loading a model
         return 2

@@ -17,12 +17,15 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
+import torch
 
 from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
+from centernet.inference.transforms import plan_transform, preprocess
 from centernet.io.render import RenderOptions, draw_detections, draw_heatmap, visible
 
 from app.gui.capture import CapturedFrame
@@ -128,9 +131,7 @@ class HeatmapTap:
 
     def compute(self, detector, image: np.ndarray) -> np.ndarray | None:
         """The heatmap by a forward pass of its own: for engines that run no module (a CUDA graph)."""
-        import torch
 
-        from centernet.inference.transforms import preprocess
         model = getattr(detector, "model", None)
         if model is None or getattr(detector, "spec", None) is None:
             return None
@@ -145,7 +146,6 @@ class HeatmapTap:
     def _hook(self, module, inputs, outputs) -> None:
         if not self.enabled or not isinstance(outputs, dict):
             return
-        import torch
         if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
             return  # inside a CUDA-graph capture: copying to the host would break it
         for key in self.KEYS:
@@ -461,13 +461,11 @@ def for_display(image: np.ndarray) -> np.ndarray:
     Done here, off the GUI thread (measured at 1080p: painting BGR888 cost 6.8 ms a frame in the GUI
     thread, RGB32 2.6 ms; shrinking in this thread instead cost more than it saved).
     """
-    import cv2
     return cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
 
 
 def _heat_to_image(detector, image_hw, heat_hw) -> np.ndarray:
     """2x3 matrix from heatmap cells to image pixels for this detector's pre-processing."""
-    from centernet.inference.transforms import plan_transform
     tf = plan_transform(detector.spec, image_hw)
     down = max(1, round(tf.input_size[0] / heat_hw[0]))
     return tf.output_to_image(down)

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from app.display import can_open_window
+from app.gui.headless import HeadlessOptions, run_headless
+from app.gui.main_window import APP_NAME, MainWindow, apply_theme
 from centernet.models.zoo import ASSETS
 from centernet.errors import ConfigError
 from centernet.inference.config import DetectorConfig
@@ -16,7 +18,6 @@ def run_gui(args, config: DetectorConfig) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold {args.threshold} is outside 0..1")
     if args.headless:
-        from app.gui.headless import HeadlessOptions, run_headless
         options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
                                   max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
                                   hold_frames=args.hold_frames)
@@ -26,7 +27,6 @@ def run_gui(args, config: DetectorConfig) -> int:
                           "(or QT_QPA_PLATFORM=offscreen)")
     from PyQt6.QtWidgets import QApplication
 
-    from app.gui.main_window import APP_NAME, MainWindow, apply_theme
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)

@@ -6,6 +6,8 @@ import time
 from collections import deque
 from statistics import median
 
+import torch
+
 STAGES = ("capture", "pre", "net", "decode", "post", "render")
 
 
@@ -118,7 +120,6 @@ def cpu_name() -> str:
 
 def device_description(device) -> str:
     """'CPU (name, N threads)' or the CUDA device name."""
-    import torch
     device = torch.device(device)
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} ({device})"
@@ -129,7 +130,6 @@ def memory_description(device) -> str:
     """Process RSS, plus allocated / reserved GPU memory on CUDA."""
     text = f"RSS {process_rss_mb():.0f} MiB"
     if device is not None and str(device).startswith("cuda"):
-        import torch
         alloc = torch.cuda.memory_allocated(device) / 2**20
         reserved = torch.cuda.memory_reserved(device) / 2**20
         text += f", GPU {alloc:.0f} / {reserved:.0f} MiB"

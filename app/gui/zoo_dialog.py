@@ -7,7 +7,10 @@ from PyQt6.QtCore import Qt, QThread, pyqtSignal
 from PyQt6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton,
                              QTableWidget, QTableWidgetItem, QVBoxLayout)
 
+from app.gui.pipeline import _keep_until_finished
 from centernet.errors import CenterNetError
+from centernet.models.download import download
+from centernet.models.zoo import ZOO, cache_dir, zoo_path
 
 # two-line headers: the long ones would otherwise make their columns wider than any value in them
 COLUMNS = ("Model", "Task", "Arch", "Dataset", "AP\n1-scale / flip / multi", "ms\noriginal, Titan Xp", "Here")
@@ -39,7 +42,6 @@ class Downloader(QThread):
         self.name = name
 
     def run(self) -> None:
-        from centernet.models.download import download
         try:
             self.done.emit(str(download(self.name, progress=False).path))
         except CenterNetError as e:
@@ -55,7 +57,6 @@ class ZooDialog(QDialog):
 
     def __init__(self, parent=None, check_online: bool = True):
         super().__init__(parent)
-        from centernet.models.zoo import ZOO, cache_dir
         self.setWindowTitle("Original model zoo")
         self.resize(900, 520)
         self.entries = list(ZOO)
@@ -116,7 +117,6 @@ class ZooDialog(QDialog):
         thread.start()
 
     def refresh(self) -> None:
-        from centernet.models.zoo import zoo_path
         for row, e in enumerate(self.entries):
             here = zoo_path(e.name).exists()
             values = (e.name, e.task, e.arch, e.dataset, e.ap_text(), e.ms_text(), "✓" if here else "")
@@ -141,7 +141,6 @@ class ZooDialog(QDialog):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        from centernet.models.zoo import zoo_path
         entry = self.selected()
         here = entry is not None and zoo_path(entry.name).exists()
         busy = any(isinstance(t, Downloader) for t in self._threads)
@@ -166,14 +165,12 @@ class ZooDialog(QDialog):
         self.refresh()
 
     def use_selected(self) -> None:
-        from centernet.models.zoo import zoo_path
         entry = self.selected()
         if entry is not None and zoo_path(entry.name).exists():
             self.use_requested.emit(str(zoo_path(entry.name)))
             self.accept()
 
     def done(self, result: int) -> None:
-        from app.gui.pipeline import _keep_until_finished
         for thread in list(self._threads):
             if isinstance(thread, OnlineCheck):
                 thread.wait(3500)
