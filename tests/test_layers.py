@@ -20,8 +20,6 @@ MAX_TOP_LEVEL_MODULES = 12
 OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
             "trackeval", "matplotlib"}
 GUI_COMMAND = "app.cli.gui"                          # starts Qt (and app.gui) only when the command runs
-# TEMPORARY (issue 19): a cycle that came with `bench --engines`; its owner breaks it. Delete it then.
-KNOWN_CYCLES = [["centernet.jobs.bench", "centernet.jobs.bench_engines"]]
 # TEMPORARY (issue 19): imports inside functions still to move to the top, by the helpers who own
 # these files. Delete entries as they go; the rule fails on anything not listed here.
 STILL_TO_MOVE = {
@@ -38,12 +36,6 @@ STILL_TO_MOVE = {
     "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
                                            "centernet.models.zoo"),
     "centernet/inference/openvino_engine.py": ("centernet.inference.onnx_export", "centernet.models.backbones.dcn"),
-    "centernet/jobs/bench.py": ("centernet.inference.engine", "centernet.inference.onnx_export",
-                                "centernet.io.sources", "centernet.io.writers.atomic", "centernet.jobs.bench_engines",
-                                "torchvision.ops"),
-    "centernet/jobs/bench_engines.py": ("centernet.inference.engine", "centernet.inference.openvino_engine",
-                                        "centernet.jobs.bench", "centernet.models.checkpoint",
-                                        "centernet.models.zoo"),
     "centernet/jobs/detect.py": ("centernet.inference.detector", "centernet.io.cameras"),
     "centernet/jobs/gpu_check.py": ("centernet.detections", "centernet.inference.decode",
                                     "centernet.inference.detector", "centernet.inference.engine",
@@ -204,10 +196,7 @@ def test_no_import_cycle(graph):
     for comp in cycles:
         inside = [f"{a} -> {b} ({where[a, b]})" for a in comp for b in sorted(edges[a]) if b in comp]
         lines.append(f"cycle of {len(comp)} modules: " + "; ".join(inside))
-    new = [line for comp, line in zip(cycles, lines) if comp not in KNOWN_CYCLES]
-    assert not new, "import cycles between project files:" + offenders(new)
-    if cycles:
-        pytest.xfail("temporary (issue 19): a known import cycle still to break:" + offenders(lines))
+    assert not lines, "import cycles between project files:" + offenders(lines)
 
 
 def test_no_argparse_in_the_library(graph):

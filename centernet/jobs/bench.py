@@ -9,79 +9,23 @@ import logging
 import platform
 import statistics
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.ops import box_iou
 
-from centernet.models.checkpoint import CheckpointInfo, info_for_original, load_checkpoint
-from centernet.inference.decode import gather_at
 from centernet.detections import Detections
-from centernet.inference.detector import Detector, resolve_device
 from centernet.errors import ConfigError
-from centernet.models.build import build_model
-from centernet.models.zoo import ASSETS
+from centernet.inference.decode import gather_at
+from centernet.inference.detector import Detector, resolve_device
+from centernet.inference.engine import cpu_has_native_bf16, prepare_model
+from centernet.inference.onnx_export import onnx_runtime_available
+from centernet.io.writers.atomic import write_json_atomic
+from centernet.jobs.bench_engines import load_slowdown
+from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, model_for, time_variants
 
 log = logging.getLogger(__name__)
-FRAME_HW = (720, 1280)
-
-
-def bench_frames(n: int = 8, hw: tuple[int, int] = FRAME_HW) -> list[np.ndarray]:
-    """n real frames spread evenly over the demo clip, letterboxed (aspect kept) into 1280x720
-    uint8; noise frames without the clip."""
-    from centernet.io.sources import frames_spread_over
-    frames = [letterbox(f, hw) for f in frames_spread_over(ASSETS / "demo" / "bikes.mp4", n)]
-    rng = np.random.default_rng(0)
-    while len(frames) < n:
-        frames.append(rng.integers(0, 255, (*hw, 3), dtype=np.uint8))
-    return frames
-
-
-def letterbox(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """The image scaled to fit (h, w) with its aspect kept, centred on black."""
-    h, w = hw
-    scale = min(h / image.shape[0], w / image.shape[1])
-    nh, nw = round(image.shape[0] * scale), round(image.shape[1] * scale)
-    out = np.zeros((h, w, 3), np.uint8)
-    top, left = (h - nh) // 2, (w - nw) // 2
-    out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return out
-
-
-@dataclass
-class StageStats:
-    """Per-stage latency over the timed frames: median, p90, p99 in ms."""
-
-    samples: dict = field(default_factory=dict)
-
-    def add(self, times: dict) -> None:
-        for k, v in times.items():
-            self.samples.setdefault(k, []).append(v)
-        self.samples.setdefault("total", []).append(sum(times.values()))
-
-    def summary(self) -> dict:
-        out = {}
-        for k, v in self.samples.items():
-            a = np.asarray(v)
-            out[k] = {"median": round(float(np.median(a)), 3), "p90": round(float(np.percentile(a, 90)), 3),
-                      "p99": round(float(np.percentile(a, 99)), 3)}
-        return out
-
-    @property
-    def fps(self) -> float:
-        return 1000.0 / statistics.median(self.samples["total"]) if self.samples.get("total") else 0.0
-
-
-def model_for(weights: str | None, arch: str | None, task: str) -> tuple[torch.nn.Module, CheckpointInfo]:
-    """A checkpoint's model, or an arch with its default initialisation (speed does not depend on weights)."""
-    if weights:
-        return load_checkpoint(weights)
-    model = build_model(arch, task)
-    info = info_for_original(model.state_dict(), arch, task)
-    return model, info
 
 
 def straightforward_ctdet_decode(hm: torch.Tensor, wh: torch.Tensor, reg: torch.Tensor | None, k: int,
@@ -124,19 +68,8 @@ class BaselineDetector(Detector):
                                             self.info.decode.get("box_mode", "size"))
 
 
-@dataclass
-class Variant:
-    """One way of running the same model, timed side by side with the others."""
-
-    name: str
-    detector: Detector
-    stats: StageStats = field(default_factory=StageStats)
-    results: list = field(default_factory=list)
-
-
 def cpu_ablation(model, info, device, input_size) -> list[Variant]:
     """What each CPU optimisation adds, one step at a time (each its own prepared copy of the model)."""
-    from centernet.inference.engine import cpu_has_native_bf16, prepare_model
     steps = [("+ channels_last, BN folded", dict(precision="fp32", fast_deform=False)),
              ("+ gathered deform conv", dict(precision="fp32", fast_deform=True))]
     if cpu_has_native_bf16():
@@ -151,27 +84,14 @@ def cpu_ablation(model, info, device, input_size) -> list[Variant]:
 
 def onnx_runtime_variant(model, info, input_size) -> Variant | None:
     """The same model through the onnxruntime engine (None when the onnx extras are absent)."""
-    from centernet.inference.onnx_export import onnx_runtime_available
     if not onnx_runtime_available():
         log.info("onnx extras not installed: no ONNX Runtime variant")
         return None
     return Variant("onnxruntime fp32", Detector(model, info, "cpu", engine="onnxruntime", input_size=input_size))
 
 
-def time_variants(variants: list[Variant], frames: list[np.ndarray], batch: int, warmup: int) -> None:
-    """Round-robin over the variants frame batch by frame batch, so load changes hit all of them alike."""
-    chunks = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
-    for n, chunk in enumerate(chunks):
-        for v in variants:
-            results = v.detector.detect_batch(chunk)
-            if n >= warmup:
-                v.stats.add(results[0].timings)  # per-image figures (batch time / batch)
-                v.results.extend(results)
-
-
 def agreement(a: list[Detections], b: list[Detections], threshold: float = 0.3) -> float:
     """Share of detections above threshold in `a` matched in `b`: same class, IoU >= 0.95, |dscore| <= 0.02."""
-    from torchvision.ops import box_iou
     total = matched = 0
     for da, db in zip(a, b):
         da, db = da.above(threshold), db.above(threshold - 0.02)
@@ -218,7 +138,6 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
                         "reason": engine_det.engine_reason,
                         "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps, 2)}
     if load:
-        from centernet.jobs.bench_engines import load_slowdown
         record["load"] = load_slowdown(engine_det, seq[:frames + warmup], load, warmup)
     if compare:
         base = variants[0]
@@ -270,5 +189,4 @@ def format_record(r: dict) -> str:
 
 
 def write_json(record, path: Path) -> None:
-    from centernet.io.writers.atomic import write_json_atomic
     write_json_atomic(Path(path), record, indent=1)

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from centernet.inference.detector import Detector
-from centernet.jobs.bench import Variant, bench_frames, model_for, time_variants
+from centernet.inference.engine import cpu_has_native_bf16
+from centernet.inference.openvino_engine import has_deformable_conv
+from centernet.jobs.bench_timing import StageStats, Variant, bench_frames, model_for, time_variants
+from centernet.models.checkpoint import load_checkpoint
+from centernet.models.zoo import default_weights
 
 log = logging.getLogger(__name__)
 DEFAULT_MODELS = ("default:ctdet", "default:multi_pose", "res_18", "dla_34")
@@ -69,16 +73,12 @@ def load_model(spec: str):
     """'default:<task>' -> the shipped model; otherwise an arch with random weights (speed does not
     depend on them)."""
     if spec.startswith("default:"):
-        from centernet.models.checkpoint import load_checkpoint
-        from centernet.models.zoo import default_weights
         return load_checkpoint(default_weights(spec.split(":", 1)[1]))
     return model_for(None, spec, "ctdet")
 
 
 def engine_detectors(model, info, size: int, engines=ENGINES) -> tuple[list[Variant], dict[str, str]]:
     """One Detector per engine that can run this model here; the others with the reason they cannot."""
-    from centernet.inference.engine import cpu_has_native_bf16
-    from centernet.inference.openvino_engine import has_deformable_conv
     variants, skipped, seen = [], {}, set()
     for engine, precision in engines:
         label = f"{engine} {precision}"
@@ -110,7 +110,6 @@ def median_ms(v: Variant, stage: str | None = None) -> float | None:
 def engines_table(models=DEFAULT_MODELS, sizes=(384, 512), frames: int = 20, warmup: int = 3, load: int = 0,
                   on_row=None) -> list[EngineRow]:
     """Every CPU engine for every model and size on the same demo frames; `on_row(row)` per row."""
-    from centernet.jobs.bench import StageStats
     clip = bench_frames(8)
     seq = [clip[i % len(clip)] for i in range(frames + warmup)]
     rows = []

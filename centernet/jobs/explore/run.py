@@ -10,7 +10,7 @@ from centernet.errors import CenterNetError, ConfigError
 from centernet.evaluation.metrics import category_map, coco_box_ap, coco_keypoint_ap, detections_to_rows
 from centernet.inference.detector import Detector
 from centernet.inference.engine import prepare_model
-from centernet.jobs.bench import StageStats
+from centernet.jobs.bench_timing import StageStats
 from centernet.jobs.explore.grid import Config
 from centernet.jobs.explore.images import ImageSet
 from centernet.jobs.explore.models import ModelSource, load_source
