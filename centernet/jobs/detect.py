@@ -13,7 +13,7 @@ from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import read_image
 from centernet.io.writers.coco import image_id_for, result_rows
 from centernet.io.writers.kitti import write_kitti_labels
-from centernet.io.writers.atomic import ensure_writable_dir, write_json_atomic
+from centernet.io.writers.atomic import ensure_writable_dir, ensure_writable_file, write_json_atomic
 from centernet.classes import parse_classes
 
 DRAW_THRESHOLD = 0.3
@@ -34,8 +34,12 @@ def write_image(path: Path, image) -> None:
     if not ok:
         raise InputError(f"could not encode {path}")
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(buf.tobytes())
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(buf.tobytes())
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave an orphan .part behind
+        raise InputError(f"cannot write {path}: {e.strerror or e}; free space or choose another --out") from None
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def check_outputs(options: DetectOptions) -> None:
     if options.out:
         ensure_writable_dir(options.out, "--out")
     if options.json:
-        ensure_writable_dir(options.json.parent if str(options.json.parent) else Path("."), "--json")
+        ensure_writable_file(options.json, "--json")
 
 
 def detect_images(files: list[Path], options: DetectOptions, detector,
@@ -120,7 +124,11 @@ def detect_images(files: list[Path], options: DetectOptions, detector,
         report.images.append(result)
         if on_image is not None:
             on_image(result)
-    if options.json:
-        write_json_atomic(options.json, report.rows)
+    if options.json and len(report.failures) < len(report.images):
+        # nothing succeeded: keep whatever --json held rather than replacing it with []
+        try:
+            write_json_atomic(options.json, report.rows)
+        except OSError as e:
+            raise InputError(f"cannot write --json {options.json}: {e.strerror or e}; choose a file you can write") from None
         report.json_written = options.json
     return report

@@ -54,6 +54,15 @@ def ensure_writable_dir(path: Path, flag: str) -> Path:
     return path
 
 
+def ensure_writable_file(path: Path, flag: str) -> Path:
+    """Refuse, before any work, a file destination that is a folder or lies where no file can be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"cannot write to {flag} {path}: it is a folder; give a file name")
+    ensure_writable_dir(path.parent if str(path.parent) else Path("."), flag)
+    return path
+
+
 def remove_if_empty(folder: Path) -> None:
     """Undo the folder a failed run created, when it left nothing in it (never touches a folder with files)."""
     try:

@@ -130,6 +130,68 @@ def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, se
     assert stopped_after < 10   # a behavioural deadline with a wide margin (it takes well under 2 s)
 
 
+# ---- 3. detect whose every input fails keeps an existing --json ---------------------------------
+
+def detect_flags(weights):
+    return ("--weights", weights, "--input-size", "64", "--device", "cpu", "--quiet")
+
+
+def a_good_image(tmp_path):
+    import cv2
+    import numpy as np
+    path = tmp_path / "good.jpg"
+    cv2.imwrite(str(path), np.full((48, 64, 3), 128, np.uint8))
+    return path
+
+
+def test_detect_whose_every_input_fails_keeps_the_existing_json(tmp_path, seeded_res18):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    results = tmp_path / "results.json"
+    results.write_text('[{"image_id": 1}]\n')
+    proc = main_py("detect", bad, "--json", results, *detect_flags(seeded_res18))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert results.read_text() == '[{"image_id": 1}]\n'
+
+
+def test_detect_with_one_good_input_writes_its_rows_and_exits_1(tmp_path, seeded_res18):
+    import json
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    results = tmp_path / "results.json"
+    proc = main_py("detect", a_good_image(tmp_path), bad, "--json", results, *detect_flags(seeded_res18))
+    assert proc.returncode == 1, proc.stderr
+    rows = json.loads(results.read_text())
+    assert rows and all(row["image_id"] == rows[0]["image_id"] for row in rows)
+
+
+# ---- 4. write errors: one line naming the path, checked before the work ---------------------------
+
+def test_detect_json_that_is_a_folder_is_refused_before_the_work(tmp_path, seeded_res18):
+    proc = main_py("detect", a_good_image(tmp_path), "--json", tmp_path, *detect_flags(seeded_res18))
+    assert proc.returncode == 2
+    one_line_error(proc, f"--json {tmp_path}", "is a folder")
+
+
+def test_detect_out_under_a_regular_file_is_refused_in_one_line(tmp_path, seeded_res18):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = main_py("detect", a_good_image(tmp_path), "--out", blocker / "out", *detect_flags(seeded_res18))
+    assert proc.returncode == 2
+    one_line_error(proc, f"--out {blocker / 'out'}")
+
+
+def test_a_failed_image_write_leaves_no_part_file(tmp_path):
+    import numpy as np
+    from centernet.errors import InputError
+    from centernet.jobs.detect import write_image
+    target = tmp_path / "out.png"
+    target.mkdir()   # renaming the .part onto a folder fails after the .part was written
+    with pytest.raises(InputError, match="cannot write"):
+        write_image(target, np.zeros((8, 8, 3), np.uint8))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
 # ---- 5. COCO annotations with a broken schema -----------------------------------------------------
 
 def coco_file_with(tmp_path, annotation: dict):
