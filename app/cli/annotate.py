@@ -1,8 +1,11 @@
 """`main.py annotate`: videos, folders, cameras and streams in; COCO JSON, MOT, CSV and rendered video out."""
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+from tqdm import tqdm
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
 from app.cli.options import add_model_options, add_tta_options, build_detector, parse_score, parse_time
@@ -10,7 +13,7 @@ from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
 from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS
 from centernet.io.writers.atomic import remove_if_empty
-from centernet.jobs.annotate import AnnotateOptions, parse_formats, plan_job, run_job
+from centernet.jobs.annotate import AnnotateEvent, AnnotateOptions, parse_formats, plan_job, run_job
 
 
 def add_parser(sub) -> None:
@@ -56,7 +59,17 @@ def run(args) -> int:
         plan = plan_job(inputs, args.out, options)
         detector = build_detector(args)
         options = replace(options, classes=parse_classes(args.classes, detector.class_names))
-        return run_job(plan, detector, options).exit_code
+        return run_job(plan, detector, options, show_event).exit_code
     finally:
         if new_out:
             remove_if_empty(args.out)   # a run that failed before writing anything leaves no empty --out
+
+
+def show_event(event: AnnotateEvent) -> None:
+    """The job's lines: problems on stderr, the rest on stdout; per-input lines through tqdm (its bars stay
+    intact), the closing lines (job done, interrupted) printed plainly."""
+    stream = sys.stderr if event.is_problem else sys.stdout
+    if event.kind in ("job_done", "interrupted"):
+        print(event.text, file=stream)
+    else:
+        tqdm.write(event.text, file=stream)

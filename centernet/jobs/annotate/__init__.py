@@ -11,10 +11,11 @@ from centernet.jobs.annotate.exports import RunStats, build_summary, render_reco
 from centernet.jobs.annotate.plan import (FORMATS, OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
                                           JobResult, estimate_frames, estimate_input_frames, expand_inputs,
                                           output_name, parse_formats, plan_job)
-from centernet.jobs.annotate.run import InputAnnotation, annotate_input, run_job
+from centernet.jobs.annotate.run import AnnotateEvent, InputAnnotation, annotate_input, ignore_event, run_job
 from centernet.jobs.annotate.state import STATE_DIR, ResumeState, already_complete, model_digest, run_fingerprint
 
-__all__ = ["FORMATS", "OUTPUT_FILES", "SUMMARY_FILE", "STATE_DIR", "AnnotateOptions", "InputAnnotation", "InputResult",
-           "JobInput", "JobResult", "ResumeState", "RunStats", "already_complete", "annotate_input", "build_summary",
-           "estimate_frames", "estimate_input_frames", "expand_inputs", "model_digest", "output_name",
-           "parse_formats", "plan_job", "render_record", "run_fingerprint", "run_job", "write_exports"]
+__all__ = ["FORMATS", "OUTPUT_FILES", "SUMMARY_FILE", "STATE_DIR", "AnnotateEvent", "AnnotateOptions",
+           "InputAnnotation", "InputResult", "JobInput", "JobResult", "ResumeState", "RunStats", "already_complete",
+           "annotate_input", "build_summary", "estimate_frames", "estimate_input_frames", "expand_inputs",
+           "ignore_event", "model_digest", "output_name", "parse_formats", "plan_job", "render_record",
+           "run_fingerprint", "run_job", "write_exports"]

@@ -19,11 +19,11 @@ records: decoding, drawing and encoding only, no inference.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -42,9 +42,26 @@ from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOp
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
 
 
-def run_job(plan: list[JobInput], detector, options: AnnotateOptions) -> JobResult:
-    """Annotate every input in turn; a failing input is reported on stderr and the rest go on."""
-    digest = model_digest(detector.model)
+@dataclass(frozen=True)
+class AnnotateEvent:
+    """A line for the user. The library prints nothing: it hands these to `on_event` (the CLI prints them)."""
+
+    kind: str   # "input_done", "job_done" (information); "input_failed", "truncated", "interrupted" (problems)
+    text: str
+
+    @property
+    def is_problem(self) -> bool:
+        return self.kind in ("input_failed", "truncated", "interrupted")
+
+
+def ignore_event(event: AnnotateEvent) -> None:
+    """The default `on_event`: a run nobody watches."""
+
+
+def run_job(plan: list[JobInput], detector, options: AnnotateOptions,
+            on_event: Callable[[AnnotateEvent], None] = ignore_event) -> JobResult:
+    """Annotate every input in turn; a failing input is reported (`on_event`) and the rest go on."""
+    digest = model_digest(detector)
     estimates = [estimate_input_frames(item.spec, options) for item in plan]
     total = sum(estimates) if all(e is not None for e in estimates) else None
     result = JobResult()
@@ -52,28 +69,30 @@ def run_job(plan: list[JobInput], detector, options: AnnotateOptions) -> JobResu
               position=0, dynamic_ncols=True) as job_bar:
         for item in plan:
             try:
-                summary = annotate_input(item.spec, item.folder, detector, options, job_bar, digest)
+                summary = annotate_input(item.spec, item.folder, detector, options, job_bar, digest, on_event)
             except CenterNetError as e:
-                tqdm.write(f"error: {e}" if item.spec in str(e) else f"error: {item.spec}: {e}", file=sys.stderr)
+                text = f"error: {e}" if item.spec in str(e) else f"error: {item.spec}: {e}"
+                on_event(AnnotateEvent("input_failed", text))
                 result.results.append(InputResult(item.spec, item.folder, False, str(e)))
                 continue
             result.results.append(InputResult(item.spec, item.folder, True, summary.get("message", ""), summary))
             if not options.quiet:
-                tqdm.write(f"{item.spec} -> {item.folder}: {summary['message']}")
+                on_event(AnnotateEvent("input_done", f"{item.spec} -> {item.folder}: {summary['message']}"))
     if not options.quiet and len(plan) > 1:
-        print(f"{len(plan) - len(result.failed)} of {len(plan)} inputs annotated into {plan[0].folder.parent}")
+        on_event(AnnotateEvent("job_done", f"{len(plan) - len(result.failed)} of {len(plan)} inputs annotated into "
+                                           f"{plan[0].folder.parent}"))
     return result
 
 
 def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, job_bar=None,
-                   digest: str | None = None) -> dict:
+                   digest: str | None = None, on_event: Callable[[AnnotateEvent], None] = ignore_event) -> dict:
     """Annotate one input into `folder`; returns its summary. InputError when it cannot be read,
     FolderInUseError when another live run writes into `folder` (the lock is held for the whole input)."""
     with output_lock(folder):
         source = FrameSource(spec)
         try:
             return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
-                                   digest or model_digest(detector.model)).run()
+                                   digest or model_digest(detector), on_event).run()
         finally:
             source.close()
 
@@ -99,8 +118,10 @@ class _Item:
 class InputAnnotation:
     """The pipeline of one input: four stages in threads, checkpoints through `ResumeState`, exports at the end."""
 
-    def __init__(self, spec, folder, source, detector, options: AnnotateOptions, job_bar, digest):
+    def __init__(self, spec, folder, source, detector, options: AnnotateOptions, job_bar, digest,
+                 on_event: Callable[[AnnotateEvent], None] = ignore_event):
         self.spec, self.folder, self.source, self.detector, self.options = spec, folder, source, detector, options
+        self.on_event = on_event
         self.job_bar = job_bar
         self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest))
         self.video = "video" in options.formats
@@ -152,8 +173,9 @@ class InputAnnotation:
                 t.join()
             self.bar.close()
             if isinstance(e, KeyboardInterrupt):
-                print(f"interrupted: {self.folder} keeps {self.resume.chunks_done * self.options.chunk} finished "
-                      f"frames; run again with --resume to continue", file=sys.stderr)
+                self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.folder} keeps "
+                                            f"{self.resume.chunks_done * self.options.chunk} finished frames; "
+                                            "run again with --resume to continue"))
                 raise
             if isinstance(e, _Stopped):
                 self._raise_stage_error()
@@ -384,7 +406,7 @@ class InputAnnotation:
         summary = build_summary(self.spec, self.source, self.options, self.resume.records, self.class_names,
                                 self.stats, self.detector.info.describe(), self.resume.fingerprint, outputs)
         if summary["truncated"] and not self.options.quiet:
-            tqdm.write(f"warning: {self.spec}: {summary['truncated']['message']}", file=sys.stderr)
+            self.on_event(AnnotateEvent("truncated", f"warning: {self.spec}: {summary['truncated']['message']}"))
         write_json_atomic(self.folder / SUMMARY_FILE, summary, indent=2)
         self.resume.mark_complete()
         return summary
