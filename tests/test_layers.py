@@ -36,13 +36,6 @@ STILL_TO_MOVE = {
     "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
                                            "centernet.models.zoo"),
     "centernet/inference/openvino_engine.py": ("centernet.inference.onnx_export", "centernet.models.backbones.dcn"),
-    "centernet/jobs/detect.py": ("centernet.inference.detector", "centernet.io.cameras"),
-    "centernet/jobs/gpu_check.py": ("centernet.detections", "centernet.inference.decode",
-                                    "centernet.inference.detector", "centernet.inference.engine",
-                                    "centernet.inference.gpu_preprocess", "centernet.inference.transforms",
-                                    "centernet.jobs.bench", "centernet.models.build", "centernet.models.checkpoint",
-                                    "centernet.models.zoo", "cv2", "kernels.gather", "kernels.peaks",
-                                    "kernels.preprocess", "kernels.runtime", "torchvision", "torchvision.ops"),
 }
 
 

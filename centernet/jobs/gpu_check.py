@@ -23,10 +23,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
+import torchvision
+from torchvision.ops import box_iou
 
+from centernet.detections import Detections
 from centernet.errors import ConfigError
+from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks
+from centernet.inference.detector import Detector
+from centernet.inference.engine import Engine
+from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
+from centernet.inference.transforms import PreprocessSpec, preprocess
+from centernet.jobs.bench import agreement, bench, bench_frames, write_json
+from centernet.models.build import build_model
+from centernet.models.checkpoint import info_for_original, load_checkpoint
+from centernet.models.zoo import default_weights
+from kernels.gather import gather_peaks
+from kernels.peaks import peak_topk
+from kernels.preprocess import warp_normalize, warp_params
+from kernels.runtime import probe
 
 
 def _timeit(fn, n=50, warm=5) -> float:
@@ -43,9 +60,6 @@ def _timeit(fn, n=50, warm=5) -> float:
 
 
 def check_preprocess(frames) -> dict:
-    from kernels.preprocess import warp_normalize, warp_params
-    from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
-    from centernet.inference.transforms import PreprocessSpec, preprocess
     specs = {"affine": PreprocessSpec(),
              "stretch_rgb": PreprocessSpec(resize="stretch", channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0),
                                            std=(1, 1, 1)),
@@ -74,8 +88,6 @@ def check_preprocess(frames) -> dict:
 
 
 def check_peaks() -> dict:
-    from kernels.peaks import peak_topk
-    from centernet.inference.decode import peak_mask_scores, topk_peaks
     gen = torch.Generator(device="cuda").manual_seed(0)
     cases = {"random_80x128x128": torch.randn(2, 80, 128, 128, device="cuda", generator=gen) * 2 - 3,
              "random_1x96x320": torch.randn(1, 3, 96, 320, device="cuda", generator=gen)}
@@ -95,8 +107,6 @@ def check_peaks() -> dict:
 
 def check_gather() -> dict:
     """The gather kernel against `gather_at` on both layouts and dtypes: exactly equal."""
-    from kernels.gather import gather_peaks
-    from centernet.inference.decode import gather_at
     gen = torch.Generator(device="cuda").manual_seed(1)
     pixel = torch.randint(0, 128 * 128, (2, 100), device="cuda", generator=gen)
     out = {}
@@ -110,13 +120,6 @@ def check_gather() -> dict:
 
 def check_default_models(frames) -> dict:
     """fp16 vs fp32 and graph vs eager on the shipped default model (real weights)."""
-    from centernet.jobs.bench import agreement
-    from centernet.models.checkpoint import load_checkpoint
-    from centernet.inference.decode import ctdet_decode_batch
-    from centernet.detections import Detections
-    from centernet.inference.engine import Engine
-    from centernet.inference.transforms import preprocess
-    from centernet.models.zoo import default_weights
     model, info = load_checkpoint(default_weights("ctdet"))
     spec, box_mode = info.preprocess, info.decode.get("box_mode", "size")
     eager32 = Engine(model, spec, torch.device("cuda"), "fp32", "eager", box_mode=box_mode)
@@ -143,8 +146,6 @@ def task_model(task: str, arch: str, seed: int = 0):
     """(model, info) with random weights, the heatmap bias raised so that detections score about 0.6
     and the sizes made positive: graph-vs-eager comparisons then have boxes above the 0.3 threshold
     (no CenterNet weights ship for these tasks: the default multi_pose model, MoveNet, stays eager)."""
-    from centernet.models.checkpoint import info_for_original
-    from centernet.models.build import build_model
     torch.manual_seed(seed)
     model = build_model(arch, task)
     state = model.state_dict()  # shares the parameters' memory
@@ -161,8 +162,6 @@ def task_model(task: str, arch: str, seed: int = 0):
 def compare_detections(eager: list, fast: list, task: str) -> dict:
     """Agreement both ways (`bench.agreement`: class, IoU >= 0.95, score within 0.02, above 0.3) and,
     on rows paired by best IoU, the largest joint distance (px) or depth difference (m)."""
-    from torchvision.ops import box_iou
-    from centernet.jobs.bench import agreement
     out = {"matched": agreement(eager, fast), "matched_reverse": agreement(fast, eager),
            "detections": sum(len(d.above(0.3)) for d in eager)}
     worst = 0.0
@@ -195,10 +194,6 @@ def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", 
     ctdet runs the shipped default model (real weights; `arch` "default"), the others `task_model`.
     ddd frames are resized to KITTI's 1242x375. `fast_engine` "eager" runs the same code on a CPU.
     use_kernels False: the graph with the torch pre-processing and decode (what runs without CuPy)."""
-    import cv2
-    from centernet.models.checkpoint import load_checkpoint
-    from centernet.inference.detector import Detector
-    from centernet.models.zoo import default_weights
     out = {}
     for task, arch, flip in cases:
         model, info = load_checkpoint(default_weights(task)) if arch == "default" else task_model(task, arch)
@@ -227,7 +222,6 @@ def check_capture_conditions(frames, device: str = "cuda", input_size=(256, 256)
     capturing (the GUI's heatmap tap) leaves the graph working; one that copies to the host breaks
     the capture: the engine then runs those frames eager (remembered, not re-captured) and the thread
     is back on its own stream. Each compared with the eager Detector."""
-    from centernet.inference.detector import Detector
     model, info = task_model("ctdet", "res_18")
     clip = list(frames[:batch])
     want = Detector(model, info, device, engine="eager", input_size=input_size).detect_batch(clip)
@@ -294,7 +288,6 @@ def bench_batched(frames, arch: str = "res_18", batch: int = 32, replays: int = 
                   precision: str = "fp16", res: int = 512) -> dict:
     """Frames/s of `batch` same-size frames per `Engine.run_frames` (one graph replay on CUDA) with
     random weights (speed does not depend on them), against batch 1 on the same engine."""
-    from centernet.inference.engine import Engine
     model, info = task_model("ctdet", arch)
     spec = info.preprocess.with_input_size(res, res)
     eng = Engine(model, spec, torch.device(device), precision, "auto", box_mode=info.decode.get("box_mode", "size"))
@@ -335,7 +328,6 @@ class StepTimeout(BaseException):  # not an Exception: code under test that catc
 def gpu_check_steps(frames, frames8, probe_result) -> list[Step]:
     """Every step of `bench --gpu-check`, in order, with its time limit (seconds, on one H200)."""
     def bench_arch(arch, n):
-        from centernet.jobs.bench import bench
         return lambda: bench(None, arch, "ctdet", 512, "fp16", "auto", n, 20, "cuda")
     return [
         Step("cupy_probe", lambda: probe_report(probe_result), 60),
@@ -370,9 +362,6 @@ def run_gpu_check(report_path: Path, say: Callable[[str], None] = print, total_s
     no check failed."""
     if not torch.cuda.is_available():
         raise ConfigError("bench --gpu-check needs a CUDA GPU; none is available here")
-    from centernet.jobs.bench import bench_frames
-    from kernels.runtime import probe
-    import torchvision
     probe_result = probe()
     report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
               "torchvision": torchvision.__version__, "cupy": probe_result.installed,
@@ -421,7 +410,6 @@ class ReportWriter:
             self.say(f"{result['status'].upper():7} {step.name} ({seconds:.0f}s){': ' + detail if detail else ''}")
 
     def write(self) -> None:
-        from centernet.jobs.bench import write_json
         write_json(self.report, self.path)
 
 
