@@ -6,6 +6,7 @@ from pathlib import Path
 from app.cli.options import positive_int
 from centernet.jobs.bench import bench, format_record, write_json
 from centernet.jobs.gpu_check import run_gpu_check
+from centernet.io.writers.atomic import ensure_writable_file
 
 
 def add_parser(sub) -> None:
@@ -41,6 +42,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.json is not None:
+        ensure_writable_file(args.json, "--json")  # before the measurement, not after it
     if args.gpu_check:
         return run_gpu_check(args.json or Path("gpu_check.json"))
     if args.engines:

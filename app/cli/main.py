@@ -47,3 +47,9 @@ def _guarded(fn) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as e:
+        if e.filename is None:
+            raise  # not a file problem: keep the traceback for the bug report
+        # last resort for a write that no early check foresaw (a full disk): the path and the reason
+        print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USER_ERROR

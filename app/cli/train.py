@@ -7,6 +7,7 @@ from pathlib import Path
 from app.cli.options import parse_scales, parse_size
 from centernet.data.augment import AugmentConfig
 from centernet.evaluation.metrics import run_eval
+from centernet.io.writers.atomic import ensure_writable_file
 from centernet.train import TrainConfig, train
 from centernet.train.losses import LossWeights
 
@@ -33,6 +34,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    for flag, path in (("--out", args.out), ("--detections", args.detections)):
+        if path is not None:
+            ensure_writable_file(path, flag)  # before the evaluation, not after it
     run_eval(args.weights, args.data, flip=args.flip, scales=args.scales, max_images=args.max_images, out=args.out,
              detections_out=args.detections, device=args.device, input_size=args.input_size,
              keep_res=args.keep_res, progress=not args.quiet)

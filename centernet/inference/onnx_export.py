@@ -21,6 +21,7 @@ import torch
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.errors import ConfigError
+from centernet.io.writers.atomic import ensure_writable_file
 
 log = logging.getLogger(__name__)
 OPSET = 19
@@ -35,6 +36,7 @@ def info_metadata(info: CheckpointInfo) -> str:
 
 def export_onnx(weights, out_path, input_size: tuple[int, int] | None = None, arch=None, task=None) -> Path:
     """Export a checkpoint to ONNX (written atomically); returns the path."""
+    ensure_writable_file(Path(out_path), "--out")  # before the export, not after it
     model, info = load_checkpoint(weights, arch=arch, task=task)
     return export_model_onnx(model, info, out_path, input_size)
 

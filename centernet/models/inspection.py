@@ -21,6 +21,7 @@ from centernet.models.checkpoint import (DEFAULT_MODEL_ARCHS, CheckpointInfo, at
                          read_file, task_of_heads, to_original)
 from centernet.classes import default_classes
 from centernet.errors import CenterNetError, ConfigError
+from centernet.io.writers.atomic import ensure_writable_file
 from centernet.models.heads import DEFAULT_NUM_CLASSES, TASKS, task_heads
 from centernet.models.build import available_archs, build_model, default_head_conv
 from centernet.models.zoo import manifest_name_for, sha256_file
@@ -239,6 +240,7 @@ def convert_file(path, to: str, out: Path | None = None) -> tuple[Path, Checkpoi
     out = Path(out) if out is not None else default_output(path, to)
     if out.exists() and out.resolve() == path.resolve():
         raise ConfigError(f"--out {out} is the input file: choose another path")
+    ensure_writable_file(out, "--out")
     notes = []
     if to == "ours":
         model, info = load_checkpoint(path)

@@ -44,13 +44,24 @@ def write_json_atomic(path: Path, obj, fsync: bool = False, indent: int | None =
         json.dump(obj, f, indent=indent, sort_keys=sort_keys)
         f.write("\n")
 
-def ensure_writable_dir(path: Path, flag: str) -> Path:
+def why_unwritable(folder: Path) -> str | None:
+    """Why no file can be created in `folder` (a file in the way, no permission, ...), or None when one can."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return None
     except OSError as e:
-        raise InputError(f"cannot write to {flag} {path}: {e.strerror or e}; choose a folder you can write") from None
+        # a regular file where a folder should be: name it, errno's "File exists" does not help
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            return f"{blocker} is a file, not a folder"
+        return e.strerror or str(e)
+
+
+def ensure_writable_dir(path: Path, flag: str) -> Path:
+    reason = why_unwritable(Path(path))
+    if reason is not None:
+        raise InputError(f"cannot write to {flag} {path}: {reason}; choose a folder you can write")
     return path
 
 
@@ -59,7 +70,9 @@ def ensure_writable_file(path: Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"cannot write to {flag} {path}: it is a folder; give a file name")
-    ensure_writable_dir(path.parent if str(path.parent) else Path("."), flag)
+    reason = why_unwritable(path.parent if str(path.parent) else Path("."))
+    if reason is not None:
+        raise InputError(f"cannot write to {flag} {path}: {reason}; choose a path you can write")
     return path
 
 

@@ -192,6 +192,36 @@ def test_a_failed_image_write_leaves_no_part_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
+@pytest.fixture
+def under_a_file(tmp_path):
+    """A destination no one can write, root included: a path below a regular file."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    return blocker / "sub" / "out"
+
+
+@pytest.mark.parametrize("command", [
+    ("export", "onnx", "--out", "{dest}.onnx", "--weights", "{weights}"),
+    ("weights", "convert", "{weights}", "--to", "ours", "--out", "{dest}.pth"),
+    ("eval", "--weights", "{weights}", "--data", "synthetic:2", "--out", "{dest}.json", "--device", "cpu"),
+    ("bench", "--json", "{dest}.json", "--weights", "{weights}", "--device", "cpu", "--frames", "1"),
+], ids=["export-onnx", "weights-convert", "eval", "bench"])
+def test_an_unwritable_destination_is_one_line_naming_it(tmp_path, seeded_res18, under_a_file, command):
+    args = [a.format(dest=under_a_file, weights=seeded_res18) for a in command]
+    proc = main_py(*args)
+    assert proc.returncode == 2, proc.stderr
+    one_line_error(proc, str(under_a_file.parent))
+
+
+def test_a_stray_write_error_becomes_one_line_naming_the_path(capsys):
+    from app.cli.main import _guarded
+
+    def fails():
+        raise OSError(28, "No space left on device", "/data/out/rendered.mp4")
+    assert _guarded(fails) == 2
+    assert capsys.readouterr().err == "error: cannot use /data/out/rendered.mp4: No space left on device\n"
+
+
 # ---- 5. COCO annotations with a broken schema -----------------------------------------------------
 
 def coco_file_with(tmp_path, annotation: dict):
