@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from app.cli.options import (EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, add_calib_option, add_model_options,
-                             add_tta_options, detector_config)
+                             add_tta_options, detector_config, parse_score)
 from centernet.inference.detector import Detector
 from centernet.io.sources import collect_images
 from centernet.jobs.detect import DetectOptions, ImageResult, check_outputs, detect_images
@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("detect", help="detect objects in images, folders and globs")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     add_model_options(p)
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=parse_score, default=None,
                    help="score threshold: drawing uses 0.3 when not given; the JSON keeps all K unless given")
     p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
     p.add_argument("--out", type=Path, help="folder for rendered images")

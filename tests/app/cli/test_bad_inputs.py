@@ -325,6 +325,13 @@ def test_annotate_refuses_a_threshold_outside_0_to_1(tmp_path, value):
     assert "outside 0..1" in proc.stderr and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("value", ["-1", "2", "nan"])
+def test_detect_refuses_a_threshold_outside_0_to_1(tmp_path, value):
+    proc = main_py("detect", a_good_image(tmp_path), "--json", tmp_path / "r.json", f"--threshold={value}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "outside 0..1" in proc.stderr and not (tmp_path / "r.json").exists()
+
+
 def test_classes_that_name_no_class_are_refused(tmp_path, seeded_res18):
     proc = main_py("annotate", DEMO, "--out", tmp_path / "out", "--classes", ",", "--weights", seeded_res18,
                    "--input-size", "64", "--device", "cpu")
