@@ -168,6 +168,16 @@ def estimate_input_frames(spec: str, options: AnnotateOptions) -> int | None:
         return None
 
 
+def check_start_within(source: FrameSource, options: AnnotateOptions) -> None:
+    """Refuse a --start at or past the end of a file: it would annotate 0 frames and call that success."""
+    if source.kind != "video" or source.is_live or not source.frame_count or not source.fps or options.start_s <= 0:
+        return
+    length_s = source.frame_count / source.fps
+    if options.start_s >= length_s:
+        raise InputError(f"--start {options.start_s:g}s is past the end of {source.spec}, which is {length_s:.1f} s "
+                         f"long: give a --start below {length_s:.1f}")
+
+
 def estimate_frames(source: FrameSource, options: AnnotateOptions) -> int | None:
     if source.frame_count is None or source.is_live:
         return None

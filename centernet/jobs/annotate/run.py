@@ -38,7 +38,7 @@ from centernet.io.writers.records import FrameRecord
 from centernet.io.writers.video import VideoFileWriter
 from centernet.jobs.annotate.exports import RunStats, build_summary, render_record, write_exports
 from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
-                                          JobResult, estimate_frames, estimate_input_frames)
+                                          JobResult, check_start_within, estimate_frames, estimate_input_frames)
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
 
 
@@ -91,6 +91,7 @@ def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, 
     with output_lock(folder):
         source = FrameSource(spec)
         try:
+            check_start_within(source, options)
             return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
                                    digest or model_digest(detector), on_event).run()
         finally:

@@ -332,6 +332,15 @@ def test_detect_refuses_a_threshold_outside_0_to_1(tmp_path, value):
     assert "outside 0..1" in proc.stderr and not (tmp_path / "r.json").exists()
 
 
+def test_annotate_start_past_the_end_names_the_clips_length(tmp_path, seeded_res18):
+    proc = main_py("annotate", DEMO, "--out", tmp_path / "out", "--start", "1h", "--weights", seeded_res18,
+                   "--input-size", "64", "--device", "cpu")
+    assert proc.returncode == 2, proc.stderr
+    line = one_line_error(proc, "--start 3600s is past the end of", "s long")
+    assert float(line.split("which is ")[1].split(" s long")[0]) > 1
+    assert not (tmp_path / "out" / "bikes").exists()
+
+
 def test_classes_that_name_no_class_are_refused(tmp_path, seeded_res18):
     proc = main_py("annotate", DEMO, "--out", tmp_path / "out", "--classes", ",", "--weights", seeded_res18,
                    "--input-size", "64", "--device", "cpu")
