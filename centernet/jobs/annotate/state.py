@@ -42,7 +42,8 @@ def run_fingerprint(spec: str, source, detector, options: AnnotateOptions, diges
           "scales": list(detector.scales), "threshold": o.threshold,
           "classes": sorted(o.classes) if o.classes is not None else None, "every": o.every,
           "start_s": o.start_s, "end_s": o.file_end_s(), "batch": o.batch, "chunk": o.chunk,
-          "tracker": tracker_fingerprint(o) if o.tracking else None}
+          "tracker": tracker_fingerprint(o) if o.tracking else None,
+          "formats": sorted(o.formats)}   # a resume must not drop (or start) the partial render
     return json.loads(json.dumps(fp))
 
 

@@ -111,6 +111,26 @@ def test_annotate_that_fails_leaves_no_empty_output_folder(tmp_path, seeded_res1
     assert not out.exists()
 
 
+def test_resume_with_another_format_is_refused_and_keeps_the_partial_render(tmp_path, seeded_res18):
+    out = tmp_path / "out"
+    args = ("annotate", DEMO, "--out", out, "--weights", seeded_res18, "--input-size", "64", "--device", "cpu",
+            "--quiet", "--chunk", "8", "--batch", "4")
+    first = start_main_py(*args, "--format", "coco,video")
+    chunks = out / "bikes" / ".annotate" / "chunks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (chunks.is_dir() and any(chunks.iterdir())):
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    partial = out / "bikes" / ".rendered.part.mp4"
+    assert partial.exists()
+    size = partial.stat().st_size
+    proc = main_py(*args, "--format", "coco", "--resume")
+    assert proc.returncode == 2, proc.stderr
+    one_line_error(proc, "other settings (formats)")
+    assert partial.exists() and partial.stat().st_size == size
+
+
 # ---- 2. Ctrl-C in gui --headless ------------------------------------------------------------------
 
 def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, seeded_res18):
