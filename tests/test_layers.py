@@ -29,13 +29,8 @@ STILL_TO_MOVE = {
     "centernet/inference/detector.py": ("centernet.inference", "centernet.inference.decode_movenet",
                                         "centernet.inference.engine", "centernet.inference.onnx_export",
                                         "centernet.inference.openvino_engine", "centernet.models.zoo"),
-    "centernet/inference/engine.py": ("centernet.inference.cuda_graph", "centernet.models.backbones.dcn",
-                                      "kernels.runtime"),
-    "centernet/inference/engine_choice.py": ("centernet.io.writers.atomic",),
-    "centernet/inference/frame_pipeline.py": ("kernels.gather", "kernels.peaks", "kernels.preprocess"),
     "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
                                            "centernet.models.zoo"),
-    "centernet/inference/openvino_engine.py": ("centernet.inference.onnx_export", "centernet.models.backbones.dcn"),
 }
 
 

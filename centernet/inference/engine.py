@@ -26,10 +26,13 @@ import torch
 from torch import nn
 
 from centernet.inference.bn_folding import fold_batch_norm
+from centernet.inference.cuda_graph import CudaGraphPipeline
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import FixedDetections
 from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
 from centernet.inference.transforms import InputTransform, PreprocessSpec, plan_task_transform
+from centernet.models.backbones.dcn import use_fast_deform_conv
+from kernels.runtime import probe
 
 log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -114,7 +117,6 @@ def prepare_model(model: nn.Module, device: torch.device, precision: str = "fp32
     fast_deform (default: on CPU, or in bf16): deformable convs as row gathers + one matmul
     (`use_fast_deform_conv`), 2-4x faster than torchvision's CPU kernel and able to run bf16.
     """
-    from centernet.models.backbones.dcn import use_fast_deform_conv
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
     fast = fold_batch_norm(model.eval()) if fold_bn else copy.deepcopy(model.eval())
@@ -184,7 +186,6 @@ class Engine:
         """The captured graph for this frame size, batch, spec and flip (captured on first use), or None
         when its capture failed, now or before: that input then runs eager, and the failure is
         logged once (a failed capture is not retried on every frame)."""
-        from centernet.inference.cuda_graph import CudaGraphPipeline
         spec = spec or self.spec
         flip = flip and self.task in FLIP_TASKS
         key = (tuple(frame_hw), batch, spec, flip)
@@ -259,7 +260,6 @@ def deform_conv_kind(mode: str, device: torch.device, precision: str) -> str:
 def kernels_usable() -> bool:
     """Whether the CuPy kernels run here (probed once per process: `kernels.runtime.probe`); when
     not, the torch pre-processing and decode run instead, and the log says why, once."""
-    from kernels.runtime import probe
     result = probe()
     if not result.usable:
         _say_kernels_off(result.reason, result.installed)

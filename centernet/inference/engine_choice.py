@@ -20,6 +20,8 @@ from typing import Callable
 
 import torch
 
+from centernet.io.writers.atomic import write_json_atomic
+
 log = logging.getLogger(__name__)
 CPU_ENGINES = ("eager", "onnxruntime", "openvino")
 OVERRIDE_ENV = "CENTERNET_CPU_ENGINE"
@@ -145,7 +147,6 @@ def read_cache(cache_file: Path) -> dict:
 
 def write_cache(cache_file: Path, key: str, entry: dict) -> None:
     """Add one entry (read-modify-write; a lost race only costs another measurement)."""
-    from centernet.io.writers.atomic import write_json_atomic
     data = read_cache(cache_file)
     data[key] = entry
     try:

@@ -21,6 +21,9 @@ from centernet.detections import FixedDetections
 from centernet.inference.gpu_preprocess import normalization, preprocess_on_device, sampling_grid, source_matrix
 from centernet.inference.transforms import InputTransform, PreprocessSpec
 from centernet.inference.tta import merge_flip
+from kernels.gather import gather_peaks
+from kernels.peaks import candidate_buffers, peak_topk, supports
+from kernels.preprocess import warp_normalize, warp_params
 
 PIPELINE_TASKS = ("ctdet", "multi_pose", "ddd")
 FLIP_TASKS = ("ctdet", "multi_pose")  # ddd ignores flip, as the original
@@ -59,8 +62,6 @@ class FramePipeline:
         self._peak_buffers: dict = {}
         self._gather = gather_at
         if use_kernels:
-            from kernels.gather import gather_peaks
-            from kernels.preprocess import warp_params
             self._gather = gather_peaks
             self._warp = warp_params(source_matrix(transform, spec), spec.pixel_scale, spec.mean, spec.std,
                                      spec.channel_order == "rgb", spec.truncate_pixels)
@@ -75,7 +76,6 @@ class FramePipeline:
         """(B, H, W, 3) uint8 BGR -> (B, 3, h, w) normalised network input."""
         if not self.use_kernels:
             return preprocess_on_device(frames, self.transform, self.spec, self._grid, self.input_dtype, self._norm)
-        from kernels.preprocess import warp_normalize
         h, w = self.transform.input_size
         x = torch.empty(frames.shape[0], 3, h, w, dtype=self.input_dtype, device=frames.device)
         warp_normalize(frames.contiguous(), x, self._warp)
@@ -98,7 +98,6 @@ class FramePipeline:
         what the kernel cannot serve: K above its tile, logits other than float32)."""
         if not self.use_kernels:
             return None
-        from kernels.peaks import candidate_buffers, peak_topk, supports
         if not supports(self.options.k, hm.dtype):
             return None
         b, c, h, w = hm.shape

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from centernet.errors import ConfigError
+from centernet.inference.onnx_export import cached_onnx_path, onnx_runtime_available
+from centernet.models.backbones.dcn import DCN
 from centernet.models.checkpoint import CheckpointInfo
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,10 @@ FUSION_TOLERANCE = 1e-3      # wider than OpenVINO's own 1e-4, so every near-1/6
 
 def openvino_available() -> bool:
     """Whether OpenVINO and the ONNX exporter it reads from are installed."""
-    from centernet.inference.onnx_export import onnx_runtime_available
     return importlib.util.find_spec("openvino") is not None and onnx_runtime_available()
 
 
 def has_deformable_conv(model: torch.nn.Module) -> bool:
-    from centernet.models.backbones.dcn import DCN
     return any(isinstance(m, DCN) for m in model.modules())
 
 
@@ -139,7 +139,6 @@ def cached_openvino_model(model: torch.nn.Module, info: CheckpointInfo, input_si
                           device: str = "auto") -> "OpenVinoModel":
     """`model` run by OpenVINO: exported to ONNX once per weights and input size (cached), compiled
     once per precision, threads and device (OpenVINO's model cache)."""
-    from centernet.inference.onnx_export import cached_onnx_path
     if not openvino_available():
         raise ConfigError("the openvino engine needs openvino and the onnx exporter: pip install -e .[dev] "
                           "(or pip install openvino onnx onnxscript)")
