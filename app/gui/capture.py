@@ -3,7 +3,8 @@
 Video files play at their own frame rate (from the container's timestamps) or as fast as the
 inference worker takes frames; pause, step, seek and loop apply to seekable sources. Live sources
 (cameras, streams) that stop delivering are reopened with a status message per attempt (a stream
-that stays connected but goes silent ends after `sources.STREAM_READ_TIMEOUT_S`). Frames that
+that stays connected but goes silent ends after `sources.STREAM_READ_TIMEOUT_S`); a stream that
+refuses the first connection is retried the same way, with back-off until it answers or is stopped. Frames that
 fail to decode are skipped and counted by `FrameSource`. Every control call is thread-safe and
 cheap: it sets a flag under the lock and wakes the thread.
 """
@@ -152,9 +153,12 @@ class CaptureThread(QThread):
         try:
             return FrameSource(self.spec, image_fps=1.0 / self.FOLDER_DWELL_S)
         except CenterNetError as e:
-            self.failed.emit(str(e))
+            message = str(e)
         except Exception as e:  # OpenCV can raise cv2.error on odd inputs: still a message, not a crash
-            self.failed.emit(f"cannot open {self.spec}: {e}")
+            message = f"cannot open {self.spec}: {e}"
+        if self.kind == "stream":   # one policy for streams: refused at first or dropped later, retry until stopped
+            return self._retry(f"stream unreachable: {self.spec} ({message})")
+        self.failed.emit(message)
         return None
 
     def run(self) -> None:
@@ -269,24 +273,30 @@ class CaptureThread(QThread):
         """Reopen a live source until it works or the thread stops; False when stopping."""
         what = "camera" if self.kind == "camera" else "stream"
         self.source.close()
-        self.status.emit(f"{what} ended: {self.spec}; reconnecting…")
+        source = self._retry(f"{what} ended: {self.spec}")
+        if source is None:
+            return False
+        self.source = source
+        self.status.emit(f"reconnected to {self.spec}")
+        self.reconnected.emit()
+        return True
+
+    def _retry(self, what: str) -> FrameSource | None:
+        """Open the source with back-off, a status message per attempt, until it answers; None when stopping."""
+        self.status.emit(f"{what}; reconnecting…")
         attempt = 0
         while not self._stop:
             delay = self.RECONNECT_DELAYS[min(attempt, len(self.RECONNECT_DELAYS) - 1)]
             if self._sleep(delay):
-                return False
+                return None
             attempt += 1
             self.reconnect_attempts += 1
-            self.status.emit(f"{what} ended: {self.spec}; reconnect attempt {attempt}…")
+            self.status.emit(f"{what}; reconnect attempt {attempt}…")
             try:
-                source = FrameSource(self.spec)
+                return FrameSource(self.spec)
             except Exception:
                 continue
-            self.source = source
-            self.status.emit(f"reconnected to {self.spec}")
-            self.reconnected.emit()
-            return True
-        return False
+        return None
 
 
 class CameraLister(QThread):

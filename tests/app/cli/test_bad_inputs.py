@@ -8,7 +8,8 @@ Real `main.py` subprocesses throughout. The list, in the issue's order:
   5. COCO annotations with a broken schema;
   6. explore on a corrupt annotation file;
   7. out-of-range values that were accepted silently;
-  8. misleading messages and leftovers.
+  8. misleading messages and leftovers (a stream that refuses the connection is retried like a dropped one:
+     tests/app/gui/test_capture.py and tests/app/cli/test_errors.py, which need Qt).
 """
 from __future__ import annotations
 

@@ -20,10 +20,13 @@ def test_missing_file_shows_a_message(make_window, qtbot, tmp_path):
     assert_shows_error(qtbot, window, "input not found", "nope.mp4")
 
 
-def test_unopenable_url_shows_a_message(make_window, qtbot):
+def test_unopenable_url_shows_a_message_and_keeps_retrying(make_window, qtbot):
     url = f"http://127.0.0.1:{closed_port()}/x.mjpg"
     window = make_window(source=url)
-    assert_shows_error(qtbot, window, "cannot open stream", url)
+    qtbot.waitUntil(lambda: "reconnect attempt 2" in window.view.message, timeout=20000)
+    assert window.view.message_level == "warning"   # one policy for streams: retried until stopped (issue 21)
+    for fragment in ("stream unreachable", "cannot open stream", url):
+        assert fragment in window.view.message, (fragment, window.view.message)
 
 
 def test_camera_index_that_does_not_exist_shows_a_message(make_window, qtbot):

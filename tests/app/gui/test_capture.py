@@ -10,6 +10,8 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from app.gui.capture import CaptureThread
+from tests.app.conftest import closed_port
+from tests.stream_server import MJPEGServer
 
 
 class Sink:
@@ -185,3 +187,25 @@ def mjpeg_server_10fps():
     server = MJPEGServer(fps=10.0).start()
     yield server
     server.stop()
+
+
+def test_a_stream_that_refuses_the_connection_is_retried_until_it_answers(qtbot):
+    """One policy for streams (issue 21): refused at first is retried with back-off like a dropped stream."""
+    port = closed_port()
+    cap = CaptureThread(f"http://127.0.0.1:{port}/live.mjpg")
+    statuses, failures, opened = [], [], []
+    cap.opened.connect(opened.append, Qt.ConnectionType.DirectConnection)
+    cap.status.connect(statuses.append, Qt.ConnectionType.DirectConnection)
+    cap.failed.connect(failures.append, Qt.ConnectionType.DirectConnection)
+    cap.start()
+    server = MJPEGServer()
+    try:
+        qtbot.waitUntil(lambda: any("reconnect attempt 1" in m for m in statuses), timeout=20000)
+        server.port = port   # now something answers on that port
+        server.start()
+        qtbot.waitUntil(lambda: bool(opened), timeout=30000)
+    finally:
+        cap.stop()
+        assert cap.wait(5000)
+        server.stop()
+    assert not failures and statuses[0].startswith(f"stream unreachable: http://127.0.0.1:{port}/live.mjpg")
