@@ -29,8 +29,6 @@ STILL_TO_MOVE = {
     "centernet/inference/detector.py": ("centernet.inference", "centernet.inference.decode_movenet",
                                         "centernet.inference.engine", "centernet.inference.onnx_export",
                                         "centernet.inference.openvino_engine", "centernet.models.zoo"),
-    "centernet/inference/onnx_export.py": ("centernet.errors", "centernet.inference.transforms",
-                                           "centernet.models.zoo"),
 }
 
 

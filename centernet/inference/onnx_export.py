@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from centernet.inference.transforms import PreprocessSpec
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
-from centernet.errors import ConfigError
+from centernet.errors import CheckpointError, ConfigError
 from centernet.io.writers.atomic import ensure_writable_file
+from centernet.models.zoo import cache_dir
 
 log = logging.getLogger(__name__)
 OPSET = 19
@@ -85,7 +87,6 @@ def cached_onnx_model(model: torch.nn.Module, info: CheckpointInfo, input_size: 
 
 def cached_onnx_path(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int]) -> Path:
     """The ONNX export of `model` at `input_size`, written once per weights into the cache folder."""
-    from centernet.models.zoo import cache_dir
     h, w = input_size
     key = state_dict_sha256(model)[:16]
     path = cache_dir() / "onnx" / f"{info.arch}_{info.task}_{h}x{w}_{key}.onnx"
@@ -131,8 +132,6 @@ class OnnxRuntimeModel(torch.nn.Module):
 
 def info_from_metadata(model: "OnnxRuntimeModel", path) -> CheckpointInfo:
     """The CheckpointInfo an exported file carries (exported by `export_onnx`)."""
-    from centernet.errors import CheckpointError
-    from centernet.inference.transforms import PreprocessSpec
     d = model.info_dict
     if d is None:
         raise CheckpointError(f"{path} was not exported by this project (no {METADATA_KEY} metadata): "
