@@ -67,6 +67,8 @@ class Detector:
         self.openvino_device = str(device)  # OpenVINO's device; torch then pre-processes and decodes on the CPU
         self.device = resolve_device("cpu" if engine == "openvino" else device)
         self.model = model.to(self.device).eval()
+        # taken before an engine may replace the torch model by an ONNX Runtime / OpenVINO one, which has no weights
+        self.weights_sha256 = state_dict_sha256(self.model)
         self.info = info
         self.k = int(k or info.decode.get("k", 100))
         spec = info.preprocess
@@ -136,7 +138,7 @@ class Detector:
         size = tuple(self.spec.input_size)
         candidates = ec.cpu_candidates(resolved, precision, has_deformable_conv(self.model),
                                        {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()})
-        key = ec.choice_key(state_dict_sha256(self.model), size, resolved, ec.cpu_model_name(), threads)
+        key = ec.choice_key(self.weights_sha256, size, resolved, ec.cpu_model_name(), threads)
         return ec.choose_cpu_engine(candidates, key, self._candidate_runner, size, cache_dir() / "engine_choice.json")
 
     def _candidate_runner(self, candidate):

@@ -150,7 +150,7 @@ class AnnotateWorker:
         if cwd and os.path.isdir(cwd):
             os.chdir(cwd)  # relative inputs resolve as on the driver (same path on shared storage)
         self.detector = make_detector(device=device)
-        self.digest = model_digest(self.detector.model)
+        self.digest = model_digest(self.detector)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.counter = _FrameCounter()
 

@@ -10,7 +10,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from centernet.errors import InputError
-from centernet.models.fingerprint import state_dict_sha256
 from centernet.io.tracking import make_tracker
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import LOCK_NAME
@@ -22,9 +21,9 @@ STATE_FILE = "state.json"
 STATE_VERSION = 1
 
 
-def model_digest(model) -> str:
-    """The weights' fingerprint: a resumed run must use the same weights."""
-    return state_dict_sha256(model)
+def model_digest(detector) -> str:
+    """The weights' fingerprint: a resumed run must use the same weights (whichever engine runs them)."""
+    return detector.weights_sha256
 
 
 

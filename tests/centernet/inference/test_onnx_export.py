@@ -72,6 +72,12 @@ def test_onnxruntime_engine_exports_once_and_detects_like_the_torch_engine(seede
     torch.testing.assert_close(ort_dets.scores, torch_dets.scores, rtol=0, atol=1e-4)
     Detector.from_checkpoint(path, device="cpu", input_size=(256, 256), engine="onnxruntime")  # cached: no export
     assert exported[0].stat().st_mtime_ns == stamp
+    # the weights' fingerprint (annotate's resume key) is the torch model's, not the ONNX stand-in's empty one
+    from centernet.jobs.annotate import model_digest
+    from centernet.models.fingerprint import state_dict_sha256
+    model, info = load_checkpoint(path)
+    assert model_digest(ort) == state_dict_sha256(model) == model_digest(Detector(model, info, device="cpu"))
+    assert model_digest(ort) != state_dict_sha256(torch.nn.Module())
 
 
 def test_onnxruntime_engine_refuses_what_it_cannot_run(seeded_checkpoint, tmp_path, monkeypatch):
