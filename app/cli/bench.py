@@ -5,6 +5,7 @@ from pathlib import Path
 
 from app.cli.options import positive_int
 from centernet.jobs.bench import bench, format_record, write_json
+from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.jobs.gpu_check import run_gpu_check
 from centernet.io.writers.atomic import ensure_writable_file
 
@@ -61,7 +62,6 @@ def run_engines(args) -> int:
     """`bench --engines`: the Markdown table, row by row as measured (a long run shows progress)."""
     import os
     import time
-    from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.2f} before the run")
