@@ -20,13 +20,6 @@ MAX_TOP_LEVEL_MODULES = 12
 OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
             "trackeval", "matplotlib"}
 GUI_COMMAND = "app.cli.gui"                          # starts Qt (and app.gui) only when the command runs
-# TEMPORARY (issue 19): imports inside functions still to move to the top, by the helpers who own
-# these files. Delete entries as they go; the rule fails on anything not listed here.
-STILL_TO_MOVE = {
-    "centernet/inference/detector.py": ("centernet.inference", "centernet.inference.decode_movenet",
-                                        "centernet.inference.engine", "centernet.inference.onnx_export",
-                                        "centernet.inference.openvino_engine", "centernet.models.zoo"),
-}
 
 
 @dataclass(frozen=True)
@@ -210,10 +203,6 @@ def allowed_inside_a_function(imp: Import, files: dict) -> bool:
 def test_imports_inside_functions_are_only_optional_dependencies(graph):
     files, imports = graph
     inside = [imp for imp in imports if imp.in_function and not allowed_inside_a_function(imp, files)]
-    new = [f"{imp.where()} {imp.name}" for imp in inside
-           if imp.name not in STILL_TO_MOVE.get(str(imp.path.relative_to(ROOT)), ())]
-    assert not new, ("imports inside functions (move them to the top of the file; only optional packages "
-                     f"{', '.join(sorted(OPTIONAL))} may be imported where used):" + offenders(new))
-    if inside:
-        pytest.xfail("temporary (issue 19): imports inside functions still to move to the top:"
-                     + offenders([f"{imp.where()} {imp.name}" for imp in inside]))
+    bad = [f"{imp.where()} {imp.name}" for imp in inside]
+    assert not bad, ("imports inside functions (move them to the top of the file; only optional packages "
+                     f"{', '.join(sorted(OPTIONAL))} may be imported where used):" + offenders(bad))

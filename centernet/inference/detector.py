@@ -12,19 +12,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from centernet.inference import engine_choice as ec
 from centernet.inference.config import DetectorConfig
+from centernet.inference.decode_movenet import movenet_decode
+from centernet.inference.onnx_export import (OnnxRuntimeModel, cached_onnx_model, info_from_metadata,
+                                             onnx_runtime_available)
 from centernet.io.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.decode import decode_fixed, topk_peaks
-from centernet.inference.engine import graph_ready
+from centernet.inference.engine import Engine, graph_ready, resolve_precision, tune_cpu_threads
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
-from centernet.inference.openvino_engine import PEAK_OUTPUT
+from centernet.inference.openvino_engine import (PEAK_OUTPUT, OpenVinoModel, cached_openvino_model,
+                                                 has_deformable_conv, openvino_available)
 from centernet.io.geometry3d import alpha_to_rot_y, location_from_center
+from centernet.models.zoo import cache_dir, default_weights
 from centernet.timing import StageTimer
 from centernet.inference.transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
                          preprocess, warp_image)
@@ -91,8 +97,6 @@ class Detector:
 
     def _make_engine(self, mode: str, precision: str):
         """The fast path for this model (None: run the model exactly as loaded)."""
-        from centernet.inference.onnx_export import OnnxRuntimeModel
-        from centernet.inference.openvino_engine import OpenVinoModel
         if mode == "auto" and not isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)) \
                 and self._measured_choice_applies():
             choice = self._choose_cpu_engine(precision)
@@ -104,7 +108,6 @@ class Detector:
         if mode in ("plain", "onnxruntime", "openvino") or isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)):
             self.engine_name = {OnnxRuntimeModel: "onnxruntime", OpenVinoModel: "openvino"}.get(type(self.model), mode)
             return None
-        from centernet.inference.engine import Engine
         not_graph = self._unsupported_reason("graph", "fp32")  # precision is the Engine's to check
         if not_graph and mode == "graph":
             raise ConfigError(not_graph)
@@ -125,11 +128,6 @@ class Detector:
 
     def _choose_cpu_engine(self, precision: str):
         """The fastest CPU engine for this model, input size, precision and machine (cached)."""
-        from centernet.inference import engine_choice as ec
-        from centernet.inference.engine import resolve_precision, tune_cpu_threads
-        from centernet.inference.onnx_export import onnx_runtime_available
-        from centernet.inference.openvino_engine import has_deformable_conv, openvino_available
-        from centernet.models.zoo import cache_dir
         try:
             resolved = resolve_precision(precision, self.device)
         except ValueError as e:
@@ -143,7 +141,6 @@ class Detector:
 
     def _candidate_runner(self, candidate):
         """A forward of one candidate engine, for the measurement."""
-        from centernet.inference.engine import Engine
         if candidate.engine == "onnxruntime":
             return self._onnx_runtime_model(candidate.precision)
         if candidate.engine == "openvino":
@@ -152,8 +149,6 @@ class Detector:
 
     def _openvino_model(self, precision: str):
         """The model exported to ONNX (cached) and compiled by OpenVINO: one input size, fp32 or bf16."""
-        from centernet.inference.engine import resolve_precision, tune_cpu_threads
-        from centernet.inference.openvino_engine import cached_openvino_model
         reason = self._unsupported_reason("openvino", precision)
         if reason:
             raise ConfigError(reason)
@@ -163,8 +158,6 @@ class Detector:
 
     def _onnx_runtime_model(self, precision: str):
         """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
-        from centernet.inference.engine import tune_cpu_threads
-        from centernet.inference.onnx_export import cached_onnx_model
         reason = self._unsupported_reason("onnxruntime", precision)
         if reason:
             raise ConfigError(reason)
@@ -196,10 +189,8 @@ class Detector:
                         device: str | torch.device = "auto", **kwargs) -> "Detector":
         """Load any checkpoint (original or ours); with no path, the shipped default model for the task."""
         if path is None:
-            from centernet.models.zoo import default_weights
             path = default_weights(task or "ctdet")
         if str(path).lower().endswith(".onnx"):
-            from centernet.inference.onnx_export import OnnxRuntimeModel, info_from_metadata
             model = OnnxRuntimeModel(path)
             return cls(model, info_from_metadata(model, path), "cpu", **kwargs)
         model, info = load_checkpoint(path, arch=arch, task=task)
@@ -300,7 +291,6 @@ class Detector:
         """
         rule = self.info.decode.get("rule", "centernet")
         if rule == "movenet":
-            from centernet.inference.decode_movenet import movenet_decode
             return [movenet_decode(*(outputs[n][i:i + 1] for n in ("center", "box_scale", "box_offset",
                                                                      "kpt_heatmap", "kpt_regress", "kpt_offset")),
                                    k=self.k) for i in range(outputs["center"].shape[0])]
