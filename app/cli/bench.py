@@ -46,7 +46,7 @@ def run(args) -> int:
     if args.json is not None:
         ensure_writable_file(args.json, "--json")  # before the measurement, not after it
     if args.gpu_check:
-        return run_gpu_check(args.json or Path("gpu_check.json"))
+        return run_gpu_check(args.json or Path("gpu_check.json"), say=print)
     if args.engines:
         return run_engines(args)
     record = bench(args.weights, args.arch, args.task, args.res, args.precision, args.engine, args.frames,

@@ -39,7 +39,7 @@ def cmd_eval(args) -> int:
             ensure_writable_file(path, flag)  # before the evaluation, not after it
     run_eval(args.weights, args.data, flip=args.flip, scales=args.scales, max_images=args.max_images, out=args.out,
              detections_out=args.detections, device=args.device, input_size=args.input_size,
-             keep_res=args.keep_res, progress=not args.quiet)
+             keep_res=args.keep_res, progress=not args.quiet, say=print)
     return 0
 
 

@@ -372,8 +372,8 @@ def metrics_only(result: dict) -> dict:
 
 def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | None = None, out=None,
              detections_out=None, device: str = "auto", input_size=None, keep_res: bool = False,
-             progress: bool = True, say=print) -> dict:
-    """`main.py eval`: load a checkpoint, evaluate it on `data`, print the tables, save the JSON."""
+             progress: bool = True, say=lambda line: None) -> dict:
+    """`main.py eval`: load a checkpoint, evaluate it on `data`, report the tables (`say`), save the JSON."""
     kwargs = {"keep_res": keep_res}
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)

@@ -356,7 +356,8 @@ def probe_report(probe_result) -> dict:
     return {"pass": False, "error": probe_result.reason, "traceback": probe_result.detail}
 
 
-def run_gpu_check(report_path: Path, say: Callable[[str], None] = print, total_s: float = TOTAL_LIMIT_S) -> int:
+def run_gpu_check(report_path: Path, say: Callable[[str], None] = lambda line: None,
+                  total_s: float = TOTAL_LIMIT_S) -> int:
     """Run every step, each under its time limit and all within `total_s`, writing the JSON report after
     each (a run cut short still reports). One line per step: pass / fail / skipped. Returns 0 when
     no check failed."""
