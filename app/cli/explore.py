@@ -45,7 +45,7 @@ def run(args) -> int:
                        engine=tuple(dict.fromkeys(split_list(args.engine))))
     explore(grid, args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
             device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup,
-            progress=not args.quiet)
+            progress=not args.quiet, say=print)
     return 0
 
 

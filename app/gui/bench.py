@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import torch
 
-from app.gui.main_window import MainWindow, apply_theme
+from app.gui.main_window import MainWindow
+from app.gui.theme import apply_theme
 from app.gui.stats import process_rss_mb
 from centernet.classes import COCO_CLASSES
 from centernet.detections import Detections

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from app.display import can_open_window
 from app.gui.headless import HeadlessOptions, run_headless
-from app.gui.main_window import APP_NAME, MainWindow, apply_theme
+from app.gui.main_window import MainWindow
+from app.gui.theme import APP_NAME, apply_theme
 from centernet.models.zoo import ASSETS
 from centernet.errors import ConfigError
 from centernet.inference.config import DetectorConfig

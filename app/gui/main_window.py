@@ -23,7 +23,7 @@ from app.gui.panels import build_panels
 from app.gui.pipeline import Pipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description
-from app.gui.theme import APP_NAME, STYLE_SHEET, apply_theme  # noqa: F401  apply_theme: for app.gui.main
+from app.gui.theme import APP_NAME, STYLE_SHEET
 from app.gui.window_settings import (default_settings, pin_command_line, restore_settings, save_settings,
                                      stored_values)
 from app.gui.zoo_dialog import ZooDialog

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from centernet.models.checkpoint import CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file, to_original
+from centernet.models.checkpoint import (CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file,
+                                         to_original)
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.data import DetectionSet, load_dataset
 from centernet.data.augment import AugmentConfig
@@ -190,7 +191,7 @@ def summarise_eval(result: dict) -> dict:
     return out
 
 
-def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
+def train(config: TrainConfig, say: Callable[[str], None] = lambda _: None) -> TrainResult:
     """Train a CenterNet as `config` says; returns the trained model and where its files are."""
     if config.task not in TASKS:
         raise ConfigError(f"unknown task {config.task!r}: use one of {', '.join(TASKS)}")

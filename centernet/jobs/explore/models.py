@@ -38,7 +38,7 @@ class ModelSource:
 
 
 def find_models(weights_dir: Path | None = None, archs: tuple | None = None, defaults: bool = True,
-                say: Callable = print) -> list[ModelSource]:
+                say: Callable[[str], None] = lambda _: None) -> list[ModelSource]:
     """The weights of a sweep: shipped default models, files of `weights_dir` (arch and task read
     from each file, as `weights inspect` does), and seeded random weights for `archs` no file has."""
     sources: list[ModelSource] = []

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def explore(grid: ExploreGrid, out: Path, weights_dir: Path | None = None, data=None,
             max_images: int | None = None, device: str = "auto", paper: bool = False, defaults: bool = True,
-            warmup: int = 2, progress: bool = True, say: Callable = print) -> ExploreReport:
+            warmup: int = 2, progress: bool = True, say: Callable[[str], None] = lambda _: None) -> ExploreReport:
     """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `out`,
     and print the Pareto-optimal configurations."""
     if max_images is not None and max_images < 1:

@@ -1,7 +1,6 @@
 """bench --engines / --load: the busy processes come and go, the table says what could not run and why."""
 import os
 
-import pytest
 
 from centernet.jobs.bench_engines import EngineRow, busy_processes, engine_detectors, format_engines_table
 
