@@ -110,9 +110,3 @@ def seeded_checkpoint(tmp_path_factory):
         return cache[key]
 
     return make
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The longest file (the overfit check, ~5 min on one core) first: with `--dist loadfile` one worker runs it
-    while the other takes the rest, instead of it running alone at the end."""
-    items.sort(key=lambda item: "test_overfit.py" not in item.nodeid)
