@@ -28,6 +28,7 @@ from typing import Callable
 
 from centernet.errors import CenterNetError, ConfigError
 from centernet.jobs.annotate import AnnotateOptions, JobInput, annotate_input, model_digest
+from centernet.jobs.annotate.plan import outcome_code
 
 INSTALL_HINT = "pip install 'centernet-live[cluster]'"
 
@@ -85,10 +86,7 @@ class ClusterResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every input succeeded, 1 when some failed, 2 when all failed (as the single-process run)."""
-        if not self.failed:
-            return 0
-        return 2 if len(self.failed) == len(self.results) else 1
+        return outcome_code(len(self.failed), len(self.results))  # as the single-process run
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,13 @@ class JobInput:
     folder: Path
 
 
+def outcome_code(failed: int, total: int) -> int:
+    """0 when every input succeeded, 1 when some failed, 2 when all failed (as `detect`)."""
+    if not failed:
+        return 0
+    return 2 if failed == total else 1
+
+
 @dataclass
 class InputResult:
     spec: str
@@ -99,10 +106,7 @@ class JobResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every input succeeded, 1 when some failed, 2 when all failed (as `detect`)."""
-        if not self.failed:
-            return 0
-        return 2 if len(self.failed) == len(self.results) else 1
+        return outcome_code(len(self.failed), len(self.results))
 
 
 def expand_inputs(items: list[str]) -> list[str]:
