@@ -1,6 +1,8 @@
 """`main.py gui`: the desktop app, or with --headless the same pipeline printing its readout each second."""
 from __future__ import annotations
 
+import argparse
+
 from app.cli.options import add_model_options, detector_config
 
 
@@ -17,6 +19,10 @@ def add_parser(sub) -> None:
     p.add_argument("--hold-frames", action="store_true",
                    help="show only the frames the model ran on (for judging accuracy); default: every frame at the "
                         "source's rate with the newest detections")
+    p.add_argument("--track", action="store_true",
+                   help="track ids and trails (ByteTrack, the tracker of annotate --track)")
+    p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
+                   help="headless: One-Euro smoothing of boxes and skeletons (default: on for pose models)")
     p.set_defaults(func=run)
 
 

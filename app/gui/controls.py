@@ -13,6 +13,7 @@ from centernet.errors import InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.io.render import RenderOptions
+from centernet.io.tracking.live import LiveTrackingOptions, smoothing_default
 
 from app.gui.inference_worker import DrawOptions
 
@@ -22,9 +23,12 @@ INPUT_SIZES = (256, 320, 384, 448, 512, 640, 768)
 VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.jpg *.jpeg *.png *.bmp)"
                 ";;All files (*)")
 TOGGLES = (("boxes", "Boxes"), ("labels", "Labels"), ("skeleton", "Skeleton"), ("cuboids", "3D cuboids"),
-           ("heatmap", "Heatmap"))
-TASK_TOGGLES = {"ctdet": {"boxes", "labels", "heatmap"}, "multi_pose": {"boxes", "labels", "skeleton", "heatmap"},
-                "ddd": {"boxes", "labels", "cuboids", "heatmap"}}
+           ("heatmap", "Heatmap"), ("track", "Track ids"), ("smooth", "Smooth"))
+TOGGLE_TIPS = {"track": "Follow each object from frame to frame (ByteTrack, as annotate --track): ids and trails",
+               "smooth": "Steady boxes and skeletons (One-Euro filter per track); annotations stay raw"}
+TOGGLES_OFF = {"heatmap", "track"}            # off until switched on; "smooth" depends on the task
+ALWAYS = {"boxes", "labels", "heatmap", "track", "smooth"}
+TASK_TOGGLES = {"ctdet": ALWAYS, "multi_pose": ALWAYS | {"skeleton"}, "ddd": ALWAYS | {"cuboids"}}
 
 
 def parse_class_filter(text: str, class_names) -> frozenset | None:
@@ -70,6 +74,7 @@ class Controls(QWidget):
         self.setObjectName("controls")
         self.class_names: tuple = ()
         self.task = "ctdet"
+        self.smooth_by_task: dict[str, bool] = {}   # the Smooth toggle as last set for each task
         self.weights: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -309,7 +314,9 @@ class Controls(QWidget):
         allowed = TASK_TOGGLES.get(task, {"boxes", "labels"})
         for key, box in self.toggles.items():
             box.setEnabled(key in allowed)
-            box.setToolTip("" if key in allowed else f"not available for {task} models")
+            box.setToolTip(TOGGLE_TIPS.get(key, "") if key in allowed else f"not available for {task} models")
+        with QSignalBlocker(self.toggles["smooth"]):
+            self.toggles["smooth"].setChecked(self.smooth_by_task.get(task, smoothing_default(task)))
         self.class_filter.setCompleter(QCompleter(list(self.class_names), self.class_filter))
         self._emit_options()
 
@@ -321,7 +328,8 @@ class Controls(QWidget):
         self.toggles: dict[str, QCheckBox] = {}
         for i, (key, text) in enumerate(TOGGLES):
             box = QCheckBox(text)
-            box.setChecked(key != "heatmap")
+            box.setChecked(key not in TOGGLES_OFF if key != "smooth" else smoothing_default(self.task))
+            box.setToolTip(TOGGLE_TIPS.get(key, ""))
             box.toggled.connect(self._emit_options)
             grid.addWidget(box, i // 2, i % 2)
             self.toggles[key] = box
@@ -368,9 +376,11 @@ class Controls(QWidget):
         on = {k: b.isChecked() and b.isEnabled() for k, b in self.toggles.items()}
         render = RenderOptions(threshold=self.threshold, classes=classes, boxes=on["boxes"], labels=on["labels"],
                                skeleton=on["skeleton"], cuboids=on["cuboids"])
-        return DrawOptions(render=render, heatmap=on["heatmap"])
+        return DrawOptions(render=render, heatmap=on["heatmap"],
+                           tracking=LiveTrackingOptions(track=on["track"], smooth=on["smooth"]))
 
     def _emit_options(self) -> None:
+        self.smooth_by_task[self.task] = self.toggles["smooth"].isChecked()
         self.threshold_label.setText(f"{self.threshold:.2f}")
         self.options_changed.emit(self.draw_options())
 

@@ -6,7 +6,7 @@ import sys
 import time
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PyQt6.QtCore import QCoreApplication, QTimer
 
@@ -15,13 +15,15 @@ from app.gui.pipeline import Pipeline
 from centernet.inference.config import DetectorConfig
 from app.gui.stats import PipelineStats, device_description, memory_description
 from centernet.io.sources import source_kind
+from centernet.io.tracking.live import smoothing_default
 
 
 class HeadlessRun:
     """Opens the source once the model is ready, prints a readout per second, stops at a limit."""
 
     def __init__(self, pipeline: Pipeline, request, source, threshold: float | None = None,
-                 max_seconds: float | None = None, max_frames: int | None = None, out=sys.stdout):
+                 max_seconds: float | None = None, max_frames: int | None = None, out=sys.stdout,
+                 track: bool = False, smooth: bool | None = None):
         self.pipeline = pipeline
         self.source = source
         self.max_seconds = max_seconds
@@ -31,6 +33,7 @@ class HeadlessRun:
         self.exit_code = 0
         self.started = None
         self.device = ""
+        self.track, self.smooth = track, smooth
         if threshold is not None:
             pipeline.worker.set_options(with_threshold(pipeline.worker.options, threshold))
         pipeline.result_ready.connect(self._on_result)
@@ -59,6 +62,10 @@ class HeadlessRun:
 
     def _on_model(self, detector) -> None:
         self.device = device_description(detector.device)
+        smooth = self.smooth if self.smooth is not None else smoothing_default(detector.info.task)
+        options = self.pipeline.worker.options
+        self.pipeline.worker.set_options(replace(options, tracking=replace(options.tracking, track=self.track,
+                                                                           smooth=smooth)))
         self._say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}")
         self._start_source()
 
@@ -128,6 +135,8 @@ class HeadlessOptions:
     realtime: bool = True              # files at their frame rate (False: as fast as the model goes)
     loop: bool = False                 # loop video files
     hold_frames: bool = False          # show only the frames the model ran on
+    track: bool = False                # track ids and trails
+    smooth: bool | None = None         # One-Euro smoothing (None: on for pose models)
 
 
 def run_headless(options: HeadlessOptions, config: DetectorConfig | None) -> int:
@@ -146,7 +155,8 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None) -> int
     pipeline.set_realtime(options.realtime)
     pipeline.set_loop(options.loop)
     run = HeadlessRun(pipeline, config, options.source, threshold=options.threshold,
-                      max_seconds=options.max_seconds, max_frames=options.max_frames)
+                      max_seconds=options.max_seconds, max_frames=options.max_frames, track=options.track,
+                      smooth=options.smooth)
     with stop_on_sigint(run):
         app.exec()
     pipeline.shutdown(timeout_ms=2000)

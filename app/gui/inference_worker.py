@@ -26,17 +26,19 @@ from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.inference.transforms import plan_transform, preprocess
-from centernet.io.render import RenderOptions, draw_detections, draw_heatmap, visible
+from centernet.io.render import RenderOptions, draw_detections, draw_heatmap, draw_trails, visible
+from centernet.io.tracking.live import LiveTracker, LiveTrackingOptions
 
 from app.gui.capture import CapturedFrame
 
 
 @dataclass(frozen=True)
 class DrawOptions:
-    """What the overlay shows: the renderer's options plus the heatmap."""
+    """What the overlay shows: the renderer's options, the heatmap, and track ids, trails and smoothing."""
 
     render: RenderOptions = RenderOptions()
     heatmap: bool = False
+    tracking: LiveTrackingOptions = LiveTrackingOptions()
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Overlay:
     detector: object
     timings: dict
     done_at: float
+    trails: dict = field(default_factory=dict)   # track id -> recent centres, when tracking is shown
 
 
 def load_detector(config: DetectorConfig) -> Detector:
@@ -185,6 +188,7 @@ class InferenceWorker(QThread):
         self._shown: CapturedFrame | None = None  # the last frame shown
         self._shown_overlay: Overlay | None = None  # ... and the overlay drawn on it
         self._tap = HeatmapTap()
+        self._live: LiveTracker | None = None    # the model thread's tracker (None: make one when needed)
         self._out_lock = threading.Lock()
         self._out: Result | None = None
         self._out_pending = False
@@ -242,6 +246,7 @@ class InferenceWorker(QThread):
             self._slot = self._model_slot = self._shown = self._shown_overlay = self._overlay = None
             self._refresh = None
             self._fresh_overlay = False
+            self._live = None
             self.received = self.dropped = self.inferred = 0
         self.take_result()
 
@@ -250,6 +255,7 @@ class InferenceWorker(QThread):
             self._tap.detach()
             self._detector = detector
             self._overlay = None
+            self._live = None
             if detector is not None:
                 self._tap.attach(detector)
             self._error_shown = False
@@ -367,7 +373,8 @@ class InferenceWorker(QThread):
             timings.update(overlay.timings)
         dets, heat = (overlay.dets, overlay.heat) if overlay is not None else (None, None)
         start = time.perf_counter()
-        image, shown, drawn = self.render(frame.image, dets, heat, detector, options)
+        image, shown, drawn = self.render(frame.image, dets, heat, detector, options,
+                                          overlay.trails if overlay is not None else None)
         with self._cond:
             self._shown, self._shown_overlay = frame, overlay
             recorder = self._recorder
@@ -426,13 +433,28 @@ class InferenceWorker(QThread):
             return None
         self._tap.heat = None
         dets = detector(frame.image)
+        timings = dict(dets.timings)
         heat = self._tap.heat if options.heatmap else None
         if options.heatmap and heat is None:
             heat = self._tap.compute(detector, frame.image)
-        return Overlay(frame, dets, heat, detector, dict(dets.timings), time.perf_counter())
+        trails = {}
+        if options.tracking.active:
+            start = time.perf_counter()
+            tracked = self._live_tracker(options.tracking).update(
+                dets, frame.timestamp_ms / 1000.0, options.render.threshold, options.render.classes)
+            dets, trails = tracked.dets, tracked.trails
+            timings["track"] = (time.perf_counter() - start) * 1000.0
+        return Overlay(frame, dets, heat, detector, timings, time.perf_counter(), trails)
+
+    def _live_tracker(self, options: LiveTrackingOptions) -> LiveTracker:
+        """The tracker for these options (the model thread's own; a change of options starts it afresh)."""
+        with self._cond:
+            if self._live is None or self._live.options != options:
+                self._live = LiveTracker(options)
+            return self._live
 
     @staticmethod
-    def render(image: np.ndarray, dets, heat, detector, options: DrawOptions):
+    def render(image: np.ndarray, dets, heat, detector, options: DrawOptions, trails: dict | None = None):
         """The shared renderer's picture of one frame: (image, number drawn, drawn boxes)."""
         if heat is not None and detector is not None:
             image = draw_heatmap(image, heat, _heat_to_image(detector, image.shape[:2], heat.shape))
@@ -442,6 +464,8 @@ class InferenceWorker(QThread):
         camera = getattr(detector, "camera", None)
         shown = visible(dets, opts)
         out = draw_detections(image, shown, detector.class_names, opts, camera)
+        if trails and options.tracking.track:
+            out = draw_trails(out, trails, opts)
         d = shown.numpy()
         drawn = [(*map(float, d["boxes"][i]), int(d["labels"][i]), float(d["scores"][i])) for i in range(len(shown))]
         return out, len(shown), drawn

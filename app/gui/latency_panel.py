@@ -10,9 +10,9 @@ from PyQt6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolic
 from app.gui.stats import STAGES
 
 STAGE_COLORS = {"capture": "#8e9aaf", "pre": "#4ea8de", "net": "#f4a261", "decode": "#e76f51",
-                "post": "#b388eb", "render": "#2ec4b6"}
+                "post": "#b388eb", "track": "#ffd166", "render": "#2ec4b6"}
 STAGE_NAMES = {"capture": "Capture", "pre": "Pre-process", "net": "Network", "decode": "Decode",
-               "post": "Post-process", "render": "Render"}
+               "post": "Post-process", "track": "Tracking", "render": "Render"}
 
 
 class LatencyChart(QWidget):

@@ -21,7 +21,7 @@ def run_gui(args, config: DetectorConfig) -> int:
     if args.headless:
         options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
                                   max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
-                                  hold_frames=args.hold_frames)
+                                  hold_frames=args.hold_frames, track=args.track, smooth=args.smooth)
         return run_headless(options, config)
     if not can_open_window():
         raise ConfigError("no display for the window: run with --headless, or set DISPLAY "
@@ -37,7 +37,8 @@ def run_gui(args, config: DetectorConfig) -> int:
                         engine=config.engine, precision=config.precision, arch=config.arch, task=config.task,
                         loop=True if args.loop or is_demo_clip(args.source) else None,
                         realtime=False if args.fast else None,
-                        hold=True if getattr(args, "hold_frames", False) else None)
+                        hold=True if getattr(args, "hold_frames", False) else None,
+                        track=True if getattr(args, "track", False) else None)
     window.show()
     if getattr(args, "max_seconds", None):
         close_after(window, args.max_seconds)

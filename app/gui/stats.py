@@ -8,7 +8,7 @@ from statistics import median
 
 import torch
 
-STAGES = ("capture", "pre", "net", "decode", "post", "render")
+STAGES = ("capture", "pre", "net", "decode", "post", "track", "render")
 
 
 class Rate:

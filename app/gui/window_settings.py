@@ -6,7 +6,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QMainWindow
 
-from app.gui.controls import engine_key
+from app.gui.controls import TASK_TOGGLES, TOGGLES_OFF, engine_key
 from app.gui.theme import APP_NAME
 
 
@@ -31,7 +31,13 @@ def restore_settings(window: QMainWindow, source, weights, threshold, input_size
     c.set_weights(weights if weights is not None else saved)
     c.set_threshold(threshold if threshold is not None else float(s.value("threshold", 0.3)))
     for key, box in c.toggles.items():
-        box.setChecked(as_bool(s.value(f"toggles/{key}", key != "heatmap")))
+        if key != "smooth":
+            box.setChecked(as_bool(s.value(f"toggles/{key}", key not in TOGGLES_OFF)))
+    for task in TASK_TOGGLES:            # smoothing is remembered per task (on for skeletons until switched off)
+        saved = s.value(f"toggles/smooth/{task}")
+        if saved is not None:
+            c.smooth_by_task[task] = as_bool(saved)
+    c.set_task(c.task, c.class_names)
     c.class_filter.setText(s.value("classes", "") or "")
     size = "keep" if keep_res else input_size
     if size is None:
@@ -59,7 +65,10 @@ def save_settings(window: QMainWindow) -> None:
     s, c = window.settings, window.controls
     s.setValue("threshold", c.threshold)
     for key, box in c.toggles.items():
-        s.setValue(f"toggles/{key}", box.isChecked())
+        if key != "smooth":
+            s.setValue(f"toggles/{key}", box.isChecked())
+    for task, on in c.smooth_by_task.items():
+        s.setValue(f"toggles/smooth/{task}", on)
     c.draw_options()                      # checks the class filter
     if c.class_filter_error.isHidden():   # a filter that does not parse is not brought back next time
         s.setValue("classes", c.class_filter.text())
@@ -81,7 +90,8 @@ def save_settings(window: QMainWindow) -> None:
 
 
 # settings keys a command-line flag can set for one run
-PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime", "hold_frames")
+PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime", "hold_frames",
+            "toggles/track")
 
 
 def window_values(window: QMainWindow) -> dict:
@@ -91,7 +101,7 @@ def window_values(window: QMainWindow) -> dict:
     return {"source": window.pipeline.source_spec, "weights": c.weights or "", "threshold": c.threshold,
             "input_size": "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""),
             "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "realtime": t.realtime_box.isChecked(),
-            "hold_frames": t.hold_box.isChecked()}
+            "hold_frames": t.hold_box.isChecked(), "toggles/track": c.toggles["track"].isChecked()}
 
 
 def pin_command_line(window: QMainWindow, stored: dict, given: set[str], source=None) -> dict:

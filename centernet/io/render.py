@@ -52,7 +52,7 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
     labels_taken: list[tuple[int, int, int, int]] = []   # label rectangles drawn so far (kept apart)
     for i in range(len(shown)):
         label = int(d["labels"][i])
-        track = int(d["track_ids"][i]) if "track_ids" in d else None
+        track = int(d["track_ids"][i]) if "track_ids" in d and d["track_ids"][i] > 0 else None  # -1: not confirmed
         color = color_for(track if (track is not None and opts.color_by_track) else label)
         colors.append(color)
         if "keypoints" in d and opts.skeleton:
@@ -76,6 +76,21 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
     if opts.birds_eye and "location" in d:
         draw_birds_eye(canvas, shown, colors)
     return canvas
+
+
+def draw_trails(image: np.ndarray, trails: dict, opts: RenderOptions = RenderOptions()) -> np.ndarray:
+    """`image` with each track's recent centres ({id: (n, 2) pixels, oldest first}) as a line fading to the past."""
+    thickness = max(1, round(max(image.shape[:2]) / 400))
+    for track, points in trails.items():
+        if len(points) < 2:
+            continue
+        color = np.array(color_for(track if opts.color_by_track else 0), dtype=np.float64)
+        pts = np.round(points).astype(np.int32)
+        for k in range(1, len(pts)):
+            fade = 0.35 + 0.65 * k / (len(pts) - 1)        # older segments drawn darker
+            cv2.line(image, tuple(map(int, pts[k - 1])), tuple(map(int, pts[k])), tuple(map(float, color * fade)),
+                     thickness, cv2.LINE_AA)
+    return image
 
 
 def label_scale(canvas_shape) -> float:

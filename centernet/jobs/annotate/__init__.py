@@ -7,7 +7,7 @@ exports.py  the export files and summary.json from the stored records; the rende
 
 Modules inside this package import each other by full module path, never through this file.
 """
-from centernet.jobs.annotate.exports import RunStats, build_summary, render_record, write_exports
+from centernet.jobs.annotate.exports import RunStats, build_summary, write_exports
 from centernet.jobs.annotate.plan import (FORMATS, OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
                                           JobResult, estimate_frames, estimate_input_frames, expand_inputs,
                                           output_name, parse_formats, plan_job)
@@ -17,5 +17,5 @@ from centernet.jobs.annotate.state import STATE_DIR, ResumeState, already_comple
 __all__ = ["FORMATS", "OUTPUT_FILES", "SUMMARY_FILE", "STATE_DIR", "AnnotateEvent", "AnnotateOptions",
            "InputAnnotation", "InputResult", "JobInput", "JobResult", "ResumeState", "RunStats", "already_complete",
            "annotate_input", "build_summary", "estimate_frames", "estimate_input_frames", "expand_inputs",
-           "ignore_event", "model_digest", "output_name", "parse_formats", "plan_job", "render_record",
+           "ignore_event", "model_digest", "output_name", "parse_formats", "plan_job",
            "run_fingerprint", "run_job", "write_exports"]

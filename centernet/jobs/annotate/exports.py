@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from centernet.classes import COCO_SKELETON
-from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.writers.coco import write_coco_annotations
 from centernet.io.writers.csv import write_csv
 from centernet.io.writers.mot import write_mot
-from centernet.io.writers.records import FrameRecord
 from centernet.jobs.annotate.plan import OUTPUT_FILES, AnnotateOptions
 
 
@@ -96,16 +94,3 @@ def build_summary(spec: str, source, options: AnnotateOptions, records, class_na
         "model": model,
         "settings": {k: v for k, v in fingerprint.items() if k not in ("version", "model", "input")},
     }
-
-
-def render_record(image, record: FrameRecord, class_names, options: RenderOptions):
-    """The frame with its detections drawn by the shared renderer; tracked ones labelled with their id."""
-    dets = record.dets
-    if dets.track_ids is None:
-        return draw_detections(image, dets, class_names, options)
-    born = dets.track_ids > 0
-    canvas = draw_detections(image, dets[born], class_names, options)
-    unborn = dets[~born]
-    unborn.track_ids = None
-    return draw_detections(canvas, unborn, class_names, options)
-

@@ -29,14 +29,14 @@ from tqdm import tqdm
 
 from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
-from centernet.io.render import RenderOptions
+from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import FrameSource, images_in_folder
 from centernet.io.tracking import make_tracker
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord
 from centernet.io.writers.video import VideoFileWriter
-from centernet.jobs.annotate.exports import RunStats, build_summary, render_record, write_exports
+from centernet.jobs.annotate.exports import RunStats, build_summary, write_exports
 from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
                                           JobResult, check_start_within, estimate_frames, estimate_input_frames)
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
@@ -378,7 +378,7 @@ class InputAnnotation:
                     break
                 image, record = item
                 tick = time.perf_counter()
-                canvas = render_record(image, record, self.class_names, draw)
+                canvas = draw_detections(image, record.dets, self.class_names, draw)
                 mid = time.perf_counter()
                 writer.write(canvas)
                 self.stats.times["render"] += mid - tick

@@ -118,12 +118,14 @@ def test_resume_with_another_format_is_refused_and_keeps_the_partial_render(tmp_
             "--quiet", "--chunk", "8", "--batch", "4")
     first = start_main_py(*args, "--format", "coco,video")
     chunks = out / "bikes" / ".annotate" / "chunks"
+    partial = out / "bikes" / ".rendered.part.mp4"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (chunks.is_dir() and any(chunks.iterdir())):
-        time.sleep(0.05)
+    # the renderer trails the checkpoints by a few frames: wait for both (a fast machine saw a chunk first)
+    while time.monotonic() < deadline and not (chunks.is_dir() and any(chunks.iterdir()) and partial.exists()):
+        assert first.poll() is None, "annotate finished before it could be killed"
+        time.sleep(0.02)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    partial = out / "bikes" / ".rendered.part.mp4"
     assert partial.exists()
     size = partial.stat().st_size
     proc = main_py(*args, "--format", "coco", "--resume")

@@ -43,3 +43,14 @@ def test_gui_without_display_says_how_to_run_headless(tmp_path):
     proc = run_main("--source", str(tmp_path / "x.mp4"), timeout=60)
     assert proc.returncode == 2
     assert "--headless" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_headless_track_runs_the_tracker_and_times_it(bikes, seeded_res18):
+    proc = run_main("--headless", "--source", str(bikes), "--weights", str(seeded_res18), "--input-size", "64",
+                    "--device", "cpu", "--max-frames", "40", "--threshold", "0.2", "--track")
+    assert proc.returncode == 0, proc.stderr
+    final = [line for line in proc.stdout.splitlines() if line.startswith("final: ")]
+    assert len(final) == 1 and " track " in final[0], proc.stdout      # the Tracking stage in the readout
+    plain = run_main("--headless", "--source", str(bikes), "--weights", str(seeded_res18), "--input-size", "64",
+                     "--device", "cpu", "--max-frames", "20", "--threshold", "0.2")
+    assert " track " not in plain.stdout                                # boxes: no tracker unless asked
