@@ -31,6 +31,14 @@ class Tracker(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+def track_detections(tracker: Tracker, dets: Detections, threshold: float, classes=None) -> Detections:
+    """The detections a tracker is fed (in the class filter, above the threshold) with their track ids set:
+    one rule for annotate, the GUI and gui --headless, so a video gets the same ids in each."""
+    kept = dets.only_labels(classes).above(threshold)
+    kept.track_ids = tracker.update(kept)
+    return kept
+
+
 def make_tracker(name: str = DEFAULT_TRACKER, options=None) -> Tracker:
     if name not in TRACKERS:
         raise ConfigError(f"unknown tracker {name!r}: choose one of {', '.join(TRACKERS)}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from centernet.detections import Detections
-from centernet.io.tracking import DEFAULT_TRACKER, Tracker, make_tracker
+from centernet.io.tracking import DEFAULT_TRACKER, make_tracker, track_detections
 from centernet.io.tracking.smoothing import SmoothingConfig, TrackSmoother
 
 
@@ -39,13 +39,6 @@ class TrackedFrame:
 def smoothing_default(task: str) -> bool:
     """Skeletons jitter most from frame to frame: smoothing starts on for pose models, off for the others."""
     return task == "multi_pose"
-
-
-def track_detections(tracker: Tracker, dets: Detections, threshold: float, classes=None) -> Detections:
-    """The detections a tracker sees (in the class filter, above the threshold) with their track ids set."""
-    kept = dets.only_labels(classes).above(threshold)
-    kept.track_ids = tracker.update(kept)
-    return kept
 
 
 class LiveTracker:

@@ -31,7 +31,7 @@ from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import FrameSource, images_in_folder
-from centernet.io.tracking import make_tracker
+from centernet.io.tracking import make_tracker, track_detections
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord
@@ -320,12 +320,12 @@ class InputAnnotation:
                     record = self._stored_record(loaded, it, chunk_no)
                 else:
                     tick = time.perf_counter()
-                    kept = dets[k].only_labels(o.classes).above(o.threshold)
-                    self.stats.times["export"] += time.perf_counter() - tick
                     if self.tracker is not None:
-                        tick = time.perf_counter()
-                        kept.track_ids = self.tracker.update(kept)
+                        kept = track_detections(self.tracker, dets[k], o.threshold, o.classes)
                         self.stats.times["track"] += time.perf_counter() - tick
+                    else:
+                        kept = dets[k].only_labels(o.classes).above(o.threshold)
+                        self.stats.times["export"] += time.perf_counter() - tick
                     record = self._record(it, kept)
                     pending.append(record)
                     self.stats.frames_new += 1
