@@ -22,6 +22,7 @@ from centernet.evaluation.track_faults import FaultModel, faulty_detections, tra
 from centernet.evaluation.tracking import read_mot_tracks, score_tracks  # noqa: E402
 from centernet.io.detection_files import frames_of  # noqa: E402
 from centernet.io.tracking import TRACKERS, make_tracker  # noqa: E402
+from centernet.io.tracking.live import LiveTracker, LiveTrackingOptions  # noqa: E402
 from centernet.io.tracking.retrack import retrack  # noqa: E402
 
 GT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mot" / "TUD-Campus" / "gt.txt"
@@ -60,11 +61,14 @@ def bench(boxes: int = 50, frames: int = 300) -> None:
         clip.append(Detections(torch.tensor(b, dtype=torch.float32),
                                torch.tensor(rng.uniform(0.2, 1, boxes), dtype=torch.float32),
                                torch.zeros(boxes, dtype=torch.int64)))
-    for name in TRACKERS:
-        tracker, times = make_tracker(name), []
-        for dets in clip:
+    runs = {name: (lambda tracker: lambda dets, t: tracker.update(dets))(make_tracker(name)) for name in TRACKERS}
+    live = LiveTracker(LiveTrackingOptions(track=True, smooth=True))   # the GUI's: threshold, ids, smoothing, trails
+    runs["live view"] = lambda dets, t: live.update(dets, t, threshold=0.1)
+    for name, run in runs.items():
+        times = []
+        for t, dets in enumerate(clip):
             tick = time.perf_counter()
-            tracker.update(dets)
+            run(dets, t / 25.0)
             times.append(time.perf_counter() - tick)
         print(f"{name:10} {boxes} boxes: median {1e3 * statistics.median(times):.3f} ms/frame, "
               f"p90 {1e3 * np.percentile(times, 90):.3f} ms")

@@ -79,17 +79,17 @@ def draw_detections(image: np.ndarray, dets: Detections, class_names, opts: Rend
 
 
 def draw_trails(image: np.ndarray, trails: dict, opts: RenderOptions = RenderOptions()) -> np.ndarray:
-    """`image` with each track's recent centres ({id: (n, 2) pixels, oldest first}) as a line fading to the past."""
+    """`image` with each track's recent centres ({id: [(x, y), ...] pixels, oldest first}) as a line fading to
+    the past."""
     thickness = max(1, round(max(image.shape[:2]) / 400))
     for track, points in trails.items():
         if len(points) < 2:
             continue
-        color = np.array(color_for(track if opts.color_by_track else 0), dtype=np.float64)
-        pts = np.round(points).astype(np.int32)
+        color = color_for(track if opts.color_by_track else 0)
+        pts = [(int(round(x)), int(round(y))) for x, y in points]
         for k in range(1, len(pts)):
             fade = 0.35 + 0.65 * k / (len(pts) - 1)        # older segments drawn darker
-            cv2.line(image, tuple(map(int, pts[k - 1])), tuple(map(int, pts[k])), tuple(map(float, color * fade)),
-                     thickness, cv2.LINE_AA)
+            cv2.line(image, pts[k - 1], pts[k], tuple(c * fade for c in color), thickness, cv2.LINE_AA)
     return image
 
 

@@ -58,9 +58,7 @@ class KalmanTrack:
     state: str = TENTATIVE
     hits: int = 1
     id: int = -1                     # -1 until confirmed
-
-    def predicted_box(self) -> np.ndarray:
-        return kalman.xyah_to_xyxy(self.mean)
+    predicted: np.ndarray | None = None  # this frame's predicted box (xyxy); not state: set before matching
 
     def to_json(self) -> dict:
         return {"label": self.label, "mean": self.mean.tolist(), "covariance": self.covariance.tolist(),
@@ -83,9 +81,10 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.zeros((len(a), len(b)))
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
+    wh = np.maximum(rb - lt, 0.0)
+    inter = wh[..., 0] * wh[..., 1]
+    sides_a, sides_b = np.maximum(a[:, 2:] - a[:, :2], 0.0), np.maximum(b[:, 2:] - b[:, :2], 0.0)
+    union = (sides_a[:, 0] * sides_a[:, 1])[:, None] + (sides_b[:, 0] * sides_b[:, 1])[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
@@ -128,11 +127,11 @@ class ByteTracker:
                     track.mean[7] = 0.0              # an unseen track's height stops changing (as ByteTrack)
             means, covs = kalman.predict(np.stack([t.mean for t in self.tracks]),
                                          np.stack([t.covariance for t in self.tracks]))
-            for track, mean, cov in zip(self.tracks, means, covs):
-                track.mean, track.covariance = mean, cov
+            for track, mean, cov, box in zip(self.tracks, means, covs, kalman.xyah_to_xyxy(means)):
+                track.mean, track.covariance, track.predicted = mean, cov, box
 
-        high = [i for i in range(len(boxes)) if scores[i] >= cfg.high_score]
-        low = [i for i in range(len(boxes)) if cfg.low_score <= scores[i] < cfg.high_score]
+        high = np.flatnonzero(scores >= cfg.high_score).tolist()
+        low = np.flatnonzero((scores >= cfg.low_score) & (scores < cfg.high_score)).tolist()
         confirmed = [t for t in self.tracks if t.id > 0]
         tentative = [t for t in self.tracks if t.id < 0]
 
@@ -143,7 +142,7 @@ class ByteTracker:
 
         matched = set()
         pairs = matches + low_matches + tentative_matches
-        self._observe(pairs, boxes)
+        self._observe(pairs, boxes, kalman.xyxy_to_xyah(boxes))
         for i, track in pairs:
             if track.id < 0 and track.hits >= cfg.birth_age:
                 track.id, self.next_id = self.next_id, self.next_id + 1
@@ -175,7 +174,7 @@ class ByteTracker:
         """(matches as (detection index, track), detections left, tracks left)."""
         if not det_indices or not tracks:
             return [], list(det_indices), list(tracks)
-        iou = iou_matrix(boxes[det_indices], kalman.xyah_to_xyxy(np.stack([t.mean for t in tracks])))
+        iou = iou_matrix(boxes[det_indices], np.stack([t.predicted for t in tracks]))
         same_class = labels[det_indices][:, None] == np.array([t.label for t in tracks])[None, :]
         pairs = assign(np.where(same_class, iou, 0.0), min_iou)
         used_d, used_t = {r for r, _ in pairs}, {c for _, c in pairs}
@@ -183,24 +182,25 @@ class ByteTracker:
                 [i for k, i in enumerate(det_indices) if k not in used_d],
                 [t for k, t in enumerate(tracks) if k not in used_t])
 
-    def _observe(self, pairs: list, boxes: np.ndarray) -> None:
+    def _observe(self, pairs: list, boxes: np.ndarray, measured: np.ndarray) -> None:
         """Correct each matched track's filter with its detection (one batched update for the usual case)."""
         gap_replays = [(i, t) for i, t in pairs if self.config.reupdate_after_gap and t.state == LOST
                        and self.frame - t.last_frame > 1]
-        plain = [(i, t) for i, t in pairs if not any(t is u for _, u in gap_replays)]
+        replayed = {id(t) for _, t in gap_replays}
+        plain = [(i, t) for i, t in pairs if id(t) not in replayed]
         if plain:
             means, covs = kalman.update(np.stack([t.mean for _, t in plain]), np.stack([t.covariance for _, t in plain]),
-                                        np.stack([kalman.xyxy_to_xyah(boxes[i]) for i, _ in plain]))
+                                        measured[[i for i, _ in plain]])
             for (_, track), mean, cov in zip(plain, means, covs):
                 track.mean, track.covariance = mean, cov
         for i, track in gap_replays:
             # rewind to the last observation and walk the gap with boxes interpolated to the new one
-            measured, start = kalman.xyxy_to_xyah(boxes[i]), kalman.xyxy_to_xyah(track.last_box)
+            start = kalman.xyxy_to_xyah(track.last_box)
             mean, cov = track.observed_mean.copy(), track.observed_covariance.copy()
             gap = self.frame - track.last_frame
             for step in range(1, gap + 1):
                 mean, cov = kalman.predict(mean, cov)
-                mean, cov = kalman.update(mean, cov, start + (measured - start) * step / gap)
+                mean, cov = kalman.update(mean, cov, start + (measured[i] - start) * step / gap)
             track.mean, track.covariance = mean, cov
         for i, track in pairs:
             track.observed_mean, track.observed_covariance = track.mean.copy(), track.covariance.copy()

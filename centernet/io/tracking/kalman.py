@@ -17,8 +17,10 @@ _MOTION[:4, 4:] = np.eye(4)         # position += velocity, one frame
 
 
 def xyxy_to_xyah(box: np.ndarray) -> np.ndarray:
-    w, h = box[2] - box[0], max(box[3] - box[1], 1e-6)
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, w / h, h], dtype=np.float64)
+    """(centre x, centre y, w / h, h) of one box (4,) or many (N, 4)."""
+    box = np.asarray(box, dtype=np.float64)
+    w, h = box[..., 2] - box[..., 0], np.maximum(box[..., 3] - box[..., 1], 1e-6)
+    return np.stack([(box[..., 0] + box[..., 2]) / 2, (box[..., 1] + box[..., 3]) / 2, w / h, h], axis=-1)
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:

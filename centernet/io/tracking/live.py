@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from centernet.detections import Detections
 from centernet.io.tracking import DEFAULT_TRACKER, make_tracker, track_detections
@@ -33,7 +32,7 @@ class LiveTrackingOptions:
 @dataclass
 class TrackedFrame:
     dets: Detections                    # the tracked detections: above the threshold, `track_ids` set
-    trails: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (n, 2) recent box centres, oldest first
+    trails: dict[int, list] = field(default_factory=dict)   # id -> recent box centres (x, y), oldest first
 
 
 def smoothing_default(task: str) -> bool:
@@ -74,7 +73,7 @@ class LiveTracker:
             return TrackedFrame(tracked)
         return TrackedFrame(tracked, self._extend_trails(tracked))
 
-    def _extend_trails(self, dets: Detections) -> dict[int, np.ndarray]:
+    def _extend_trails(self, dets: Detections) -> dict[int, list]:
         """The trails of the tracks in this frame; a track missed for a while keeps its trail when re-found."""
         self.updates += 1
         d = dets.numpy()
@@ -82,9 +81,9 @@ class LiveTracker:
         for box, track in zip(d["boxes"], d["track_ids"]):
             if track > 0:
                 trail = self.trails.setdefault(int(track), deque(maxlen=self.options.trail_frames))
-                trail.append(((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0))
+                trail.append((float(box[0] + box[2]) / 2.0, float(box[1] + box[3]) / 2.0))
                 self.last_seen[int(track)] = self.updates
                 seen.append(int(track))
         for track in [t for t, n in self.last_seen.items() if self.updates - n > self.options.trail_frames]:
             del self.trails[track], self.last_seen[track]
-        return {t: np.array(self.trails[t], dtype=np.float64) for t in seen}
+        return {t: list(self.trails[t]) for t in seen}

@@ -43,36 +43,44 @@ def smoothing_factor(cutoff_hz, dt: float):
     return 1.0 / (1.0 + tau / dt)
 
 
+def one_euro_filter(value, previous, previous_raw, previous_speed, dt, scale, config: SmoothingConfig):
+    """(smoothed value, smoothed speed) of a new sample; arrays broadcast, so many tracks go in one call.
+
+    `previous` is the last smoothed value, `previous_raw` the last sample, `dt` the seconds since it, `scale`
+    the object's size in the value's units (speed in sizes per second is what `beta` multiplies)."""
+    a_d = smoothing_factor(config.derivative_cutoff_hz, dt)
+    speed = a_d * (value - previous_raw) / dt + (1.0 - a_d) * previous_speed
+    a = smoothing_factor(config.min_cutoff_hz + config.beta * np.abs(speed) / np.maximum(scale, 1e-6), dt)
+    return a * value + (1.0 - a) * previous, speed
+
+
+def restarts(previous_time, time: float, config: SmoothingConfig):
+    """Where a filter starts afresh: a sample at the same or an earlier time, or after a long gap."""
+    dt = time - np.asarray(previous_time, dtype=np.float64)
+    return (dt <= 0.0) | (dt > config.forget_after_s)
+
+
 def one_euro_step(state: OneEuroState | None, value: np.ndarray, time: float, scale: float,
                   config: SmoothingConfig) -> OneEuroState:
     """The filter's next state for a new sample `value` at `time` (seconds); `.value` is the smoothed sample.
 
-    `scale` (the object's size in the value's units) turns speed into sizes per second for `beta`.
     The first sample, a sample at the same or an earlier time, and one after a long gap pass through."""
     value = np.asarray(value, dtype=np.float64)
-    if state is None or state.value.shape != value.shape or not 0.0 < time - state.time <= config.forget_after_s:
+    if state is None or state.value.shape != value.shape or restarts(state.time, time, config):
         return OneEuroState(value.copy(), value.copy(), np.zeros_like(value), time)
-    dt = time - state.time
-    raw_speed = (value - state.raw) / dt
-    a_d = smoothing_factor(config.derivative_cutoff_hz, dt)
-    speed = a_d * raw_speed + (1.0 - a_d) * state.speed
-    cutoff = config.min_cutoff_hz + config.beta * np.abs(speed) / max(scale, 1e-6)
-    a = smoothing_factor(cutoff, dt)
-    return OneEuroState(a * value + (1.0 - a) * state.value, value.copy(), speed, time)
-
-
-@dataclass
-class TrackFilters:
-    box: OneEuroState
-    keypoints: OneEuroState | None
+    smoothed, speed = one_euro_filter(value, state.value, state.raw, state.speed, time - state.time, scale, config)
+    return OneEuroState(smoothed, value.copy(), speed, time)
 
 
 class TrackSmoother:
-    """`smoothed = smoother(dets, time)` once per inferred frame, after the tracker set `dets.track_ids`."""
+    """`smoothed = smoother(dets, time)` once per inferred frame, after the tracker set `dets.track_ids`.
+
+    Each track's box and keypoints are one vector with one filter state; all tracks are filtered in one
+    vectorised call (50 people cost about as much as one)."""
 
     def __init__(self, config: SmoothingConfig = SmoothingConfig()):
         self.config = config
-        self.filters: dict[int, TrackFilters] = {}
+        self.filters: dict[int, OneEuroState] = {}
 
     def reset(self) -> None:
         self.filters = {}
@@ -83,27 +91,38 @@ class TrackSmoother:
             return dets
         d = dets.numpy()
         boxes = d["boxes"].astype(np.float64)
-        keypoints = d["keypoints"].astype(np.float64) if "keypoints" in d else None
-        for row, track in enumerate(d["track_ids"]):
-            if track <= 0:
-                continue
-            scale = float(max(boxes[row, 3] - boxes[row, 1], boxes[row, 2] - boxes[row, 0], 1.0))
-            old = self.filters.get(int(track))
-            box = one_euro_step(old.box if old else None, boxes[row], time, scale, self.config)
-            joints = None
-            if keypoints is not None:
-                joints = one_euro_step(old.keypoints if old else None, keypoints[row], time, scale, self.config)
-                keypoints[row] = joints.value
-            boxes[row] = box.value
-            self.filters[int(track)] = TrackFilters(box, joints)
+        parts = [boxes] + ([d["keypoints"].reshape(len(boxes), -1).astype(np.float64)] if "keypoints" in d else [])
+        vectors = np.concatenate(parts, axis=1)
+        rows = np.flatnonzero(d["track_ids"] > 0)
+        tracks = [int(t) for t in d["track_ids"][rows]]
+        forget, width = self.config.forget_after_s, vectors.shape[1]
+        known = [r for r, t in zip(rows, tracks) if t in self.filters and len(self.filters[t].value) == width
+                 and 0.0 < time - self.filters[t].time <= forget]    # as `restarts`, in plain floats
+        if known:
+            states = [self.filters[int(d["track_ids"][r])] for r in known]
+            dt = time - np.array([[s.time] for s in states])
+            sides = np.maximum(boxes[known, 2:] - boxes[known, :2], 1.0)
+            smoothed, speed = one_euro_filter(vectors[known], np.stack([s.value for s in states]),
+                                              np.stack([s.raw for s in states]), np.stack([s.speed for s in states]),
+                                              dt, sides.max(axis=1, keepdims=True), self.config)
+        continuing = set(known)
+        for r, track in zip(rows, tracks):
+            if r not in continuing:      # a new track, or one back after a gap: its first sample as it is
+                self.filters[track] = OneEuroState(vectors[r].copy(), vectors[r].copy(),
+                                                   np.zeros(vectors.shape[1]), time)
+        for k, r in enumerate(known):
+            track = int(d["track_ids"][r])
+            self.filters[track] = OneEuroState(smoothed[k], vectors[r].copy(), speed[k], time)
+            vectors[r] = smoothed[k]
         self._forget(time)
-        smoothed = replace(dets, boxes=torch.from_numpy(boxes).to(dets.boxes.dtype))
-        if keypoints is not None:
-            smoothed.keypoints = torch.from_numpy(keypoints).to(dets.keypoints.dtype)
-        return smoothed
+        smoothed_dets = replace(dets, boxes=torch.from_numpy(vectors[:, :4].copy()).to(dets.boxes.dtype))
+        if "keypoints" in d:
+            smoothed_dets.keypoints = torch.from_numpy(vectors[:, 4:].reshape(d["keypoints"].shape).copy()).to(
+                dets.keypoints.dtype)
+        return smoothed_dets
 
     def _forget(self, time: float) -> None:
         """Drop the filters of tracks unseen for longer than `forget_after_s` (they would restart anyway)."""
-        stale = [t for t, f in self.filters.items() if time - f.box.time > self.config.forget_after_s]
+        stale = [t for t, f in self.filters.items() if time - f.time > self.config.forget_after_s]
         for track in stale:
             del self.filters[track]
