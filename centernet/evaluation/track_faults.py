@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from centernet.io.tracking.bytetrack import iou_matrix
+
 
 @dataclass(frozen=True)
 class FaultModel:
@@ -67,3 +69,23 @@ def track_rows(records) -> np.ndarray:
             if tid > 0:
                 rows.append([r.index + 1, tid, *box])
     return np.array(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def id_changes(rows: np.ndarray, min_iou: float = 0.5) -> int:
+    """Frame-to-frame identity changes in (frame, id, x1, y1, x2, y2) track rows, without ground truth.
+
+    Boxes of consecutive frames pair up when each is the other's best overlap (IoU >= `min_iou`); a pair
+    whose ids differ is a change: a swap, or an object re-born under a new id. Mutual best overlaps keep a
+    duplicate box (two ids on one object) from counting as a change of its neighbour."""
+    changes = 0
+    frames = {int(f): rows[rows[:, 0] == f] for f in np.unique(rows[:, 0])}
+    for frame, now in frames.items():
+        before = frames.get(frame - 1)
+        if before is None or not len(now):
+            continue
+        iou = iou_matrix(now[:, 2:6], before[:, 2:6])
+        best_before, best_now = iou.argmax(axis=1), iou.argmax(axis=0)
+        for i, j in enumerate(best_before):
+            if best_now[j] == i and iou[i, j] >= min_iou and now[i, 1] != before[j, 1]:
+                changes += 1
+    return changes

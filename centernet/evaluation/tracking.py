@@ -10,6 +10,9 @@ conf 0 (ignore regions) are dropped, everything else counts.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +89,9 @@ def evaluate_tracks(tracks_path: Path, gt_path: Path) -> TrackingScores:
 def score_tracks(gt: np.ndarray, tracks: np.ndarray) -> TrackingScores:
     """Scores of (frame, id, x1, y1, x2, y2) track rows against ground-truth rows of the same layout."""
     try:
-        from trackeval.metrics import CLEAR, HOTA, Identity
+        # its package import prints a line about an optional dataset reader (BURST needs `tabulate`) we never use
+        with contextlib.redirect_stdout(io.StringIO()):
+            from trackeval.metrics import CLEAR, HOTA, Identity
     except ImportError:
         raise ConfigError(f"tracking metrics need TrackEval: {INSTALL_HINT}") from None
     data = sequence_data(gt, tracks)

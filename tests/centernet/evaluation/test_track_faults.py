@@ -3,7 +3,7 @@ clutter): ByteTrack keeps identities (issue 23's target: at most a third of gree
 import numpy as np
 import pytest
 
-from centernet.evaluation.track_faults import FaultModel, faulty_detections, track_rows
+from centernet.evaluation.track_faults import FaultModel, faulty_detections, id_changes, track_rows
 from centernet.evaluation.tracking import read_mot_tracks, score_tracks
 from centernet.io.detection_files import frames_of
 from centernet.io.tracking import make_tracker
@@ -38,3 +38,18 @@ def test_bytetrack_keeps_identities_where_greedy_switches(gt):
     assert greedy_sw > 30                                   # the faults do make greedy lose identities
     assert byte_sw <= greedy_sw / 3, totals
     assert byte_idf1 > greedy_idf1 + 0.1, totals
+
+
+def test_id_changes_counts_swaps_and_rebirths_not_duplicates_or_newcomers():
+    def row(frame, tid, x):
+        return [frame, tid, x, 0.0, x + 40.0, 100.0]
+    steady = [row(f, 1, 10 + 2 * f) for f in range(1, 6)] + [row(f, 2, 300 + 2 * f) for f in range(1, 6)]
+    assert id_changes(np.array(steady)) == 0
+    swapped = steady + [row(6, 2, 22), row(6, 1, 312)]                 # the two ids trade places
+    assert id_changes(np.array(swapped)) == 2
+    reborn = steady + [row(6, 7, 22), row(6, 2, 312)]                  # the first one comes back as id 7
+    assert id_changes(np.array(reborn)) == 1
+    duplicate = steady + [row(6, 1, 22), row(6, 9, 23), row(6, 2, 312)]   # a second id on the same person
+    assert id_changes(np.array(duplicate)) == 0
+    newcomer = steady + [row(6, 1, 22), row(6, 2, 312), row(6, 3, 150)]   # nobody was there before
+    assert id_changes(np.array(newcomer)) == 0
