@@ -62,8 +62,9 @@ def add_parser(sub) -> None:
     p.add_argument("--scales", nargs="+", default=["1"],
                    help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
     p.add_argument("--engine", default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32)")
-    p.add_argument("--data", help="COCO folder or annotation .json (AP), image folder or video (agreement); "
-                                  "default: frames of the demo clip")
+    p.add_argument("--data", help="COCO folder or annotation .json (AP), MOTChallenge sequence folder with "
+                                  "img1/ and gt/gt.txt (HOTA, IDF1, MOTA of the default tracker), image folder "
+                                  "or video (agreement); default: frames of the demo clip")
     p.add_argument("--out", type=Path, default=Path("explore"), help="output folder (default: explore)")
     p.add_argument("--max-images", type=int, help="use only the first N images")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")

@@ -38,12 +38,12 @@ class ResultCache:
         if d.get("status") != "ok":
             return None
         return Outcome(cfg, "ok", stages=d["stages"], fps=d["fps"], box=d.get("box"), keypoints=d.get("keypoints"),
-                       gt_note=d.get("gt_note", ""), rows=d.get("rows", []), images=d.get("images", 0),
+                       tracking=d.get("tracking"), gt_note=d.get("gt_note", ""), rows=d.get("rows", []), images=d.get("images", 0),
                        cached=True, measured=d.get("measured", ""))
 
     def put(self, key: str, o: Outcome) -> None:
         d = {"config": o.config.label(), "status": o.status, "stages": o.stages, "fps": o.fps, "box": o.box,
-             "keypoints": o.keypoints, "gt_note": o.gt_note, "images": o.images, "measured": o.measured,
+             "keypoints": o.keypoints, "tracking": o.tracking, "gt_note": o.gt_note, "images": o.images, "measured": o.measured,
              "rows": o.rows}
         write_json_atomic(self.folder / f"{key}.json", d)
 

@@ -13,6 +13,7 @@ from centernet.data import load_dataset
 from centernet.data.coco import AnnotationFileError
 from centernet.data.samples import DetectionSet
 from centernet.errors import CenterNetError, InputError
+from centernet.evaluation.tracking import read_mot_tracks
 from centernet.inference.transforms import as_bgr_uint8
 from centernet.io.sources import VIDEO_EXTENSIONS, frames_spread_over, images_in_folder, read_image
 from centernet.models.zoo import ASSETS
@@ -30,6 +31,7 @@ class ImageSet:
     gt: dict = field(default_factory=dict)      # task -> DetectionSet (with coco_gt)
     notes: list = field(default_factory=list)
     fingerprint: str = ""
+    track_gt: np.ndarray | None = None          # MOTChallenge ground truth (frame, id, x1, y1, x2, y2): frames in order
 
     def sizes(self) -> list[tuple[int, int, int]]:
         """(image id, width, height) per image."""
@@ -51,7 +53,9 @@ def load_images(data, tasks, max_images: int | None = None) -> ImageSet:
     path = Path(data)
     if not path.exists():
         raise InputError(f"--data {path} does not exist: give a COCO folder or annotation .json, an image "
-                         f"folder or a video")
+                         f"folder, a video or a MOTChallenge sequence")
+    if is_mot_sequence(path):
+        return load_mot_sequence(path, max_images)
     if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
         frames = _video_frames(path, max_images or DEFAULT_FRAMES)
         return _fingerprinted(ImageSet(f"{len(frames)} frames of {path.name}", frames,
@@ -86,6 +90,26 @@ def load_images(data, tasks, max_images: int | None = None) -> ImageSet:
     return _fingerprinted(ImageSet(f"{path.name} ({len(images)} images)", images, ids, gt, notes))
 
 
+def is_mot_sequence(path: Path) -> bool:
+    """A MOTChallenge sequence folder: its frames in img1/, its tracks in gt/gt.txt."""
+    return path.is_dir() and (path / "img1").is_dir() and (path / "gt" / "gt.txt").is_file()
+
+
+def load_mot_sequence(path: Path, max_images: int | None) -> ImageSet:
+    """The first `max_images` frames of a sequence (all by default: tracking needs them consecutive), with the
+    ground-truth tracks of those frames. Frame n is image id n, as in the MOTChallenge files."""
+    files = images_in_folder(path / "img1")[: max_images or None]
+    if not files:
+        raise InputError(f"--data {path}: no frames in {path / 'img1'}")
+    gt = read_mot_tracks(path / "gt" / "gt.txt", ground_truth=True)
+    gt = gt[gt[:, 0] <= len(files)]
+    images = [as_bgr_uint8(read_image(p)) for p in files]
+    return _fingerprinted(ImageSet(f"{path.name} ({len(images)} frames, {len(np.unique(gt[:, 1]))} tracks)", images,
+                                   list(range(1, len(images) + 1)), track_gt=gt,
+                                   notes=[f"{path.name}: MOTChallenge tracks, so person models are scored by "
+                                          f"HOTA / IDF1 / MOTA of the default tracker; others by agreement"]))
+
+
 def _restrict(ds, ids: set):
     samples = [s for s in ds.samples if s.image_id in ids]
     coco = {**ds.coco_gt, "images": [i for i in ds.coco_gt["images"] if i["id"] in ids],
@@ -110,6 +134,8 @@ def _fingerprinted(images: ImageSet) -> ImageSet:
         anns = sorted(images.gt[task].coco_gt["annotations"], key=lambda a: (a["image_id"], a.get("id", 0)))
         h.update(task.encode())
         h.update(json.dumps(anns, sort_keys=True, default=str).encode())
+    if images.track_gt is not None:
+        h.update(np.ascontiguousarray(images.track_gt).data)
     images.fingerprint = h.hexdigest()[:20]
     return images
 

@@ -11,6 +11,9 @@ KEYPOINT_KEYS = ("AP", "AP50", "AP75", "APm", "APl")
 STAGE_ORDER = ("pre", "net", "decode", "post", "graph")
 
 
+TRACK_KEYS = ("HOTA", "IDF1", "MOTA", "IDsw")
+
+
 @dataclass
 class Outcome:
     """What one configuration gave."""
@@ -22,6 +25,7 @@ class Outcome:
     fps: float | None = None
     box: dict | None = None             # box AP etc. against ground truth (fractions; None where undefined)
     keypoints: dict | None = None       # keypoint AP etc. against ground truth
+    tracking: dict | None = None        # HOTA, IDF1, MOTA, ID switches against ground-truth tracks
     gt_note: str = ""
     agreement: float | None = None
     reference: str = ""
@@ -38,6 +42,8 @@ class Outcome:
             return "keypoint AP", self.keypoints.get("AP")
         if self.box is not None:
             return "box AP", self.box.get("AP")
+        if self.tracking is not None:
+            return "HOTA", self.tracking.get("HOTA")
         return "agreement", self.agreement
 
     def to_dict(self) -> dict:
@@ -48,7 +54,7 @@ class Outcome:
                 "input_size": list(c.input_size), "precision": c.precision, "flip": c.flip,
                 "scales": list(c.scales), "engine": c.engine, "status": self.status, "reason": self.reason,
                 "fps": self.fps, "stages": self.stages, "images": self.images, "box": self.box,
-                "keypoints": self.keypoints, "gt_note": self.gt_note, "agreement": self.agreement,
+                "keypoints": self.keypoints, "tracking": self.tracking, "gt_note": self.gt_note, "agreement": self.agreement,
                 "agreement_reference": self.reference, "metric": kind, "accuracy": value,
                 "pareto": self.pareto, "cached": self.cached, "measured": self.measured}
 

@@ -12,7 +12,7 @@ import torch
 from centernet.io.writers.atomic import atomic_file, write_json_atomic
 from centernet.jobs.explore.agreement import AGREEMENT_THRESHOLD
 from centernet.jobs.explore.grid import scales_text, size_text
-from centernet.jobs.explore.outcome import BOX_KEYS, KEYPOINT_KEYS, STAGE_ORDER, ExploreReport, Outcome
+from centernet.jobs.explore.outcome import BOX_KEYS, KEYPOINT_KEYS, STAGE_ORDER, TRACK_KEYS, ExploreReport, Outcome
 from centernet.jobs.explore.pareto import Panel, PlotPoint, ReferencePoint, plot_pareto
 
 # The original paper's headline numbers (Zhou et al., "Objects as Points", Titan Xp, COCO test-dev)
@@ -40,6 +40,7 @@ def csv_rows(outcomes: list[Outcome]) -> tuple[list[str], list[list]]:
     for s in stages:
         header += [f"{s}_median_ms", f"{s}_p90_ms", f"{s}_p99_ms"]
     header += [f"box_{k}" for k in BOX_KEYS] + [f"kp_{k}" for k in KEYPOINT_KEYS]
+    header += [f"track_{k}" for k in TRACK_KEYS]
     header += ["agreement", "agreement_reference", "metric", "accuracy", "pareto", "images", "cached", "gt_note"]
     rows = []
     for o in outcomes:
@@ -50,6 +51,7 @@ def csv_rows(outcomes: list[Outcome]) -> tuple[list[str], list[list]]:
         for s in stages:
             row += [_ms(o.stages, s, w) for w in ("median", "p90", "p99")]
         row += [(o.box or {}).get(k) for k in BOX_KEYS] + [(o.keypoints or {}).get(k) for k in KEYPOINT_KEYS]
+        row += [(o.tracking or {}).get(k) for k in TRACK_KEYS]
         kind, value = o.metric
         row += [o.agreement, o.reference, kind if o.status == "ok" else "", value, int(o.pareto), o.images,
                 int(o.cached), o.gt_note]
@@ -57,15 +59,22 @@ def csv_rows(outcomes: list[Outcome]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def ground_truth_text(images) -> str:
+    if images.gt:
+        return f" (ground truth for {', '.join(sorted(images.gt))})"
+    return " (ground-truth tracks)" if images.track_gt is not None else " (no ground truth)"
+
+
 def markdown_table(report: ExploreReport, data) -> str:
     outcomes = report.outcomes
     stages = stage_names(outcomes)
     lines = ["# CenterNet Live: speed / accuracy sweep", "",
              f"- device: {report.device}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}",
-             f"- images: {report.images.name}" + (f" (ground truth for {', '.join(sorted(report.images.gt))})"
-                                                   if report.images.gt else " (no ground truth)"),
+             f"- images: {report.images.name}" + ground_truth_text(report.images),
              "- latency per image (batch 1), in ms: median / p90 after warm-up; FPS = 1000 / median total",
              "- AP: COCO AP against the data's ground truth (box AP; keypoint AP for multi_pose), in %",
+             "- tracking (a MOTChallenge sequence): HOTA, IDF1, MOTA in % and ID switches of the default tracker "
+             "(ByteTrack) on each configuration's person detections >= 0.3, as annotate --track",
              f"- agreement: COCO AP (%) against the reference configuration of the same weights (marked ref), "
              f"its detections >= {AGREEMENT_THRESHOLD} taken as ground truth; keypoint AP for multi_pose",
              "- weights \"random\": the arch with seeded random weights: speed and agreement only, no AP",
@@ -76,7 +85,8 @@ def markdown_table(report: ExploreReport, data) -> str:
     if report.images.notes:
         lines.append("")
     head = ["", "model", "arch", "weights", "input", "prec", "flip", "scales", "engine", "FPS", "total"] + stages + \
-        ["AP", "AP50", "AP75", "APs", "APm", "APl", "kp AP", "agreement", "status"]
+        ["AP", "AP50", "AP75", "APs", "APm", "APl", "kp AP"] + \
+        (["HOTA", "IDF1", "MOTA", "IDsw"] if report.images.track_gt is not None else []) + ["agreement", "status"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join("---" if i < 9 else "---:" for i in range(len(head))) + "|")
     for o in outcomes:
@@ -93,6 +103,10 @@ def markdown_table(report: ExploreReport, data) -> str:
             cells.append(f"{_ms(o.stages, s):.1f} / {_ms(o.stages, s, 'p90'):.1f}" if ok and s in o.stages else "-")
         cells += [_pct(box.get(k)) for k in BOX_KEYS]
         cells.append(_pct((o.keypoints or {}).get("AP")))
+        if report.images.track_gt is not None:
+            track = o.tracking or {}
+            cells += [_pct(track.get(k)) for k in ("HOTA", "IDF1", "MOTA")]
+            cells.append(str(track["IDsw"]) if "IDsw" in track else "-")
         agree = _pct(o.agreement)
         if ok and o.reference == c.short() and o.agreement is not None:
             agree += " (ref)"
@@ -115,6 +129,7 @@ def plot_panels(report: ExploreReport, paper: bool) -> list:
     for every configuration (one front per weights: each is relative to its own reference)."""
     titles = {"box AP": ("box AP against ground truth", "COCO box AP (%)"),
               "keypoint AP": ("keypoint AP against ground truth", "COCO keypoint AP (%)"),
+              "HOTA": ("tracking against the sequence's ground truth", "HOTA (%), default tracker"),
               "agreement": ("agreement with each model's reference configuration",
                             "agreement: AP (%) against the reference")}
     panels = {}
@@ -137,7 +152,7 @@ def plot_panels(report: ExploreReport, paper: bool) -> list:
         panel = panels.setdefault("box AP", Panel(*titles["box AP"]))
         panel.references = [ReferencePoint(fps, ap, name) for name, fps, ap in PAPER_POINTS]
         panel.reference_name = f"{PAPER_NAME}, COCO test-dev"
-    return [panels[k] for k in ("box AP", "keypoint AP", "agreement") if k in panels]
+    return [panels[k] for k in ("box AP", "keypoint AP", "HOTA", "agreement") if k in panels]
 
 
 def write_report(report: ExploreReport, out: Path, paper: bool, data) -> dict:

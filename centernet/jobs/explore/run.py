@@ -8,6 +8,11 @@ import torch
 
 from centernet.errors import CenterNetError, ConfigError
 from centernet.evaluation.metrics import category_map, coco_box_ap, coco_keypoint_ap, detections_to_rows
+from centernet.evaluation.track_faults import track_rows
+from centernet.evaluation.tracking import score_tracks
+from centernet.io.tracking import make_tracker
+from centernet.io.tracking.retrack import retrack
+from centernet.jobs.annotate.plan import AnnotateOptions
 from centernet.inference.detector import Detector
 from centernet.inference.engine import prepare_model
 from centernet.jobs.bench_timing import StageStats
@@ -122,6 +127,8 @@ def run_config(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) -> O
     gt = images.gt.get(cfg.model.task)
     if not cfg.model.real:
         out.gt_note = "random weights: agreement only"
+    elif images.track_gt is not None:
+        out.tracking, out.gt_note = tracking_scores(dets, info.class_names, images.track_gt)
     elif gt is None:
         out.gt_note = f"no {cfg.model.task} ground truth: agreement only"
     elif mismatch:
@@ -132,6 +139,22 @@ def run_config(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) -> O
         if cfg.model.task == "multi_pose":
             out.keypoints = _clean(coco_keypoint_ap(gt.coco_gt, rows, ids), KEYPOINT_KEYS)
     return out
+
+
+TRACKED_CLASS = "person"   # what MOTChallenge ground truth follows
+
+
+def tracking_scores(dets: list, class_names, track_gt) -> tuple[dict | None, str]:
+    """(HOTA, IDF1, MOTA, ID switches of the default tracker on these frames' detections, note), as `annotate
+    --track` would track them: people only, annotate's default threshold."""
+    if TRACKED_CLASS not in class_names:
+        return None, f"no {TRACKED_CLASS} class to compare with the sequence's tracks: agreement only"
+    person = {list(class_names).index(TRACKED_CLASS)}
+    threshold = AnnotateOptions().threshold
+    frames = [(n, d.only_labels(person).above(threshold)) for n, d in enumerate(dets, 1)]
+    scores = score_tracks(track_gt, track_rows(retrack(frames, make_tracker())))
+    return {"HOTA": round(scores.hota, 6), "IDF1": round(scores.idf1, 6), "MOTA": round(scores.mota, 6),
+            "IDsw": scores.id_switches}, ""
 
 
 def _clean(metrics: dict, keys) -> dict:

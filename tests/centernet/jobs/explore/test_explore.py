@@ -219,7 +219,7 @@ def test_a_failing_configuration_is_recorded_and_the_sweep_goes_on(weights_dir, 
     by_model = {o.config.model.name: o for o in report.outcomes}
     assert by_model["broken"].status == "failed" and "broken.pth" in by_model["broken"].reason
     assert by_model["odd"].status == "failed" and by_model["odd"].reason
-    assert by_model["ctdet_res_18"].status == "ok"
+    assert by_model["ctdet_res_18"].status == "ok", by_model["ctdet_res_18"].reason
     assert report.counts["failed"] == 2 and report.counts["ran"] == 1
     assert (tmp_path / "out" / "results.md").read_text().count("failed") >= 2
 
@@ -242,3 +242,77 @@ def test_explore_command_reports_a_bad_option_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "main.py", "explore", "--precision", "fp8", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "fp8" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------- tracking ground truth
+VTEST = DATA / "video" / "vtest.avi"
+TUD_GT = DATA / "mot" / "TUD-Campus" / "gt.txt"
+
+
+def test_perfect_person_detections_track_almost_perfectly_and_other_models_are_not_scored():
+    from centernet.detections import Detections
+    from centernet.evaluation.tracking import read_mot_tracks
+    from centernet.jobs.explore.run import tracking_scores
+
+    gt = read_mot_tracks(need(TUD_GT), ground_truth=True)
+    frames = []
+    for n in range(1, int(gt[:, 0].max()) + 1):
+        rows = gt[gt[:, 0] == n]
+        frames.append(Detections(torch.tensor(rows[:, 2:6], dtype=torch.float32), torch.full((len(rows),), 0.9),
+                                 torch.zeros(len(rows), dtype=torch.int64)))
+    scores, note = tracking_scores(frames, ("person", "bicycle"), gt)
+    # every box found: MOTA loses only the frame each track waits to be confirmed; one crossing, where two
+    # people's boxes overlap almost whole, costs one switch (and IDF1 the frames after it)
+    assert note == "" and scores["MOTA"] > 0.95 and scores["IDsw"] <= 1
+    assert scores["HOTA"] > 0.85 and scores["IDF1"] > 0.85
+    wrong_class = [d.map(lambda t: t) for d in frames]
+    for d in wrong_class:
+        d.labels = torch.ones_like(d.labels)                        # all bicycles: nothing for the tracker
+    assert tracking_scores(wrong_class, ("person", "bicycle"), gt)[0]["MOTA"] == 0.0
+    assert tracking_scores(frames, ("car",), gt) == (None, "no person class to compare with the sequence's "
+                                                           "tracks: agreement only")
+
+
+@pytest.fixture(scope="module")
+def mot_sequence(tmp_path_factory):
+    """12 real frames of vtest.avi as a MOTChallenge sequence; its "ground truth" the default model's own
+    tracks at its input size 512 (the data has no human tracks with images)."""
+    from centernet.inference.config import DetectorConfig
+    from centernet.inference.detector import Detector
+    from centernet.io.tracking import make_tracker, track_detections
+
+    folder = tmp_path_factory.mktemp("seq") / "vtest-12"
+    (folder / "img1").mkdir(parents=True)
+    (folder / "gt").mkdir()
+    cap = cv2.VideoCapture(str(need(VTEST)))
+    detector, tracker, lines = Detector.from_config(DetectorConfig(device="cpu")), make_tracker(), []
+    for n in range(1, 13):
+        ok, image = cap.read()
+        assert ok
+        cv2.imwrite(str(folder / "img1" / f"{n:06d}.png"), image)     # lossless: explore sees these very pixels
+        tracked = track_detections(tracker, detector(image), 0.3, {0})
+        for (x1, y1, x2, y2), tid in zip(tracked.boxes.tolist(), tracked.track_ids.tolist()):
+            if tid > 0:
+                lines.append(f"{n},{tid},{x1:.3f},{y1:.3f},{x2 - x1:.3f},{y2 - y1:.3f},1,1,1")
+    cap.release()
+    (folder / "gt" / "gt.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_explore_on_a_mot_sequence_scores_tracking_and_finds_the_front(mot_sequence, tmp_path):
+    out = tmp_path / "explore"
+    proc = subprocess.run([sys.executable, "main.py", "explore", "--data", str(mot_sequence), "--res", "512,256",
+                           "--warmup", "0", "--out", str(out), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = {(r["model"], r["input_size"][0]): r for r in json.loads((out / "results.json").read_text())["results"]}
+    own = results[("centernet_mobilenetv3", 512)]      # the configuration that made the ground truth
+    small = results[("centernet_mobilenetv3", 256)]
+    assert own["metric"] == "HOTA" and own["tracking"]["IDsw"] == 0
+    assert own["tracking"]["HOTA"] > 0.9 and own["tracking"]["IDF1"] > 0.9
+    assert small["tracking"]["HOTA"] < own["tracking"]["HOTA"]
+    assert "Pareto-optimal by HOTA" in proc.stdout
+    table = (out / "results.md").read_text()
+    assert "| HOTA | IDF1 | MOTA | IDsw |" in table and "(ground-truth tracks)" in table
+    header = next(csv.reader((out / "results.csv").open()))
+    assert {"track_HOTA", "track_IDF1", "track_MOTA", "track_IDsw"} <= set(header)
