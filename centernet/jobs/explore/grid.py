@@ -14,7 +14,7 @@ from centernet.jobs.explore.models import ModelSource
 from centernet.models.build import available_archs
 
 PRECISIONS = ("fp32", "fp16", "bf16")
-ENGINES = ("eager", "graph", "onnxruntime")
+ENGINES = ("eager", "graph", "onnxruntime", "openvino")
 PRECISION_RANK = {"fp32": 2, "fp16": 1, "bf16": 0}  # fewer mantissa bits rank lower
 
 

@@ -100,18 +100,21 @@ def test_fp16_and_the_graph_engine_are_skipped_on_cpu_with_the_reason():
     assert "one fixed input size" in ex.skip_reason(ex.Config(src, (512, 512), scales=(0.5, 1.0), engine="onnxruntime"), cpu)
 
 
-def test_onnxruntime_and_bf16_configurations_run_on_cpu_against_the_fp32_eager_reference(weights_dir, tmp_path,
-                                                                                        monkeypatch):
+def test_cpu_engines_and_bf16_configurations_run_against_the_fp32_eager_reference(weights_dir, tmp_path,
+                                                                                  monkeypatch):
     need(COCO_MINI)
-    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))  # the onnx export cache
-    grid = ex.ExploreGrid(res=(160,), precision=("fp32", "bf16"), engine=("eager", "onnxruntime"))
+    pytest.importorskip("openvino", reason="openvino is not installed")
+    monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))  # the onnx / OpenVINO conversion caches
+    grid = ex.ExploreGrid(res=(160,), precision=("fp32", "bf16"), engine=("eager", "onnxruntime", "openvino"))
     report = ex.explore(grid, tmp_path / "out", weights_dir=weights_dir, data=COCO_MINI, max_images=3,
                         defaults=False, warmup=1, progress=False, say=lambda *_: None)
-    assert report.counts == {"ran": 3, "cached": 0, "skipped": 1, "failed": 0}  # onnxruntime bf16 skipped
+    assert report.counts == {"ran": 5, "cached": 0, "skipped": 1, "failed": 0}  # onnxruntime bf16 skipped
     by = {(o.config.precision, o.config.engine): o for o in report.outcomes}
     assert by[("fp32", "eager")].agreement == pytest.approx(1.0)  # the reference
-    assert by[("fp32", "onnxruntime")].agreement >= 0.99  # the same fp32 model through ONNX Runtime
-    assert by[("fp32", "onnxruntime")].stages["net"]["median"] > 0
+    for engine in ("onnxruntime", "openvino"):                    # the same fp32 model through another runtime
+        assert by[("fp32", engine)].agreement >= 0.99, engine
+        assert by[("fp32", engine)].stages["net"]["median"] > 0
+    assert by[("bf16", "openvino")].status == "ok" and by[("bf16", "openvino")].agreement is not None
     assert by[("bf16", "eager")].status == "ok" and by[("bf16", "eager")].agreement is not None
 
 
