@@ -60,6 +60,7 @@ class Result:
     overlay_age_ms: float | None = None  # how much older the frame the detections come from is (None: none drawn)
     inferences: int = 0               # model runs so far
     inferred_at: float = 0.0          # perf_counter when the drawn detections were computed
+    trails: dict = field(default_factory=dict)  # track id -> recent centres drawn (when tracking is shown)
 
 
 @dataclass(frozen=True)
@@ -392,7 +393,8 @@ class InferenceWorker(QThread):
         result = Result(self._seq, frame, image, dets, shown, timings, time.perf_counter(), self.dropped,
                         overlay is not None and overlay.frame is frame, drawn, start, display,
                         overlay_age_ms=age, inferences=inferences,
-                        inferred_at=overlay.done_at if overlay is not None else 0.0)
+                        inferred_at=overlay.done_at if overlay is not None else 0.0,
+                        trails=overlay.trails if overlay is not None and options.tracking.track else {})
         self._publish(result)
 
     def _report(self, e: Exception) -> None:
