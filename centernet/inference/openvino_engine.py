@@ -172,8 +172,8 @@ class OpenVinoModel(torch.nn.Module):
         graph = core.read_model(str(path))
         add_peak_output(graph)
         self.compiled = core.compile_model(graph, self.device, config)
-        ran = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        self.precision = "bf16" if "bf16" in ran else "fp32"  # what runs: no native bf16 -> OpenVINO keeps f32
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT")   # what runs: without native bf16 it keeps f32
+        self.precision = "bf16" if ran == ov.Type.bf16 else "fp32"
         if self.precision != precision:
             log.warning("OpenVINO runs %s here, not %s (no native bfloat16 on this %s)", self.precision, precision,
                         self.device)
