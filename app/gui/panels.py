@@ -7,6 +7,7 @@ from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBox
 
 from centernet.inference.engine import cpu_has_native_bf16
 from centernet.inference.onnx_export import onnx_runtime_available
+from centernet.inference.openvino_engine import openvino_available
 
 from app.gui.controls import Controls, TransportBar
 from app.gui.latency_panel import LatencyPanel
@@ -25,7 +26,8 @@ def build_panels(window: QMainWindow) -> None:
     window.setCentralWidget(central)
 
     window.controls = Controls(cuda=window.cuda,
-                               cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available())
+                               cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available(),
+                               openvino=openvino_available())
     scroll = QScrollArea()
     scroll.setWidget(window.controls)
     scroll.setWidgetResizable(True)

@@ -66,6 +66,12 @@ def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
                                                                              ("cpu", "onnxruntime", "fp32")]
     plain.engine.setCurrentIndex(1)
     assert plain.model_request().engine == "onnxruntime"
+    vino = Controls(cuda=False, cpu_bf16=True, onnx_runtime=True, openvino=True)   # OpenVINO offered when installed
+    qtbot.addWidget(vino)
+    assert [vino.engine.itemData(i) for i in range(vino.engine.count())] == [
+        ("cpu", "auto", "bf16"), ("cpu", "auto", "fp32"), ("cpu", "openvino", "bf16"), ("cpu", "openvino", "fp32"),
+        ("cpu", "onnxruntime", "fp32")]
+    assert "fastest engine" in vino.engine.itemText(0)
 
 
 def test_source_picker_recognises_each_kind(qtbot, tmp_path):
