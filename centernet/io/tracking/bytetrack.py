@@ -26,6 +26,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from centernet.detections import Detections
+from centernet.io.tracking.base import TrackerBase, detection_arrays
 import centernet.io.tracking.kalman as kalman
 
 TENTATIVE, TRACKED, LOST = "tentative", "tracked", "lost"
@@ -97,28 +98,19 @@ def assign(iou: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
     return [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
 
-class ByteTracker:
+class ByteTracker(TrackerBase):
     """`ids = tracker.update(dets)` once per frame, in order: a track id per detection, -1 for none."""
 
     def __init__(self, config: ByteTrackConfig = ByteTrackConfig()):
-        self.config = config
-        self.reset()
+        super().__init__(config)
 
     def reset(self) -> None:
-        self.tracks: list[KalmanTrack] = []
+        super().reset()
         self.frame = 0
-        self.next_id = 1
-
-    @property
-    def ids_issued(self) -> int:
-        return self.next_id - 1
 
     def update(self, dets: Detections) -> torch.Tensor:
         cfg = self.config
-        d = dets.numpy()
-        boxes = d["boxes"].astype(np.float64).reshape(-1, 4)
-        scores = d["scores"].astype(np.float64)
-        labels = d["labels"].astype(np.int64)
+        boxes, scores, labels = detection_arrays(dets)
         ids = np.full(len(boxes), -1, dtype=np.int64)
         self.frame += 1
         if self.tracks:

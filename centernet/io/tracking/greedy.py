@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from centernet.detections import Detections
+from centernet.io.tracking.base import TrackerBase, detection_arrays
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,15 @@ def greedy_match(dist: np.ndarray, order) -> list[tuple[int, int]]:
     return pairs
 
 
-class GreedyTracker:
+class GreedyTracker(TrackerBase):
     """`ids = tracker.update(dets)` once per frame, in order: a track id per detection, -1 for none."""
 
     def __init__(self, config: TrackerConfig = TrackerConfig()):
-        self.config = config
-        self.reset()
-
-    def reset(self) -> None:
-        self.tracks: list[Track] = []
-        self.next_id = 1
-
-    @property
-    def ids_issued(self) -> int:
-        return self.next_id - 1
+        super().__init__(config)
 
     def update(self, dets: Detections) -> torch.Tensor:
         cfg = self.config
-        d = dets.numpy()
-        boxes = d["boxes"].astype(np.float64).reshape(-1, 4)
-        scores = d["scores"].astype(np.float64)
-        labels = d["labels"].astype(np.int64)
+        boxes, scores, labels = detection_arrays(dets)
         ids = np.full(len(boxes), -1, dtype=np.int64)
         order = [i for i in np.argsort(-scores, kind="stable") if scores[i] >= cfg.min_score]
 
