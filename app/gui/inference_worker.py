@@ -449,10 +449,12 @@ class InferenceWorker(QThread):
         return Overlay(frame, dets, heat, detector, timings, time.perf_counter(), trails)
 
     def _live_tracker(self, options: LiveTrackingOptions) -> LiveTracker:
-        """The tracker for these options (the model thread's own; a change of options starts it afresh)."""
+        """The model thread's tracker, following the toggles (switching one keeps the tracks and their ids)."""
         with self._cond:
-            if self._live is None or self._live.options != options:
+            if self._live is None:
                 self._live = LiveTracker(options)
+            elif self._live.options != options:
+                self._live.set_options(options)
             return self._live
 
     @staticmethod

@@ -47,6 +47,9 @@ class LiveTracker:
     time); a time that goes backwards (a seek, a loop) starts the tracks afresh."""
 
     def __init__(self, options: LiveTrackingOptions = LiveTrackingOptions()):
+        self._start(options)
+
+    def _start(self, options: LiveTrackingOptions) -> None:
         self.options = options
         self.tracker = make_tracker(options.tracker)
         self.smoother = TrackSmoother(options.smoothing)
@@ -54,6 +57,17 @@ class LiveTracker:
         self.last_seen: dict[int, int] = {}     # id -> update number it was last in
         self.updates = 0
         self.last_time: float | None = None
+
+    def set_options(self, options: LiveTrackingOptions) -> None:
+        """Switching ids, trails or smoothing on or off keeps the tracks and their ids; another tracker, trail
+        length or smoothing setting starts afresh. Trails start anew when ids are switched back on."""
+        fixed = lambda o: (o.tracker, o.trail_frames, o.smoothing)  # noqa: E731
+        if fixed(options) != fixed(self.options):
+            self._start(options)
+            return
+        if options.track and not self.options.track:
+            self.trails, self.last_seen = {}, {}
+        self.options = options
 
     def reset(self) -> None:
         self.tracker.reset()

@@ -54,10 +54,9 @@ def one_euro_filter(value, previous, previous_raw, previous_speed, dt, scale, co
     return a * value + (1.0 - a) * previous, speed
 
 
-def restarts(previous_time, time: float, config: SmoothingConfig):
-    """Where a filter starts afresh: a sample at the same or an earlier time, or after a long gap."""
-    dt = time - np.asarray(previous_time, dtype=np.float64)
-    return (dt <= 0.0) | (dt > config.forget_after_s)
+def restarts(previous_time: float, time: float, config: SmoothingConfig) -> bool:
+    """Whether a filter starts afresh: a sample at the same or an earlier time, or after a long gap."""
+    return not 0.0 < time - previous_time <= config.forget_after_s
 
 
 def one_euro_step(state: OneEuroState | None, value: np.ndarray, time: float, scale: float,
@@ -94,25 +93,23 @@ class TrackSmoother:
         parts = [boxes] + ([d["keypoints"].reshape(len(boxes), -1).astype(np.float64)] if "keypoints" in d else [])
         vectors = np.concatenate(parts, axis=1)
         rows = np.flatnonzero(d["track_ids"] > 0)
-        tracks = [int(t) for t in d["track_ids"][rows]]
-        forget, width = self.config.forget_after_s, vectors.shape[1]
-        known = [r for r, t in zip(rows, tracks) if t in self.filters and len(self.filters[t].value) == width
-                 and 0.0 < time - self.filters[t].time <= forget]    # as `restarts`, in plain floats
+        track_of = {int(r): int(d["track_ids"][r]) for r in rows}
+        width = vectors.shape[1]
+        known = [r for r, t in track_of.items() if t in self.filters and len(self.filters[t].value) == width
+                 and not restarts(self.filters[t].time, time, self.config)]
         if known:
-            states = [self.filters[int(d["track_ids"][r])] for r in known]
+            states = [self.filters[track_of[r]] for r in known]
             dt = time - np.array([[s.time] for s in states])
             sides = np.maximum(boxes[known, 2:] - boxes[known, :2], 1.0)
             smoothed, speed = one_euro_filter(vectors[known], np.stack([s.value for s in states]),
                                               np.stack([s.raw for s in states]), np.stack([s.speed for s in states]),
                                               dt, sides.max(axis=1, keepdims=True), self.config)
         continuing = set(known)
-        for r, track in zip(rows, tracks):
+        for r, track in track_of.items():
             if r not in continuing:      # a new track, or one back after a gap: its first sample as it is
-                self.filters[track] = OneEuroState(vectors[r].copy(), vectors[r].copy(),
-                                                   np.zeros(vectors.shape[1]), time)
+                self.filters[track] = OneEuroState(vectors[r].copy(), vectors[r].copy(), np.zeros(width), time)
         for k, r in enumerate(known):
-            track = int(d["track_ids"][r])
-            self.filters[track] = OneEuroState(smoothed[k], vectors[r].copy(), speed[k], time)
+            self.filters[track_of[r]] = OneEuroState(smoothed[k], vectors[r].copy(), speed[k], time)
             vectors[r] = smoothed[k]
         self._forget(time)
         smoothed_dets = replace(dets, boxes=torch.from_numpy(vectors[:, :4].copy()).to(dets.boxes.dtype))

@@ -146,3 +146,19 @@ def test_live_tracker_smooths_without_showing_ids_when_only_smoothing():
         assert out.dets.track_ids is None and out.trails == {}
         xs.append(out.dets.boxes[0, 0].item())
     assert np.std(np.diff(xs[10:])) < 0.4 * 3.0 * np.sqrt(2)
+
+
+def test_switching_smoothing_or_ids_keeps_the_tracks_and_another_tracker_starts_afresh():
+    live = LiveTracker(LiveTrackingOptions(track=True))
+    for k in range(5):
+        out = live.update(walk(k), k / FPS, threshold=0.3)
+    assert out.dets.track_ids.tolist() == [1]
+    live.set_options(LiveTrackingOptions(track=True, smooth=True))          # the Smooth toggle
+    assert live.update(walk(5), 5 / FPS, threshold=0.3).dets.track_ids.tolist() == [1]
+    live.set_options(LiveTrackingOptions(track=False, smooth=True))         # ids off, then on again
+    live.update(walk(6), 6 / FPS, threshold=0.3)
+    live.set_options(LiveTrackingOptions(track=True, smooth=True))
+    again = live.update(walk(7), 7 / FPS, threshold=0.3)
+    assert again.dets.track_ids.tolist() == [1] and np.shape(again.trails[1]) == (1, 2)   # same id, a new trail
+    live.set_options(LiveTrackingOptions(track=True, tracker="greedy"))     # another tracker: fresh ids
+    assert live.update(walk(8), 8 / FPS, threshold=0.3).dets.track_ids.tolist() == [-1]
