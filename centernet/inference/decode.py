@@ -39,7 +39,8 @@ def topk_peaks(heat: torch.Tensor, k: int):
     """Top-k over classes and pixels of a peak-masked heatmap (either memory layout).
 
     Returns scores, classes, ys, xs and flat pixel indices, each (B, K) with K = min(k, C*H*W),
-    ordered by score, equal scores by (class, pixel).
+    ordered by score; equal scores in the order a class-major `torch.topk` gives them (which need not
+    be (class, pixel) order).
     """
     b, c, h, w = heat.shape
     k = min(k, c * h * w)
@@ -60,6 +61,20 @@ def topk_peaks(heat: torch.Tensor, k: int):
     ys = torch.div(pixel, w, rounding_mode="floor")
     xs = pixel - ys * w
     return scores, classes, ys, xs, pixel
+
+
+def peaks_from_flat_index(scores: torch.Tensor, index: torch.Tensor, heat_shape) -> tuple:
+    """`topk_peaks`' result from a top-K found elsewhere (the openvino graph): scores (B, K) and flat
+    indices (B, K) into a (C, H, W) map -> scores, classes, ys, xs, flat pixel indices, ordered by
+    score and equal scores by (class, pixel) whatever order the top-K left them in."""
+    h, w = heat_shape[-2:]
+    index, by_index = torch.sort(index.long(), dim=1)
+    scores, by_score = torch.sort(scores.gather(1, by_index), dim=1, descending=True, stable=True)
+    index = index.gather(1, by_score)
+    classes = torch.div(index, h * w, rounding_mode="floor")
+    pixel = index - classes * (h * w)
+    ys = torch.div(pixel, w, rounding_mode="floor")
+    return scores, classes, ys, pixel - ys * w, pixel
 
 
 def gather_at(feature: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:

@@ -57,20 +57,12 @@ def movenet_decode(center: torch.Tensor, box_scale: torch.Tensor, box_offset: to
     ky = yf[None] + regress[:, 0]                                              # (J, K)
     kx = xf[None] + regress[:, 1]
 
-    grid_y = torch.arange(h, dtype=dtype, device=center.device).view(h, 1, 1, 1)
-    grid_x = torch.arange(w, dtype=dtype, device=center.device).view(1, w, 1, 1)
-    dist2 = (grid_y - ky.t()[None, None]) ** 2 + (grid_x - kx.t()[None, None]) ** 2   # (H, W, K, J)
-    sigma = float(min(h, w)) * SIGMA_FACTOR
-    weight = torch.exp(-dist2 / sigma)
     joint_heat = torch.sigmoid(kpt_heatmap[0].to(dtype)).permute(1, 2, 0)           # (H, W, J)
-    inside = ((grid_y[..., 0] >= ymin) & (grid_y[..., 0] < ymax)
-              & (grid_x[..., 0] >= xmin) & (grid_x[..., 0] < xmax))                  # (H, W, K)
-    weight = joint_heat[:, :, None, :] * weight * inside[..., None].to(dtype)          # (H, W, K, J)
-
-    best = weight.reshape(h * w, k, num_joints).argmax(dim=0)                         # (K, J) first max
-    by, bx = torch.div(best, w, rounding_mode="floor"), best % w
+    sigma = float(min(h, w)) * SIGMA_FACTOR
+    boxes = (ymin, xmin, ymax, xmax)
+    by, bx = snap_to_heat(joint_heat, ky, kx, boxes, sigma)                          # (K, J) each
     joint_index = torch.arange(num_joints, device=center.device).expand(k, num_joints)
-    score = weight.amax(dim=2)[by, bx, joint_index]                                   # (K, J)
+    score = best_weight_at(joint_heat[by, bx, joint_index], by, bx, ky, kx, boxes, sigma)
     offsets = kpt_offset[0].to(dtype).reshape(num_joints, 2, h, w)
     jy = by.to(dtype) + offsets[joint_index, 0, by, bx]
     jx = bx.to(dtype) + offsets[joint_index, 1, by, bx]
@@ -87,3 +79,51 @@ def movenet_decode(center: torch.Tensor, box_scale: torch.Tensor, box_offset: to
         keypoints=torch.stack([jx, jy], dim=2)[order],
         keypoint_scores=score[order],
     )
+
+
+def joint_weight(heat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, ky: torch.Tensor, kx: torch.Tensor,
+                 sigma: float) -> torch.Tensor:
+    """Step 4's weight, heat * exp(-d^2 / sigma), with d from cell (y, x) to the regressed joint (ky, kx);
+    one expression for both of its uses, so the snapped cell's score is the value its arg-max saw."""
+    return heat * torch.exp(-((y - ky) ** 2 + (x - kx) ** 2) / sigma)
+
+
+def snap_to_heat(joint_heat: torch.Tensor, ky: torch.Tensor, kx: torch.Tensor, boxes: tuple, sigma: float):
+    """The cell (y, x) of each person's joints with the largest weight inside that person's box: (K, J) each.
+
+    Only the box's cells are weighed (the graph weighs the whole map with zeros outside the box, then
+    takes the first maximum): the same cell, at a fraction of the work. A box without cells or with
+    only zero weights gives cell (0, 0), the graph's first maximum of an all-zero map.
+    """
+    h, w, num_joints = joint_heat.shape
+    ymin, xmin, ymax, xmax = boxes
+    grid_y = torch.arange(h, dtype=joint_heat.dtype, device=joint_heat.device)
+    grid_x = torch.arange(w, dtype=joint_heat.dtype, device=joint_heat.device)
+    k = ky.shape[1]
+    by = torch.zeros(k, num_joints, dtype=torch.long, device=joint_heat.device)
+    bx = torch.zeros_like(by)
+    for p in range(k):
+        rows = torch.nonzero((grid_y >= ymin[p]) & (grid_y < ymax[p]))[:, 0]
+        cols = torch.nonzero((grid_x >= xmin[p]) & (grid_x < xmax[p]))[:, 0]
+        if len(rows) == 0 or len(cols) == 0:
+            continue
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        weight = joint_weight(joint_heat[r0:r1, c0:c1], grid_y[r0:r1, None, None], grid_x[None, c0:c1, None],
+                              ky[:, p], kx[:, p], sigma)                       # (rows, cols, J)
+        flat = weight.reshape(-1, num_joints)
+        best = flat.argmax(dim=0)                                              # first maximum, row-major
+        found = flat.amax(dim=0) > 0
+        by[p] = torch.where(found, r0 + torch.div(best, c1 - c0, rounding_mode="floor"), 0)
+        bx[p] = torch.where(found, c0 + best % (c1 - c0), 0)
+    return by, bx
+
+
+def best_weight_at(heat: torch.Tensor, by: torch.Tensor, bx: torch.Tensor, ky: torch.Tensor, kx: torch.Tensor,
+                   boxes: tuple, sigma: float) -> torch.Tensor:
+    """Each snapped joint's score: the largest weight any person's box and regressed joint give its
+    cell (the graph's max over people before the gather). heat, by, bx: (K, J); ky, kx: (J, K)."""
+    ymin, xmin, ymax, xmax = (b[None, None, :] for b in boxes)                # over people q
+    y, x = by.to(heat.dtype)[..., None], bx.to(heat.dtype)[..., None]         # (K, J, 1)
+    weight = joint_weight(heat[..., None], y, x, ky[None], kx[None], sigma)   # (K, J, K): joint j of person q
+    inside = (y >= ymin) & (y < ymax) & (x >= xmin) & (x < xmax)
+    return (weight * inside.to(heat.dtype)).amax(dim=2)

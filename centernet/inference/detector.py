@@ -21,13 +21,13 @@ from centernet.io.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
-from centernet.inference.decode import decode_fixed, topk_peaks
+from centernet.inference.decode import decode_fixed, peaks_from_flat_index
 from centernet.inference.engine import Engine, graph_ready, resolve_precision, tune_cpu_threads
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
-from centernet.inference.openvino_engine import (PEAK_OUTPUT, OpenVinoModel, cached_openvino_model,
+from centernet.inference.openvino_engine import (PEAK_INDEX, PEAK_SCORES, OpenVinoModel, cached_openvino_model,
                                                  has_deformable_conv, openvino_available)
 from centernet.io.geometry3d import alpha_to_rot_y, location_from_center
 from centernet.models.zoo import cache_dir, default_weights
@@ -154,7 +154,7 @@ class Detector:
             raise ConfigError(reason)
         precision = resolve_precision(precision, self.device) if precision == "auto" else precision
         return cached_openvino_model(self.model, self.info, tuple(self.spec.input_size), precision,
-                                     threads=tune_cpu_threads(), device=self.openvino_device)
+                                     threads=tune_cpu_threads(), device=self.openvino_device, k=self.k)
 
     def _onnx_runtime_model(self, precision: str):
         """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
@@ -296,11 +296,12 @@ class Detector:
                                    k=self.k) for i in range(outputs["center"].shape[0])]
         if self.task not in PIPELINE_TASKS:
             raise ConfigError(f"decoding for task {self.task!r} is not available in this version")
-        peaks = outputs.pop(PEAK_OUTPUT, None)  # found inside the compiled graph (openvino engine)
+        scores, index = outputs.pop(PEAK_SCORES, None), outputs.pop(PEAK_INDEX, None)  # the openvino graph's top K
+        peaks = None
         if flip:
-            outputs, peaks = merge_flip(outputs, self.task, self.flip_pairs), None
-        if peaks is not None:
-            peaks = topk_peaks(peaks, self.k)
+            outputs = merge_flip(outputs, self.task, self.flip_pairs)
+        elif scores is not None:
+            peaks = peaks_from_flat_index(scores, index, outputs["hm"].shape)
         return decode_fixed(self.task, outputs, self.k, self.info.decode.get("box_mode", "size"),
                             heat_is_logits=not flip, peaks=peaks).split()
 

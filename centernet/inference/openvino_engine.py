@@ -8,10 +8,12 @@ Writing those multiplications as divisions by the reciprocal keeps them out of t
 (the same value within one float rounding). The guarded file is cached beside the ONNX export, and
 OpenVINO's own CACHE_DIR keeps the compiled model per precision, threads and device.
 
-Peak finding runs inside the compiled graph: for a CenterNet heatmap head `hm` the model gains an
-output `hm_peaks` = sigmoid(hm) where it equals its 3x3 max-pool, else 0 (what `peak_mask_scores`
-computes), so the Detector's decode is only the top-K and the gathers. Measured in one run (ctdet
-mobilenetv3 at 512, loaded machine): net + decode 869-1035 ms -> 590-630 ms, equal detections.
+Peak finding runs inside the compiled graph: for a CenterNet heatmap head `hm` the model gains the
+outputs `peak_scores` and `peak_index`, the top K of sigmoid(hm) where it equals its 3x3 max-pool
+(what `peak_mask_scores` and `topk_peaks` compute; `peaks_from_flat_index` puts equal scores in
+(class, pixel) order), so the Detector's decode is only the gathers at K points. Measured in one
+run (ctdet mobilenetv3 at 512, loaded machine): the masked map as the output, top-K in torch: net +
+decode 869-1035 ms -> 590-630 ms; the top-K in the graph as well: see docs/benchmarks.md.
 
 Deformable convolutions (dla_34, resdcn_*) are refused: OpenVINO's ONNX reader has no `DeformConv`,
 and converting the torch module ran slower than the eager engine's gathered formulation.
@@ -34,7 +36,7 @@ from centernet.models.checkpoint import CheckpointInfo
 
 log = logging.getLogger(__name__)
 OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
-PEAK_OUTPUT = "hm_peaks"      # the peak-masked probabilities of `hm` (CenterNet rule models)
+PEAK_SCORES, PEAK_INDEX = "peak_scores", "peak_index"   # top K of the peak-masked `hm`, flat (class, y, x) index
 FUSED_CONSTANT = 1.0 / 6.0   # what OpenVINO's HSwish/HSigmoid fusions look for
 FUSION_TOLERANCE = 1e-3      # wider than OpenVINO's own 1e-4, so every near-1/6 factor is guarded
 
@@ -97,9 +99,10 @@ def guard_one_sixth_constants(proto) -> int:
     return rewritten
 
 
-def add_peak_output(model, head: str = "hm") -> bool:
-    """Add PEAK_OUTPUT = sigmoid(head) masked to its 3x3 local maxima to an OpenVINO model, in place;
-    False when the model has no such head (MoveNet decodes its own way)."""
+def add_peak_outputs(model, k: int, head: str = "hm") -> bool:
+    """Add PEAK_SCORES and PEAK_INDEX, (B, K) each, to an OpenVINO model, in place: the top K of
+    sigmoid(head) masked to its 3x3 local maxima, over classes and pixels; False when the model has
+    no such head (MoveNet decodes its own way)."""
     import openvino.opset13 as ops
     results = [r for r in model.get_results() if head in r.output(0).get_names()]
     if not results:
@@ -107,9 +110,14 @@ def add_peak_output(model, head: str = "hm") -> bool:
     heat = ops.sigmoid(results[0].input_value(0))
     local_max = ops.max_pool(heat, [1, 1], [1, 1], [1, 1], [1, 1], [3, 3]).output(0)
     peaks = ops.select(ops.equal(heat, local_max), heat, ops.constant(np.float32(0)))
-    result = ops.result(peaks)
-    result.output(0).set_names({PEAK_OUTPUT})
-    model.add_results([result])
+    flat = ops.reshape(peaks, ops.constant(np.array([0, -1], np.int64)), special_zero=True)
+    c, h, w = (int(d) for d in results[0].input_value(0).get_partial_shape().to_shape()[1:])
+    top = ops.topk(flat, ops.constant(np.int64(min(k, c * h * w))), axis=1, mode="max", sort="value",
+                   index_element_type="i64")   # a stable top-K ran 330 ms here, this one 1 ms
+    for output, name in zip(top.outputs(), (PEAK_SCORES, PEAK_INDEX)):
+        result = ops.result(output)
+        result.output(0).set_names({name})
+        model.add_results([result])
     return True
 
 
@@ -136,7 +144,7 @@ def openvino_onnx_path(onnx_path: Path) -> Path:
 
 def cached_openvino_model(model: torch.nn.Module, info: CheckpointInfo, input_size: tuple[int, int],
                           precision: str = "fp32", threads: int | None = None,
-                          device: str = "auto") -> "OpenVinoModel":
+                          device: str = "auto", k: int = 100) -> "OpenVinoModel":
     """`model` run by OpenVINO: exported to ONNX once per weights and input size (cached), compiled
     once per precision, threads and device (OpenVINO's model cache)."""
     if not openvino_available():
@@ -145,17 +153,19 @@ def cached_openvino_model(model: torch.nn.Module, info: CheckpointInfo, input_si
     if has_deformable_conv(model):
         raise ConfigError(f"the openvino engine cannot run {info.arch}'s deformable convolutions (OpenVINO reads no "
                           f"DeformConv): use --engine eager or auto")
-    return OpenVinoModel(openvino_onnx_path(cached_onnx_path(model, info, input_size)), precision, threads, device)
+    return OpenVinoModel(openvino_onnx_path(cached_onnx_path(model, info, input_size)), precision, threads, device, k)
 
 
 class OpenVinoModel(torch.nn.Module):
     """A compiled OpenVINO model with the torch model's call signature: NCHW tensor -> dict of heads.
 
     Latency hint, one stream, `threads` inference threads, no pinning to cores (on a shared machine a
-    pinned thread waits for its busy core instead of moving to a free one).
+    pinned thread waits for its busy core instead of moving to a free one). `k`: how many peaks the
+    graph's top-K returns (CenterNet heatmap models).
     """
 
-    def __init__(self, path, precision: str = "fp32", threads: int | None = None, device: str = "auto"):
+    def __init__(self, path, precision: str = "fp32", threads: int | None = None, device: str = "auto",
+                 k: int = 100):
         super().__init__()
         import openvino as ov
         if precision not in OPENVINO_PRECISIONS:
@@ -170,7 +180,7 @@ class OpenVinoModel(torch.nn.Module):
             if threads:
                 config["INFERENCE_NUM_THREADS"] = int(threads)
         graph = core.read_model(str(path))
-        add_peak_output(graph)
+        add_peak_outputs(graph, k)
         self.compiled = core.compile_model(graph, self.device, config)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT")   # what runs: without native bf16 it keeps f32
         self.precision = "bf16" if ran == ov.Type.bf16 else "fp32"
@@ -187,7 +197,6 @@ class OpenVinoModel(torch.nn.Module):
         parts = [batch] if not self.fixed_batch.is_static or self.fixed_batch.get_length() == len(batch) \
             else [b[None] for b in batch]
         outs = []
-        for p in parts:
-            self.request.infer({0: p})
-            outs.append([self.request.get_output_tensor(i).data.copy() for i in range(len(self.output_names))])
+        for p in parts:  # the input read in place, each output copied once (the request reuses its buffers)
+            outs.append(self.request.infer({0: p}, share_inputs=True, share_outputs=False).to_tuple())
         return {n: torch.from_numpy(np.concatenate([o[i] for o in outs])) for i, n in enumerate(self.output_names)}

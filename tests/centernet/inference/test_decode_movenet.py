@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from centernet.inference.decode_movenet import movenet_decode
@@ -56,3 +57,50 @@ def test_rows_are_sorted_by_person_score():
     dets = movenet_decode(**h, k=2)
     assert dets.scores[0] > 0.5 and dets.scores[1] == 0
     torch.testing.assert_close(dets.boxes[0], torch.tensor([2.5, 1.25, 8.5, 9.25]))
+
+
+def full_map_snapping(joint_heat, ky, kx, boxes, sigma):
+    """The graph's step 4 as it runs: every cell of the map weighed for every person and joint, zero
+    outside the person's box, first maximum; the score is the max over people at the chosen cell."""
+    h, w, num_joints = joint_heat.shape
+    ymin, xmin, ymax, xmax = boxes
+    k = ky.shape[1]
+    grid_y = torch.arange(h, dtype=torch.float32).view(h, 1, 1, 1)
+    grid_x = torch.arange(w, dtype=torch.float32).view(1, w, 1, 1)
+    dist2 = (grid_y - ky.t()[None, None]) ** 2 + (grid_x - kx.t()[None, None]) ** 2       # (H, W, K, J)
+    inside = ((grid_y[..., 0] >= ymin) & (grid_y[..., 0] < ymax) & (grid_x[..., 0] >= xmin) & (grid_x[..., 0] < xmax))
+    weight = joint_heat[:, :, None, :] * torch.exp(-dist2 / sigma) * inside[..., None].float()
+    best = weight.reshape(h * w, k, num_joints).argmax(dim=0)
+    by, bx = torch.div(best, w, rounding_mode="floor"), best % w
+    joints = torch.arange(num_joints).expand(k, num_joints)
+    return by, bx, weight.amax(dim=2)[by, bx, joints]
+
+
+def random_people(seed: int, h: int = 48, w: int = 40, k: int = 6, num_joints: int = 17):
+    """Heats with peaks and plateaus, overlapping boxes (some empty, some at the map's edge), joints anywhere."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(h, w, num_joints, generator=g) * 3 - 2
+    logits[5:9, 5:9, :3] = 4.0                                            # equal weights' ties inside a box
+    logits[:, :, 5] = -200.0                                               # a joint whose heat underflows to 0
+    heat = torch.sigmoid(logits)
+    cy, cx = torch.rand(k, generator=g) * h, torch.rand(k, generator=g) * w
+    sh, sw = torch.rand(k, generator=g) * h * 0.8, torch.rand(k, generator=g) * w * 0.8
+    sh[0] = 0.0                                                            # a box with no cells
+    boxes = [(cy - sh / 2).clamp(0, h), (cx - sw / 2).clamp(0, w), (cy + sh / 2).clamp(0, h), (cx + sw / 2).clamp(0, w)]
+    boxes[2][1] = float(h)                                                 # a box reaching the last row
+    ky = cy[None] + torch.randn(num_joints, k, generator=g) * 6
+    kx = cx[None] + torch.randn(num_joints, k, generator=g) * 6
+    return heat, ky, kx, tuple(boxes)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_box_cropped_snapping_equals_the_graph_s_full_map_bit_for_bit(seed):
+    from centernet.inference.decode_movenet import best_weight_at, snap_to_heat
+    heat, ky, kx, boxes = random_people(seed)
+    sigma = 40 * 0.300048828125
+    by, bx = snap_to_heat(heat, ky, kx, boxes, sigma)
+    want_y, want_x, want_score = full_map_snapping(heat, ky, kx, boxes, sigma)
+    assert torch.equal(by, want_y) and torch.equal(bx, want_x)
+    joints = torch.arange(heat.shape[2]).expand_as(by)
+    assert torch.equal(best_weight_at(heat[by, bx, joints], by, bx, ky, kx, boxes, sigma), want_score)
+    assert (by[0] == 0).all() and (bx[0] == 0).all()        # the empty box: cell (0, 0), as the full map's argmax

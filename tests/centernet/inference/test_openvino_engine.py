@@ -107,3 +107,53 @@ def test_refuses_deformable_convs_and_per_image_sizes(seeded_checkpoint, tmp_pat
     with pytest.raises(ConfigError, match="one fixed input size"):
         Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino", keep_res=True)
     assert not (tmp_path / "home").exists()  # refused before anything was exported
+
+
+@pytest.mark.parametrize("k", [5, 100, 10_000])
+def test_the_graph_s_peaks_are_the_decoder_s_top_k_in_score_class_pixel_order(k):
+    """A heatmap with plateaus, repeated peak values and fewer peaks than K: the compiled graph's top K,
+    through `peaks_from_flat_index`, is the peak-masked map's K best in (score, class, pixel) order
+    (cells tied with the K-th score may be any of them) and the same cells as the torch decoder's."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from centernet.inference.decode import peak_mask_scores, peaks_from_flat_index, topk_peaks
+    from centernet.inference.openvino_engine import PEAK_INDEX, PEAK_SCORES, add_peak_outputs
+    rng = np.random.default_rng(3)
+    logits = np.round(rng.normal(-2, 2, (1, 3, 24, 40)), 1).astype(np.float32)  # rounding makes equal peaks
+    logits[0, 1, 5:8, 5:8] = 4.0        # a plateau: every cell is its 3x3 maximum
+    logits[0, 2, 10, 30] = logits[0, 0, 2, 3] = 5.0
+    param = ops.parameter([1, 3, 24, 40], np.float32)
+    head = ops.result(ops.relu(param))   # any graph ending in a head named hm
+    head.output(0).set_names({"hm"})
+    model = ov.Model([head], [param])
+    assert add_peak_outputs(model, k)
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    out = compiled({0: logits})
+    scores = torch.from_numpy(out[compiled.output(PEAK_SCORES)])
+    index = torch.from_numpy(out[compiled.output(PEAK_INDEX)])
+    masked = peak_mask_scores(torch.sigmoid(torch.from_numpy(logits).relu())).reshape(-1).numpy()
+    k = min(k, masked.size)
+    stable = np.lexsort((np.arange(masked.size), -masked))[:k]   # by score, then (class, pixel)
+    got_scores, classes, ys, xs, pixel = peaks_from_flat_index(scores, index, logits.shape)
+    got = (classes * 24 + ys) * 40 + xs
+    assert got.shape == (1, k) and torch.equal(pixel, ys * 40 + xs)
+    np.testing.assert_allclose(got_scores[0].numpy(), masked[stable], rtol=0, atol=1e-6)
+    last = masked[stable[-1]]   # cells tied with the K-th score: the top-K may take any of them
+    above = masked[stable] > last
+    assert np.array_equal(got[0].numpy()[above], stable[above])
+    assert np.all(masked[got[0].numpy()[~above]] == last)
+    assert len(set(got[0].tolist())) == k
+    want = topk_peaks(torch.from_numpy(masked.reshape(logits.shape)), k)   # the torch decoder: the same cells
+    want_index = want[1][0] * 24 * 40 + want[4][0]
+    assert sorted(got[0][torch.from_numpy(above)].tolist()) == sorted(want_index[want[0][0] > float(last)].tolist())
+
+
+def test_a_model_without_a_centre_heatmap_gains_no_peak_outputs():
+    import openvino as ov
+    import openvino.opset13 as ops
+    from centernet.inference.openvino_engine import add_peak_outputs
+    param = ops.parameter([1, 17, 8, 8], np.float32)
+    head = ops.result(ops.relu(param))
+    head.output(0).set_names({"kpt_heatmap"})
+    model = ov.Model([head], [param])
+    assert not add_peak_outputs(model, 20) and len(model.get_results()) == 1

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from centernet.inference.transforms import (PreprocessSpec, apply_affine, as_bgr_uint8, output_points_to_image,
-                                  plan_transform, preprocess)
+from centernet.inference.transforms import (KITTI_MEAN, KITTI_STD, PreprocessSpec, apply_affine, as_bgr_uint8,
+                                            normalize, normalize_chw, output_points_to_image, plan_transform,
+                                            preprocess, warp_image)
 from tests.conftest import OFFICIAL_REF
 
 SIZES = [(480, 640), (640, 480), (100, 1000), (1000, 37), (512, 512), (1, 1)]
@@ -52,6 +53,29 @@ def test_rgb_order_and_raw_pixels_for_default_models():
                           mean=(0, 0, 0), std=(1, 1, 1))
     x, _ = preprocess(img, spec)
     assert float(x[0, 2].mean()) == 200.0 and float(x[0, 0].max()) == 0.0
+
+
+LOOKUP_SPECS = [PreprocessSpec(), PreprocessSpec(mean=KITTI_MEAN, std=KITTI_STD),
+                PreprocessSpec(resize="stretch", channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0), std=(1, 1, 1),
+                               truncate_pixels=True),
+                PreprocessSpec(channel_order="rgb", pixel_scale=1 / 127.5, mean=(1.0, 1.0, 1.0), std=(1, 1, 1))]
+
+
+@pytest.mark.parametrize("spec", LOOKUP_SPECS, ids=["coco", "kitti", "movenet", "rgb_scaled"])
+def test_lookup_normalisation_equals_the_float64_arithmetic_bit_for_bit(spec):
+    """Every pixel level in every channel, warped as the detector warps (truncated floats for MoveNet)."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
+    image[0, :3] = [[0, 0, 0], [255, 255, 255], [1, 254, 128]]
+    tf = plan_transform(spec, image.shape[:2])
+    warped = warp_image(image, spec, tf)
+    assert (warped.dtype == np.float64) == spec.truncate_pixels
+    want = np.ascontiguousarray(normalize(warped, spec).transpose(2, 0, 1))
+    got = normalize_chw(warped, spec)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, want)
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)  # all 256 levels, each channel
+    assert np.array_equal(normalize_chw(levels, spec), normalize(levels, spec).transpose(2, 0, 1))
 
 
 @pytest.mark.parametrize("image", [np.zeros((5, 7), np.uint8), np.zeros((5, 7, 4), np.uint8),
