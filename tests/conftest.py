@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,22 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_testnodedown(node, error) -> None:
+    """When a parallel worker dies, say how (the signal or exit status): its own stderr went with it."""
+    popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
+    if not error or popen is None:
+        return
+    try:
+        code = popen.wait(timeout=10)
+    except Exception as e:   # still running or already reaped: nothing more to say
+        code = f"unknown ({type(e).__name__})"
+    if isinstance(code, int) and code < 0:
+        code = f"killed by {signal.Signals(-code).name}"
+    elif isinstance(code, int):
+        code = f"exit status {code}"
+    print(f"\nworker {node.gateway.id} (pid {popen.pid}) went down: {code}", file=sys.stderr, flush=True)
 
 
 def shared_folder() -> Path:
