@@ -9,6 +9,7 @@
 # app with its own Q shortcut (so a clean shutdown is part of the run).
 #   SCREENSHOT_WAIT   seconds to let the model warm up before the grab (default 40)
 #   SCREENSHOT_OUT    output file (default docs/screenshot.png)
+#   SCREENSHOT_THRESHOLD  score threshold of the drawn boxes (default 0.3, the app's own default)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +61,7 @@ for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; slee
 export XDG_CONFIG_HOME="$WORK/config"
 unset QT_QPA_PLATFORM
 export QT_QPA_PLATFORM=xcb
-"$PY" main.py gui --source "$SOURCE" --loop --threshold "${SCREENSHOT_THRESHOLD:-0.2}" "$@" >"$WORK/app.log" 2>&1 &
+"$PY" main.py gui --source "$SOURCE" --loop --threshold "${SCREENSHOT_THRESHOLD:-0.3}" "$@" >"$WORK/app.log" 2>&1 &
 APP_PID=$!
 
 WID=""
