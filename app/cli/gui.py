@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--track", action="store_true",
                    help="track ids and trails (ByteTrack, the tracker of annotate --track)")
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
-                   help="headless: One-Euro smoothing of boxes and skeletons (default: on for pose models)")
+                   help="One-Euro smoothing of boxes and skeletons, this run only (default: the window's Smooth "
+                        "toggle, on for pose models until switched off)")
     p.set_defaults(func=run)
 
 

@@ -79,6 +79,7 @@ class Controls(QWidget):
         self.class_names: tuple = ()
         self.task = "ctdet"
         self.smooth_by_task: dict[str, bool] = {}   # the Smooth toggle as last set for each task
+        self.smooth_flag: bool | None = None      # --smooth / --no-smooth: this run, every task, until toggled
         self.weights: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -320,7 +321,7 @@ class Controls(QWidget):
             box.setEnabled(key in allowed)
             box.setToolTip(TOGGLE_TIPS.get(key, "") if key in allowed else f"not available for {task} models")
         with QSignalBlocker(self.toggles["smooth"]):
-            self.toggles["smooth"].setChecked(self.smooth_by_task.get(task, smoothing_default(task)))
+            self.toggles["smooth"].setChecked(self.smooth_for(task))
         self.class_filter.setCompleter(QCompleter(list(self.class_names), self.class_filter))
         self._emit_options()
 
@@ -383,8 +384,25 @@ class Controls(QWidget):
         return DrawOptions(render=render, heatmap=on["heatmap"],
                            tracking=LiveTrackingOptions(track=on["track"], smooth=on["smooth"]))
 
+    def smooth_for(self, task: str) -> bool:
+        """The Smooth toggle for a task: the command line's for this run, else as last set for the task."""
+        if self.smooth_flag is not None:
+            return self.smooth_flag
+        return self.smooth_by_task.get(task, smoothing_default(task))
+
+    def set_smooth_flag(self, on: bool) -> None:
+        """--smooth / --no-smooth: applies to every task this run and is not remembered, until the
+        toggle is switched in the window (that choice is remembered for the task as usual)."""
+        self.smooth_flag = bool(on)
+        with QSignalBlocker(self.toggles["smooth"]):
+            self.toggles["smooth"].setChecked(self.smooth_flag)
+        self._emit_options()
+
     def _emit_options(self) -> None:
-        self.smooth_by_task[self.task] = self.toggles["smooth"].isChecked()
+        smooth = self.toggles["smooth"].isChecked()
+        if smooth != self.smooth_for(self.task):   # switched in the window: remembered for this task
+            self.smooth_flag = None
+            self.smooth_by_task[self.task] = smooth
         self.threshold_label.setText(f"{self.threshold:.2f}")
         self.options_changed.emit(self.draw_options())
 

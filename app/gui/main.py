@@ -38,7 +38,7 @@ def run_gui(args, config: DetectorConfig) -> int:
                         loop=True if args.loop or is_demo_clip(args.source) else None,
                         realtime=False if args.fast else None,
                         hold=True if getattr(args, "hold_frames", False) else None,
-                        track=True if getattr(args, "track", False) else None)
+                        track=True if getattr(args, "track", False) else None, smooth=getattr(args, "smooth", None))
     window.show()
     if getattr(args, "max_seconds", None):
         close_after(window, args.max_seconds)

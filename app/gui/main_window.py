@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
                  arch: str | None = None, task: str | None = None, output_dir: str | Path | None = None,
                  load_model: bool = True, open_last_source: bool = True, loop: bool | None = None,
                  realtime: bool | None = None, engine: str | None = None, precision: str | None = None,
-                 hold: bool | None = None, track: bool | None = None):
+                 hold: bool | None = None, track: bool | None = None, smooth: bool | None = None):
         super().__init__()
         self.settings = settings if settings is not None else default_settings()
         stored = stored_values(self.settings)   # before this run writes anything: flags apply to it only
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
             self.transport.hold_box.setChecked(hold)
         if track is not None:
             self.controls.toggles["track"].setChecked(track)
+        if smooth is not None:
+            self.controls.set_smooth_flag(smooth)
         given = {"source": source, "weights": weights, "threshold": threshold, "loop": loop, "realtime": realtime,
                  "hold_frames": hold, "toggles/track": track,
                  "input_size": input_size or (True if keep_res else None),

@@ -137,3 +137,31 @@ def test_smoothing_choice_per_task_persists_between_windows(make_window, setting
     assert not again.controls.toggles["smooth"].isChecked()
     again.controls.set_task("ctdet", COCO_CLASSES)
     assert not again.controls.toggles["smooth"].isChecked()
+
+
+def test_smooth_flags_apply_to_their_run_only_until_switched_in_the_window(make_window, settings):
+    """`gui --no-smooth` turns smoothing off for every task of that run and is not remembered; switching
+    the toggle in the window is a choice, remembered for its task as always."""
+    window = make_window(load_model=False, open_last_source=False, smooth=False)
+    for task, names in (("multi_pose", ("person",)), ("ctdet", COCO_CLASSES)):
+        window.controls.set_task(task, names)
+        assert not window.controls.toggles["smooth"].isChecked()
+        assert not window.controls.draw_options().tracking.smooth
+    window.close()
+    plain = make_window(load_model=False, open_last_source=False)
+    plain.controls.set_task("multi_pose", ("person",))
+    assert plain.controls.toggles["smooth"].isChecked()        # the flag left no trace: pose models smooth
+    plain.close()
+
+    flagged = make_window(load_model=False, open_last_source=False, smooth=True)
+    flagged.controls.set_task("ctdet", COCO_CLASSES)
+    assert flagged.controls.toggles["smooth"].isChecked()
+    flagged.controls.toggles["smooth"].setChecked(False)       # the user's choice for box models
+    flagged.controls.set_task("multi_pose", ("person",))
+    assert flagged.controls.toggles["smooth"].isChecked()      # pose models: their own (default) choice again
+    flagged.close()
+    again = make_window(load_model=False, open_last_source=False)
+    again.controls.set_task("ctdet", COCO_CLASSES)
+    assert not again.controls.toggles["smooth"].isChecked()    # remembered
+    again.controls.set_task("multi_pose", ("person",))
+    assert again.controls.toggles["smooth"].isChecked()
