@@ -89,7 +89,7 @@ def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) ->
                            input_size=cfg.input_size, **tta_kwargs(cfg))
     except ConfigError as e:  # e.g. flip for a model that decodes its own way
         raise Unsupported(str(e)) from None
-    order = sorted(range(len(images.images)), key=lambda i: images.images[i].shape)
+    order = sorted(range(len(images.images)), key=images.shape)
     dets, times, seen = [None] * len(order), [None] * len(order), set()
     for i in order:
         img = images.images[i]

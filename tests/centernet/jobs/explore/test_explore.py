@@ -302,6 +302,24 @@ def mot_sequence(tmp_path_factory):
     return folder
 
 
+def test_a_sequence_s_frames_stay_on_disk_and_read_as_held_frames_would(mot_sequence):
+    """A MOTChallenge sequence (and an image folder) is read frame by frame when used, never held, with
+    the same pixels, sizes and cache fingerprint as the frames decoded up front."""
+    from centernet.jobs.explore.images import ImageFiles, ImageSet, _fingerprinted, load_images
+    images = load_images(mot_sequence, ["ctdet"])
+    assert isinstance(images.images, ImageFiles) and len(images.images) == 12
+    files = sorted((mot_sequence / "img1").glob("*.png"))
+    held = [cv2.imread(str(f)) for f in files]
+    assert all(np.array_equal(images.images[i], held[i]) for i in (0, 5, -1))
+    assert images.sizes() == [(n, 768, 576) for n in range(1, 13)]
+    twin = _fingerprinted(ImageSet(images.name, held, images.image_ids, track_gt=images.track_gt))
+    assert twin.fingerprint == images.fingerprint     # explore's cache keys do not change
+    folder = load_images(mot_sequence / "img1", ["ctdet"], max_images=3)
+    assert isinstance(folder.images, ImageFiles) and [f.name for f in folder.images.files] == [f.name for f in files[:3]]
+    with pytest.raises(IndexError):
+        folder.images[3]
+
+
 def test_explore_on_a_mot_sequence_scores_tracking_and_finds_the_front(mot_sequence, tmp_path):
     out = tmp_path / "explore"
     proc = subprocess.run([sys.executable, "main.py", "explore", "--data", str(mot_sequence), "--res", "512,256",
