@@ -31,11 +31,13 @@ class Tracker(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def track_detections(tracker: Tracker, dets: Detections, threshold: float, classes=None) -> Detections:
+def track_detections(tracker: Tracker | None, dets: Detections, threshold: float, classes=None) -> Detections:
     """The detections a tracker is fed (in the class filter, above the threshold) with their track ids set:
-    one rule for annotate, the GUI and gui --headless, so a video gets the same ids in each."""
+    one rule for annotate, the GUI and gui --headless, so a video gets the same ids in each (no tracker:
+    the same detections, without ids)."""
     kept = dets.only_labels(classes).above(threshold)
-    kept.track_ids = tracker.update(kept)
+    if tracker is not None:
+        kept.track_ids = tracker.update(kept)
     return kept
 
 

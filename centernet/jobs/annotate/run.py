@@ -320,12 +320,8 @@ class InputAnnotation:
                     record = self._stored_record(loaded, it, chunk_no)
                 else:
                     tick = time.perf_counter()
-                    if self.tracker is not None:
-                        kept = track_detections(self.tracker, dets[k], o.threshold, o.classes)
-                        self.stats.times["track"] += time.perf_counter() - tick
-                    else:
-                        kept = dets[k].only_labels(o.classes).above(o.threshold)
-                        self.stats.times["export"] += time.perf_counter() - tick
+                    kept = track_detections(self.tracker, dets[k], o.threshold, o.classes)
+                    self.stats.times["track" if self.tracker is not None else "export"] += time.perf_counter() - tick
                     record = self._record(it, kept)
                     pending.append(record)
                     self.stats.frames_new += 1
