@@ -33,8 +33,8 @@ def pytest_testnodedown(node, error) -> None:
         code = popen.wait(timeout=10)
     except Exception as e:   # still running or already reaped: nothing more to say
         code = f"unknown ({type(e).__name__})"
-    if isinstance(code, int) and code < 0:
-        code = f"killed by {signal.Signals(-code).name}"
+    if isinstance(code, int) and code < 0:   # strsignal also names real-time signals, which Signals has no member for
+        code = f"killed by signal {-code} ({signal.strsignal(-code)})"
     elif isinstance(code, int):
         code = f"exit status {code}"
     print(f"\nworker {node.gateway.id} (pid {popen.pid}) went down: {code}", file=sys.stderr, flush=True)
