@@ -25,11 +25,10 @@ DEFAULT_FRAMES = 16  # frames of the demo clip or a video when no --max-images i
 class ImageFiles(Sequence):
     """Images read from their files each time they are used, never held: a long 1080p sequence (a MOT17
     one's 1050 frames are 6.5 GB decoded) runs in the memory of a frame. Reading sits outside every timed
-    stage (the detector times its own stages). Each image's shape is kept once it has been read."""
+    stage (the detector times its own stages)."""
 
     def __init__(self, files):
         self.files = [Path(f) for f in files]
-        self._shapes: dict[int, tuple] = {}
 
     def __len__(self) -> int:
         return len(self.files)
@@ -37,13 +36,7 @@ class ImageFiles(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return ImageFiles(self.files[i])
-        i = range(len(self.files))[i]
-        image = as_bgr_uint8(read_image(self.files[i]))
-        self._shapes[i] = image.shape
-        return image
-
-    def shape(self, i: int) -> tuple:
-        return self._shapes[i] if i in self._shapes else self[i].shape
+        return as_bgr_uint8(read_image(self.files[range(len(self.files))[i]]))
 
 
 @dataclass
@@ -57,16 +50,14 @@ class ImageSet:
     notes: list = field(default_factory=list)
     fingerprint: str = ""
     track_gt: np.ndarray | None = None          # MOTChallenge ground truth (frame, id, x1, y1, x2, y2): frames in order
+    shapes: list = field(default_factory=list)  # each image's shape, taken with the fingerprint (images may stay on disk)
 
     def shape(self, index: int) -> tuple:
-        """The shape of image `index` (read once when the images stay on disk)."""
-        if isinstance(self.images, ImageFiles):
-            return self.images.shape(index)
-        return self.images[index].shape
+        return self.shapes[index]
 
     def sizes(self) -> list[tuple[int, int, int]]:
         """(image id, width, height) per image."""
-        return [(image_id, self.shape(i)[1], self.shape(i)[0]) for i, image_id in enumerate(self.image_ids)]
+        return [(image_id, w, h) for image_id, (h, w, *_) in zip(self.image_ids, self.shapes)]
 
 
 def load_images(data, tasks, max_images: int | None = None) -> ImageSet:
@@ -156,10 +147,13 @@ def _video_frames(path: Path, count: int) -> list:
 
 
 def _fingerprinted(images: ImageSet) -> ImageSet:
+    """The set with its cache fingerprint and its images' shapes, from one pass over the images."""
     h = hashlib.sha256()
+    images.shapes = []
     for i, img in zip(images.image_ids, images.images):   # one image at a time: files are read, hashed, let go
         h.update(f"{i}:{img.shape}".encode())
         h.update(np.ascontiguousarray(img).data)
+        images.shapes.append(img.shape)
     for task in sorted(images.gt):
         anns = sorted(images.gt[task].coco_gt["annotations"], key=lambda a: (a["image_id"], a.get("id", 0)))
         h.update(task.encode())
