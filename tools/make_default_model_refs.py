@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from centernet.models.checkpoint import load_checkpoint  # noqa: E402
-from centernet.inference.transforms import preprocess  # noqa: E402
+from centernet.geometry.transforms import preprocess  # noqa: E402
 from centernet.models.zoo import DEFAULT_MODELS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -91,7 +91,7 @@ def latency(detector: Detector, runs: int) -> dict:
 def cpu_cost(detector: Detector, runs: int) -> dict:
     """Median process CPU time (ms) per stage, one torch thread: the compute cost, steady on a busy
     machine where wall-clock latency is not. Two threads cannot do better than half of it."""
-    from centernet.inference.transforms import preprocess
+    from centernet.geometry.transforms import preprocess
     frame = cv2.imread(str(ROOT.parent / "shared" / "data" / "images" / "zidane.jpg"))
     rows = []
     for i in range(runs + 3):

@@ -21,9 +21,9 @@ from centernet.detections import Detections  # noqa: E402
 from centernet.evaluation.track_faults import FaultModel, faulty_detections, track_rows  # noqa: E402
 from centernet.evaluation.tracking import read_mot_tracks, score_tracks  # noqa: E402
 from centernet.io.detection_files import frames_of  # noqa: E402
-from centernet.io.tracking import TRACKERS, make_tracker  # noqa: E402
-from centernet.io.tracking.live import LiveTracker, LiveTrackingOptions  # noqa: E402
-from centernet.io.tracking.retrack import retrack  # noqa: E402
+from centernet.tracking import TRACKERS, make_tracker  # noqa: E402
+from centernet.tracking.live import LiveTracker, LiveTrackingOptions  # noqa: E402
+from centernet.tracking.retrack import retrack  # noqa: E402
 
 GT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mot" / "TUD-Campus" / "gt.txt"
 

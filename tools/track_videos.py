@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from centernet.evaluation.track_faults import id_changes, track_rows  # noqa: E402
 from centernet.inference.config import DetectorConfig  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
-from centernet.io.tracking import TRACKERS, make_tracker  # noqa: E402
-from centernet.io.tracking.retrack import retrack  # noqa: E402
+from centernet.tracking import TRACKERS, make_tracker  # noqa: E402
+from centernet.tracking.retrack import retrack  # noqa: E402
 
 
 def detect_video(detector: Detector, path: Path, frames: int, threshold: float) -> list:

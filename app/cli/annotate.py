@@ -11,7 +11,7 @@ from app.cli.annotate_ray import add_ray_options, run_on_ray
 from app.cli.options import add_model_options, add_tta_options, build_detector, parse_score, parse_time
 from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
-from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS
+from centernet.tracking import DEFAULT_TRACKER, TRACKERS
 from centernet.io.writers.atomic import remove_if_empty
 from centernet.jobs.annotate import AnnotateEvent, AnnotateOptions, parse_formats, plan_job, run_job
 

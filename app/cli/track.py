@@ -7,8 +7,8 @@ from pathlib import Path
 
 from centernet.evaluation.tracking import evaluate_tracks
 from centernet.io.detection_files import read_detection_file
-from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS, make_tracker
-from centernet.io.tracking.retrack import retrack
+from centernet.tracking import DEFAULT_TRACKER, TRACKERS, make_tracker
+from centernet.tracking.retrack import retrack
 from centernet.io.writers.atomic import atomic_file
 from centernet.io.writers.mot import write_mot
 

@@ -26,7 +26,7 @@ from app.gui.theme import apply_theme
 from app.gui.stats import process_rss_mb
 from centernet.classes import COCO_CLASSES
 from centernet.detections import Detections
-from centernet.inference.transforms import PreprocessSpec
+from centernet.geometry.transforms import PreprocessSpec
 
 
 def synthetic_clip(path: Path, seconds: float = 10.0, fps: float = 30.0, size=(1920, 1080)) -> Path:

@@ -13,7 +13,7 @@ from centernet.errors import InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.io.render import RenderOptions
-from centernet.io.tracking.live import LiveTrackingOptions, smoothing_default
+from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
 from app.gui.inference_worker import DrawOptions
 

@@ -15,7 +15,7 @@ from app.gui.pipeline import Pipeline
 from centernet.inference.config import DetectorConfig
 from app.gui.stats import PipelineStats, device_description, memory_description
 from centernet.io.sources import source_kind
-from centernet.io.tracking.live import smoothing_default
+from centernet.tracking.live import smoothing_default
 
 
 class HeadlessRun:

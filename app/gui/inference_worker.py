@@ -25,9 +25,9 @@ import torch
 from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.inference.transforms import plan_transform, preprocess
+from centernet.geometry.transforms import plan_transform, preprocess
 from centernet.io.render import RenderOptions, draw_detections, draw_heatmap, draw_trails, visible
-from centernet.io.tracking.live import LiveTracker, LiveTrackingOptions
+from centernet.tracking.live import LiveTracker, LiveTrackingOptions
 
 from app.gui.capture import CapturedFrame
 

@@ -12,7 +12,7 @@ import torch
 
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.data.targets import MAX_OBJECTS, ctdet_targets, ddd_targets, multi_pose_targets
-from centernet.inference.transforms import PreprocessSpec, affine_transform_matrix, apply_affine
+from centernet.geometry.transforms import PreprocessSpec, affine_transform_matrix, apply_affine
 from centernet.data.augment import (AugmentConfig, color_augment, ddd_center_scale, flip_boxes, flip_keypoints,
                       random_center_scale)
 from centernet.data.samples import DetectionSet

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from centernet.io.tracking.bytetrack import iou_matrix
+from centernet.tracking.bytetrack import iou_matrix
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from centernet.errors import ConfigError, InputError
-from centernet.io.tracking.bytetrack import iou_matrix
+from centernet.tracking.bytetrack import iou_matrix
 
 INSTALL_HINT = "pip install --no-deps trackeval  (--no-deps: its opencv-python would replace the headless OpenCV)"
 

@@ -17,7 +17,7 @@ from centernet.inference.config import DetectorConfig
 from centernet.inference.decode_movenet import movenet_decode
 from centernet.inference.onnx_export import (OnnxRuntimeModel, cached_onnx_model, info_from_metadata,
                                              onnx_runtime_available)
-from centernet.io.cameras import DEFAULT_CAMERA, load_camera
+from centernet.geometry.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
@@ -29,10 +29,10 @@ from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
 from centernet.inference.openvino_engine import (PEAK_INDEX, PEAK_SCORES, OpenVinoModel, cached_openvino_model,
                                                  has_deformable_conv, openvino_available)
-from centernet.io.geometry3d import alpha_to_rot_y, location_from_center
+from centernet.geometry.boxes3d import alpha_to_rot_y, location_from_center
 from centernet.models.zoo import cache_dir, default_weights
 from centernet.timing import StageTimer
-from centernet.inference.transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
+from centernet.geometry.transforms import (InputTransform, PreprocessSpec, as_bgr_uint8, output_points_to_image, plan_ddd_transform,
                          preprocess, warp_image)
 from centernet.inference.tta import merge_flip, merge_scales
 

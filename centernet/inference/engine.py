@@ -30,7 +30,7 @@ from centernet.inference.cuda_graph import CudaGraphPipeline
 from centernet.inference.engines import engine_unsupported_reason
 from centernet.detections import FixedDetections
 from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
-from centernet.inference.transforms import InputTransform, PreprocessSpec, plan_task_transform
+from centernet.geometry.transforms import InputTransform, PreprocessSpec, plan_task_transform
 from centernet.models.backbones.dcn import use_fast_deform_conv
 from kernels.runtime import probe
 

@@ -19,7 +19,7 @@ from torch import nn
 from centernet.inference.decode import decode_fixed, gather_at
 from centernet.detections import FixedDetections
 from centernet.inference.gpu_preprocess import normalization, preprocess_on_device, sampling_grid, source_matrix
-from centernet.inference.transforms import InputTransform, PreprocessSpec
+from centernet.geometry.transforms import InputTransform, PreprocessSpec
 from centernet.inference.tta import merge_flip
 from kernels.gather import gather_peaks
 from kernels.peaks import candidate_buffers, peak_topk, supports

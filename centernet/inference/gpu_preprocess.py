@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from centernet.inference.transforms import InputTransform, PreprocessSpec, invert_affine
+from centernet.geometry.transforms import InputTransform, PreprocessSpec, invert_affine
 
 
 def opencv_inverse(matrix: np.ndarray) -> np.ndarray:

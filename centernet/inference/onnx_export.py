@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from centernet.inference.transforms import PreprocessSpec
+from centernet.geometry.transforms import PreprocessSpec
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.errors import CheckpointError, ConfigError

@@ -11,8 +11,8 @@ import numpy as np
 
 from centernet.classes import COCO_SKELETON
 from centernet.detections import Detections
-from centernet.inference.transforms import as_bgr_uint8
-from centernet.io.geometry3d import birds_eye_corners, box3d_corners, project_points
+from centernet.geometry.transforms import as_bgr_uint8
+from centernet.geometry.boxes3d import birds_eye_corners, box3d_corners, project_points
 
 
 def color_for(index: int) -> tuple[int, int, int]:

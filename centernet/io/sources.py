@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from centernet.errors import InputError
-from centernet.inference.transforms import as_bgr_uint8
+from centernet.geometry.transforms import as_bgr_uint8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")

@@ -7,7 +7,7 @@ from typing import Callable
 
 import cv2
 
-from centernet.io.cameras import camera_for_image
+from centernet.geometry.cameras import camera_for_image
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import read_image

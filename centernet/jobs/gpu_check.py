@@ -35,7 +35,7 @@ from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_
 from centernet.inference.detector import Detector
 from centernet.inference.engine import Engine
 from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
-from centernet.inference.transforms import PreprocessSpec, preprocess
+from centernet.geometry.transforms import PreprocessSpec, preprocess
 from centernet.jobs.bench import agreement, bench, bench_frames, write_json
 from centernet.models.build import build_model
 from centernet.models.checkpoint import info_for_original, load_checkpoint

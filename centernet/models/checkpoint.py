@@ -23,7 +23,7 @@ from centernet.classes import default_classes
 from centernet.errors import CheckpointError, ConfigError
 from centernet.models.heads import TASKS
 from centernet.models.build import build_model, default_head_conv
-from centernet.inference.transforms import KITTI_MEAN, KITTI_STD, PreprocessSpec
+from centernet.geometry.transforms import KITTI_MEAN, KITTI_STD, PreprocessSpec
 
 FORMAT = "centernet-live"
 FORMAT_VERSION = 1

@@ -35,7 +35,7 @@ from centernet.train.losses import LOSS_NAMES, CenterNetLoss, LossWeights, used_
 from centernet.models.build import build_model, default_head_conv
 from centernet.data.targets import MAX_OBJECTS
 from centernet.io.writers.atomic import ensure_writable_dir, remove_if_empty
-from centernet.inference.transforms import COCO_MEAN_BGR, COCO_STD_BGR, KITTI_MEAN, KITTI_STD, PreprocessSpec
+from centernet.geometry.transforms import COCO_MEAN_BGR, COCO_STD_BGR, KITTI_MEAN, KITTI_STD, PreprocessSpec
 import centernet.train.distributed as distributed
 from centernet.train.ema import ModelEMA
 from centernet.train.init import init_from_checkpoint

@@ -93,7 +93,7 @@ def test_warp_normalize_refuses_a_strided_output_before_launching():
     import numpy as np
     import torch
     from centernet.inference.gpu_preprocess import preprocess_on_device
-    from centernet.inference.transforms import PreprocessSpec, plan_transform
+    from centernet.geometry.transforms import PreprocessSpec, plan_transform
     from kernels.preprocess import warp_normalize, warp_params
     spec = PreprocessSpec(input_size=(64, 64))
     frame = torch.from_numpy(np.zeros((48, 80, 3), np.uint8))

@@ -47,7 +47,7 @@ def test_peak_kernel_finds_the_torch_peaks(usable_kernels, heat):
 def test_the_frame_pipeline_decodes_more_peaks_than_a_tile_with_torch(usable_kernels):
     """K above the kernel's tile: the pipeline falls back to the torch top-K (the kernel would return 1024)."""
     from centernet.inference.frame_pipeline import DecodeOptions, FramePipeline
-    from centernet.inference.transforms import PreprocessSpec, plan_task_transform
+    from centernet.geometry.transforms import PreprocessSpec, plan_task_transform
     from centernet.models.build import build_model
     from kernels.peaks import TILE
     spec = PreprocessSpec(input_size=(256, 256))
@@ -94,7 +94,7 @@ def test_gather_kernel_equals_gather_at(usable_kernels, dtype, layout):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_preprocess_kernel_equals_the_torch_reference(usable_kernels, dtype):
     from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
-    from centernet.inference.transforms import PreprocessSpec, plan_transform
+    from centernet.geometry.transforms import PreprocessSpec, plan_transform
     from kernels.preprocess import warp_normalize, warp_params
     rng = np.random.default_rng(0)
     frame = torch.from_numpy(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)).cuda()

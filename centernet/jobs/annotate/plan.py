@@ -11,7 +11,7 @@ from pathlib import Path
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.io.sources import FrameSource, source_kind
 from centernet.io.writers.lock import holder, in_use_error
-from centernet.io.tracking import DEFAULT_TRACKER, TRACKERS
+from centernet.tracking import DEFAULT_TRACKER, TRACKERS
 
 FORMATS = ("coco", "mot", "csv", "video")
 OUTPUT_FILES = {"coco": "annotations.json", "mot": "mot.txt", "csv": "detections.csv", "video": "rendered.mp4"}

@@ -31,7 +31,7 @@ from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import FrameSource, images_in_folder
-from centernet.io.tracking import make_tracker, track_detections
+from centernet.tracking import make_tracker, track_detections
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from centernet.errors import InputError
-from centernet.io.tracking import make_tracker
+from centernet.tracking import make_tracker
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord

@@ -10,8 +10,8 @@ from centernet.errors import CenterNetError, ConfigError
 from centernet.evaluation.metrics import category_map, coco_box_ap, coco_keypoint_ap, detections_to_rows
 from centernet.evaluation.track_faults import track_rows
 from centernet.evaluation.tracking import score_tracks
-from centernet.io.tracking import make_tracker
-from centernet.io.tracking.retrack import retrack
+from centernet.tracking import make_tracker
+from centernet.tracking.retrack import retrack
 from centernet.jobs.annotate.plan import AnnotateOptions
 from centernet.inference.detector import Detector
 from centernet.inference.engine import prepare_model

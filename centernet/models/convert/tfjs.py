@@ -25,7 +25,7 @@ import torch
 
 from centernet.classes import COCO_CLASSES, COCO_PERSON
 from centernet.errors import CheckpointError
-from centernet.inference.transforms import PreprocessSpec
+from centernet.geometry.transforms import PreprocessSpec
 from centernet.models.backbones.movenet import INPUT_SCALE
 from centernet.models.backbones.tf_layers import TF_ONE_SIXTH
 

@@ -15,7 +15,7 @@ from centernet.data.synthetic import make_synthetic, write_coco_folder
 from centernet.inference.decode import ctdet_decode
 from centernet.errors import ConfigError, InputError
 from centernet.data.targets import scatter_at
-from centernet.inference.transforms import PreprocessSpec, affine_transform_matrix, apply_affine
+from centernet.geometry.transforms import PreprocessSpec, affine_transform_matrix, apply_affine
 from tests.conftest import DATA, need
 
 SPEC = PreprocessSpec(input_size=(256, 256))
@@ -161,7 +161,7 @@ def test_loader_with_workers_gives_the_same_batches_as_without():
 
 def test_kitti_items_carry_ddd_targets_and_dont_care_regions():
     from centernet.data.kitti import load_kitti
-    from centernet.inference.transforms import KITTI_MEAN, KITTI_STD
+    from centernet.geometry.transforms import KITTI_MEAN, KITTI_STD
     data = load_kitti(need(DATA / "kitti"))
     spec = PreprocessSpec(input_size=(96, 320), mean=KITTI_MEAN, std=KITTI_STD)
     ds = CenterNetDataset(data, (96, 320), spec, AugmentConfig.off(), max_objects=50)

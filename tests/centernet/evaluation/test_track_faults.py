@@ -6,8 +6,8 @@ import pytest
 from centernet.evaluation.track_faults import FaultModel, faulty_detections, id_changes, track_rows
 from centernet.evaluation.tracking import read_mot_tracks, score_tracks
 from centernet.io.detection_files import frames_of
-from centernet.io.tracking import make_tracker
-from centernet.io.tracking.retrack import retrack
+from centernet.tracking import make_tracker
+from centernet.tracking.retrack import retrack
 from tests.conftest import DATA, need
 
 

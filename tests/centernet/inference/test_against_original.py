@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from centernet.inference.detector import Detector
-from centernet.inference.transforms import preprocess
+from centernet.geometry.transforms import preprocess
 from tests.conftest import OFFICIAL_REF, SHARED, need
 
 HEAD_TOL = 1e-4

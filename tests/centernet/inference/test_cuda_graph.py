@@ -10,7 +10,7 @@ import torch
 from centernet.inference.cuda_graph import pack_rows, unpack_rows
 from centernet.inference.detector import Detector
 from centernet.inference.engine import Engine
-from centernet.inference.transforms import PreprocessSpec
+from centernet.geometry.transforms import PreprocessSpec
 from tests.centernet.inference.test_frame_pipeline import CASES, _model, _setup, assert_same_detections
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

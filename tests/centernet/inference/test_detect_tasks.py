@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from centernet.io.cameras import load_camera
+from centernet.geometry.cameras import load_camera
 from app.cli.main import main
-from centernet.io.geometry3d import project_points
+from centernet.geometry.boxes3d import project_points
 from centernet.models.build import build_model
 from centernet.io.writers.kitti import read_kitti_labels
 from tests.conftest import DATA, need

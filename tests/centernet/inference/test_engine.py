@@ -7,7 +7,7 @@ from centernet.jobs.bench import agreement, bench
 from centernet.inference.decode import ctdet_decode_batch, ctdet_decode_fixed
 from centernet.inference.engine import Engine, prepare_model
 from centernet.models.build import build_model
-from centernet.inference.transforms import PreprocessSpec, preprocess
+from centernet.geometry.transforms import PreprocessSpec, preprocess
 from tests.conftest import seeded_state_dict
 
 

@@ -15,13 +15,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torchvision.ops import box_iou
 
-from centernet.io.cameras import load_camera
+from centernet.geometry.cameras import load_camera
 from centernet.models.checkpoint import info_for_original, strict_load
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.detector import Detector
 from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
 from centernet.models.build import build_model
-from centernet.inference.transforms import PreprocessSpec, plan_task_transform
+from centernet.geometry.transforms import PreprocessSpec, plan_task_transform
 from tests.conftest import DATA, need, seeded_state_dict
 
 # task -> arch, input size (small enough for the CPU suite), three real images (the first sets the batch's size)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from centernet.inference.gpu_preprocess import preprocess_on_device
-from centernet.inference.transforms import PreprocessSpec, preprocess
+from centernet.geometry.transforms import PreprocessSpec, preprocess
 from tests.conftest import DATA, need
 
 RAW_RGB = dict(channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0), std=(1, 1, 1))

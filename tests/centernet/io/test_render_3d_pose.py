@@ -2,10 +2,10 @@
 import numpy as np
 import torch
 
-from centernet.io.cameras import DEFAULT_CAMERA
+from centernet.geometry.cameras import DEFAULT_CAMERA
 from centernet.classes import COCO_SKELETON, KITTI_CLASSES
 from centernet.detections import Detections
-from centernet.io.geometry3d import box3d_corners, project_points
+from centernet.geometry.boxes3d import box3d_corners, project_points
 from centernet.io.render import RenderOptions, draw_detections
 
 NO_TEXT = RenderOptions(labels=False)

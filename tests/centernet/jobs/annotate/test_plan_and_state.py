@@ -64,7 +64,7 @@ def test_chunks_are_read_back_in_order_and_a_resume_needs_the_same_fingerprint(t
 
 
 def test_the_tracker_is_chosen_by_name_and_its_settings_are_in_the_resume_fingerprint():
-    from centernet.io.tracking import ByteTrackConfig
+    from centernet.tracking import ByteTrackConfig
     assert AnnotateOptions().tracker == "bytetrack"
     with pytest.raises(ConfigError, match="unknown --tracker 'sort': choose one of bytetrack, greedy"):
         AnnotateOptions(tracker="sort")

@@ -282,7 +282,7 @@ def mot_sequence(tmp_path_factory):
     tracks at its input size 512 (the data has no human tracks with images)."""
     from centernet.inference.config import DetectorConfig
     from centernet.inference.detector import Detector
-    from centernet.io.tracking import make_tracker, track_detections
+    from centernet.tracking import make_tracker, track_detections
 
     folder = tmp_path_factory.mktemp("seq") / "vtest-12"
     (folder / "img1").mkdir(parents=True)

@@ -19,7 +19,7 @@ from centernet.models.checkpoint import load_checkpoint, read_file
 from centernet.classes import COCO_CLASSES
 from centernet.inference.decode import ctdet_decode
 from centernet.inference.decode_movenet import movenet_decode
-from centernet.inference.transforms import PreprocessSpec, preprocess
+from centernet.geometry.transforms import PreprocessSpec, preprocess
 from centernet.models.zoo import DEFAULT_MODELS
 from tests.conftest import DATA, ROOT, need
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from centernet.detections import Detections
-from centernet.io.tracking import make_tracker, track_detections
-from centernet.io.tracking.live import LiveTracker, LiveTrackingOptions
-from centernet.io.tracking.smoothing import SmoothingConfig, TrackSmoother, one_euro_step, smoothing_factor
+from centernet.tracking import make_tracker, track_detections
+from centernet.tracking.live import LiveTracker, LiveTrackingOptions
+from centernet.tracking.smoothing import SmoothingConfig, TrackSmoother, one_euro_step, smoothing_factor
 
 FPS = 25.0
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 
 from centernet.detections import Detections
-from centernet.io.tracking import DEFAULT_TRACKER, make_tracker, track_detections
-from centernet.io.tracking.smoothing import SmoothingConfig, TrackSmoother
+from centernet.tracking import DEFAULT_TRACKER, make_tracker, track_detections
+from centernet.tracking.smoothing import SmoothingConfig, TrackSmoother
 
 
 @dataclass(frozen=True)

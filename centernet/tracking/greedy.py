@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from centernet.detections import Detections
-from centernet.io.tracking.base import TrackerBase, detection_arrays
+from centernet.tracking.base import TrackerBase, detection_arrays
 
 
 @dataclass(frozen=True)

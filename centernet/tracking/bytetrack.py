@@ -26,8 +26,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from centernet.detections import Detections
-from centernet.io.tracking.base import TrackerBase, detection_arrays
-import centernet.io.tracking.kalman as kalman
+from centernet.tracking.base import TrackerBase, detection_arrays
+import centernet.tracking.kalman as kalman
 
 TENTATIVE, TRACKED, LOST = "tentative", "tracked", "lost"
 

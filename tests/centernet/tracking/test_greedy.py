@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from centernet.detections import Detections
-from centernet.io.tracking.greedy import GreedyTracker, TrackerConfig, greedy_match
+from centernet.tracking.greedy import GreedyTracker, TrackerConfig, greedy_match
 
 
 def frame_dets(objects, t, rng, noise=1.5, drop=()):

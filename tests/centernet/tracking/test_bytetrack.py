@@ -7,9 +7,9 @@ import torch
 
 from centernet.detections import Detections
 from centernet.errors import ConfigError
-from centernet.io.tracking import ByteTrackConfig, ByteTracker, GreedyTracker, make_tracker
-from centernet.io.tracking import kalman
-from centernet.io.tracking.bytetrack import assign, iou_matrix
+from centernet.tracking import ByteTrackConfig, ByteTracker, GreedyTracker, make_tracker
+from centernet.tracking import kalman
+from centernet.tracking.bytetrack import assign, iou_matrix
 
 
 def dets(rows):

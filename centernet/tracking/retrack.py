@@ -6,7 +6,7 @@ from typing import Iterable
 import torch
 
 from centernet.detections import Detections
-from centernet.io.tracking import Tracker
+from centernet.tracking import Tracker
 from centernet.io.writers.records import FrameRecord
 
 

@@ -12,8 +12,8 @@ import torch
 
 from centernet.detections import Detections
 from centernet.errors import ConfigError
-from centernet.io.tracking.bytetrack import ByteTrackConfig, ByteTracker
-from centernet.io.tracking.greedy import GreedyTracker, TrackerConfig
+from centernet.tracking.bytetrack import ByteTrackConfig, ByteTracker
+from centernet.tracking.greedy import GreedyTracker, TrackerConfig
 
 TRACKERS = {"bytetrack": (ByteTracker, ByteTrackConfig), "greedy": (GreedyTracker, TrackerConfig)}
 DEFAULT_TRACKER = "bytetrack"

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from centernet.io.cameras import DEFAULT_CAMERA, load_camera
+from centernet.geometry.cameras import DEFAULT_CAMERA, load_camera
 from centernet.detections import Detections
 from centernet.inference.detector import ddd_to_image, preprocess_ddd
-from centernet.io.geometry3d import (alpha_to_rot_y, box3d_corners, box3d_to_2d, project_points, rot_y_to_alpha,
+from centernet.geometry.boxes3d import (alpha_to_rot_y, box3d_corners, box3d_to_2d, project_points, rot_y_to_alpha,
                                   unproject)
-from centernet.inference.transforms import PreprocessSpec, KITTI_MEAN, KITTI_STD
+from centernet.geometry.transforms import PreprocessSpec, KITTI_MEAN, KITTI_STD
 from centernet.io.writers.kitti import read_kitti_labels
 from tests.conftest import DATA, need
 

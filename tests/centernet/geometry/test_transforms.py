@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from centernet.inference.transforms import (KITTI_MEAN, KITTI_STD, PreprocessSpec, apply_affine, as_bgr_uint8,
+from centernet.geometry.transforms import (KITTI_MEAN, KITTI_STD, PreprocessSpec, apply_affine, as_bgr_uint8,
                                             normalize, normalize_chw, output_points_to_image, plan_transform,
                                             preprocess, warp_image)
 from tests.conftest import OFFICIAL_REF
