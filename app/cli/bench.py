@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.cli.options import positive_int
-from centernet.jobs.bench import bench, format_record, write_json
+from centernet.jobs.bench import BenchOptions, bench, format_record, write_json
 from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.jobs.gpu_check import run_gpu_check
 from centernet.io.writers.atomic import ensure_writable_file
@@ -42,6 +42,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def bench_options(args) -> BenchOptions:
+    return BenchOptions(weights=args.weights, arch=args.arch, task=args.task, res=args.res, precision=args.precision,
+                        engine=args.engine, frames=args.frames, warmup=args.warmup, device=args.device,
+                        compare=args.compare, batch=args.batch, ablation=args.ablation, load=args.load)
+
+
 def run(args) -> int:
     if args.json is not None:
         ensure_writable_file(args.json, "--json")  # before the measurement, not after it
@@ -49,8 +55,7 @@ def run(args) -> int:
         return run_gpu_check(args.json or Path("gpu_check.json"), say=print)
     if args.engines:
         return run_engines(args)
-    record = bench(args.weights, args.arch, args.task, args.res, args.precision, args.engine, args.frames,
-                   args.warmup, args.device, args.compare, args.batch, args.ablation, args.load)
+    record = bench(bench_options(args))
     print(format_record(record))
     if args.json:
         write_json(record, args.json)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from centernet.errors import ConfigError
 from centernet.inference.tta import parse_scales as parse_scale_set
-from centernet.jobs.explore import ExploreGrid, explore
+from centernet.jobs.explore import ExploreGrid, ExploreOptions, explore
 
 ON = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
@@ -43,9 +43,9 @@ def run(args) -> int:
                        precision=tuple(dict.fromkeys(split_list(args.precision))),
                        flip=parse_flip(args.flip), scales=parse_scales(args.scales),
                        engine=tuple(dict.fromkeys(split_list(args.engine))))
-    explore(grid, args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
-            device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup,
-            progress=not args.quiet, say=print)
+    options = ExploreOptions(out=args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
+                             device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup)
+    explore(grid, options, progress=not args.quiet, say=print)
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.cli.options import parse_scales, parse_size
 from centernet.data.augment import AugmentConfig
-from centernet.evaluation.metrics import run_eval
+from centernet.evaluation.metrics import EvalOptions, run_eval
 from centernet.io.writers.atomic import ensure_writable_file
 from centernet.train import TrainConfig, train
 from centernet.train.losses import LossWeights
@@ -37,9 +37,10 @@ def cmd_eval(args) -> int:
     for flag, path in (("--out", args.out), ("--detections", args.detections)):
         if path is not None:
             ensure_writable_file(path, flag)  # before the evaluation, not after it
-    run_eval(args.weights, args.data, flip=args.flip, scales=args.scales, max_images=args.max_images, out=args.out,
-             detections_out=args.detections, device=args.device, input_size=args.input_size,
-             keep_res=args.keep_res, progress=not args.quiet, say=print)
+    options = EvalOptions(weights=args.weights, data=args.data, flip=args.flip, scales=args.scales,
+                          max_images=args.max_images, out=args.out, detections_out=args.detections, device=args.device,
+                          input_size=args.input_size, keep_res=args.keep_res)
+    run_eval(options, progress=not args.quiet, say=print)
     return 0
 
 

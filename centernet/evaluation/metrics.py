@@ -16,6 +16,7 @@ import copy
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -370,16 +371,32 @@ def metrics_only(result: dict) -> dict:
     return {k: v for k, v in result.items() if k not in ("rows", "kitti_results")}
 
 
-def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | None = None, out=None,
-             detections_out=None, device: str = "auto", input_size=None, keep_res: bool = False,
-             progress: bool = True, say=lambda line: None) -> dict:
+@dataclass(frozen=True)
+class EvalOptions:
+    """`main.py eval`: a checkpoint, the data to evaluate it on, how to run it and where to write."""
+
+    weights: str | Path
+    data: str | Path                          # COCO folder or annotation .json; KITTI folder for ddd
+    flip: bool = False                        # flip test-time augmentation
+    scales: tuple[float, ...] | None = None   # multi-scale test (None: 1 only)
+    max_images: int | None = None
+    out: Path | None = None                   # the metrics JSON
+    detections_out: Path | None = None        # the detections (COCO results / KITTI lines)
+    device: str = "auto"
+    input_size: tuple[int, int] | None = None
+    keep_res: bool = False
+
+
+def run_eval(options: EvalOptions, progress: bool = True, say=lambda line: None) -> dict:
     """`main.py eval`: load a checkpoint, evaluate it on `data`, report the tables (`say`), save the JSON."""
-    kwargs = {"keep_res": keep_res}
-    if input_size is not None:
-        kwargs["input_size"] = tuple(input_size)
-    detector = build_eval_detector(weights, device, flip, scales, **kwargs)
+    o = options
+    weights, data, flip, scales, out, detections_out = o.weights, o.data, o.flip, o.scales, o.out, o.detections_out
+    kwargs = {"keep_res": o.keep_res}
+    if o.input_size is not None:
+        kwargs["input_size"] = tuple(o.input_size)
+    detector = build_eval_detector(weights, o.device, flip, scales, **kwargs)
     dataset = load_dataset(data, detector.task, "val")
-    result = evaluate(detector, dataset, max_images, progress=progress)
+    result = evaluate(detector, dataset, o.max_images, progress=progress)
     say(f"{detector.info.describe()} on {dataset.name}: {result['images']} images"
         f"{', flip' if flip else ''}{', scales ' + ','.join(map(str, scales)) if scales else ''}")
     say(format_report(result))

@@ -9,6 +9,7 @@ import logging
 import platform
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -104,28 +105,48 @@ def agreement(a: list[Detections], b: list[Detections], threshold: float = 0.3) 
     return matched / total if total else 1.0
 
 
-def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", engine_mode="auto", frames=50,
-          warmup=5, device="auto", compare=True, batch=1, ablation=False, load=0) -> dict:
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `bench` times and how; the defaults are the command line's."""
+
+    weights: str | None = None   # checkpoint; None: `arch` with random weights (speed does not depend on them)
+    arch: str = "res_18"
+    task: str = "ctdet"
+    res: int | None = 512        # square network input size; None: the model's own
+    precision: str = "auto"
+    engine: str = "auto"
+    frames: int = 50             # timed frames (batches with batch > 1) after the warm-up
+    warmup: int = 5
+    device: str = "auto"
+    compare: bool = True         # also time the plain fp32 eager baseline on the same frames
+    batch: int = 1               # frames per forward pass
+    ablation: bool = False       # on CPU, also time each optimisation step
+    load: int = 0                # also time the engine beside this many busy processes
+
+
+def bench(options: BenchOptions = BenchOptions()) -> dict:
     """Per-stage latency of the engine (and, with `compare`, of the plain baseline) on the same frames;
     with `load` > 0 the engine runs again beside that many busy processes (bench_engines.load_slowdown)."""
-    dev = resolve_device(device)
-    model, info = model_for(weights, arch, task)
+    o = options
+    weights, frames, warmup, batch = o.weights, o.frames, o.warmup, o.batch
+    dev = resolve_device(o.device)
+    model, info = model_for(weights, o.arch, o.task)
     model = model.to(dev).eval()
-    size = (res, res) if res else None
+    size = (o.res, o.res) if o.res else None
     n_frames = (frames + warmup) * batch
     clip = bench_frames(min(n_frames, 16))
     seq = [clip[i % len(clip)] for i in range(n_frames)]
     try:
-        engine_det = Detector(model, info, dev, input_size=size, engine=engine_mode, precision=precision)
+        engine_det = Detector(model, info, dev, input_size=size, engine=o.engine, precision=o.precision)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     eng = engine_det.engine
     mode = engine_det.engine_name
     prec = eng.precision if eng else getattr(engine_det.model, "precision", "fp32")
     variants = [Variant(f"engine {mode} {prec}", engine_det)]
-    if compare:
+    if o.compare:
         variants.insert(0, Variant("plain fp32 eager", BaselineDetector(model, info, dev, input_size=size)))
-    if ablation and dev.type == "cpu":
+    if o.ablation and dev.type == "cpu":
         variants[1:1] = cpu_ablation(model, info, dev, size)
     record = {"arch": info.arch, "task": info.task, "input": list(engine_det.spec.input_size),
               "frame": list(FRAME_HW), "batch": batch, "device": device_name(dev), "torch": torch.__version__,
@@ -137,9 +158,9 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
     record["engine"] = {"mode": mode, "precision": prec, "kernels": bool(eng and eng.use_kernels),
                         "reason": engine_det.engine_reason,
                         "stages": engine_v.stats.summary(), "fps": round(engine_v.stats.fps, 2)}
-    if load:
-        record["load"] = load_slowdown(engine_det, seq[:frames + warmup], load, warmup)
-    if compare:
+    if o.load:
+        record["load"] = load_slowdown(engine_det, seq[:frames + warmup], o.load, warmup)
+    if o.compare:
         base = variants[0]
         base_ms = statistics.median(base.stats.samples["total"])
         record["plain_fp32_eager"] = {"stages": base.stats.summary(), "fps": round(base.stats.fps, 2)}

@@ -36,7 +36,7 @@ from centernet.inference.detector import Detector
 from centernet.inference.engine import Engine
 from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
 from centernet.geometry.transforms import PreprocessSpec, preprocess
-from centernet.jobs.bench import agreement, bench, bench_frames, write_json
+from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json
 from centernet.models.build import build_model
 from centernet.models.checkpoint import info_for_original, load_checkpoint
 from centernet.models.zoo import default_weights
@@ -328,7 +328,8 @@ class StepTimeout(BaseException):  # not an Exception: code under test that catc
 def gpu_check_steps(frames, frames8, probe_result) -> list[Step]:
     """Every step of `bench --gpu-check`, in order, with its time limit (seconds, on one H200)."""
     def bench_arch(arch, n):
-        return lambda: bench(None, arch, "ctdet", 512, "fp16", "auto", n, 20, "cuda")
+        return lambda: bench(BenchOptions(arch=arch, task="ctdet", res=512, precision="fp16", engine="auto", frames=n,
+                                          warmup=20, device="cuda"))
     return [
         Step("cupy_probe", lambda: probe_report(probe_result), 60),
         Step("preprocess_kernel", lambda: check_preprocess(frames), 60, needs_kernels=True),

@@ -12,7 +12,7 @@ and its accuracy:
   flip costs, with no annotations and even with random weights.
 
     grid = ExploreGrid(archs=("res_18",), res=(384, 512), flip=(False, True))
-    report = explore(grid, Path("explore"), data="coco_mini")
+    report = explore(grid, ExploreOptions(Path("explore"), data="coco_mini"))
 
 Results are cached per configuration under `out/cache/` (keyed by the weights' sha256, the
 configuration, the device and the images), so re-running with a larger grid only runs what is new.
@@ -39,9 +39,9 @@ from centernet.jobs.explore.images import ImageSet, load_images
 from centernet.jobs.explore.models import ModelSource, find_models, load_source, random_model, random_source
 from centernet.jobs.explore.outcome import ExploreReport, Outcome
 from centernet.jobs.explore.run import ModelPool, Unsupported, run_config
-from centernet.jobs.explore.sweep import explore
+from centernet.jobs.explore.sweep import ExploreOptions, explore
 
-__all__ = ["AGREEMENT_THRESHOLD", "ENGINES", "PRECISIONS", "Config", "ExploreGrid", "ExploreReport", "ImageSet",
+__all__ = ["AGREEMENT_THRESHOLD", "ENGINES", "PRECISIONS", "Config", "ExploreGrid", "ExploreOptions", "ExploreReport", "ImageSet",
            "ModelPool", "ModelSource", "Outcome", "ResultCache", "Unsupported", "add_agreement", "agreement_ap",
            "explore", "find_models", "grid_configs", "load_images", "load_source", "mark_pareto", "random_model",
            "random_source", "reference_ground_truth", "run_config", "skip_reason"]

@@ -3,6 +3,7 @@ agreement, the Pareto fronts and the report files."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,21 +26,36 @@ from centernet.jobs.explore.run import ModelPool, Unsupported, run_config
 log = logging.getLogger(__name__)
 
 
-def explore(grid: ExploreGrid, out: Path, weights_dir: Path | None = None, data=None,
-            max_images: int | None = None, device: str = "auto", paper: bool = False, defaults: bool = True,
-            warmup: int = 2, progress: bool = True, say: Callable[[str], None] = lambda _: None) -> ExploreReport:
-    """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `out`,
+@dataclass(frozen=True)
+class ExploreOptions:
+    """Where a sweep reads its models and images, where it writes, and how it times; the defaults are the
+    command line's."""
+
+    out: Path = Path("explore")        # results.csv / .json / .md, the plots and the cache
+    weights_dir: Path | None = None    # checkpoints (arch and task read from each file)
+    data: str | Path | None = None     # COCO / MOTChallenge / image folder / video; None: frames of the demo clip
+    max_images: int | None = None
+    device: str = "auto"
+    paper: bool = False                # add the paper's headline points to the plot
+    defaults: bool = True              # include the shipped default models
+    warmup: int = 2                    # untimed runs before timing
+
+
+def explore(grid: ExploreGrid, options: ExploreOptions = ExploreOptions(), progress: bool = True,
+            say: Callable[[str], None] = lambda _: None) -> ExploreReport:
+    """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `options.out`,
     and print the Pareto-optimal configurations."""
-    if max_images is not None and max_images < 1:
+    o, warmup = options, options.warmup
+    if o.max_images is not None and o.max_images < 1:
         raise ConfigError("--max-images must be at least 1")
     if warmup < 0:
         raise ConfigError("--warmup must be 0 or more")
-    out = Path(out)
+    out = Path(o.out)
     ensure_writable_dir(out, "--out")
-    dev = resolve_device(device)
+    dev = resolve_device(o.device)
     dev_name = device_name(dev)
-    sources = find_models(weights_dir, grid.archs, defaults, say)
-    images = load_images(data, {s.task for s in sources if not s.error}, max_images)
+    sources = find_models(o.weights_dir, grid.archs, o.defaults, say)
+    images = load_images(o.data, {s.task for s in sources if not s.error}, o.max_images)
     for note in images.notes:
         say(f"note: {note}")
     configs = grid_configs(grid, sources)
@@ -66,7 +82,7 @@ def explore(grid: ExploreGrid, out: Path, weights_dir: Path | None = None, data=
     add_agreement(outcomes, images)
     fronts = mark_pareto(outcomes)
     report = ExploreReport(outcomes, fronts, counts, {}, dev_name, images)
-    report.files = write_report(report, out, paper, data)
+    report.files = write_report(report, out, o.paper, o.data)
     say(format_summary(report))
     return report
 

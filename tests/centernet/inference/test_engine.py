@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from centernet.jobs.bench import agreement, bench
+from centernet.jobs.bench import BenchOptions, agreement, bench
 from centernet.inference.decode import ctdet_decode_batch, ctdet_decode_fixed
 from centernet.inference.engine import Engine, prepare_model
 from centernet.models.build import build_model
@@ -89,7 +89,7 @@ def test_fixed_shape_decode_equals_the_pure_decode():
 
 
 def test_bench_compares_engine_and_plain_path_in_one_run(res18):
-    r = bench(None, "res_18", "ctdet", 256, "fp32", "eager", frames=2, warmup=1, device="cpu")
+    r = bench(BenchOptions(None, "res_18", "ctdet", 256, "fp32", "eager", frames=2, warmup=1, device="cpu"))
     assert r["engine"]["mode"] == "eager" and r["engine"]["precision"] == "fp32" and r["speedup"] > 0
     assert set(r["engine"]["stages"]) >= {"pre", "net", "decode", "post", "total"}
     assert [v["name"] for v in r["variants"]] == ["plain fp32 eager", "engine eager fp32"]
@@ -99,8 +99,8 @@ def test_bench_compares_engine_and_plain_path_in_one_run(res18):
 
 def test_bench_ablation_times_each_cpu_step_and_batches(tmp_path):
     from centernet.inference.engine import cpu_has_native_bf16
-    r = bench(None, "resdcn_18", "ctdet", 128, "fp32", "eager", frames=1, warmup=0, device="cpu", batch=2,
-              ablation=True)
+    r = bench(BenchOptions(None, "resdcn_18", "ctdet", 128, "fp32", "eager", frames=1, warmup=0, device="cpu",
+                           batch=2, ablation=True))
     names = [v["name"] for v in r["variants"]]
     assert names[0] == "plain fp32 eager" and names[-1] == "engine eager fp32"
     assert "+ channels_last, BN folded" in names and "+ gathered deform conv" in names
