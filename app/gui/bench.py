@@ -21,12 +21,13 @@ import cv2
 import numpy as np
 import torch
 
-from app.gui.main_window import MainWindow
+from app.gui.main_window import MainWindow, WindowOptions
 from app.gui.theme import apply_theme
 from app.gui.stats import process_rss_mb
 from centernet.classes import COCO_CLASSES
 from centernet.detections import Detections
 from centernet.geometry.transforms import PreprocessSpec
+from centernet.inference.config import DetectorConfig
 
 
 def synthetic_clip(path: Path, seconds: float = 10.0, fps: float = 30.0, size=(1920, 1080)) -> Path:
@@ -97,9 +98,9 @@ def main(argv=None) -> int:
     source = args.source or str(synthetic_clip(tmp / "clip_1080p30.mp4"))
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     size = (args.input_size, args.input_size) if args.input_size else None
-    window = MainWindow(settings=settings, weights=args.weights, input_size=size, device=args.device,
-                        load_model=bool(args.weights), open_last_source=False, loop=True, realtime=True,
-                        output_dir=tmp)
+    config = DetectorConfig(weights=args.weights, input_size=size, device=args.device)
+    window = MainWindow(config, WindowOptions(load_model=bool(args.weights), open_last_source=False, loop=True,
+                                              realtime=True, output_dir=tmp), settings=settings)
     window.resize(1600, 1000)
     window.show()
     if not args.weights:

@@ -72,15 +72,19 @@ class Controls(QWidget):
     options_changed = pyqtSignal(object)     # DrawOptions
     cameras_wanted = pyqtSignal()
 
-    def __init__(self, cuda: bool = False, cpu_bf16: bool = False, onnx_runtime: bool = False,
-                 openvino: bool = False, parent=None):
+    def __init__(self, config: DetectorConfig = DetectorConfig(), cuda: bool = False, cpu_bf16: bool = False,
+                 onnx_runtime: bool = False, openvino: bool = False, parent=None):
+        """`config`: the model the command line asked for; the panel holds it whole and replaces the fields the
+        user changes (checkpoint, engine, precision, input size, flip), so what the panel shows not (scales,
+        calib) travels on untouched."""
         super().__init__(parent)
         self.setObjectName("controls")
+        self.given = config                       # --arch / --task apply to the checkpoint they came with
+        self.config = config
         self.class_names: tuple = ()
         self.task = "ctdet"
         self.smooth_by_task: dict[str, bool] = {}   # the Smooth toggle as last set for each task
         self.smooth_flag: bool | None = None      # --smooth / --no-smooth: this run, every task, until toggled
-        self.weights: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
@@ -246,8 +250,16 @@ class Controls(QWidget):
         self.set_weights(path)
         self._emit_model()
 
+    @property
+    def weights(self) -> str | None:
+        return self.config.weights
+
     def set_weights(self, path: str | None) -> None:
-        self.weights = path or None
+        """A checkpoint: the command line's --arch / --task go with the checkpoint they came with, else they are
+        read from the file."""
+        path = path or None
+        given = self.given if path == self.given.weights else DetectorConfig()
+        self.config = replace(self.config, weights=path, arch=given.arch, task=given.task)
         self.weights_edit.setText(path or "")
         self.weights_edit.setToolTip(path or "shipped default model")
 
@@ -292,13 +304,14 @@ class Controls(QWidget):
                 return True
         return False
 
-    def model_request(self, **overrides) -> DetectorConfig:
+    def model_request(self) -> DetectorConfig:
+        """The config the panel holds, with the engine, precision, input size and flip the widgets show now."""
         size = self.input_size.currentData()
         device, engine, precision = self.engine.currentData()
-        request = DetectorConfig(weights=self.weights, device=device, engine=engine, precision=precision,
-                                 flip=self.flip.isChecked(),
-                                 input_size=size if isinstance(size, tuple) else None, keep_res=size == "keep")
-        return replace(request, **overrides)
+        self.config = replace(self.config, device=device, engine=engine, precision=precision,
+                              flip=self.flip.isChecked(), input_size=size if isinstance(size, tuple) else None,
+                              keep_res=size == "keep")
+        return self.config
 
     def _emit_model(self) -> None:
         self.model_requested.emit(self.model_request())

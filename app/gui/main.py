@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.display import can_open_window
 from app.gui.headless import HeadlessOptions, run_headless
-from app.gui.main_window import MainWindow
+from app.gui.main_window import MainWindow, WindowOptions
 from app.gui.theme import APP_NAME, apply_theme
 from centernet.models.zoo import ASSETS
 from centernet.errors import ConfigError
@@ -32,13 +32,12 @@ def run_gui(args, config: DetectorConfig) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     apply_theme(app)
-    window = MainWindow(source=args.source, weights=config.weights, threshold=args.threshold,
-                        input_size=config.input_size, keep_res=config.keep_res, device=config.device,
-                        engine=config.engine, precision=config.precision, arch=config.arch, task=config.task,
-                        loop=True if args.loop or is_demo_clip(args.source) else None,
-                        realtime=False if args.fast else None,
-                        hold=True if getattr(args, "hold_frames", False) else None,
-                        track=True if getattr(args, "track", False) else None, smooth=getattr(args, "smooth", None))
+    options = WindowOptions(source=args.source, threshold=args.threshold,
+                            loop=True if args.loop or is_demo_clip(args.source) else None,
+                            realtime=False if args.fast else None,
+                            hold=True if getattr(args, "hold_frames", False) else None,
+                            track=True if getattr(args, "track", False) else None, smooth=getattr(args, "smooth", None))
+    window = MainWindow(config, options)
     window.show()
     if getattr(args, "max_seconds", None):
         close_after(window, args.max_seconds)

@@ -7,7 +7,7 @@ checkpoints load in a loader thread, snapshots and recordings are written off th
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,32 +24,45 @@ from app.gui.pipeline import Pipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description
 from app.gui.theme import APP_NAME, STYLE_SHEET
-from app.gui.window_settings import (default_settings, pin_command_line, restore_settings, save_settings,
-                                     stored_values)
+from app.gui.window_settings import (default_settings, engine_given, pin_command_line, restore_settings,
+                                     save_settings, stored_values)
 from app.gui.zoo_dialog import ZooDialog
 
 
-class MainWindow(QMainWindow):
-    """See the module docstring. Keyword arguments are the `gui` command's options (they win over settings)."""
+@dataclass(frozen=True)
+class WindowOptions:
+    """The `gui` command's options that are not the model's (those are a DetectorConfig). None: the value the
+    window had last time (its settings); given, a value wins over the settings for this run only."""
 
-    def __init__(self, settings: QSettings | None = None, source: str | None = None, weights: str | None = None,
-                 threshold: float | None = None, input_size=None, keep_res: bool = False, device: str | None = None,
-                 arch: str | None = None, task: str | None = None, output_dir: str | Path | None = None,
-                 load_model: bool = True, open_last_source: bool = True, loop: bool | None = None,
-                 realtime: bool | None = None, engine: str | None = None, precision: str | None = None,
-                 hold: bool | None = None, track: bool | None = None, smooth: bool | None = None):
+    source: str | None = None
+    threshold: float | None = None
+    output_dir: str | Path | None = None   # snapshots and recordings (default: Pictures/<app name>)
+    load_model: bool = True
+    open_last_source: bool = True
+    loop: bool | None = None
+    realtime: bool | None = None
+    hold: bool | None = None
+    track: bool | None = None
+    smooth: bool | None = None
+
+
+class MainWindow(QMainWindow):
+    """See the module docstring. `config` and `options` are the `gui` command's options: where they differ from
+    the defaults they win over the settings."""
+
+    def __init__(self, config: DetectorConfig = DetectorConfig(), options: WindowOptions = WindowOptions(),
+                 settings: QSettings | None = None):
         super().__init__()
+        self.config, self.options = config, options   # as given; the model in use is the pipeline's model_request
         self.settings = settings if settings is not None else default_settings()
         stored = stored_values(self.settings)   # before this run writes anything: flags apply to it only
         self.setWindowTitle(APP_NAME)
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1360, 860)
         self.cuda = torch.cuda.is_available()
-        self.arch, self.task = arch, task
-        self._cli_weights = weights
         self._banner_topic = ""
         self._load_failed = False
-        self.output_dir = Path(output_dir) if output_dir else Path(
+        self.output_dir = Path(options.output_dir) if options.output_dir else Path(
             QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation) or ".") / APP_NAME
         self.stats = PipelineStats()
         self.last_result = None
@@ -67,22 +80,22 @@ class MainWindow(QMainWindow):
         build_panels(self)
         build_menus(self)
         self._connect()
-        restore_settings(self, source, weights, threshold, input_size, keep_res, device, engine, precision)
-        if loop is not None:
-            self.transport.loop_box.setChecked(loop)
-        if realtime is not None:
-            self.transport.realtime_box.setChecked(realtime)
-        if hold is not None:
-            self.transport.hold_box.setChecked(hold)
-        if track is not None:
-            self.controls.toggles["track"].setChecked(track)
-        if smooth is not None:
-            self.controls.set_smooth_flag(smooth)
-        given = {"source": source, "weights": weights, "threshold": threshold, "loop": loop, "realtime": realtime,
-                 "hold_frames": hold, "toggles/track": track,
-                 "input_size": input_size or (True if keep_res else None),
-                 "engine": True if (device not in (None, "auto") or engine not in (None, "auto")
-                                    or precision not in (None, "fp32")) else None}
+        o, source = options, options.source
+        restore_settings(self, config, source, o.threshold)
+        if o.loop is not None:
+            self.transport.loop_box.setChecked(o.loop)
+        if o.realtime is not None:
+            self.transport.realtime_box.setChecked(o.realtime)
+        if o.hold is not None:
+            self.transport.hold_box.setChecked(o.hold)
+        if o.track is not None:
+            self.controls.toggles["track"].setChecked(o.track)
+        if o.smooth is not None:
+            self.controls.set_smooth_flag(o.smooth)
+        given = {"source": source, "weights": config.weights, "threshold": o.threshold, "loop": o.loop,
+                 "realtime": o.realtime, "hold_frames": o.hold, "toggles/track": o.track,
+                 "input_size": config.input_size or (True if config.keep_res else None),
+                 "engine": True if engine_given(config) else None}
         self.command_line_pins = pin_command_line(self, stored, {k for k, v in given.items() if v is not None},
                                                   source)
 
@@ -90,9 +103,9 @@ class MainWindow(QMainWindow):
         self.readout_timer.timeout.connect(self._update_readout)
         self.readout_timer.start()
 
-        if load_model:
-            self.load_model(self.controls.model_request(arch=arch, task=task))
-        spec = source if source is not None else (self.settings.value("source", "") if open_last_source else "")
+        if o.load_model:
+            self.load_model(self.controls.model_request())
+        spec = source if source is not None else (self.settings.value("source", "") if o.open_last_source else "")
         if spec and (source is not None or Path(str(spec)).exists()):
             self.open_source(str(spec))
 
@@ -243,9 +256,6 @@ class MainWindow(QMainWindow):
         self.pipeline.load_model(request)
 
     def _on_model_requested(self, request: DetectorConfig) -> None:
-        # --arch / --task from the command line apply to the checkpoint they came with; others are read
-        if request.weights == self._cli_weights:
-            request = replace(request, arch=self.arch, task=self.task)
         self.load_model(request)
 
     def show_zoo(self, check_online: bool = True):

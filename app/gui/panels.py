@@ -25,7 +25,7 @@ def build_panels(window: QMainWindow) -> None:
     v.addWidget(window.transport)
     window.setCentralWidget(central)
 
-    window.controls = Controls(cuda=window.cuda,
+    window.controls = Controls(window.config, cuda=window.cuda,
                                cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available(),
                                openvino=openvino_available())
     scroll = QScrollArea()

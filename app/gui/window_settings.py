@@ -8,15 +8,23 @@ from PyQt6.QtWidgets import QMainWindow
 
 from app.gui.controls import TASK_TOGGLES, TOGGLES_OFF, engine_key
 from app.gui.theme import APP_NAME
+from centernet.inference.config import DetectorConfig
+
+DEFAULTS = DetectorConfig()   # a field equal to its default was not given on the command line
 
 
 def default_settings() -> QSettings:
     return QSettings(APP_NAME, APP_NAME)
 
 
-def restore_settings(window: QMainWindow, source, weights, threshold, input_size, keep_res, device,
-                     engine=None, precision=None) -> None:
-    """Settings of the last session; the command line's options (not None) win over them."""
+def engine_given(config: DetectorConfig) -> bool:
+    """Whether the command line chose the device, engine or precision (a value other than the default)."""
+    return (config.device, config.engine, config.precision) != (DEFAULTS.device, DEFAULTS.engine, DEFAULTS.precision)
+
+
+def restore_settings(window: QMainWindow, config: DetectorConfig, source, threshold) -> None:
+    """Settings of the last session; the command line's options (a source or threshold given, a config field
+    other than its default) win over them."""
     s, c = window.settings, window.controls
     geometry = s.value("geometry")
     if geometry is not None:
@@ -28,7 +36,7 @@ def restore_settings(window: QMainWindow, source, weights, threshold, input_size
     saved = s.value("weights", "") or None
     if saved and not Path(saved).is_file():
         saved = None   # moved or deleted since: the default model, not an error dialog at start
-    c.set_weights(weights if weights is not None else saved)
+    c.set_weights(config.weights if config.weights is not None else saved)
     c.set_threshold(threshold if threshold is not None else float(s.value("threshold", 0.3)))
     for key, box in c.toggles.items():
         if key != "smooth":
@@ -39,16 +47,16 @@ def restore_settings(window: QMainWindow, source, weights, threshold, input_size
             c.smooth_by_task[task] = as_bool(saved)
     c.set_task(c.task, c.class_names)
     c.class_filter.setText(s.value("classes", "") or "")
-    size = "keep" if keep_res else input_size
+    size = "keep" if config.keep_res else config.input_size
     if size is None:
         saved = s.value("input_size", "")
         size = "keep" if saved == "keep" else (tuple(int(v) for v in str(saved).split("x")) if saved else None)
     c.set_input_size(size)
     c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
-    if device and device != "auto":
-        c.set_device(device)
-    if engine not in (None, "auto") or precision not in (None, "fp32"):
-        c.set_engine(engine or "auto", precision or "fp32")
+    if config.device != DEFAULTS.device:
+        c.set_device(config.device)
+    if (config.engine, config.precision) != (DEFAULTS.engine, DEFAULTS.precision):
+        c.set_engine(config.engine, config.precision)
     window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
     window.transport.realtime_box.setChecked(as_bool(s.value("realtime", True)))
     window.transport.hold_box.setChecked(as_bool(s.value("hold_frames", False)))

@@ -1,13 +1,17 @@
 """Fixtures for the desktop app tests: the demo clip, a seeded model, isolated settings, a local MJPEG server."""
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
+from centernet.inference.config import DetectorConfig
 from tests.conftest import DATA
 from tests.stream_server import MJPEGServer
 
 BIKES = DATA / "video" / "bikes.mp4"
 INPUT = (128, 128)   # small network input: the seeded res_18 stays quick on CPU
+CONFIG_FIELDS = {f.name for f in fields(DetectorConfig)}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -40,17 +44,19 @@ def settings(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, settings, tmp_path):
-    """make_window(**MainWindow kwargs) -> a shown window; closed at teardown if the test did not."""
-    from app.gui.main_window import MainWindow
+    """make_window(**fields) -> a shown window; closed at teardown if the test did not. Fields of DetectorConfig
+    go to the window's config, the others to its WindowOptions (device=None: the config's default device)."""
+    from app.gui.main_window import MainWindow, WindowOptions
     windows = []
 
-    def make(**kwargs):
-        kwargs.setdefault("settings", settings)
+    def make(settings=settings, **kwargs):
         kwargs.setdefault("output_dir", tmp_path / "out")
         kwargs.setdefault("device", "cpu")
         if "weights" not in kwargs:
             kwargs.setdefault("load_model", False)
-        window = MainWindow(**kwargs)
+        model = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS}
+        window = MainWindow(DetectorConfig(**{k: v for k, v in model.items() if v is not None}),
+                            WindowOptions(**kwargs), settings=settings)
         qtbot.addWidget(window)
         window.show()
         windows.append(window)

@@ -1,7 +1,11 @@
 """The control panel: task-aware toggles, class filter, threshold, the model request it builds."""
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from centernet.classes import COCO_CLASSES
+from centernet.inference.config import DetectorConfig
 
 from app.gui.controls import Controls
 
@@ -52,6 +56,25 @@ def test_model_request_reflects_the_panel(qtbot):
     assert gpu.engine.count() == 5
     r = gpu.model_request()
     assert (r.device, r.engine, r.precision) == ("cuda", "graph", "fp16")
+
+
+def test_the_panel_holds_the_command_lines_config_whole_and_replaces_what_the_user_changes(qtbot):
+    given = DetectorConfig(weights="/x/a.pth", arch="resdcn_18", task="multi_pose", scales=(1.0, 0.5),
+                           calib=Path("/x/calib.txt"), device="cpu", precision="fp32")
+    c = Controls(given, cuda=False)
+    qtbot.addWidget(c)
+    c.set_weights(given.weights)                       # what restore_settings does with --weights
+    assert c.model_request() == given                  # nothing lost on the way through the panel
+    sizes = [c.input_size.itemData(i) for i in range(c.input_size.count())]
+    with qtbot.waitSignal(c.model_requested) as asked:
+        c.input_size.setCurrentIndex(sizes.index((384, 384)))   # the user picks an input size
+    assert asked.args[0] == replace(given, input_size=(384, 384))
+    with qtbot.waitSignal(c.model_requested) as asked:
+        c._set_weights("/x/b.pth")                     # another checkpoint: its own arch and task are read
+    assert asked.args[0] == replace(given, weights="/x/b.pth", arch=None, task=None, input_size=(384, 384))
+    with qtbot.waitSignal(c.model_requested) as asked:
+        c._set_weights("/x/a.pth")                     # back to the command line's: its --arch / --task again
+    assert asked.args[0] == replace(given, input_size=(384, 384))
 
 
 def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
