@@ -8,10 +8,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
-from app.cli.options import add_model_options, add_tta_options, build_detector, parse_score, parse_time
+from app.cli.options import (BATCH, CLASSES, OUT, QUIET, RESUME, THRESHOLD, TRACK, TRACKER, add_model_options,
+                             add_tta_options, build_detector, parse_time)
 from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
-from centernet.tracking import DEFAULT_TRACKER, TRACKERS
+from centernet.tracking import DEFAULT_TRACKER
 from centernet.io.writers.atomic import remove_if_empty
 from centernet.jobs.annotate import AnnotateEvent, AnnotateOptions, parse_formats, plan_job, run_job
 
@@ -22,26 +23,24 @@ def add_parser(sub) -> None:
     p.add_argument("--inputs-from", metavar="FILE",
                    help="also the inputs listed in FILE, one path or URL per line (# comments, blank lines skipped)")
     add_model_options(p)
-    p.add_argument("--out", type=Path, default=Path("annotated"),
-                   help="one folder per input goes here (default: annotated)")
+    OUT.add(p, default=Path("annotated"), help="one folder per input goes here (default: annotated)")
     p.add_argument("--format", default="coco,video",
                    help="comma-separated: coco, mot, csv, video (default: coco,video)")
-    p.add_argument("--threshold", type=parse_score, default=0.3, help="keep detections scoring at least this (default 0.3)")
-    p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
+    THRESHOLD.add(p, default=0.3, help="keep detections scoring at least this (default 0.3)")
+    CLASSES.add(p)
     add_tta_options(p)
     p.add_argument("--every", type=int, default=1, help="annotate one frame in N")
     p.add_argument("--start", type=parse_time, help="files: start at this time (10s, 1m30s, 01:30)")
     p.add_argument("--end", type=parse_time, help="files: stop before this time")
     p.add_argument("--duration", type=parse_time,
                    help="cameras and URLs: record this long; files: --end = --start + it")
-    p.add_argument("--batch", type=int, default=8, help="frames per forward pass (default 8)")
+    BATCH.add(p, default=8, help="frames per forward pass (default 8)")
     p.add_argument("--chunk", type=int, default=64, help="frames per resume checkpoint (default 64)")
-    p.add_argument("--track", action="store_true", help="give detections track ids (the mot format turns this on)")
-    p.add_argument("--tracker", choices=tuple(TRACKERS), default=DEFAULT_TRACKER,
-                   help=f"with --track / mot: the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's rule)")
-    p.add_argument("--resume", action="store_true", help="continue interrupted output folders")
+    TRACK.add(p, help="give detections track ids (the mot format turns this on)")
+    TRACKER.add(p, help=f"with --track / mot: the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's rule)")
+    RESUME.add(p, help="continue interrupted output folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or messages, only errors")
+    QUIET.add(p, help="no progress bars or messages, only errors")
     add_ray_options(p)
     p.set_defaults(func=run)
 

@@ -9,7 +9,7 @@ from functools import partial
 
 from tqdm import tqdm
 
-from app.cli.options import detector_config
+from app.cli.options import WORKERS, detector_config
 from centernet.classes import parse_classes
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
@@ -32,8 +32,7 @@ def add_ray_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", nargs="?", const=LOCAL, type=parse_ray_address, metavar="ADDRESS",
                    help="annotate on a Ray pool, one worker per GPU (or CPU slot), whole videos each: no address "
                         "starts a local instance, `auto` or ray://host:10001 joins a cluster (docs/cluster.md)")
-    p.add_argument("--workers", type=int, help="--ray: at most this many workers (default: one per GPU, else "
-                   "one per CPU)")
+    WORKERS.add(p, help="--ray: at most this many workers (default: one per GPU, else one per CPU)")
 
 
 def detector_on(config: DetectorConfig, device: str) -> Detector:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.cli.options import positive_int
+from app.cli.options import ARCH, BATCH, DEVICE, ENGINE, JSON, PRECISION, RES, TASK, WARMUP, WEIGHTS
 from centernet.jobs.bench import BenchOptions, bench, format_record, write_json
 from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.jobs.gpu_check import run_gpu_check
@@ -12,23 +12,24 @@ from centernet.io.writers.atomic import ensure_writable_file
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="per-stage latency: plain torch vs the engine, side by side; --gpu-check")
-    p.add_argument("--weights", help="checkpoint (default: --arch with random weights; speed does not depend on them)")
-    p.add_argument("--arch", default="res_18")
-    p.add_argument("--task", default="ctdet", choices=("ctdet", "multi_pose", "ddd"))
-    p.add_argument("--res", type=positive_int, default=512, help="square network input size")
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
-    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "onnxruntime", "openvino"))
-    p.add_argument("--frames", type=int, default=50, help="timed frames after warm-up (batches with --batch)")
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--device", default="auto")
+    d = BenchOptions()   # the defaults, declared once
+    WEIGHTS.add(p, help="checkpoint (default: --arch with random weights; speed does not depend on them)")
+    ARCH.add(p, default=d.arch, help=f"the arch to time with random weights (default {d.arch})")
+    TASK.add(p, default=d.task, help=f"task (default {d.task})")
+    RES.add(p, default=d.res)
+    PRECISION.add(p, default=d.precision,
+                  help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
+    ENGINE.add(p, default=d.engine)
+    p.add_argument("--frames", type=int, default=d.frames, help="timed frames after warm-up (batches with --batch)")
+    WARMUP.add(p, default=d.warmup, help=f"untimed frames before timing (default {d.warmup})")
+    DEVICE.add(p, default=d.device, help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--no-compare", dest="compare", action="store_false",
                    help="skip the plain fp32 eager baseline")
-    p.add_argument("--batch", type=int, default=1, help="frames per forward pass (batched mode for annotation)")
+    BATCH.add(p, default=d.batch, help="frames per forward pass (batched mode for annotation)")
     p.add_argument("--ablation", action="store_true",
                    help="on CPU, also time each optimisation step (channels_last + BN folding, deform conv, bf16) "
                         "and ONNX Runtime")
-    p.add_argument("--load", type=int, default=0, metavar="N",
+    p.add_argument("--load", type=int, default=d.load, metavar="N",
                    help="also time the engine beside N busy processes and report the slow-down (same run)")
     p.add_argument("--engines", action="store_true",
                    help="CPU engines side by side (torch eager fp32/bf16, ONNX Runtime, OpenVINO fp32/bf16) for "
@@ -36,7 +37,7 @@ def add_parser(sub) -> None:
     p.add_argument("--models", default="default:ctdet,default:multi_pose,res_18,dla_34",
                    help="with --engines: default:<task> (a shipped model) or an arch with random weights")
     p.add_argument("--sizes", default="384,512", help="with --engines: square input sizes")
-    p.add_argument("--json", type=Path, help="write the record here")
+    JSON.add(p, help="write the record here")
     p.add_argument("--gpu-check", action="store_true",
                    help="run every CUDA check (kernels vs torch, graph vs eager, fp16 vs fp32) and the GPU benchmarks")
     p.set_defaults(func=run)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.cli.options import (EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, add_calib_option, add_model_options,
-                             add_tta_options, detector_config, parse_score)
+from app.cli.options import (CLASSES, EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, JSON, OUT, QUIET, THRESHOLD,
+                             add_calib_option, add_model_options, add_tta_options, detector_config)
 from centernet.inference.detector import Detector
 from centernet.io.sources import collect_images
 from centernet.jobs.detect import DetectOptions, ImageResult, check_outputs, detect_images
@@ -16,16 +16,15 @@ def add_parser(sub) -> None:
     p = sub.add_parser("detect", help="detect objects in images, folders and globs")
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     add_model_options(p)
-    p.add_argument("--threshold", type=parse_score, default=None,
-                   help="score threshold: drawing uses 0.3 when not given; the JSON keeps all K unless given")
-    p.add_argument("--classes", help="only these classes (names or indices, comma-separated)")
-    p.add_argument("--out", type=Path, help="folder for rendered images")
-    p.add_argument("--json", type=Path, help="write COCO-format results here (multi_pose: keypoints; ddd: 3D fields)")
+    THRESHOLD.add(p, help="score threshold: drawing uses 0.3 when not given; the JSON keeps all K unless given")
+    CLASSES.add(p)
+    OUT.add(p, help="folder for rendered images")
+    JSON.add(p, help="write COCO-format results here (multi_pose: keypoints; ddd: 3D fields)")
     p.add_argument("--kitti", type=Path, help="ddd: write one KITTI label file per image here (default: <--out>/kitti)")
     add_tta_options(p)
     add_calib_option(p)
     p.add_argument("--timings", action="store_true", help="print per-stage times per image and medians")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    QUIET.add(p, help="print nothing but errors")
     p.set_defaults(func=run)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.cli.options import DATA, DEVICE, ENGINE, FLIP, MAX_IMAGES, OUT, PRECISION, QUIET, RES, SCALES, WARMUP
 from centernet.errors import ConfigError
 from centernet.inference.tta import parse_scales as parse_scale_set
 from centernet.jobs.explore import ExploreGrid, ExploreOptions, explore
@@ -55,23 +56,25 @@ def add_parser(sub) -> None:
     p.add_argument("--weights-dir", type=Path, help="folder of checkpoints (arch and task read from each file)")
     p.add_argument("--archs", help="comma-separated archs; those without a file run with seeded random weights "
                                    "(agreement only)")
-    p.add_argument("--res", help="comma-separated square input sizes (default: each model's own)")
-    p.add_argument("--precision", default="fp32",
-                   help="comma-separated: fp32, fp16, bf16 (fp16 needs CUDA; bf16 runs on CPU too)")
-    p.add_argument("--flip", default="off", help="off, on or off,on: flip test-time augmentation")
-    p.add_argument("--scales", nargs="+", default=["1"],
-                   help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
-    p.add_argument("--engine", default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32), openvino (CPU, fp32 / bf16)")
-    p.add_argument("--data", help="COCO folder or annotation .json (AP), MOTChallenge sequence folder with "
-                                  "img1/ and gt/gt.txt (HOTA, IDF1, MOTA of the default tracker), image folder "
-                                  "or video (agreement); default: frames of the demo clip")
-    p.add_argument("--out", type=Path, default=Path("explore"), help="output folder (default: explore)")
-    p.add_argument("--max-images", type=int, help="use only the first N images")
-    p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    RES.add_sweep(p, default=None, help="comma-separated square input sizes (default: each model's own)")
+    PRECISION.add_sweep(p, default="fp32",
+                        help="comma-separated: fp32, fp16, bf16 (fp16 needs CUDA; bf16 runs on CPU too)")
+    FLIP.add_sweep(p, default="off", help="off, on or off,on: flip test-time augmentation")
+    SCALES.add_sweep(p, default=["1"], nargs="+",
+                     help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
+    ENGINE.add_sweep(p, default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32), "
+                                              "openvino (CPU, fp32 / bf16)")
+    DATA.add(p, help="COCO folder or annotation .json (AP), MOTChallenge sequence folder with img1/ and gt/gt.txt "
+                     "(HOTA, IDF1, MOTA of the default tracker), image folder or video (agreement); default: frames "
+                     "of the demo clip")
+    d = ExploreOptions()   # the defaults, declared once
+    OUT.add(p, default=d.out, help=f"output folder (default: {d.out})")
+    MAX_IMAGES.add(p)
+    WARMUP.add(p, default=d.warmup, help=f"untimed runs before timing (default {d.warmup})")
+    DEVICE.add(p, default=d.device, help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--paper", action="store_true", help="add the paper's headline points (Titan Xp) to the plot")
     p.add_argument("--no-defaults", dest="defaults", action="store_false",
                    help="leave the shipped default models out of the sweep")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    QUIET.add(p)
     p.set_defaults(func=run)
 

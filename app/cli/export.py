@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.cli.options import parse_size
+from app.cli.options import ARCH, INPUT_SIZE, OUT, TASK, WEIGHTS
 from centernet.inference.onnx_export import export_onnx
 from centernet.models.zoo import default_weights
 
@@ -11,11 +11,11 @@ from centernet.models.zoo import default_weights
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a checkpoint: onnx")
     p.add_argument("format", choices=("onnx",))
-    p.add_argument("--weights", help="checkpoint (default: the shipped model)")
-    p.add_argument("--arch")
-    p.add_argument("--task", choices=("ctdet", "multi_pose", "ddd"))
-    p.add_argument("--input-size", type=parse_size, help="fixed input HxW or N (default: the checkpoint's)")
-    p.add_argument("--out", type=Path, help="output .onnx file")
+    WEIGHTS.add(p)
+    ARCH.add(p)
+    TASK.add(p)
+    INPUT_SIZE.add(p, help="fixed input HxW or N (default: the checkpoint's)")
+    OUT.add(p, help="output .onnx file (default: the checkpoint's name, in this folder)")
     p.set_defaults(func=run)
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.options import add_model_options, detector_config
+from app.cli.options import SOURCE, THRESHOLD, TRACK, add_model_options, detector_config
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
-    p.add_argument("--source", help="camera index, video file, image folder, image or URL (rtsp://, http://)")
+    SOURCE.add(p)
     add_model_options(p)
-    p.add_argument("--threshold", type=float, help="score threshold for drawing (default: last used, else 0.3)")
+    THRESHOLD.add(p, help="score threshold for drawing (default: last used, else 0.3)")
     p.add_argument("--headless", action="store_true", help="no window: run the pipeline, print the readout each second")
     p.add_argument("--max-seconds", type=float, help="headless: stop after this many seconds; window: close it this long after the model is ready")
     p.add_argument("--max-frames", type=int, help="headless: stop after this many frames")
@@ -19,8 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--hold-frames", action="store_true",
                    help="show only the frames the model ran on (for judging accuracy); default: every frame at the "
                         "source's rate with the newest detections")
-    p.add_argument("--track", action="store_true",
-                   help="track ids and trails (ByteTrack, the tracker of annotate --track)")
+    TRACK.add(p, help="track ids and trails (ByteTrack, the tracker of annotate --track)")
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
                    help="One-Euro smoothing of boxes and skeletons, this run only (default: the window's Smooth "
                         "toggle, on for pose models until switched off)")

@@ -1,49 +1,56 @@
-"""Shared pieces of the command line: option groups, argparse types, exit codes, and the detector they describe."""
+"""Shared pieces of the command line: every option more than one command takes, declared once (its flag, type,
+choices from the library's constants, help); argparse types; exit codes; and the detector the options describe."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from centernet.errors import ConfigError
 from centernet.inference import tta
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.inference.engines import ENGINE_NAMES
+from centernet.inference.engines import ENGINE_NAMES, PRECISIONS
+from centernet.models.heads import TASKS
+from centernet.tracking import DEFAULT_TRACKER, TRACKERS
 
 EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
-
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", help="checkpoint file (original model zoo or ours); default: the shipped model")
-    p.add_argument("--arch", help="override the arch read from the checkpoint")
-    p.add_argument("--task", choices=("ctdet", "multi_pose", "ddd"), help="task (default: read from the checkpoint)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default); with --engine openvino: cpu "
-                   "or gpu (an Intel integrated GPU OpenVINO sees)")
-    p.add_argument("--keep-res", action="store_true", help="keep the image resolution (padded), as the original")
-    p.add_argument("--input-size", type=parse_size, help="network input HxW or N (default: the checkpoint's)")
-    p.add_argument("--engine", default="auto", choices=ENGINE_NAMES,
-                   help="auto: CUDA graph on a GPU; on a CPU the fastest of eager, onnxruntime and openvino for this "
-                        "model, measured once (cached); onnxruntime / openvino: the model exported to ONNX once "
-                        "(cached) and run by ONNX Runtime / OpenVINO; plain: the model exactly as loaded")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"),
-                   help="network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, or a "
-                        "CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "
-                        "(fp16 on a GPU, bf16 on such a CPU, else fp32)")
+_KEEP = object()   # "as declared" for Option.add
+_CONFIG = DetectorConfig()   # the model options default to the config's defaults
 
 
-def add_tta_options(p: argparse.ArgumentParser) -> None:
-    """Test-time augmentation, as the original's --flip_test / --test_scales (detect, annotate)."""
-    p.add_argument("--flip", action="store_true", help="also run the mirrored image and average (ctdet, multi_pose)")
-    p.add_argument("--scales", type=parse_scales, default=(1.0,),
-                   help="test scales, e.g. 0.5,0.75,1,1.25,1.5: merged with the original's soft-NMS")
+@dataclass(frozen=True)
+class Option:
+    """One command-line option as every command that takes it declares it: the flag, what argparse parses it
+    with (type, choices, action) and a help text. A command may change only the default, the help and whether
+    it is required: what the flag accepts never differs between commands."""
 
+    flag: str
+    help: str
+    parse: Mapping[str, Any] = field(default_factory=dict)   # add_argument keywords besides help
 
-def add_calib_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--calib", type=Path, help="ddd camera: a KITTI calib file (P2), an intrinsics JSON "
-                   "({fx, fy, cx, cy} or {P: 3x4}), a 4x4 matrix file, or a folder of <image name>.txt")
+    def __post_init__(self):
+        object.__setattr__(self, "parse", MappingProxyType(dict(self.parse)))
+
+    def add(self, p: argparse.ArgumentParser, *, default: Any = _KEEP, help: str | None = None,
+            required: bool = False) -> None:
+        kwargs = dict(self.parse, help=help or self.help)
+        if default is not _KEEP:
+            kwargs["default"] = default
+        if required:
+            kwargs["required"] = True
+        p.add_argument(self.flag, **kwargs)
+
+    def add_sweep(self, p: argparse.ArgumentParser, *, default: Any, help: str, nargs: str | None = None) -> None:
+        """explore's form of the option: several values to sweep (comma-separated, or one word per set with
+        nargs), checked by the library's grid rather than by argparse."""
+        p.add_argument(self.flag, default=default, help=help, **({"nargs": nargs} if nargs else {}))
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -110,6 +117,61 @@ def parse_time(text: str) -> float:
         return total + (float(number) if number else 0.0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad time {text!r}: use seconds or e.g. 10s, 1m30s, 500ms, 01:30") from None
+
+
+
+# ---- the options more than one command takes (a command adds one with e.g. `DEVICE.add(p)`) ----------------
+WEIGHTS = Option("--weights", "checkpoint file (original model zoo or ours); default: the shipped model")
+ARCH = Option("--arch", "override the arch read from the checkpoint")
+TASK = Option("--task", "task (default: read from the checkpoint)", {"choices": TASKS})
+DEVICE = Option("--device", "cpu, cuda, cuda:N or auto (default); with --engine openvino: cpu or gpu (an Intel "
+                "integrated GPU OpenVINO sees)", {"default": _CONFIG.device})
+KEEP_RES = Option("--keep-res", "keep the image resolution (padded), as the original", {"action": "store_true"})
+INPUT_SIZE = Option("--input-size", "network input HxW or N (default: the checkpoint's)", {"type": parse_size})
+ENGINE = Option("--engine", "auto: CUDA graph on a GPU; on a CPU the fastest of eager, onnxruntime and openvino for "
+                "this model, measured once (cached); onnxruntime / openvino: the model exported to ONNX once (cached) "
+                "and run by ONNX Runtime / OpenVINO; plain: the model exactly as loaded",
+                {"default": _CONFIG.engine, "choices": ENGINE_NAMES})
+PRECISION = Option("--precision", "network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, "
+                   "or a CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "
+                   "(fp16 on a GPU, bf16 on such a CPU, else fp32)", {"default": _CONFIG.precision, "choices": PRECISIONS})
+FLIP = Option("--flip", "also run the mirrored image and average (ctdet, multi_pose)", {"action": "store_true"})
+SCALES = Option("--scales", "test scales, e.g. 0.5,0.75,1,1.25,1.5: merged with the original's soft-NMS",
+                {"type": parse_scales, "default": _CONFIG.scales})
+CALIB = Option("--calib", "ddd camera: a KITTI calib file (P2), an intrinsics JSON ({fx, fy, cx, cy} or {P: 3x4}), "
+               "a 4x4 matrix file, or a folder of <image name>.txt", {"type": Path})
+RES = Option("--res", "square network input size", {"type": positive_int, "default": 512})
+THRESHOLD = Option("--threshold", "keep detections scoring at least this", {"type": parse_score})
+CLASSES = Option("--classes", "only these classes (names or indices, comma-separated)")
+TRACK = Option("--track", "give detections track ids", {"action": "store_true"})
+TRACKER = Option("--tracker", f"the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's centre-distance "
+                 "rule)", {"choices": tuple(TRACKERS), "default": DEFAULT_TRACKER})
+SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)")
+DATA = Option("--data", "COCO folder or annotation .json; KITTI folder for ddd")
+MAX_IMAGES = Option("--max-images", "use only the first N images", {"type": int})
+BATCH = Option("--batch", "frames per forward pass", {"type": int})
+WARMUP = Option("--warmup", "untimed runs before timing", {"type": int})
+WORKERS = Option("--workers", "worker processes", {"type": int})
+RESUME = Option("--resume", "continue where an interrupted run stopped", {"action": "store_true"})
+OUT = Option("--out", "where to write", {"type": Path})
+JSON = Option("--json", "also write the numbers to this JSON file", {"type": Path})
+QUIET = Option("--quiet", "no progress bar", {"action": "store_true"})
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The options a DetectorConfig is built from (`detector_config`)."""
+    for option in (WEIGHTS, ARCH, TASK, DEVICE, KEEP_RES, INPUT_SIZE, ENGINE, PRECISION):
+        option.add(p)
+
+
+def add_tta_options(p: argparse.ArgumentParser) -> None:
+    """Test-time augmentation, as the original's --flip_test / --test_scales (detect, annotate)."""
+    FLIP.add(p)
+    SCALES.add(p)
+
+
+def add_calib_option(p: argparse.ArgumentParser) -> None:
+    CALIB.add(p)
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:

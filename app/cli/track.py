@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.cli.options import JSON, OUT, TRACKER
 from centernet.evaluation.tracking import evaluate_tracks
 from centernet.io.detection_files import read_detection_file
-from centernet.tracking import DEFAULT_TRACKER, TRACKERS, make_tracker
+from centernet.tracking import make_tracker
 from centernet.tracking.retrack import retrack
 from centernet.io.writers.atomic import atomic_file
 from centernet.io.writers.mot import write_mot
@@ -17,16 +18,15 @@ def add_parser(sub) -> None:
     p = sub.add_parser("track", help="track saved detections (MOTChallenge .txt, COCO results .json, annotate .csv) "
                                      "into MOTChallenge tracks, without running the detector")
     p.add_argument("detections", type=Path, help="frame,-1,x,y,w,h,score,... rows (frames from 1), or .json / .csv")
-    p.add_argument("--out", type=Path, required=True, help="MOTChallenge tracks file to write (frame,id,x,y,w,h,score)")
-    p.add_argument("--tracker", choices=tuple(TRACKERS), default=DEFAULT_TRACKER,
-                   help=f"association (default {DEFAULT_TRACKER}; greedy: CenterTrack's centre-distance rule)")
+    OUT.add(p, required=True, help="MOTChallenge tracks file to write (frame,id,x,y,w,h,score)")
+    TRACKER.add(p)
     p.set_defaults(func=run_track)
 
     p = sub.add_parser("track-eval", help="HOTA, IDF1, MOTA and ID switches of MOTChallenge tracks against "
                                           "ground truth")
     p.add_argument("tracks", type=Path, help="MOTChallenge tracks (frame,id,x,y,w,h,...)")
     p.add_argument("--gt", type=Path, required=True, help="MOTChallenge ground truth (gt.txt)")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    JSON.add(p, help="also write the figures to this JSON file")
     p.set_defaults(func=run_eval)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.options import parse_scales, parse_size
+from app.cli.options import (ARCH, BATCH, DATA, DEVICE, FLIP, INPUT_SIZE, KEEP_RES, MAX_IMAGES, OUT, QUIET, RESUME,
+                             SCALES, TASK, WEIGHTS, WORKERS)
 from centernet.data.augment import AugmentConfig
 from centernet.evaluation.metrics import EvalOptions, run_eval
 from centernet.io.writers.atomic import ensure_writable_file
@@ -47,21 +48,20 @@ def cmd_eval(args) -> int:
 def add_parser(sub) -> None:
     """`train` and `eval`."""
     p = sub.add_parser("train", help="train a CenterNet on COCO-format, KITTI or synthetic data (torchrun for DDP)")
-    p.add_argument("--task", default="ctdet", choices=("ctdet", "multi_pose", "ddd"))
-    p.add_argument("--arch", default="res_18", help="res_18, resdcn_18, dla_34, hourglass, ... (default res_18)")
-    p.add_argument("--data", required=True,
-                   help="COCO folder or annotation .json, KITTI folder (ddd), or synthetic[:N]")
+    TASK.add(p, default="ctdet", help="task (default ctdet)")
+    ARCH.add(p, default="res_18", help="res_18, resdcn_18, dla_34, hourglass, ... (default res_18)")
+    DATA.add(p, required=True, help="COCO folder or annotation .json, KITTI folder (ddd), or synthetic[:N]")
     p.add_argument("--val-data", help="evaluation data (default: the training data)")
-    p.add_argument("--out", type=Path, default=Path("runs/train"), help="run folder (default runs/train)")
+    OUT.add(p, default=Path("runs/train"), help="run folder (default runs/train)")
     p.add_argument("--epochs", type=int, default=70)
-    p.add_argument("--batch", type=int, default=32, help="global batch, split over torchrun processes (default 32)")
+    BATCH.add(p, default=32, help="global batch, split over torchrun processes (default 32)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1.25e-4 x batch / 32)")
     p.add_argument("--lr-steps", type=_epochs, help="epochs after which lr drops x0.1 (default: 90,120 of 140, scaled)")
-    p.add_argument("--input-size", type=parse_size, help="HxW or N (default 512; ddd 384x1280)")
+    INPUT_SIZE.add(p, help="HxW or N (default 512; ddd 384x1280)")
     p.add_argument("--init", help="start from this checkpoint (ours, original, default model): what fits is loaded")
-    p.add_argument("--resume", action="store_true", help="continue OUT/last.pth at the same step and lr")
+    RESUME.add(p, help="continue OUT/last.pth at the same step and lr")
     p.add_argument("--amp", action="store_true", help="mixed precision (fp16 on CUDA, bf16 on CPU)")
-    p.add_argument("--workers", type=int, default=4, help="data loading processes (default 4)")
+    WORKERS.add(p, default=4, help="data loading processes (default 4)")
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N epochs (default: never)")
     p.add_argument("--eval-max-images", type=int, default=500, help="evaluate on at most this many images")
     p.add_argument("--max-steps", type=int,
@@ -76,21 +76,21 @@ def add_parser(sub) -> None:
     p.add_argument("--wh-weight", type=float, default=0.1)
     p.add_argument("--off-weight", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=317)
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (torchrun: one GPU per process)")
+    DEVICE.add(p, help="cpu, cuda or auto (torchrun: one GPU per process)")
     p.add_argument("--export-original", action="store_true", help="also write last_original.pth in the original layout")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    QUIET.add(p, help="no progress bars or messages")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="COCO box/keypoint AP or KITTI AP/AOS of a checkpoint on a dataset")
-    p.add_argument("--weights", required=True, help="checkpoint (ours or the original's)")
-    p.add_argument("--data", required=True, help="COCO folder or annotation .json; KITTI folder for ddd")
-    p.add_argument("--flip", action="store_true", help="flip test augmentation")
-    p.add_argument("--scales", type=parse_scales, help="multi-scale test, e.g. 0.5,0.75,1,1.25,1.5")
-    p.add_argument("--max-images", type=int, help="evaluate the first N images only")
-    p.add_argument("--out", type=Path, help="write the metrics JSON here")
+    WEIGHTS.add(p, required=True, help="checkpoint (ours or the original's)")
+    DATA.add(p, required=True)
+    FLIP.add(p, help="flip test augmentation")
+    SCALES.add(p, default=None, help="multi-scale test, e.g. 0.5,0.75,1,1.25,1.5")
+    MAX_IMAGES.add(p, help="evaluate the first N images only")
+    OUT.add(p, help="write the metrics JSON here")
     p.add_argument("--detections", type=Path, help="write the detections (COCO results / KITTI lines) here")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--input-size", type=parse_size, help="network input HxW or N (default: the checkpoint's)")
-    p.add_argument("--keep-res", action="store_true", help="keep the image resolution (padded), as the original")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    DEVICE.add(p, help="cpu, cuda, cuda:N or auto (default)")
+    INPUT_SIZE.add(p)
+    KEEP_RES.add(p)
+    QUIET.add(p)
     p.set_defaults(func=cmd_eval)

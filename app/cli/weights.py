@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.options import EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR
+from app.cli.options import ARCH, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, OUT, QUIET, TASK
 from centernet.errors import CenterNetError
 from centernet.models.checkpoint import read_checkpoint
 from centernet.models.download import download
@@ -26,20 +26,20 @@ def add_parser(sub) -> None:
     a = actions.add_parser("download", help="download zoo files into the cache (resumable, verified)")
     a.add_argument("names", nargs="+", metavar="NAME", help="zoo names from `weights list`, or all")
     a.add_argument("--force", action="store_true", help="download again even if the file is present")
-    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    QUIET.add(a)
     a.set_defaults(func=cmd_download)
 
     a = actions.add_parser("inspect", help="what a checkpoint file is, and whether it loads strictly")
     a.add_argument("file", type=Path)
-    a.add_argument("--arch", help="check that it loads as this arch")
-    a.add_argument("--task", choices=("ctdet", "multi_pose", "ddd"), help="check that it loads as this task")
+    ARCH.add(a, help="check that it loads as this arch")
+    TASK.add(a, help="check that it loads as this task")
     a.add_argument("--json", action="store_true", help="print the report as JSON")
     a.set_defaults(func=cmd_inspect)
 
     a = actions.add_parser("convert", help="convert between our checkpoint format and the original's")
     a.add_argument("file", type=Path)
     a.add_argument("--to", required=True, choices=("ours", "original"), help="the format to write")
-    a.add_argument("--out", type=Path, help="output file (default: beside the input, _ours / _original)")
+    OUT.add(a, help="output file (default: beside the input, _ours / _original)")
     a.set_defaults(func=cmd_convert)
 
 

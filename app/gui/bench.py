@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from app.cli.options import DEVICE, INPUT_SIZE, JSON, SOURCE, WEIGHTS
 from app.gui.main_window import MainWindow, WindowOptions
 from app.gui.theme import apply_theme
 from app.gui.stats import process_rss_mb
@@ -74,17 +75,22 @@ class FixedLatencyModel:
         return dets
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's options; those the commands share are the command line's own declarations."""
     ap = argparse.ArgumentParser(prog="python -m app.gui.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--source", help="video to play (default: a synthetic 1080p 30 fps clip)")
-    ap.add_argument("--weights", help="a real checkpoint instead of the stand-in model")
-    ap.add_argument("--input-size", type=int)
-    ap.add_argument("--device", default="auto")
+    SOURCE.add(ap, help="video to play (default: a synthetic 1080p 30 fps clip)")
+    WEIGHTS.add(ap, help="a real checkpoint instead of the stand-in model")
+    INPUT_SIZE.add(ap)
+    DEVICE.add(ap)
     ap.add_argument("--model-ms", type=float, default=15.0, help="stand-in model latency (default 15 ms)")
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--json", type=Path, help="write the numbers here too")
-    args = ap.parse_args(argv)
+    ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds (default 20)")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds played before measuring (default 3)")
+    JSON.add(ap, help="write the numbers here too")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -97,8 +103,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="centernet_bench_"))
     source = args.source or str(synthetic_clip(tmp / "clip_1080p30.mp4"))
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-    size = (args.input_size, args.input_size) if args.input_size else None
-    config = DetectorConfig(weights=args.weights, input_size=size, device=args.device)
+    config = DetectorConfig(weights=args.weights, input_size=args.input_size, device=args.device)
     window = MainWindow(config, WindowOptions(load_model=bool(args.weights), open_last_source=False, loop=True,
                                               realtime=True, output_dir=tmp), settings=settings)
     window.resize(1600, 1000)

@@ -1,5 +1,8 @@
 """options.py: the model options become one DetectorConfig, the same one the GUI panel asks for."""
 import argparse
+import ast
+import subprocess
+import sys
 
 import pytest
 
@@ -7,7 +10,10 @@ from app.cli.main import build_parser
 from app.cli.options import detector_config, parse_scales
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
+from centernet.inference.engines import ENGINE_NAMES, PRECISIONS
+from centernet.models.heads import TASKS
 from centernet.models.zoo import DEFAULT_MODELS
+from tests.conftest import ROOT
 
 
 def test_detect_flags_fill_every_field_of_the_config(tmp_path):
@@ -50,3 +56,86 @@ def test_from_config_builds_the_detector_the_flags_describe():
     assert detector.flip and detector.scales == (1.0, 0.75)
     assert tuple(detector.spec.input_size) == (256, 256) and detector.device.type == "cpu"
     assert detector.engine_name == "eager" and detector.task == "ctdet"
+
+
+# ---------------------------------------------------------------------------- each option declared once
+APP = ROOT / "app"
+# flags that mean something else where they are declared a second time (not the same option under two names)
+OTHER_MEANING = {"--json": "weights inspect: print the report as JSON; elsewhere: a JSON file to write",
+                 "--warmup": "python -m app.gui.bench: seconds of play; elsewhere: untimed runs"}
+
+
+def declarations() -> dict[str, list[str]]:
+    """flag -> where it is declared in app/: each `add_argument("--flag", ...)` and `Option("--flag", ...)` call,
+    read from the source as a reviewer would."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(APP.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if name not in ("add_argument", "Option"):
+                continue
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--"):
+                    found.setdefault(arg.value, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_option_is_declared_once_in_app():
+    found = declarations()
+    twice = {flag: where for flag, where in found.items() if len(where) > 1 and flag not in OTHER_MEANING}
+    assert twice == {}
+    for flag in ("--weights", "--arch", "--task", "--device", "--engine", "--precision", "--input-size",
+                 "--keep-res", "--flip", "--scales", "--threshold", "--out", "--quiet"):
+        assert len(found[flag]) == 1 and found[flag][0].startswith("app/cli/options.py:"), (flag, found[flag])
+    assert all(len(found[flag]) == 2 for flag in OTHER_MEANING)   # stale entries would hide a new duplicate
+
+
+def parsers():
+    """(name, parser) for every command and sub-command, and the GUI benchmark's own program."""
+    from app.gui.bench import build_parser as gui_bench_parser
+
+    def walk(name, parser):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from walk(f"{name} {sub_name}", sub)
+    yield from walk("main.py", build_parser())
+    yield "app.gui.bench", gui_bench_parser()
+
+
+def test_task_engine_and_precision_choices_are_the_librarys_everywhere():
+    seen = {"--task": 0, "--engine": 0, "--precision": 0}
+    expected = {"--task": TASKS, "--engine": ENGINE_NAMES, "--precision": PRECISIONS}
+    for name, parser in parsers():
+        for action in parser._actions:
+            for flag in set(action.option_strings) & set(seen):
+                seen[flag] += 1
+                if name != "main.py explore":   # explore sweeps comma-separated lists, checked by its grid
+                    assert tuple(action.choices) == tuple(expected[flag]), (name, flag)
+    assert seen["--task"] >= 5 and seen["--engine"] >= 4 and seen["--precision"] >= 4
+
+
+def test_an_option_accepts_the_same_values_in_every_command():
+    """Commands change an option's default and help only: its type, choices and action are the declaration's."""
+    shapes: dict[str, set] = {}
+    for name, parser in parsers():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag in OTHER_MEANING or flag == "--help" or name == "main.py explore":
+                    continue
+                shapes.setdefault(flag, set()).add((type(action).__name__, action.type,
+                                                    tuple(action.choices or ()), action.nargs))
+    assert {flag: shape for flag, shape in shapes.items() if len(shape) > 1} == {}
+
+
+def test_the_gui_benchmark_parses_the_shared_options(tmp_path):
+    from app.gui.bench import build_parser as gui_bench_parser
+    args = gui_bench_parser().parse_args(["--input-size", "384", "--device", "cpu", "--json", str(tmp_path / "b.json"),
+                                          "--warmup", "0.5"])
+    assert args.input_size == (384, 384) and args.device == "cpu" and args.warmup == 0.5
+    proc = subprocess.run([sys.executable, "-m", "app.gui.bench", "--input-size", "100"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "bad size '100'" in proc.stderr   # the command line's size rule, before Qt
