@@ -75,8 +75,8 @@ class Controls(QWidget):
     def __init__(self, config: DetectorConfig = DetectorConfig(), cuda: bool = False, cpu_bf16: bool = False,
                  onnx_runtime: bool = False, openvino: bool = False, parent=None):
         """`config`: the model the command line asked for; the panel holds it whole and replaces the fields the
-        user changes (checkpoint, engine, precision, input size, flip), so what the panel shows not (scales,
-        calib) travels on untouched."""
+        user changes (checkpoint, engine, precision, input size, flip), so the fields it does not show (scales,
+        calib) travel on untouched."""
         super().__init__(parent)
         self.setObjectName("controls")
         self.given = config                       # --arch / --task apply to the checkpoint they came with
