@@ -16,7 +16,7 @@ import pytest
 
 from app.cli.main import main
 from centernet.io.writers.csv import read_csv
-from centernet.io.writers.mot import read_mot
+from centernet.io.mot_files import read_mot
 from tests.conftest import DATA, ROOT, need
 
 VIDEO = DATA / "video"

@@ -254,7 +254,7 @@ TUD_GT = DATA / "mot" / "TUD-Campus" / "gt.txt"
 
 def test_perfect_person_detections_track_almost_perfectly_and_other_models_are_not_scored():
     from centernet.detections import Detections
-    from centernet.evaluation.tracking import read_mot_tracks
+    from centernet.io.mot_files import read_mot_tracks
     from centernet.jobs.explore.run import tracking_scores
 
     gt = read_mot_tracks(need(TUD_GT), ground_truth=True)
