@@ -1,4 +1,4 @@
-"""The house stays layered: app -> centernet -> kernels, never back, and no import cycles.
+"""The house stays layered: app -> centernet -> kernels, never back, no import cycles, no two packages importing each other.
 
 Reads every `import` and `from ... import` of app/, centernet/ and kernels/ with `ast`, also those inside
 functions (where back-edges hide), relative ones resolved. Optional third-party packages may be imported
@@ -173,6 +173,50 @@ def test_no_import_cycle(graph):
         inside = [f"{a} -> {b} ({where[a, b]})" for a in comp for b in sorted(edges[a]) if b in comp]
         lines.append(f"cycle of {len(comp)} modules: " + "; ".join(inside))
     assert not lines, "import cycles between project files:" + offenders(lines)
+
+
+def siblings(a: str, b: str) -> tuple[str, str] | None:
+    """The rooms two modules live in below their common package (`centernet.io.x`, `centernet.models.y`:
+    `centernet.io`, `centernet.models`), or None when one contains the other."""
+    pa, pb = a.split("."), b.split(".")
+    i = next((i for i, (x, y) in enumerate(zip(pa, pb)) if x != y), min(len(pa), len(pb)))
+    if i >= len(pa) or i >= len(pb):
+        return None
+    return ".".join(pa[:i + 1]), ".".join(pb[:i + 1])
+
+
+def two_way_pairs(module_edges: dict[str, set]) -> dict[tuple, list]:
+    """Sibling rooms (packages or modules) that import each other: {(a, b): [(from, to) module edges]}."""
+    room_edges: dict[tuple, list] = {}
+    for a, targets_ in module_edges.items():
+        for b in targets_:
+            pair = siblings(a, b)
+            if pair is not None:
+                room_edges.setdefault(pair, []).append((a, b))
+    return {(a, b): room_edges[a, b] + room_edges[b, a] for a, b in room_edges if a < b and (b, a) in room_edges}
+
+
+def test_two_way_pairs_finds_packages_that_import_each_other_and_nothing_else():
+    edges = {"c.io.render": {"c.inference.transforms"}, "c.inference.detector": {"c.io.sources", "c.errors"},
+             "c.inference.backends.onnx": {"c.inference.transforms"}, "c.inference.transforms": {"c.errors"},
+             "c.jobs.a.run": {"c.jobs.b"}, "c.jobs.b": {"c.io.render"}}
+    assert two_way_pairs(edges) == {("c.inference", "c.io"): [("c.inference.detector", "c.io.sources"),
+                                                              ("c.io.render", "c.inference.transforms")]}
+
+
+def test_no_two_way_package_pair(graph):
+    """No room imports one that imports it back, even without a cycle between files (`centernet.io` using
+    `centernet.inference` while `inference` uses `io`): the rooms would no longer stack."""
+    files, imports = graph
+    edges: dict[str, set] = {m: set() for m in files}
+    where: dict[tuple, str] = {}
+    for imp in imports:
+        for t in targets(imp, files):
+            edges[imp.module].add(t)
+            where.setdefault((imp.module, t), imp.where())
+    lines = [f"{a} <-> {b}: " + "; ".join(f"{x} -> {y} ({where[x, y]})" for x, y in sorted(used))
+             for (a, b), used in sorted(two_way_pairs(edges).items())]
+    assert not lines, "packages that import each other (move what both need below them):" + offenders(lines)
 
 
 def test_no_argparse_in_the_library(graph):
