@@ -1,4 +1,4 @@
-"""The house stays layered: app -> centernet -> kernels, never back, no import cycles, no two packages importing each other.
+"""The house stays layered: app -> centernet -> kernels, never back; no import cycles, no two-way package pairs.
 
 Reads every `import` and `from ... import` of app/, centernet/ and kernels/ with `ast`, also those inside
 functions (where back-edges hide), relative ones resolved. Optional third-party packages may be imported
