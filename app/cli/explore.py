@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.cli.progress import bars
 from centernet.errors import ConfigError
 from centernet.inference.tta import parse_scales as parse_scale_set
 from centernet.jobs.explore import ExploreGrid, explore
@@ -45,7 +46,7 @@ def run(args) -> int:
                        engine=tuple(dict.fromkeys(split_list(args.engine))))
     explore(grid, args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
             device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup,
-            progress=not args.quiet, say=print)
+            progress=bars(args.quiet), say=print)
     return 0
 
 

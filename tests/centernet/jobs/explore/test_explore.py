@@ -107,7 +107,7 @@ def test_cpu_engines_and_bf16_configurations_run_against_the_fp32_eager_referenc
     monkeypatch.setenv("CENTERNET_HOME", str(tmp_path / "home"))  # the onnx / OpenVINO conversion caches
     grid = ex.ExploreGrid(res=(160,), precision=("fp32", "bf16"), engine=("eager", "onnxruntime", "openvino"))
     report = ex.explore(grid, tmp_path / "out", weights_dir=weights_dir, data=COCO_MINI, max_images=3,
-                        defaults=False, warmup=1, progress=False, say=lambda *_: None)
+                        defaults=False, warmup=1, say=lambda *_: None)
     assert report.counts == {"ran": 5, "cached": 0, "skipped": 1, "failed": 0}  # onnxruntime bf16 skipped
     by = {(o.config.precision, o.config.engine): o for o in report.outcomes}
     assert by[("fp32", "eager")].agreement == pytest.approx(1.0)  # the reference
@@ -173,7 +173,7 @@ def test_two_by_two_grid_runs_writes_every_file_and_a_rerun_only_runs_what_is_ne
     monkeypatch.setattr(ex.sweep, "run_config", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
     grid = ex.ExploreGrid(res=(128, 160), flip=(False, True))
     report = ex.explore(grid, out, weights_dir=weights_dir, data=COCO_MINI, max_images=4, defaults=False,
-                        warmup=1, progress=False, paper=True, say=lambda *_: None)
+                        warmup=1, paper=True, say=lambda *_: None)
     assert report.counts == {"ran": 4, "cached": 0, "skipped": 0, "failed": 0}
     assert len(calls) == 4
     ok = [o for o in report.outcomes if o.status == "ok"]
@@ -204,7 +204,7 @@ def test_two_by_two_grid_runs_writes_every_file_and_a_rerun_only_runs_what_is_ne
     calls.clear()
     grid = ex.ExploreGrid(res=(128, 160), flip=(False, True), precision=("fp32", "fp16"))
     again = ex.explore(grid, out, weights_dir=weights_dir, data=COCO_MINI, max_images=4, defaults=False,
-                       warmup=1, progress=False, say=lambda *_: None)
+                       warmup=1, say=lambda *_: None)
     assert calls == []
     assert again.counts == {"ran": 0, "cached": 4, "skipped": 4, "failed": 0}
     cached = {o.config.label(): o for o in again.outcomes if o.status == "ok"}
@@ -218,7 +218,7 @@ def test_a_failing_configuration_is_recorded_and_the_sweep_goes_on(weights_dir, 
     (weights_dir / "broken.pth").write_bytes(b"not a checkpoint")
     torch.save({"state_dict": {"hm.2.weight": torch.zeros(3, 8, 1, 1)}}, weights_dir / "odd.pth")
     report = ex.explore(ex.ExploreGrid(res=(128,)), tmp_path / "out", weights_dir=weights_dir, data=COCO_MINI,
-                        max_images=1, defaults=False, warmup=0, progress=False, say=lambda *_: None)
+                        max_images=1, defaults=False, warmup=0, say=lambda *_: None)
     by_model = {o.config.model.name: o for o in report.outcomes}
     assert by_model["broken"].status == "failed" and "broken.pth" in by_model["broken"].reason
     assert by_model["odd"].status == "failed" and by_model["odd"].reason
