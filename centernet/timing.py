@@ -1,8 +1,10 @@
 """A per-stage timer that synchronises the GPU only when timing CUDA work."""
 from __future__ import annotations
 
+import statistics
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 
@@ -34,8 +36,21 @@ class StageTimer:
             self.times[stage] = self.times.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
 
 
+def median_ms(fn: Callable[[], object], n: int = 50, warmup: int = 5, device: torch.device | str = "cuda") -> float:
+    """Median milliseconds of `fn()` over `n` calls after `warmup` untimed ones, each timed by a StageTimer
+    (so synchronised when `device` is CUDA: the time is the GPU's work, not its launch)."""
+    for _ in range(warmup):
+        fn()
+    timer, samples = StageTimer(device), []
+    for _ in range(n):
+        timer.reset()
+        with timer("call"):
+            fn()
+        samples.append(timer.times["call"])
+    return statistics.median(samples)
+
+
 def median_times(records: list[dict]) -> dict[str, float]:
     """Median per stage over several `times` dicts."""
-    import statistics
     stages = [s for s in records[0]] if records else []
     return {s: statistics.median(r[s] for r in records if s in r) for s in stages}

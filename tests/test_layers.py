@@ -1,4 +1,4 @@
-"""The house stays layered: app -> centernet -> kernels, never back, and no import cycles.
+"""The house stays layered: app -> centernet -> kernels, never back; no import cycles, no two-way package pairs.
 
 Reads every `import` and `from ... import` of app/, centernet/ and kernels/ with `ast`, also those inside
 functions (where back-edges hide), relative ones resolved. Optional third-party packages may be imported
@@ -19,6 +19,7 @@ MAX_TOP_LEVEL_MODULES = 12
 # Optional dependencies: imported where used, so the rest runs without them.
 OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
             "trackeval", "matplotlib"}
+FRONT_END_ONLY = ("argparse", "tqdm")                # the command line's, never the library's
 GUI_COMMAND = "app.cli.gui"                          # starts Qt (and app.gui) only when the command runs
 
 
@@ -175,11 +176,57 @@ def test_no_import_cycle(graph):
     assert not lines, "import cycles between project files:" + offenders(lines)
 
 
-def test_no_argparse_in_the_library(graph):
+def siblings(a: str, b: str) -> tuple[str, str] | None:
+    """The rooms two modules live in below their common package (`centernet.io.x`, `centernet.models.y`:
+    `centernet.io`, `centernet.models`), or None when one contains the other."""
+    pa, pb = a.split("."), b.split(".")
+    i = next((i for i, (x, y) in enumerate(zip(pa, pb)) if x != y), min(len(pa), len(pb)))
+    if i >= len(pa) or i >= len(pb):
+        return None
+    return ".".join(pa[:i + 1]), ".".join(pb[:i + 1])
+
+
+def two_way_pairs(module_edges: dict[str, set]) -> dict[tuple, list]:
+    """Sibling rooms (packages or modules) that import each other: {(a, b): [(from, to) module edges]}."""
+    room_edges: dict[tuple, list] = {}
+    for a, targets_ in module_edges.items():
+        for b in targets_:
+            pair = siblings(a, b)
+            if pair is not None:
+                room_edges.setdefault(pair, []).append((a, b))
+    return {(a, b): room_edges[a, b] + room_edges[b, a] for a, b in room_edges if a < b and (b, a) in room_edges}
+
+
+def test_two_way_pairs_finds_packages_that_import_each_other_and_nothing_else():
+    edges = {"c.io.render": {"c.inference.transforms"}, "c.inference.detector": {"c.io.sources", "c.errors"},
+             "c.inference.backends.onnx": {"c.inference.transforms"}, "c.inference.transforms": {"c.errors"},
+             "c.jobs.a.run": {"c.jobs.b"}, "c.jobs.b": {"c.io.render"}}
+    assert two_way_pairs(edges) == {("c.inference", "c.io"): [("c.inference.detector", "c.io.sources"),
+                                                              ("c.io.render", "c.inference.transforms")]}
+
+
+def test_no_two_way_package_pair(graph):
+    """No room imports one that imports it back, even without a cycle between files (`centernet.io` using
+    `centernet.inference` while `inference` uses `io`): the rooms would no longer stack."""
+    files, imports = graph
+    edges: dict[str, set] = {m: set() for m in files}
+    where: dict[tuple, str] = {}
+    for imp in imports:
+        for t in targets(imp, files):
+            edges[imp.module].add(t)
+            where.setdefault((imp.module, t), imp.where())
+    lines = [f"{a} <-> {b}: " + "; ".join(f"{x} -> {y} ({where[x, y]})" for x, y in sorted(used))
+             for (a, b), used in sorted(two_way_pairs(edges).items())]
+    assert not lines, "packages that import each other (move what both need below them):" + offenders(lines)
+
+
+def test_no_terminal_work_in_the_library(graph):
+    """Parsing the command line and drawing progress bars are the front end's: the library takes typed
+    arguments and reports progress through callbacks (centernet/progress.py)."""
     _, imports = graph
-    bad = [f"{imp.where()} {imp.module}" for imp in imports
-           if imp.module.startswith("centernet") and imp.name.split(".")[0] == "argparse"]
-    assert not bad, "argparse under centernet/ (the command line belongs in app/cli/):" + offenders(bad)
+    bad = [f"{imp.where()} {imp.module} imports {imp.name}" for imp in imports
+           if imp.module.startswith("centernet") and imp.name.split(".")[0] in FRONT_END_ONLY]
+    assert not bad, "argparse or tqdm under centernet/ (they belong in app/cli/):" + offenders(bad)
 
 
 def test_the_library_top_level_stays_small():

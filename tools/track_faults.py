@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from centernet.detections import Detections  # noqa: E402
 from centernet.evaluation.track_faults import FaultModel, faulty_detections, track_rows  # noqa: E402
-from centernet.evaluation.tracking import read_mot_tracks, score_tracks  # noqa: E402
+from centernet.evaluation.tracking import score_tracks  # noqa: E402
+from centernet.io.mot_files import read_mot_tracks  # noqa: E402
 from centernet.io.detection_files import frames_of  # noqa: E402
 from centernet.tracking import TRACKERS, make_tracker  # noqa: E402
 from centernet.tracking.live import LiveTracker, LiveTrackingOptions  # noqa: E402

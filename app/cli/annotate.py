@@ -10,6 +10,8 @@ from tqdm import tqdm
 from app.cli.annotate_ray import add_ray_options, run_on_ray
 from app.cli.options import (BATCH, CLASSES, OUT, QUIET, RESUME, THRESHOLD, TRACK, TRACKER, add_model_options,
                              add_tta_options, build_detector, parse_time)
+from app.cli.outcome import job_exit_code
+from app.cli.progress import bars
 from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
 from centernet.tracking import DEFAULT_TRACKER
@@ -58,7 +60,7 @@ def run(args) -> int:
         plan = plan_job(inputs, args.out, options)
         detector = build_detector(args)
         options = replace(options, classes=parse_classes(args.classes, detector.class_names))
-        return run_job(plan, detector, options, show_event).exit_code
+        return job_exit_code(run_job(plan, detector, options, show_event, bars(args.quiet)))
     finally:
         if new_out:
             remove_if_empty(args.out)   # a run that failed before writing anything leaves no empty --out

@@ -10,11 +10,12 @@ from functools import partial
 from tqdm import tqdm
 
 from app.cli.options import WORKERS, detector_config
+from app.cli.outcome import job_exit_code
 from centernet.classes import parse_classes
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.jobs.annotate import AnnotateOptions, plan_job
-from centernet.jobs.annotate_ray import ClusterOptions, ClusterResult, import_ray, run_job_on_ray
+from centernet.jobs.annotate import AnnotateOptions, JobResult, plan_job
+from centernet.jobs.annotate_ray import ClusterOptions, import_ray, run_job_on_ray
 
 LOCAL = "local"  # `--ray` with no address
 
@@ -71,10 +72,10 @@ def run_on_ray(args, options: AnnotateOptions, inputs: list[str]) -> int:
     if result.failed:
         print(f"{len(result.failed)} of {len(result.results)} videos failed: "
               + "; ".join(f"{r.spec} ({r.message})" for r in result.failed), file=sys.stderr)
-    return result.exit_code
+    return job_exit_code(result)
 
 
-def format_summary(result: ClusterResult) -> str:
+def format_summary(result: JobResult) -> str:
     """Per video: frames, fps on its worker, worker, device, tries, status; then the totals."""
     header = ("video", "frames", "fps", "worker", "device", "tries", "status")
     rows = [(r.spec, str(r.frames) if r.ok else "-", f"{r.fps:.1f}" if r.ok else "-", r.worker or "-",

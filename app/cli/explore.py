@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.cli.options import DATA, DEVICE, ENGINE, FLIP, MAX_IMAGES, OUT, PRECISION, QUIET, RES, SCALES, WARMUP
+from app.cli.progress import bars
 from centernet.errors import ConfigError
 from centernet.inference.tta import parse_scales as parse_scale_set
 from centernet.jobs.explore import ExploreGrid, ExploreOptions, explore
@@ -46,7 +47,7 @@ def run(args) -> int:
                        engine=tuple(dict.fromkeys(split_list(args.engine))))
     options = ExploreOptions(out=args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
                              device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup)
-    explore(grid, options, progress=not args.quiet, say=print)
+    explore(grid, options, progress=bars(args.quiet), say=print)
     return 0
 
 

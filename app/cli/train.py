@@ -6,6 +6,7 @@ from pathlib import Path
 
 from app.cli.options import (ARCH, BATCH, DATA, DEVICE, FLIP, INPUT_SIZE, KEEP_RES, MAX_IMAGES, OUT, QUIET, RESUME,
                              SCALES, TASK, WEIGHTS, WORKERS)
+from app.cli.progress import bars
 from centernet.data.augment import AugmentConfig
 from centernet.evaluation.metrics import EvalOptions, run_eval
 from centernet.io.writers.atomic import ensure_writable_file
@@ -29,8 +30,8 @@ def cmd_train(args) -> int:
         eval_max_images=args.eval_max_images, max_steps=args.max_steps, clip_grad=args.clip_grad, ema=args.ema,
         precise_bn=args.precise_bn, save_every=args.save_every,
         augment=AugmentConfig() if not args.no_aug else AugmentConfig.off(), loss_weights=weights, seed=args.seed,
-        device=args.device, export_original=args.export_original, progress=not args.quiet)
-    train(config, say=(lambda *a: None) if args.quiet else print)
+        device=args.device, export_original=args.export_original)
+    train(config, say=(lambda *a: None) if args.quiet else print, progress=bars(args.quiet))
     return 0
 
 
@@ -41,7 +42,7 @@ def cmd_eval(args) -> int:
     options = EvalOptions(weights=args.weights, data=args.data, flip=args.flip, scales=args.scales,
                           max_images=args.max_images, out=args.out, detections_out=args.detections, device=args.device,
                           input_size=args.input_size, keep_res=args.keep_res)
-    run_eval(options, progress=not args.quiet, say=print)
+    run_eval(options, progress=bars(args.quiet), say=print)
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.cli.options import ARCH, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, OUT, QUIET, TASK
+from app.cli.progress import bars
 from centernet.errors import CenterNetError
 from centernet.models.checkpoint import read_checkpoint
 from centernet.models.download import download
@@ -98,7 +99,7 @@ def cmd_download(args) -> int:
     failed = 0
     for name in dict.fromkeys(names):
         try:
-            got = download(name, force=args.force, progress=not args.quiet)
+            got = download(name, force=args.force, progress=bars(args.quiet))
         except CenterNetError as e:
             if len(names) == 1:
                 raise

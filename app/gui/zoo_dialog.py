@@ -43,7 +43,7 @@ class Downloader(QThread):
 
     def run(self) -> None:
         try:
-            self.done.emit(str(download(self.name, progress=False).path))
+            self.done.emit(str(download(self.name).path))
         except CenterNetError as e:
             self.failed.emit(str(e))
         except Exception as e:   # network stacks raise many things: a message, not a crash

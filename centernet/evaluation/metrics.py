@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from tqdm import tqdm
 
 from centernet.data import load_dataset
 from centernet.data.coco import check_coco_schema, ensure_eval_fields
 from centernet.errors import ConfigError, InputError
 from centernet.inference.detector import Detector
 from centernet.io.writers.atomic import write_json_atomic
+from centernet.progress import Progress, Task, counted, no_progress
 from centernet.io.writers.coco import result_rows
 from centernet.io.writers.kitti import kitti_objects
 
@@ -322,7 +322,7 @@ def _call_detector(detector, sample):
     return detector(sample.load_image(), sample.calib)
 
 
-def evaluate(detector, data, max_images: int | None = None, progress: bool = False) -> dict:
+def evaluate(detector, data, max_images: int | None = None, progress: Progress = no_progress) -> dict:
     """Run `detector` over `data` and compute the metrics of its task.
 
     Returns {"task", "images", "bbox": {...}} for ctdet; plus "keypoints" for multi_pose; "kitti"
@@ -330,9 +330,7 @@ def evaluate(detector, data, max_images: int | None = None, progress: bool = Fal
     """
     data = data.subset(max_images)
     samples = data.samples
-    iterator = samples
-    if progress:
-        iterator = tqdm(samples, desc="eval", unit="img", leave=False)
+    iterator = counted(samples, progress, Task("eval", len(samples), "img", nested=True))
     out: dict = {"task": data.task, "images": len(samples)}
     if data.task == "ddd":
         gts, results = [], []
@@ -387,7 +385,7 @@ class EvalOptions:
     keep_res: bool = False
 
 
-def run_eval(options: EvalOptions, progress: bool = True, say=lambda line: None) -> dict:
+def run_eval(options: EvalOptions, progress: Progress = no_progress, say=lambda line: None) -> dict:
     """`main.py eval`: load a checkpoint, evaluate it on `data`, report the tables (`say`), save the JSON."""
     o = options
     weights, data, flip, scales, out, detections_out = o.weights, o.data, o.flip, o.scales, o.out, o.detections_out

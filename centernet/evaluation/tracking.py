@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from centernet.errors import ConfigError, InputError
+from centernet.io.mot_files import read_mot_tracks
 from centernet.tracking.bytetrack import iou_matrix
 
 INSTALL_HINT = "pip install --no-deps trackeval  (--no-deps: its opencv-python would replace the headless OpenCV)"
@@ -39,27 +40,6 @@ class TrackingScores:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def read_mot_tracks(path: Path, ground_truth: bool = False) -> np.ndarray:
-    """(N, 6) frame, id, x1, y1, x2, y2 from a MOTChallenge file (ground truth: conf-0 rows dropped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such MOTChallenge file")
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            v = [float(x) for x in line.split(",")]
-            if len(v) < 6:
-                raise ValueError
-        except ValueError:
-            raise InputError(f"{path}:{n}: not a MOTChallenge row (frame,id,x,y,w,h,...): {line[:60]!r}") from None
-        if ground_truth and len(v) > 6 and v[6] == 0:
-            continue
-        rows.append([v[0], v[1], v[2], v[3], v[2] + v[4], v[3] + v[5]])
-    return np.array(rows, dtype=np.float64).reshape(-1, 6)
 
 
 def sequence_data(gt: np.ndarray, tracks: np.ndarray) -> dict:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from centernet.geometry.transforms import PreprocessSpec
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.errors import CheckpointError, ConfigError
-from centernet.io.writers.atomic import ensure_writable_file
+from centernet.io.writers.atomic import atomic_path, ensure_writable_file
 from centernet.models.zoo import cache_dir
 
 log = logging.getLogger(__name__)
@@ -55,10 +53,7 @@ def export_model_onnx(model: torch.nn.Module, info: CheckpointInfo, out_path,
     with torch.no_grad():  # output names in the order the model returns its heads
         names = list(model(torch.zeros(1, 3, h, w)).keys())
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".part", dir=out_path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out_path) as tmp:
         with torch.no_grad():
             program = torch.onnx.export(model, (torch.zeros(1, 3, h, w),), dynamo=True, opset_version=OPSET,
                                         input_names=["input"], output_names=names, verbose=False)
@@ -66,10 +61,6 @@ def export_model_onnx(model: torch.nn.Module, info: CheckpointInfo, out_path,
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, info_metadata(info)
         onnx.save(proto, tmp)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out_path
 
 

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from centernet.errors import ConfigError
+from centernet.io.writers.atomic import atomic_path
 from centernet.inference.onnx_export import cached_onnx_path, onnx_runtime_available
 from centernet.models.backbones.dcn import DCN
 from centernet.models.checkpoint import CheckpointInfo
@@ -129,15 +128,8 @@ def openvino_onnx_path(onnx_path: Path) -> Path:
         return out
     proto = onnx.load(str(onnx_path))
     n = guard_one_sixth_constants(proto)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         onnx.save(proto, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     log.info("OpenVINO copy of %s written (%d near-1/6 factors guarded from fusion)", onnx_path.name, n)
     return out
 

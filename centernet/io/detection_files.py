@@ -18,6 +18,7 @@ import torch
 
 from centernet.detections import Detections
 from centernet.errors import InputError
+from centernet.io.mot_files import read_mot_detections
 
 FORMATS = {".txt": "MOTChallenge detections", ".json": "COCO results", ".csv": "annotate CSV"}
 
@@ -27,7 +28,7 @@ def read_detection_file(path: Path) -> list[tuple[int, Detections]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such detections file: give a MOTChallenge .txt, COCO results .json or .csv")
-    readers = {".txt": _mot_rows, ".json": _coco_rows, ".csv": _csv_rows}
+    readers = {".txt": read_mot_detections, ".json": _coco_rows, ".csv": _csv_rows}
     if path.suffix.lower() not in readers:
         raise InputError(f"{path}: unknown detections format: use one of {', '.join(FORMATS)} "
                          f"({', '.join(FORMATS.values())})")
@@ -48,23 +49,6 @@ def frames_of(rows: np.ndarray) -> list[tuple[int, Detections]]:
                                       torch.tensor(r[:, 5], dtype=torch.float32),
                                       torch.tensor(r[:, 6], dtype=torch.int64))))
     return out
-
-
-def _mot_rows(path: Path) -> np.ndarray:
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            v = [float(x) for x in line.replace(" ", "").split(",")]
-            if len(v) < 7 or v[0] < 1:
-                raise ValueError
-        except ValueError:
-            raise InputError(f"{path}:{n}: not a MOTChallenge detection row (frame>=1,id,x,y,w,h,score,...): "
-                             f"{line[:60]!r}") from None
-        label = int(v[7]) if len(v) > 7 and v[7] > 0 else 0
-        rows.append([v[0], v[2], v[3], v[2] + v[4], v[3] + v[5], v[6], label])
-    return np.array(rows, dtype=np.float64).reshape(-1, 7)
 
 
 def _coco_rows(path: Path) -> np.ndarray:

@@ -28,7 +28,8 @@ from typing import Callable
 
 from centernet.errors import CenterNetError, ConfigError
 from centernet.jobs.annotate import AnnotateOptions, JobInput, annotate_input, model_digest
-from centernet.jobs.annotate.plan import outcome_code
+from centernet.jobs.annotate.result import InputResult, JobResult
+from centernet.progress import Task
 
 INSTALL_HINT = "pip install 'centernet-live[cluster]'"
 
@@ -54,39 +55,6 @@ class ClusterOptions:
             raise ConfigError("--workers must be at least 1")
         if self.cpus_per_worker < 1 or self.max_attempts < 1:
             raise ConfigError("cpus per worker and attempts must be at least 1")
-
-
-@dataclass(frozen=True)
-class VideoResult:
-    """One input's outcome, with where it ran."""
-
-    spec: str
-    folder: Path
-    ok: bool
-    status: str                    # annotated | resumed | already complete | failed
-    message: str = ""
-    frames: int = 0                # frames annotated (all of them, also those an earlier run did)
-    fps: float = 0.0               # frames this run annotated / its wall time, on its worker
-    worker: str = ""               # host:pid
-    device: str = ""
-    attempts: int = 1
-    summary: dict | None = None
-
-
-@dataclass
-class ClusterResult:
-    results: list = field(default_factory=list)
-    workers: int = 0
-    wall_s: float = 0.0            # from handing out the first input to the end
-    startup_s: float = 0.0         # of which starting the workers and loading the model, until the first frame
-
-    @property
-    def failed(self) -> list:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def exit_code(self) -> int:
-        return outcome_code(len(self.failed), len(self.results))  # as the single-process run
 
 
 @dataclass(frozen=True)
@@ -126,15 +94,13 @@ def import_ray():
 # ---- the worker (a plain class; Ray turns it into an actor) ---------------------------------------
 
 class _FrameCounter:
-    """Stands in for the job progress bar `annotate_input` updates once per frame."""
-
-    disable = True
+    """The progress `annotate_input` reports, kept for the driver's polls: frames passed so far."""
 
     def __init__(self):
         self.n = 0
 
-    def update(self, n: int = 1) -> None:
-        self.n += n
+    def __call__(self, task: Task, done: int, *, note: str = "", finished: bool = False) -> None:
+        self.n = done
 
 
 class AnnotateWorker:
@@ -216,7 +182,7 @@ def pool_shape(resources: dict, cluster: ClusterOptions, inputs: int) -> tuple[i
 def run_job_on_ray(plan: list[JobInput], make_detector: Callable[[str], object], options: AnnotateOptions,
                    cluster: ClusterOptions = ClusterOptions(),
                    on_progress: Callable[[ClusterProgress], None] | None = None,
-                   on_result: Callable[[VideoResult], None] | None = None) -> ClusterResult:
+                   on_result: Callable[[InputResult], None] | None = None) -> JobResult:
     """Annotate every input of `plan` on a Ray pool; `make_detector(device=...)` builds the model in each
     worker (it is pickled to them: a module-level function or a functools.partial of one, e.g.
     `partial(Detector.from_checkpoint, weights, input_size=(384, 384))`)."""
@@ -241,17 +207,17 @@ def run_job_on_ray(plan: list[JobInput], make_detector: Callable[[str], object],
             ray.shutdown()
 
 
-def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result) -> ClusterResult:
+def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result) -> JobResult:
     from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
     worker_options = replace(options, quiet=True)
     retry_options = replace(worker_options, resume=True, overwrite=False)  # continue the dead worker's chunks
     pending = deque(_Task(item) for item in plan)
-    finished: dict[str, VideoResult] = {}
+    finished: dict[str, InputResult] = {}
     frames_before = 0                # frames of inputs already finished in this run
     start = time.perf_counter()
     first_frame_at = None            # the pool is warm: workers started and models loaded
 
-    def finish(result: VideoResult) -> None:
+    def finish(result: InputResult) -> None:
         nonlocal frames_before
         finished[str(result.folder)] = result
         if result.summary:
@@ -278,12 +244,12 @@ def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result
                 if task.attempt < cluster.max_attempts:
                     pending.appendleft(_Task(task.item, task.attempt + 1, task.last_death))
                 else:
-                    finish(VideoResult(task.item.spec, task.item.folder, False, "failed",
+                    finish(InputResult(task.item.spec, task.item.folder, False,
                                        f"its worker died {task.attempt} times (last: {task.last_death})",
                                        attempts=task.attempt))
                 continue
             except RayTaskError as e:  # a bug, not a bad input: the same input would fail again
-                finish(VideoResult(task.item.spec, task.item.folder, False, "failed",
+                finish(InputResult(task.item.spec, task.item.folder, False,
                                    f"internal error: {_first_line(e.cause if e.cause else e)}",
                                    attempts=task.attempt))
                 continue
@@ -298,7 +264,7 @@ def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result
             warm_s = time.perf_counter() - first_frame_at if first_frame_at is not None else 0.0
             on_progress(ClusterProgress(len(finished), len(plan), frames, warm_s, active))
     end = time.perf_counter()
-    return ClusterResult([finished[str(item.folder)] for item in plan], len(slots), end - start,
+    return JobResult([finished[str(item.folder)] for item in plan], len(slots), end - start,
                          (first_frame_at or end) - start)
 
 
@@ -312,22 +278,14 @@ def _poll(ray, busy: list[_Slot]) -> None:
             pass
 
 
-def _video_result(task: _Task, report: dict) -> VideoResult:
+def _video_result(task: _Task, report: dict) -> InputResult:
     item = task.item
     if not report["ok"]:
-        return VideoResult(item.spec, item.folder, False, "failed", report["message"], worker=report["worker"],
+        return InputResult(item.spec, item.folder, False, report["message"], worker=report["worker"],
                            device=report["device"], attempts=task.attempt)
     summary = report["summary"]
-    frames = summary.get("frames", {})
-    if summary.get("message") == "already complete, nothing to do":
-        status = "already complete"
-    elif frames.get("resumed_after"):
-        status = "resumed"
-    else:
-        status = "annotated"
-    return VideoResult(item.spec, item.folder, True, status, summary.get("message", ""),
-                       int(frames.get("annotated", 0)), float(summary.get("fps", 0.0)), report["worker"],
-                       report["device"], task.attempt, summary)
+    return InputResult(item.spec, item.folder, True, summary.get("message", ""), summary, report["worker"],
+                       report["device"], task.attempt)
 
 
 def _first_line(e: BaseException) -> str:

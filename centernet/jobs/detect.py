@@ -13,7 +13,7 @@ from centernet.io.render import RenderOptions, draw_detections
 from centernet.io.sources import read_image
 from centernet.io.writers.coco import image_id_for, result_rows
 from centernet.io.writers.kitti import write_kitti_labels
-from centernet.io.writers.atomic import ensure_writable_dir, ensure_writable_file, write_json_atomic
+from centernet.io.writers.atomic import atomic_path, ensure_writable_dir, ensure_writable_file, write_json_atomic
 from centernet.classes import parse_classes
 
 DRAW_THRESHOLD = 0.3
@@ -33,12 +33,10 @@ def write_image(path: Path, image) -> None:
     ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") else ".png", image)
     if not ok:
         raise InputError(f"could not encode {path}")
-    tmp = path.with_name(path.name + ".part")
     try:
-        tmp.write_bytes(buf.tobytes())
-        tmp.replace(path)
+        with atomic_path(path) as tmp:   # a full disk leaves no orphan .part behind
+            tmp.write_bytes(buf.tobytes())
     except OSError as e:
-        tmp.unlink(missing_ok=True)  # a full disk must not leave an orphan .part behind
         raise InputError(f"cannot write {path}: {e.strerror or e}; free space or choose another --out") from None
 
 

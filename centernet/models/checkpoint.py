@@ -7,10 +7,8 @@ a pickle that would run code is refused, never executed.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from centernet.errors import CheckpointError, ConfigError
 from centernet.models.heads import TASKS
 from centernet.models.build import build_model, default_head_conv
 from centernet.geometry.transforms import KITTI_MEAN, KITTI_STD, PreprocessSpec
+from centernet.io.writers.atomic import atomic_path
 
 FORMAT = "centernet-live"
 FORMAT_VERSION = 1
@@ -270,16 +269,8 @@ def checkpoint_dict(model: nn.Module, info: CheckpointInfo, half: bool = False, 
 
 def atomic_save(obj, path) -> None:
     """torch.save to a temp file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path, model: nn.Module, info: CheckpointInfo, half: bool = False) -> None:

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -28,11 +27,10 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urljoin, urlsplit
 from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
 
-from tqdm import tqdm
-
 from centernet.errors import CenterNetError, CheckpointError
 from centernet.models.inspection import check_loads, looks_like
 from centernet.models.zoo import ZooEntry, cache_dir, read_manifest, record_file, sha256_file, zoo_entry
+from centernet.progress import Progress, Task, no_progress
 
 DRIVE_URL = "https://drive.usercontent.google.com/download"
 DRIVE_URL_ENV = "CENTERNET_DRIVE_URL"
@@ -203,7 +201,8 @@ def _disk_full(part: Path, have: int, total: int | None) -> DownloadError:
                          f"and run the command again to resume, or delete {part}")
 
 
-def _fetch_once(opener, url: str, part: Path, timeout: float, progress: bool, desc: str | None, hint: str) -> None:
+def _fetch_once(opener, url: str, part: Path, timeout: float, progress: Progress, desc: str | None,
+                hint: str) -> None:
     have = part.stat().st_size if part.exists() else 0
     resp = _open(opener, url, have, timeout, hint)
     with resp:
@@ -236,18 +235,18 @@ def _fetch_once(opener, url: str, part: Path, timeout: float, progress: bool, de
         _write_body(resp, first, part, have, total, progress, desc)
 
 
-def _write_body(resp, first: bytes, part: Path, have: int, total: int | None, progress: bool,
+def _write_body(resp, first: bytes, part: Path, have: int, total: int | None, progress: Progress,
                 desc: str | None) -> None:
     done = have
-    bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-               disable=not progress, file=sys.stderr, leave=True, dynamic_ncols=True)
+    task = Task(desc or part.name, total, "B")
+    progress(task, done)
     try:
         with open(part, "ab" if have else "wb") as f:
             chunk = first
             while chunk:
                 f.write(chunk)
                 done += len(chunk)
-                bar.update(len(chunk))
+                progress(task, done)
                 try:
                     chunk = resp.read(CHUNK)
                 except TRANSIENT as e:
@@ -257,13 +256,13 @@ def _write_body(resp, first: bytes, part: Path, have: int, total: int | None, pr
             raise _disk_full(part, done, total) from None
         raise DownloadError(f"cannot write {part}: {e.strerror or e}") from None
     finally:
-        bar.close()
+        progress(task, done, finished=True)
     if total is not None and done < total:
         raise _Interrupted(f"at {_mb(done)} of {_mb(total)} (the server closed the connection)")
 
 
 def fetch(url: str, part: Path, *, retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
-          progress: bool = True, desc: str | None = None, hint: str = "") -> Path:
+          progress: Progress = no_progress, desc: str | None = None, hint: str = "") -> Path:
     """Download `url` into `part`, resuming what is already there; returns `part` once complete.
 
     A dropped connection is resumed up to `retries` times (waiting `backoff` s, doubling); after that
@@ -315,7 +314,8 @@ def verify_zoo_file(path: Path, entry: ZooEntry) -> None:
 
 
 def download(name: str, folder: Path | None = None, *, base_url: str | None = None, force: bool = False,
-             retries: int = 3, backoff: float = 1.0, timeout: float = 30.0, progress: bool = True) -> Downloaded:
+             retries: int = 3, backoff: float = 1.0, timeout: float = 30.0,
+             progress: Progress = no_progress) -> Downloaded:
     """Download zoo file `name` into the cache folder (resuming a `.part`), verify it, record its sha256."""
     entry = zoo_entry(name)
     folder = Path(folder) if folder is not None else cache_dir()

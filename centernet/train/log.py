@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
+
+from centernet.io.writers.atomic import atomic_file, atomic_path
 
 STEP_FIELDS = ("step", "epoch", "lr", "images_per_s")
 
@@ -43,9 +44,8 @@ class TrainLog:
 
     def add_epoch(self, record: dict) -> None:
         self.epochs = [e for e in self.epochs if e["epoch"] != record["epoch"]] + [record]
-        tmp = self.json_path.with_suffix(".json.part")
-        tmp.write_text(json.dumps(self.epochs, indent=1))
-        os.replace(tmp, self.json_path)
+        with atomic_file(self.json_path) as f:
+            f.write(json.dumps(self.epochs, indent=1))
 
     def read_steps(self) -> list[dict]:
         if not self.steps_path.exists():
@@ -82,10 +82,9 @@ class TrainLog:
         ax.legend(loc="upper right", fontsize=8)
         ax.set_title("training loss")
         fig.tight_layout()
-        tmp = self.png_path.with_name("loss.part.png")
-        fig.savefig(tmp)
+        with atomic_path(self.png_path) as tmp:
+            fig.savefig(tmp, format="png")        # the temporary's name ends in .part, not .png
         plt.close(fig)
-        os.replace(tmp, self.png_path)
         return self.png_path
 
 

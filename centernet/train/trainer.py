@@ -18,7 +18,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from centernet.models.checkpoint import (CheckpointInfo, atomic_save, checkpoint_dict, read_checkpoint, read_file,
                                          to_original)
@@ -41,6 +40,7 @@ from centernet.train.ema import ModelEMA
 from centernet.train.init import init_from_checkpoint
 from centernet.train.log import TrainLog
 from centernet.train.precise_bn import recompute_bn_stats
+from centernet.progress import Progress, Task, no_progress
 
 BASE_LR = 1.25e-4      # the original's Adam learning rate at batch 32, scaled linearly with the batch
 BASE_BATCH = 32
@@ -86,7 +86,6 @@ class TrainConfig:
     device: str = "auto"
     head_conv: int | None = None
     export_original: bool = False
-    progress: bool = True
 
     def base_lr(self) -> float:
         return self.lr if self.lr is not None else BASE_LR * self.batch / BASE_BATCH
@@ -191,8 +190,10 @@ def summarise_eval(result: dict) -> dict:
     return out
 
 
-def train(config: TrainConfig, say: Callable[[str], None] = lambda _: None) -> TrainResult:
-    """Train a CenterNet as `config` says; returns the trained model and where its files are."""
+def train(config: TrainConfig, say: Callable[[str], None] = lambda _: None,
+          progress: Progress = no_progress) -> TrainResult:
+    """Train a CenterNet as `config` says; returns the trained model and where its files are. `say` hears the
+    lines, `progress` each epoch's steps (the main process only)."""
     if config.task not in TASKS:
         raise ConfigError(f"unknown task {config.task!r}: use one of {', '.join(TASKS)}")
     if config.epochs < 1 or config.batch < 1:
@@ -200,7 +201,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = lambda _: None) -> T
     new_out = not Path(config.out).exists()
     ctx = distributed.setup(config.device)
     try:
-        return _train(config, ctx, say if ctx.is_main else (lambda *_: None))
+        if not ctx.is_main:
+            say, progress = (lambda *_: None), no_progress
+        return _train(config, ctx, say, progress)
     except BaseException:
         if new_out and ctx.is_main:
             remove_if_empty(Path(config.out))
@@ -266,10 +269,10 @@ class _EpochSteps:
     started: float          # perf_counter at the epoch's start
 
 
-def _train(config: TrainConfig, ctx: distributed.DistContext, say) -> TrainResult:
+def _train(config: TrainConfig, ctx: distributed.DistContext, say, progress: Progress) -> TrainResult:
     run = _setup(config, ctx, say)
     while run.epoch <= config.epochs:
-        steps = _train_epoch(run)
+        steps = _train_epoch(run, progress)
         if steps.stopped:
             _stop_mid_epoch(run, steps)
             break
@@ -372,15 +375,16 @@ def _build_loader(config: TrainConfig, ctx: distributed.DistContext, data: Detec
     return dataset, sampler, loader
 
 
-def _train_epoch(run: _Run) -> _EpochSteps:
+def _train_epoch(run: _Run, progress: Progress) -> _EpochSteps:
     """The epoch's batches from `run.start_batch` on, or up to --max-steps."""
-    config, ctx = run.config, run.ctx
+    config = run.config
     lr = config.lr_at(run.epoch)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     run.sampler.set_epoch(run.epoch, run.start_batch)
     steps = _EpochSteps(lr, {}, 0, run.start_batch, False, time.perf_counter())
-    bar = _progress(config.progress and ctx.is_main, run.steps_per_epoch, run.start_batch, run.epoch, config.epochs)
+    task = Task(f"epoch {run.epoch}/{config.epochs}", run.steps_per_epoch, "step")
+    progress(task, steps.batch_index)
     tick = time.perf_counter()
     for batch in run.loader:
         values = _train_step(run, batch)
@@ -395,14 +399,12 @@ def _train_epoch(run: _Run) -> _EpochSteps:
         steps.count += 1
         if run.log:
             run.log.add_step({"step": run.global_step, "epoch": run.epoch, "lr": lr, "images_per_s": ips, **values})
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix({k.replace("_loss", ""): f"{v:.3f}" for k, v in values.items()})
+        losses = ", ".join(f"{k.replace('_loss', '')}={v:.3f}" for k, v in values.items())
+        progress(task, steps.batch_index, note=losses)
         if config.max_steps and run.global_step >= config.max_steps:
             steps.stopped = steps.batch_index < run.steps_per_epoch
             break
-    if bar is not None:
-        bar.close()
+    progress(task, steps.batch_index, finished=True)
     return steps
 
 
@@ -490,12 +492,6 @@ def _precise_bn(model: nn.Module, dataset, config: TrainConfig, ctx, epoch: int,
     batches = (b["input"].to(device) for _, b in zip(range(config.precise_bn), loader))
     recompute_bn_stats(model, batches)
     distributed.average_buffers(model, ctx)
-
-
-def _progress(enabled: bool, total: int, initial: int, epoch: int, epochs: int):
-    if not enabled:
-        return None
-    return tqdm(total=total, initial=initial, desc=f"epoch {epoch}/{epochs}", unit="step", dynamic_ncols=True)
 
 
 def _epoch_line(record: dict) -> str:

@@ -10,6 +10,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from centernet.errors import InputError
 
@@ -21,21 +22,39 @@ def temp_path_for(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "w", fsync: bool = False, newline: str | None = None):
-    """`with atomic_file(p) as f: f.write(...)`: `p` appears only once the block has succeeded."""
+def atomic_path(path: Path, unique: bool = True) -> Iterator[Path]:
+    """`with atomic_path(p) as tmp: save(obj, tmp)`: the one write-then-rename of the library.
+
+    Yields the temporary path to write (for writers that take a file name: torch.save, onnx.save,
+    savefig); `p` appears only once the block has succeeded, and a failed block leaves no temporary.
+    `unique` names the temporary `p.name.XXXX.part` (mkstemp), so processes writing the same target at
+    once (Ray workers filling a model cache) never share one; otherwise it is `temp_path_for(p)`, a fixed
+    name that a resumed run knows to sweep.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
+    if unique:
+        fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    else:
+        tmp = temp_path_for(path)
     try:
-        with open(tmp, mode, newline=newline) as f:
-            yield f
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "w", fsync: bool = False, newline: str | None = None):
+    """`with atomic_file(p) as f: f.write(...)`: `p` appears only once the block has succeeded."""
+    with atomic_path(path, unique=False) as tmp, open(tmp, mode, newline=newline) as f:
+        yield f
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
 
 
 def write_json_atomic(path: Path, obj, fsync: bool = False, indent: int | None = None,

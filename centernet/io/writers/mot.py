@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-
 from centernet.io.writers.atomic import atomic_file
 from centernet.io.writers.records import FrameRecord
 
@@ -37,8 +35,3 @@ def write_mot(path: Path, records: Iterable[FrameRecord]) -> int:
                 rows += 1
     return rows
 
-
-def read_mot(path: Path) -> np.ndarray:
-    """(N, 10) float64 array of a MOT file's rows (an empty file gives (0, 10))."""
-    rows = [[float(v) for v in line.split(",")] for line in Path(path).read_text().splitlines() if line.strip()]
-    return np.array(rows, dtype=np.float64).reshape(-1, 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from centernet.errors import CenterNetError, ConfigError, InputError
@@ -78,35 +78,6 @@ class AnnotateOptions:
 class JobInput:
     spec: str
     folder: Path
-
-
-def outcome_code(failed: int, total: int) -> int:
-    """0 when every input succeeded, 1 when some failed, 2 when all failed (as `detect`)."""
-    if not failed:
-        return 0
-    return 2 if failed == total else 1
-
-
-@dataclass
-class InputResult:
-    spec: str
-    folder: Path
-    ok: bool
-    message: str = ""
-    summary: dict | None = None
-
-
-@dataclass
-class JobResult:
-    results: list = field(default_factory=list)
-
-    @property
-    def failed(self) -> list:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def exit_code(self) -> int:
-        return outcome_code(len(self.failed), len(self.results))
 
 
 def expand_inputs(items: list[str]) -> list[str]:

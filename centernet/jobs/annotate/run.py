@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tqdm import tqdm
-
 from centernet.classes import COCO_JOINTS
 from centernet.errors import CenterNetError, InputError
 from centernet.io.render import RenderOptions, draw_detections
@@ -37,9 +35,11 @@ from centernet.io.writers.lock import output_lock
 from centernet.io.writers.records import FrameRecord
 from centernet.io.writers.video import VideoFileWriter
 from centernet.jobs.annotate.exports import RunStats, build_summary, write_exports
-from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
-                                          JobResult, check_start_within, estimate_frames, estimate_input_frames)
+from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, JobInput, check_start_within,
+                                          estimate_frames, estimate_input_frames)
+from centernet.jobs.annotate.result import InputResult, JobResult
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
+from centernet.progress import Progress, Task, no_progress
 
 
 @dataclass(frozen=True)
@@ -59,17 +59,18 @@ def ignore_event(event: AnnotateEvent) -> None:
 
 
 def run_job(plan: list[JobInput], detector, options: AnnotateOptions,
-            on_event: Callable[[AnnotateEvent], None] = ignore_event) -> JobResult:
+            on_event: Callable[[AnnotateEvent], None] = ignore_event, progress: Progress = no_progress) -> JobResult:
     """Annotate every input in turn; a failing input is reported (`on_event`) and the rest go on."""
     digest = model_digest(detector)
     estimates = [estimate_input_frames(item.spec, options) for item in plan]
     total = sum(estimates) if all(e is not None for e in estimates) else None
     result = JobResult()
-    with tqdm(total=total, unit="frame", desc="all inputs", disable=options.quiet or len(plan) < 2,
-              position=0, dynamic_ncols=True) as job_bar:
+    counted = _CountedIntoJob(progress, Task("all inputs", total, "frame") if len(plan) > 1 else None)
+    with counted:
         for item in plan:
+            counted.next_input()
             try:
-                summary = annotate_input(item.spec, item.folder, detector, options, job_bar, digest, on_event)
+                summary = annotate_input(item.spec, item.folder, detector, options, counted, digest, on_event)
             except CenterNetError as e:
                 text = f"error: {e}" if item.spec in str(e) else f"error: {item.spec}: {e}"
                 on_event(AnnotateEvent("input_failed", text))
@@ -84,15 +85,41 @@ def run_job(plan: list[JobInput], detector, options: AnnotateOptions,
     return result
 
 
-def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, job_bar=None,
+class _CountedIntoJob:
+    """Passes each input's progress on and, with several inputs, adds its frames up into the job's task."""
+
+    def __init__(self, progress: Progress, job: Task | None):
+        self.progress, self.job, self.before, self.done = progress, job, 0, 0
+
+    def __enter__(self):
+        if self.job is not None:
+            self.progress(self.job, 0)
+        return self
+
+    def __exit__(self, *exc):
+        if self.job is not None:
+            self.progress(self.job, self.before + self.done, finished=True)
+
+    def next_input(self) -> None:
+        self.before, self.done = self.before + self.done, 0
+
+    def __call__(self, task: Task, done: int, *, note: str = "", finished: bool = False) -> None:
+        self.progress(task, done, note=note, finished=finished)
+        if self.job is not None and done != self.done:
+            self.done = done
+            self.progress(self.job, self.before + done)
+
+
+def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, progress: Progress = no_progress,
                    digest: str | None = None, on_event: Callable[[AnnotateEvent], None] = ignore_event) -> dict:
     """Annotate one input into `folder`; returns its summary. InputError when it cannot be read,
-    FolderInUseError when another live run writes into `folder` (the lock is held for the whole input)."""
+    FolderInUseError when another live run writes into `folder` (the lock is held for the whole input).
+    `progress` hears of every frame passed, as a task named after the folder."""
     with output_lock(folder):
         source = FrameSource(spec)
         try:
             check_start_within(source, options)
-            return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
+            return InputAnnotation(spec, Path(folder), source, detector, options, progress,
                                    digest or model_digest(detector), on_event).run()
         finally:
             source.close()
@@ -119,11 +146,12 @@ class _Item:
 class InputAnnotation:
     """The pipeline of one input: four stages in threads, checkpoints through `ResumeState`, exports at the end."""
 
-    def __init__(self, spec, folder, source, detector, options: AnnotateOptions, job_bar, digest,
+    def __init__(self, spec, folder, source, detector, options: AnnotateOptions, progress: Progress, digest,
                  on_event: Callable[[AnnotateEvent], None] = ignore_event):
         self.spec, self.folder, self.source, self.detector, self.options = spec, folder, source, detector, options
         self.on_event = on_event
-        self.job_bar = job_bar
+        self.progress = progress
+        self.passed = 0                  # frames through the collector, those of finished chunks included
         self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest))
         self.video = "video" in options.formats
         self.tracker = make_tracker(options.tracker, options.tracker_options) if options.tracking else None
@@ -160,8 +188,8 @@ class InputAnnotation:
         if self.tracker is not None and self.done_chunks:
             self.tracker.load_state_dict(self.resume.load_chunk(self.done_chunks - 1)["tracker"])
         total = estimate_frames(self.source, self.options)
-        self.bar = tqdm(total=total, unit="frame", desc=self.folder.name, disable=self.options.quiet, leave=False,
-                        position=1 if self.job_bar is not None and not self.job_bar.disable else 0, dynamic_ncols=True)
+        self.task = Task(self.folder.name, total, "frame", nested=True)
+        self.progress(self.task, 0)
         started = time.perf_counter()
         threads = [self._spawn(self._read, "annotate-reader"), self._spawn(self._collect, "annotate-collector")]
         if self.video:
@@ -172,7 +200,7 @@ class InputAnnotation:
             self.stop.set()
             for t in threads:
                 t.join()
-            self.bar.close()
+            self.progress(self.task, self.passed, finished=True)
             if isinstance(e, KeyboardInterrupt):
                 self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.folder} keeps "
                                             f"{self.resume.chunks_done * self.options.chunk} finished frames; "
@@ -183,7 +211,7 @@ class InputAnnotation:
             raise
         for t in threads:
             t.join()
-        self.bar.close()
+        self.progress(self.task, self.passed, finished=True)
         self._raise_stage_error()
         self.stats.wall_s = time.perf_counter() - started
         return self._finish()
@@ -331,9 +359,8 @@ class InputAnnotation:
                 self.stats.frames_kept = it.ordinal + 1
                 if self.video:
                     self._put(self.q_render, (it.image, record))
-                self.bar.update(1)
-                if self.job_bar is not None:
-                    self.job_bar.update(1)
+                self.passed += 1
+                self.progress(self.task, self.passed)
         if pending:
             self._checkpoint((self.stats.frames_kept - 1) // o.chunk, pending)  # the last, shorter chunk
         elif self.done_chunks and self.stats.frames_kept <= (self.done_chunks - 1) * o.chunk:

@@ -15,6 +15,7 @@ from centernet.io.writers.atomic import write_json_atomic
 from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord
 from centernet.jobs.annotate.plan import OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions
+from centernet.jobs.annotate.result import ALREADY_COMPLETE
 
 STATE_DIR = ".annotate"
 STATE_FILE = "state.json"
@@ -136,5 +137,5 @@ def already_complete(folder: Path, formats: tuple) -> dict:
         raise InputError(f"{folder} is already complete without {', '.join(missing)}: use --overwrite to "
                          f"annotate it again with these formats")
     summary = json.loads((folder / SUMMARY_FILE).read_text())
-    summary["message"] = "already complete, nothing to do"
+    summary["message"] = ALREADY_COMPLETE
     return summary

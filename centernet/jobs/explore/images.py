@@ -14,7 +14,7 @@ from centernet.data import load_dataset
 from centernet.data.coco import AnnotationFileError
 from centernet.data.samples import DetectionSet
 from centernet.errors import CenterNetError, InputError
-from centernet.evaluation.tracking import read_mot_tracks
+from centernet.io.mot_files import read_mot_tracks
 from centernet.geometry.transforms import as_bgr_uint8
 from centernet.io.sources import VIDEO_EXTENSIONS, frames_spread_over, images_in_folder, read_image
 from centernet.models.zoo import ASSETS

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tqdm import tqdm
 
 from centernet.errors import CenterNetError, ConfigError
 from centernet.inference.detector import resolve_device
@@ -22,6 +21,7 @@ from centernet.jobs.explore.models import find_models
 from centernet.jobs.explore.outcome import ExploreReport, Outcome
 from centernet.jobs.explore.report import format_summary, write_report
 from centernet.jobs.explore.run import ModelPool, Unsupported, run_config
+from centernet.progress import Progress, Task, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class ExploreOptions:
     warmup: int = 2                    # untimed runs before timing
 
 
-def explore(grid: ExploreGrid, options: ExploreOptions = ExploreOptions(), progress: bool = True,
+def explore(grid: ExploreGrid, options: ExploreOptions = ExploreOptions(), progress: Progress = no_progress,
             say: Callable[[str], None] = lambda _: None) -> ExploreReport:
     """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `options.out`,
     and print the Pareto-optimal configurations."""
@@ -63,21 +63,18 @@ def explore(grid: ExploreGrid, options: ExploreOptions = ExploreOptions(), progr
     outcomes: list[Outcome] = [Outcome(Config(s, ()), "failed", s.error) for s in sources if s.error]
     counts = {"ran": 0, "cached": 0, "skipped": 0, "failed": len(outcomes)}
     pool = ModelPool(dev)
-    bar = None
-    if progress:
-        bar = tqdm(total=len(configs), desc="explore", unit="config", dynamic_ncols=True)
+    task, done = Task("explore", len(configs), "config"), 0
+    progress(task, done)
     try:
         for cfg in configs:
-            if bar is not None:
-                bar.set_postfix_str(f"{cfg.model.name} {cfg.short()}", refresh=False)
+            progress(task, done, note=f"{cfg.model.name} {cfg.short()}")
             outcome = _one(cfg, pool, images, cache, dev, dev_name, warmup)
             counts[{"ok": "cached" if outcome.cached else "ran"}.get(outcome.status, outcome.status)] += 1
             outcomes.append(outcome)
-            if bar is not None:
-                bar.update(1)
+            done += 1
+            progress(task, done)
     finally:
-        if bar is not None:
-            bar.close()
+        progress(task, done, finished=True)
         pool.release()
     add_agreement(outcomes, images)
     fronts = mark_pareto(outcomes)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from centernet.evaluation.track_faults import FaultModel, faulty_detections, id_changes, track_rows
-from centernet.evaluation.tracking import read_mot_tracks, score_tracks
+from centernet.evaluation.tracking import score_tracks
+from centernet.io.mot_files import read_mot_tracks
 from centernet.io.detection_files import frames_of
 from centernet.tracking import make_tracker
 from centernet.tracking.retrack import retrack

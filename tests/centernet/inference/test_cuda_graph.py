@@ -132,7 +132,7 @@ def test_capture_from_a_worker_thread_and_with_forward_hooks():
     """A worker thread captures while this one allocates (thread_local capture mode); a hook that
     skips while capturing keeps the graph; one that copies to the host fails the capture, which the
     engine remembers (eager from then on) with this thread back on its own stream."""
-    from centernet.jobs.gpu_check import check_capture_conditions
+    from tools.gpu_check import check_capture_conditions
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(2)]
     report = check_capture_conditions(frames, input_size=(128, 128))

@@ -115,7 +115,7 @@ def drive(resdcn18_bytes):
 
 
 def get(drive, folder, name="ctdet_coco_resdcn18", **kw):
-    return download(name, folder, base_url=drive.base, progress=False, backoff=0, **kw)
+    return download(name, folder, base_url=drive.base, backoff=0, **kw)
 
 
 def test_download_completes_verifies_and_records_sha256_in_the_manifest(drive, tmp_path):
@@ -207,7 +207,7 @@ def test_no_network_says_the_host_cannot_be_reached(tmp_path):
     base = server.base
     server.close()  # nothing listens on that port any more
     with pytest.raises(DownloadError, match="cannot reach 127.0.0.1: the connection was refused"):
-        download("ctdet_coco_resdcn18", tmp_path, base_url=base, progress=False)
+        download("ctdet_coco_resdcn18", tmp_path, base_url=base)
     assert list(tmp_path.iterdir()) == []
 
 

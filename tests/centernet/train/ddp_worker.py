@@ -11,7 +11,7 @@ from centernet.train import TrainConfig, train
 def main(out: str) -> None:
     config = TrainConfig(task="ctdet", arch="res_18", data="synthetic:8", out=Path(out), epochs=1, batch=4, lr=1e-3,
                          lr_steps=(), input_size=(64, 64), workers=0, max_steps=2, augment=AugmentConfig(),
-                         device="cpu", progress=False)
+                         device="cpu")
     result = train(config, say=lambda s: print(s, flush=True))
     rank = int(__import__("os").environ["RANK"])
     torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, Path(out) / f"rank{rank}.pt")

@@ -22,7 +22,7 @@ def test_res18_from_scratch_overfits_four_synthetic_images_to_coco_ap_above_half
     data = make_synthetic(4, max_objects=3)
     config = TrainConfig(task="ctdet", arch="res_18", data=data, out=tmp_path / "overfit", epochs=100, batch=4,
                          lr=2e-3, lr_steps=(), input_size=(256, 256), workers=0, augment=AugmentConfig.off(),
-                         precise_bn=1, save_every=100, device="cpu", progress=False)
+                         precise_bn=1, save_every=100, device="cpu")
     result = train(config)
     assert result.global_step == 100
     detector = Detector.from_checkpoint(result.last_checkpoint, device="cpu")  # what was saved, strictly loaded

@@ -16,13 +16,12 @@ from centernet.errors import CheckpointError, ConfigError
 from centernet.train import TrainConfig, train
 from centernet.train.trainer import export_original
 
-QUIET = dict(progress=False)
 
 
 def small_config(out: Path, **kw) -> TrainConfig:
     """res_18 at 64x64 on 4 synthetic images, 2 steps per epoch; lr drops x0.1 after epoch 1."""
     base = TrainConfig(task="ctdet", arch="res_18", data="synthetic:4", out=out, epochs=3, batch=2, lr=1e-3,
-                       lr_steps=(1,), input_size=(64, 64), workers=0, augment=AugmentConfig(), device="cpu", **QUIET)
+                       lr_steps=(1,), input_size=(64, 64), workers=0, augment=AugmentConfig(), device="cpu")
     return replace(base, **kw)
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from centernet.io.writers.mot import read_mot, write_mot
+from centernet.io.mot_files import read_mot
+from centernet.io.writers.mot import write_mot
 
 
 def test_mot_rows_are_one_based_tracked_xywh(tmp_path, records):

@@ -16,7 +16,7 @@ import pytest
 
 from app.cli.main import main
 from centernet.io.writers.csv import read_csv
-from centernet.io.writers.mot import read_mot
+from centernet.io.mot_files import read_mot
 from tests.conftest import DATA, ROOT, need
 
 VIDEO = DATA / "video"
@@ -327,3 +327,26 @@ def test_person_walking_through_vtest_keeps_one_id(tmp_path):
     assert frames == sorted(set(frames)) and len(frames) >= 8  # the same id in (nearly) every frame, 2..18
     cx = np.array([(r["x1"] + r["x2"]) / 2 for r in track])
     assert cx[-1] - cx[0] > 50 and np.abs(np.diff(cx)).max() < 30  # he walks right, no jump to another person
+
+
+def test_progress_is_reported_per_frame_per_input_and_summed_for_the_job(seeded_checkpoint, bikes_frames, tmp_path):
+    from centernet.inference.detector import Detector
+    from centernet.jobs.annotate import AnnotateOptions, plan_job, run_job
+    from centernet.progress import Task
+    options = AnnotateOptions(formats=("csv",), batch=4, chunk=8)
+    plan = plan_job([str(bikes_frames), str(bikes_frames)], tmp_path / "out", options)
+    detector = Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), input_size=(128, 128), device="cpu")
+    calls = []
+
+    def record(task: Task, done: int, *, note: str = "", finished: bool = False) -> None:
+        calls.append((task, done, finished))
+
+    result = run_job(plan, detector, options, progress=record)
+    assert not result.failed and [r.status for r in result.results] == ["annotated", "annotated"]
+    job = calls[0][0]
+    assert (job.name, job.total, job.nested) == ("all inputs", 24, False)
+    for item in plan:
+        mine = [(done, finished) for task, done, finished in calls if task.name == item.folder.name]
+        assert mine == [(0, False), *((n, False) for n in range(1, 13)), (12, True)]
+    assert [done for task, done, _ in calls if task == job] == list(range(25)) + [24]
+    assert calls[-1] == (job, 24, True)

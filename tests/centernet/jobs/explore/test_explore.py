@@ -108,7 +108,7 @@ def test_cpu_engines_and_bf16_configurations_run_against_the_fp32_eager_referenc
     grid = ex.ExploreGrid(res=(160,), precision=("fp32", "bf16"), engine=("eager", "onnxruntime", "openvino"))
     options = ex.ExploreOptions(tmp_path / "out", weights_dir=weights_dir, data=COCO_MINI, max_images=3,
                                 defaults=False, warmup=1)
-    report = ex.explore(grid, options, progress=False, say=lambda *_: None)
+    report = ex.explore(grid, options, say=lambda *_: None)
     assert report.counts == {"ran": 5, "cached": 0, "skipped": 1, "failed": 0}  # onnxruntime bf16 skipped
     by = {(o.config.precision, o.config.engine): o for o in report.outcomes}
     assert by[("fp32", "eager")].agreement == pytest.approx(1.0)  # the reference
@@ -175,7 +175,7 @@ def test_two_by_two_grid_runs_writes_every_file_and_a_rerun_only_runs_what_is_ne
     grid = ex.ExploreGrid(res=(128, 160), flip=(False, True))
     report = ex.explore(grid, ex.ExploreOptions(out, weights_dir=weights_dir, data=COCO_MINI, max_images=4,
                                                 defaults=False, warmup=1, paper=True),
-                        progress=False, say=lambda *_: None)
+                        say=lambda *_: None)
     assert report.counts == {"ran": 4, "cached": 0, "skipped": 0, "failed": 0}
     assert len(calls) == 4
     ok = [o for o in report.outcomes if o.status == "ok"]
@@ -206,7 +206,7 @@ def test_two_by_two_grid_runs_writes_every_file_and_a_rerun_only_runs_what_is_ne
     calls.clear()
     grid = ex.ExploreGrid(res=(128, 160), flip=(False, True), precision=("fp32", "fp16"))
     again = ex.explore(grid, ex.ExploreOptions(out, weights_dir=weights_dir, data=COCO_MINI, max_images=4,
-                                               defaults=False, warmup=1), progress=False, say=lambda *_: None)
+                                               defaults=False, warmup=1), say=lambda *_: None)
     assert calls == []
     assert again.counts == {"ran": 0, "cached": 4, "skipped": 4, "failed": 0}
     cached = {o.config.label(): o for o in again.outcomes if o.status == "ok"}
@@ -221,7 +221,7 @@ def test_a_failing_configuration_is_recorded_and_the_sweep_goes_on(weights_dir, 
     torch.save({"state_dict": {"hm.2.weight": torch.zeros(3, 8, 1, 1)}}, weights_dir / "odd.pth")
     report = ex.explore(ex.ExploreGrid(res=(128,)),
                         ex.ExploreOptions(tmp_path / "out", weights_dir=weights_dir, data=COCO_MINI, max_images=1,
-                                          defaults=False, warmup=0), progress=False, say=lambda *_: None)
+                                          defaults=False, warmup=0), say=lambda *_: None)
     by_model = {o.config.model.name: o for o in report.outcomes}
     assert by_model["broken"].status == "failed" and "broken.pth" in by_model["broken"].reason
     assert by_model["odd"].status == "failed" and by_model["odd"].reason
@@ -257,7 +257,7 @@ TUD_GT = DATA / "mot" / "TUD-Campus" / "gt.txt"
 
 def test_perfect_person_detections_track_almost_perfectly_and_other_models_are_not_scored():
     from centernet.detections import Detections
-    from centernet.evaluation.tracking import read_mot_tracks
+    from centernet.io.mot_files import read_mot_tracks
     from centernet.jobs.explore.run import tracking_scores
 
     gt = read_mot_tracks(need(TUD_GT), ground_truth=True)

@@ -1,5 +1,10 @@
 """`bench --gpu-check`: every CUDA check and the GPU benchmarks in one run, one JSON report.
 
+    .venv/bin/python tools/gpu_check.py [--json gpu_check.json]    (what `main.py bench --gpu-check` runs)
+
+A test harness, not part of the library: `main.py bench --gpu-check` starts it as a process, and
+tests/tools/test_gpu_check.py runs its CPU-side parts.
+
 Checks: the pre-processing kernel and its torch reference against OpenCV; the peak kernel against
 the torch decode; CUDA graph against eager; fp16 against fp32 on the default models (real weights);
 graph against eager through the Detector for ctdet with flip, multi_pose (with and without flip) and
@@ -13,6 +18,7 @@ skipped line; the JSON report is written after every step. CuPy absent: its step
 """
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import sys
@@ -24,39 +30,27 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
-import numpy as np
 import torch
 import torchvision
 from torchvision.ops import box_iou
 
-from centernet.detections import Detections
-from centernet.errors import ConfigError
-from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks
-from centernet.inference.detector import Detector
-from centernet.inference.engine import Engine
-from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
-from centernet.geometry.transforms import PreprocessSpec, preprocess
-from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json
-from centernet.models.build import build_model
-from centernet.models.checkpoint import info_for_original, load_checkpoint
-from centernet.models.zoo import default_weights
-from kernels.gather import gather_peaks
-from kernels.peaks import peak_topk
-from kernels.preprocess import warp_normalize, warp_params
-from kernels.runtime import probe
-
-
-def _timeit(fn, n=50, warm=5) -> float:
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - t) * 1000)
-    return float(np.median(times))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from centernet.detections import Detections  # noqa: E402
+from centernet.errors import CenterNetError, ConfigError  # noqa: E402
+from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks  # noqa: E402
+from centernet.inference.detector import Detector  # noqa: E402
+from centernet.inference.engine import Engine  # noqa: E402
+from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix  # noqa: E402
+from centernet.geometry.transforms import PreprocessSpec, preprocess  # noqa: E402
+from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json  # noqa: E402
+from centernet.models.build import build_model  # noqa: E402
+from centernet.models.checkpoint import info_for_original, load_checkpoint  # noqa: E402
+from centernet.models.zoo import default_weights  # noqa: E402
+from centernet.timing import median_ms  # noqa: E402
+from kernels.gather import gather_peaks  # noqa: E402
+from kernels.peaks import peak_topk  # noqa: E402
+from kernels.preprocess import warp_normalize, warp_params  # noqa: E402
+from kernels.runtime import probe  # noqa: E402
 
 
 def check_preprocess(frames) -> dict:
@@ -98,8 +92,8 @@ def check_peaks() -> dict:
         same = all({(int(c), int(y), int(x)) for c, y, x in zip(kc[b], ky[b], kx[b])} ==
                    {(int(c), int(y), int(x)) for c, y, x in zip(rc[b], ry[b], rx[b])} for b in range(hm.shape[0]))
         diff = float((ks - rs).abs().max())
-        t_kernel = _timeit(lambda: peak_topk(hm[:1], 100))
-        t_torch = _timeit(lambda: topk_peaks(peak_mask_scores(torch.sigmoid(hm[:1])), 100))
+        t_kernel = median_ms(lambda: peak_topk(hm[:1], 100))
+        t_torch = median_ms(lambda: topk_peaks(peak_mask_scores(torch.sigmoid(hm[:1])), 100))
         out[name] = {"same_peaks": same, "score_max_diff": diff, "kernel_ms": t_kernel, "torch_ms": t_torch,
                      "speedup": t_torch / t_kernel, "pass": same and diff <= 1e-3}
     return out
@@ -483,3 +477,19 @@ def _passed(check: dict) -> bool:
     if "pass" in check:
         return bool(check["pass"])
     return all(_passed(v) for v in check.values() if isinstance(v, dict))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the check; a user error (no GPU) is one line on stderr and exit code 2, as `main.py` prints it."""
+    p = argparse.ArgumentParser(description="every CUDA check and the GPU benchmarks, one JSON report")
+    p.add_argument("--json", type=Path, default=Path("gpu_check.json"), help="the report (default gpu_check.json)")
+    args = p.parse_args(argv)
+    try:
+        return run_gpu_check(args.json, say=lambda line: print(line, flush=True))
+    except CenterNetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,14 @@
 """`bench --gpu-check` needs a GPU; its comparison and benchmark code is run here on the CPU (eager engine)."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from centernet.errors import ConfigError
-from centernet.jobs.gpu_check import bench_batched, check_graph_tasks, run_gpu_check
+from tests.conftest import ROOT
+from tools.gpu_check import bench_batched, check_graph_tasks, run_gpu_check
 
 
 def _frames(n=4, hw=(96, 160)):
@@ -32,8 +36,18 @@ def test_gpu_check_without_a_gpu_is_one_clear_error(tmp_path):
         run_gpu_check(tmp_path / "report.json")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is available")
+def test_main_py_bench_gpu_check_runs_the_harness_and_passes_its_one_line_error_on(tmp_path):
+    """The harness lives in tools/, outside the library; `main.py bench --gpu-check` starts it as a process."""
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "bench", "--gpu-check", "--json",
+                           str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: bench --gpu-check needs a CUDA GPU; none is available here"]
+    assert not (tmp_path / "r.json").exists()
+
+
 def _writer(tmp_path, lines):
-    from centernet.jobs.gpu_check import ReportWriter
+    from tools.gpu_check import ReportWriter
     report = {"checks": {}, "benchmarks": {}, "first_failure": None}
     return report, ReportWriter(report, tmp_path / "report.json", lines.append)
 
@@ -42,7 +56,7 @@ def test_steps_report_pass_fail_and_skipped_each_written_at_once(tmp_path):
     """The first failure keeps its whole traceback with its cause; a kernel step is skipped (not
     failed) when the kernels cannot run; the report on disk holds every step as soon as it ends."""
     import json
-    from centernet.jobs.gpu_check import Step, run_steps
+    from tools.gpu_check import Step, run_steps
     lines = []
     report, writer = _writer(tmp_path, lines)
 
@@ -74,7 +88,7 @@ def test_steps_report_pass_fail_and_skipped_each_written_at_once(tmp_path):
 
 def test_a_step_past_its_limit_is_interrupted_and_the_next_still_runs(tmp_path):
     import time
-    from centernet.jobs.gpu_check import Step, run_steps
+    from tools.gpu_check import Step, run_steps
 
     def forever():
         try:
@@ -93,7 +107,7 @@ def test_a_step_past_its_limit_is_interrupted_and_the_next_still_runs(tmp_path):
 
 
 def test_steps_out_of_time_are_skipped(tmp_path):
-    from centernet.jobs.gpu_check import Step, run_steps
+    from tools.gpu_check import Step, run_steps
     report, writer = _writer(tmp_path, [])
     run_steps([Step("first", lambda: {"pass": True}, 10)], writer, total_s=2)
     assert report["checks"]["first"]["status"] == "skipped"
@@ -101,7 +115,7 @@ def test_steps_out_of_time_are_skipped(tmp_path):
 
 
 def test_the_cupy_probe_step_skips_when_absent_and_fails_when_broken():
-    from centernet.jobs.gpu_check import probe_report, step_status
+    from tools.gpu_check import probe_report, step_status
     from kernels.runtime import KernelProbe
     assert step_status(probe_report(KernelProbe(True))) == "pass"
     assert step_status(probe_report(KernelProbe(False, "CuPy is not installed", installed=False))) == "skipped"
