@@ -20,7 +20,7 @@ MAX_TOP_LEVEL_MODULES = 12
 OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
             "trackeval", "matplotlib"}
 FRONT_END_ONLY = ("argparse", "tqdm")                # the command line's, never the library's
-GUI_COMMAND = "app.cli.gui"                          # starts Qt (and app.gui) only when the command runs
+GUI_COMMANDS = ("app.cli.gui", "app.cli.gui_bench")   # start Qt (and app.gui) only when the command runs
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def allowed_inside_a_function(imp: Import, files: dict) -> bool:
     top = imp.name.split(".")[0]
     if top in OPTIONAL:
         return True
-    if imp.module == GUI_COMMAND and (imp.name == "app.gui" or imp.name.startswith("app.gui.")):
+    if imp.module in GUI_COMMANDS and (imp.name == "app.gui" or imp.name.startswith("app.gui.")):
         return True
     if owner(imp.name, files) is not None or top in LAYERS:
         return False                                  # project modules: import at the top

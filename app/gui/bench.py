@@ -1,4 +1,4 @@
-"""Benchmark of the app itself (not of a model): `python -m app.gui.bench`.
+"""Benchmark of the app itself (not of a model): `python -m app.cli.gui_bench`.
 
 Runs the real window (offscreen unless a display is set) on a synthetic 1080p clip at 30 fps (or
 --source) with either a stand-in model of fixed latency (replaying fixed detections, so the numbers
@@ -8,9 +8,7 @@ dropped frames and RSS at start and end.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -21,7 +19,6 @@ import cv2
 import numpy as np
 import torch
 
-from app.cli.options import DEVICE, INPUT_SIZE, JSON, SOURCE, WEIGHTS
 from app.gui.main_window import MainWindow, WindowOptions
 from app.gui.theme import apply_theme
 from app.gui.stats import process_rss_mb
@@ -75,25 +72,8 @@ class FixedLatencyModel:
         return dets
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The benchmark's options; those the commands share are the command line's own declarations."""
-    ap = argparse.ArgumentParser(prog="python -m app.gui.bench", description=__doc__.splitlines()[0])
-    SOURCE.add(ap, help="video to play (default: a synthetic 1080p 30 fps clip)")
-    WEIGHTS.add(ap, help="a real checkpoint instead of the stand-in model")
-    INPUT_SIZE.add(ap)
-    DEVICE.add(ap)
-    ap.add_argument("--model-ms", type=float, default=15.0, help="stand-in model latency (default 15 ms)")
-    ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds (default 20)")
-    ap.add_argument("--warmup", type=float, default=3.0, help="seconds played before measuring (default 3)")
-    JSON.add(ap, help="write the numbers here too")
-    return ap
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
+def run(args) -> int:
+    """Play the clip in a real window and print the numbers (`args`: app/cli/gui_bench.py's options)."""
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
@@ -164,7 +144,3 @@ def main(argv=None) -> int:
     QTimer.singleShot(0, start_opening)
     app.exec()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -62,7 +62,7 @@ def test_from_config_builds_the_detector_the_flags_describe():
 APP = ROOT / "app"
 # flags that mean something else where they are declared a second time (not the same option under two names)
 OTHER_MEANING = {"--json": "weights inspect: print the report as JSON; elsewhere: a JSON file to write",
-                 "--warmup": "python -m app.gui.bench: seconds of play; elsewhere: untimed runs"}
+                 "--warmup": "python -m app.cli.gui_bench: seconds of play; elsewhere: untimed runs"}
 
 
 def declarations() -> dict[str, list[str]]:
@@ -94,7 +94,7 @@ def test_every_option_is_declared_once_in_app():
 
 def parsers():
     """(name, parser) for every command and sub-command, and the GUI benchmark's own program."""
-    from app.gui.bench import build_parser as gui_bench_parser
+    from app.cli.gui_bench import build_parser as gui_bench_parser
 
     def walk(name, parser):
         yield name, parser
@@ -103,7 +103,7 @@ def parsers():
                 for sub_name, sub in action.choices.items():
                     yield from walk(f"{name} {sub_name}", sub)
     yield from walk("main.py", build_parser())
-    yield "app.gui.bench", gui_bench_parser()
+    yield "app.cli.gui_bench", gui_bench_parser()
 
 
 def test_task_engine_and_precision_choices_are_the_librarys_everywhere():
@@ -132,10 +132,10 @@ def test_an_option_accepts_the_same_values_in_every_command():
 
 
 def test_the_gui_benchmark_parses_the_shared_options(tmp_path):
-    from app.gui.bench import build_parser as gui_bench_parser
+    from app.cli.gui_bench import build_parser as gui_bench_parser
     args = gui_bench_parser().parse_args(["--input-size", "384", "--device", "cpu", "--json", str(tmp_path / "b.json"),
                                           "--warmup", "0.5"])
     assert args.input_size == (384, 384) and args.device == "cpu" and args.warmup == 0.5
-    proc = subprocess.run([sys.executable, "-m", "app.gui.bench", "--input-size", "100"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "app.cli.gui_bench", "--input-size", "100"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "bad size '100'" in proc.stderr   # the command line's size rule, before Qt
