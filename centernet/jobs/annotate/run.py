@@ -40,6 +40,7 @@ from centernet.jobs.annotate.exports import RunStats, build_summary, write_expor
 from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions, InputResult, JobInput,
                                           JobResult, check_start_within, estimate_frames, estimate_input_frames)
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
+from centernet.jobs.annotate.swap import describe_target, finish_swap, output_target, swap_in
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,25 @@ def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, 
                    digest: str | None = None, on_event: Callable[[AnnotateEvent], None] = ignore_event) -> dict:
     """Annotate one input into `folder`; returns its summary. InputError when it cannot be read,
     FolderInUseError when another live run writes into `folder` (the lock is held for the whole input)."""
-    with output_lock(folder):
+    folder = Path(folder)
+    finish_swap(folder)   # an earlier --overwrite killed between its two renames
+    target = output_target(folder, options.overwrite, options.resume)   # beside `folder` when replacing it
+    name = describe_target(folder, target)
+    with output_lock(target):
         source = FrameSource(spec)
         try:
             check_start_within(source, options)
-            return InputAnnotation(spec, Path(folder), source, detector, options, job_bar,
-                                   digest or model_digest(detector), on_event).run()
+            summary = InputAnnotation(spec, target, source, detector, options, job_bar,
+                                      digest or model_digest(detector), on_event, name).run()
+        except OSError as e:   # a write no stage caught (a full disk while exporting): one line, not a traceback
+            if isinstance(e, CenterNetError):
+                raise
+            raise InputError(f"{name}: {e.strerror or e} (disk full or folder not writable?)") from e
         finally:
             source.close()
+        if target != folder:
+            swap_in(target, folder)
+        return summary
 
 
 # ---- one input ----------------------------------------------------------------------------------
@@ -120,11 +132,11 @@ class InputAnnotation:
     """The pipeline of one input: four stages in threads, checkpoints through `ResumeState`, exports at the end."""
 
     def __init__(self, spec, folder, source, detector, options: AnnotateOptions, job_bar, digest,
-                 on_event: Callable[[AnnotateEvent], None] = ignore_event):
+                 on_event: Callable[[AnnotateEvent], None] = ignore_event, name: str | None = None):
         self.spec, self.folder, self.source, self.detector, self.options = spec, folder, source, detector, options
         self.on_event = on_event
         self.job_bar = job_bar
-        self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest))
+        self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest), name)
         self.video = "video" in options.formats
         self.tracker = make_tracker(options.tracker, options.tracker_options) if options.tracking else None
         self.class_names = detector.class_names
@@ -174,7 +186,7 @@ class InputAnnotation:
                 t.join()
             self.bar.close()
             if isinstance(e, KeyboardInterrupt):
-                self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.folder} keeps "
+                self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.resume.name} keeps "
                                             f"{self.resume.chunks_done * self.options.chunk} finished frames; "
                                             "run again with --resume to continue"))
                 raise
