@@ -8,7 +8,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
-from app.cli.options import add_model_options, add_tta_options, build_detector, parse_score, parse_time
+from app.cli.options import (EXIT_INTERRUPTED, add_model_options, add_tta_options, build_detector, parse_score,
+                             parse_time)
 from centernet.classes import parse_classes
 from centernet.io.input_list import read_input_list
 from centernet.tracking import DEFAULT_TRACKER, TRACKERS
@@ -53,13 +54,23 @@ def run(args) -> int:
                               overwrite=args.overwrite, quiet=args.quiet)
     inputs = list(args.inputs) + (read_input_list(args.inputs_from) if args.inputs_from else [])
     new_out = not args.out.exists()
+    said = []   # the events shown: an "interrupted" line already says what Ctrl-C left, main.py need not repeat it
+
+    def show(event: AnnotateEvent) -> None:
+        said.append(event.kind)
+        show_event(event)
+
     try:
         if args.ray is not None:
             return run_on_ray(args, options, inputs)
         plan = plan_job(inputs, args.out, options)
         detector = build_detector(args)
         options = replace(options, classes=parse_classes(args.classes, detector.class_names))
-        return run_job(plan, detector, options, show_event).exit_code
+        return run_job(plan, detector, options, show).exit_code
+    except KeyboardInterrupt:
+        if "interrupted" in said:
+            return EXIT_INTERRUPTED
+        raise
     finally:
         if new_out:
             remove_if_empty(args.out)   # a run that failed before writing anything leaves no empty --out

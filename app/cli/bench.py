@@ -5,6 +5,7 @@ from pathlib import Path
 
 from app.cli.options import positive_int
 from centernet.jobs.bench import bench, format_record, write_json
+from centernet.jobs.bench_timing import check_counts
 from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.jobs.gpu_check import run_gpu_check
 from centernet.io.writers.atomic import ensure_writable_file
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_counts(args.frames, args.batch, args.warmup)   # before the table's header or the GPU checks
     if args.json is not None:
         ensure_writable_file(args.json, "--json")  # before the measurement, not after it
     if args.gpu_check:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from centernet.data import load_dataset
 from centernet.data.coco import check_coco_schema, ensure_eval_fields
+from centernet.data.samples import check_max_images
 from centernet.errors import ConfigError, InputError
 from centernet.inference.detector import Detector
 from centernet.io.writers.atomic import write_json_atomic
@@ -374,6 +375,7 @@ def run_eval(weights, data, flip: bool = False, scales=None, max_images: int | N
              detections_out=None, device: str = "auto", input_size=None, keep_res: bool = False,
              progress: bool = True, say=lambda line: None) -> dict:
     """`main.py eval`: load a checkpoint, evaluate it on `data`, report the tables (`say`), save the JSON."""
+    check_max_images(max_images)   # before the model loads
     kwargs = {"keep_res": keep_res}
     if input_size is not None:
         kwargs["input_size"] = tuple(input_size)

@@ -23,7 +23,7 @@ from centernet.inference.engine import cpu_has_native_bf16, prepare_model
 from centernet.inference.onnx_export import onnx_runtime_available
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.jobs.bench_engines import load_slowdown
-from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, model_for, time_variants
+from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, check_counts, model_for, time_variants
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def bench(weights=None, arch="res_18", task="ctdet", res=512, precision="auto", 
           warmup=5, device="auto", compare=True, batch=1, ablation=False, load=0) -> dict:
     """Per-stage latency of the engine (and, with `compare`, of the plain baseline) on the same frames;
     with `load` > 0 the engine runs again beside that many busy processes (bench_engines.load_slowdown)."""
+    check_counts(frames=frames, batch=batch, warmup=warmup)
     dev = resolve_device(device)
     model, info = model_for(weights, arch, task)
     model = model.to(dev).eval()

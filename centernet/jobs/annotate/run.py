@@ -93,21 +93,20 @@ def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, 
     finish_swap(folder)   # an earlier --overwrite killed between its two renames
     target = output_target(folder, options.overwrite, options.resume)   # beside `folder` when replacing it
     name = describe_target(folder, target)
-    with output_lock(target):
-        source = FrameSource(spec)
-        try:
-            check_start_within(source, options)
-            summary = InputAnnotation(spec, target, source, detector, options, job_bar,
-                                      digest or model_digest(detector), on_event, name).run()
-        except OSError as e:   # a write no stage caught (a full disk while exporting): one line, not a traceback
-            if isinstance(e, CenterNetError):
-                raise
-            raise InputError(f"{name}: {e.strerror or e} (disk full or folder not writable?)") from e
-        finally:
-            source.close()
-        if target != folder:
-            swap_in(target, folder)
-        return summary
+    try:
+        with output_lock(target):
+            source = FrameSource(spec)
+            try:
+                check_start_within(source, options)
+                summary = InputAnnotation(spec, target, source, detector, options, job_bar,
+                                          digest or model_digest(detector), on_event, name).run()
+            finally:
+                source.close()
+            if target != folder:
+                swap_in(target, folder)
+            return summary
+    except OSError as e:   # a write no stage caught (a full disk: the lock, the exports): one line, no traceback
+        raise InputError(f"{name}: {e.strerror or e} (disk full or folder not writable?)") from e
 
 
 # ---- one input ----------------------------------------------------------------------------------
@@ -197,8 +196,21 @@ class InputAnnotation:
             t.join()
         self.bar.close()
         self._raise_stage_error()
+        if not self.stats.frames_kept:   # an export of nothing marked complete would hide the failure
+            self.resume.discard_unstarted()
+            raise InputError(self._no_frames_message())
         self.stats.wall_s = time.perf_counter() - started
         return self._finish()
+
+    def _no_frames_message(self) -> str:
+        src = self.source
+        if self.stats.frames_read:
+            return f"{self.spec}: no frame falls in the range given (--start / --end): widen it"
+        if src.kind == "video" and not src.is_live:
+            promised = f" (its header promises {src.frame_count})" if src.frame_count else ""
+            return (f"{self.spec}: not one frame decodes{promised}: the file is damaged or its codec is one OpenCV "
+                    f"cannot decode; re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
+        return f"{self.spec}: no frame was read; check the {src.kind} gives frames"
 
     def _spawn(self, fn, name: str) -> threading.Thread:
         def body():
@@ -218,7 +230,7 @@ class InputAnnotation:
             return
         e = self.errors[0]
         if isinstance(e, OSError) and not isinstance(e, CenterNetError):
-            raise InputError(f"{self.folder}: {e.strerror or e} (disk full or folder not writable?)") from e
+            raise InputError(f"{self.resume.name}: {e.strerror or e} (disk full or folder not writable?)") from e
         raise e
 
     def _put(self, q: queue.Queue, item) -> None:

@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
+from centernet.data.samples import check_max_images
 from centernet.errors import CenterNetError, ConfigError
 from centernet.inference.detector import resolve_device
 from centernet.io.writers.atomic import ensure_writable_dir
@@ -30,8 +31,7 @@ def explore(grid: ExploreGrid, out: Path, weights_dir: Path | None = None, data=
             warmup: int = 2, progress: bool = True, say: Callable[[str], None] = lambda _: None) -> ExploreReport:
     """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `out`,
     and print the Pareto-optimal configurations."""
-    if max_images is not None and max_images < 1:
-        raise ConfigError("--max-images must be at least 1")
+    check_max_images(max_images)
     if warmup < 0:
         raise ConfigError("--warmup must be 0 or more")
     out = Path(out)
