@@ -10,11 +10,11 @@ import numpy as np
 from centernet.errors import ConfigError, InputError
 
 
-def check_max_images(count: int | None) -> None:
+def check_max_images(count: int | None, flag: str = "--max-images") -> None:
     """The one rule for --max-images (eval, train's evaluation, explore): None for all, else at least 1
     (0 would evaluate nothing and report AP 0; a negative count would drop images as a Python slice does)."""
     if count is not None and count < 1:
-        raise ConfigError(f"--max-images must be at least 1 (got {count}): leave it out to use every image")
+        raise ConfigError(f"{flag} must be at least 1 (got {count}): leave it out to use every image")
 
 
 @dataclass

@@ -100,7 +100,7 @@ class TrainConfig:
                             ("--save-every", self.save_every)):
             if value is not None and value < 1:
                 raise ConfigError(f"{flag} {value} is below 1: give a whole number of at least 1")
-        check_max_images(self.eval_max_images)
+        check_max_images(self.eval_max_images, "--eval-max-images")
 
     def base_lr(self) -> float:
         return self.lr if self.lr is not None else BASE_LR * self.batch / BASE_BATCH
