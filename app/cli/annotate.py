@@ -8,7 +8,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
-from app.cli.options import (BATCH, CLASSES, OUT, QUIET, RESUME, THRESHOLD, TRACK, TRACKER, add_model_options,
+from app.cli.options import (EXIT_INTERRUPTED, BATCH, CLASSES, OUT, QUIET, RESUME, THRESHOLD, TRACK, TRACKER, add_model_options,
                              add_tta_options, build_detector, parse_time)
 from app.cli.outcome import job_exit_code
 from app.cli.progress import bars
@@ -54,13 +54,23 @@ def run(args) -> int:
                               overwrite=args.overwrite, quiet=args.quiet)
     inputs = list(args.inputs) + (read_input_list(args.inputs_from) if args.inputs_from else [])
     new_out = not args.out.exists()
+    said = []   # the events shown: an "interrupted" line already says what Ctrl-C left, main.py need not repeat it
+
+    def show(event: AnnotateEvent) -> None:
+        said.append(event.kind)
+        show_event(event)
+
     try:
         if args.ray is not None:
             return run_on_ray(args, options, inputs)
         plan = plan_job(inputs, args.out, options)
         detector = build_detector(args)
         options = replace(options, classes=parse_classes(args.classes, detector.class_names))
-        return job_exit_code(run_job(plan, detector, options, show_event, bars(args.quiet)))
+        return job_exit_code(run_job(plan, detector, options, show, bars(args.quiet)))
+    except KeyboardInterrupt:
+        if "interrupted" in said:
+            return EXIT_INTERRUPTED
+        raise
     finally:
         if new_out:
             remove_if_empty(args.out)   # a run that failed before writing anything leaves no empty --out

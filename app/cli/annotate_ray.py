@@ -15,7 +15,7 @@ from centernet.classes import parse_classes
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.jobs.annotate import AnnotateOptions, JobResult, plan_job
-from centernet.jobs.annotate_ray import ClusterOptions, import_ray, run_job_on_ray
+from centernet.jobs.annotate_ray import ClusterOptions, check_reachable, import_ray, run_job_on_ray
 
 LOCAL = "local"  # `--ray` with no address
 
@@ -42,7 +42,9 @@ def detector_on(config: DetectorConfig, device: str) -> Detector:
 
 
 def run_on_ray(args, options: AnnotateOptions, inputs: list[str]) -> int:
-    import_ray()  # without Ray: one line saying how to install it, exit 2
+    ray = import_ray()  # without Ray: one line saying how to install it, exit 2
+    if args.ray != LOCAL:
+        check_reachable(ray, args.ray)  # before the model loads: an unreachable address is refused at once
     plan = plan_job(inputs, args.out, options)
     config = detector_config(args)
     # load once here on the CPU: a bad --weights fails now, once, and --classes needs the class names
@@ -51,6 +53,7 @@ def run_on_ray(args, options: AnnotateOptions, inputs: list[str]) -> int:
     del check
     device = str(args.device or "auto")
     cluster = ClusterOptions(address=None if args.ray == LOCAL else args.ray, workers=args.workers,
+                             verbose=getattr(args, "verbose", False),
                              use_gpus=False if device == "cpu" else (True if device.startswith("cuda") else None))
     with tqdm(total=len(plan), unit="video", desc="videos", disable=args.quiet, dynamic_ncols=True) as bar:
         def on_progress(p):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.cli.options import ARCH, BATCH, DEVICE, ENGINE, JSON, PRECISION, RES, TASK, WARMUP, WEIGHTS
 from centernet.jobs.bench import BenchOptions, bench, format_record, write_json
+from centernet.jobs.bench_timing import check_counts
 from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.io.writers.atomic import ensure_writable_file
 
@@ -51,6 +52,7 @@ def bench_options(args) -> BenchOptions:
 
 
 def run(args) -> int:
+    check_counts(args.frames, args.batch, args.warmup)   # before the table's header or the GPU checks
     if args.json is not None:
         ensure_writable_file(args.json, "--json")  # before the measurement, not after it
     if args.gpu_check:

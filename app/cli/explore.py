@@ -1,9 +1,10 @@
 """`main.py explore`: the command line of the speed/accuracy explorer (`centernet.jobs.explore`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from app.cli.options import DATA, DEVICE, ENGINE, FLIP, MAX_IMAGES, OUT, PRECISION, QUIET, RES, SCALES, WARMUP
+from app.cli.options import EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, DATA, DEVICE, ENGINE, FLIP, MAX_IMAGES, OUT, PRECISION, QUIET, RES, SCALES, WARMUP
 from app.cli.progress import bars
 from centernet.errors import ConfigError
 from centernet.inference.tta import parse_scales as parse_scale_set
@@ -47,8 +48,20 @@ def run(args) -> int:
                        engine=tuple(dict.fromkeys(split_list(args.engine))))
     options = ExploreOptions(out=args.out, weights_dir=args.weights_dir, data=args.data, max_images=args.max_images,
                              device=args.device, paper=args.paper, defaults=args.defaults, warmup=args.warmup)
-    explore(grid, options, progress=bars(args.quiet), say=print)
-    return 0
+    report = explore(grid, options, progress=bars(args.quiet), say=print)
+    return exit_code(report.counts)
+
+
+def exit_code(counts: dict) -> int:
+    """`detect`'s rule: 0 when every configuration that could run did, 1 when some failed, 2 when all failed
+    (skipped ones, which cannot run here, such as fp16 on a CPU, are not failures)."""
+    failed = counts["failed"]
+    tried = failed + counts["ran"] + counts["cached"]
+    if not failed:
+        return EXIT_OK
+    print(f"error: {failed} of {tried} configurations failed (the reasons are listed above and in results.md)",
+          file=sys.stderr)
+    return EXIT_USER_ERROR if failed == tried else EXIT_PARTIAL_FAILURE
 
 
 def add_parser(sub) -> None:

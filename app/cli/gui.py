@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from app.cli.options import SOURCE, THRESHOLD, TRACK, add_model_options, detector_config
+from centernet.errors import ConfigError
 
 
 def add_parser(sub) -> None:
@@ -26,6 +28,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def check_limits(args) -> None:
+    """Before Qt or the model load: -1 or nan seconds would never stop (or stop at once), 0 frames shows nothing."""
+    if args.max_seconds is not None and not (math.isfinite(args.max_seconds) and args.max_seconds > 0):
+        raise ConfigError(f"--max-seconds {args.max_seconds:g} is not a positive number of seconds: give e.g. 30, "
+                          f"or leave it out to run until the source ends")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames {args.max_frames} is below 1: give a whole number of at least 1, or leave "
+                          f"it out")
+
+
 def run(args) -> int:
+    check_limits(args)
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))

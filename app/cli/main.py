@@ -8,6 +8,7 @@ import sys
 from app.cli import annotate, bench, demo, detect, explore, export, gui, track, train, weights
 from app.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
 from centernet.errors import CenterNetError
+from centernet.library_logs import route_library_logs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     explore.add_parser(sub)
     track.add_parser(sub)
+    for command in sub.choices.values():   # every command: the libraries' own messages (see route_library_logs)
+        command.add_argument("--verbose", action="store_true",
+                             help="also show what FFmpeg, OpenCV and Ray print themselves (hidden by default)")
     return parser
 
 
@@ -29,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     if not argv:
+        route_library_logs(verbose=False)
         return _guarded(lambda: demo.run_main_job(main))
     args = parser.parse_args(argv)
+    route_library_logs(verbose=getattr(args, "verbose", False))
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR

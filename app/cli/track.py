@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from app.cli.options import JSON, OUT, TRACKER
@@ -10,7 +11,7 @@ from centernet.evaluation.tracking import evaluate_tracks
 from centernet.io.detection_files import read_detection_file
 from centernet.tracking import make_tracker
 from centernet.tracking.retrack import retrack
-from centernet.io.writers.atomic import atomic_file
+from centernet.io.writers.atomic import atomic_file, ensure_writable_file
 from centernet.io.writers.mot import write_mot
 
 
@@ -31,7 +32,8 @@ def add_parser(sub) -> None:
 
 
 def run_track(args) -> int:
-    frames = read_detection_file(args.detections)
+    ensure_writable_file(args.out, "--out")   # a folder or unwritable place: said before the work, as detect does
+    frames = read_detection_file(args.detections, warn=lambda line: print(line, file=sys.stderr))
     records = retrack(frames, make_tracker(args.tracker))
     rows = write_mot(args.out, records)
     tracks = {int(t) for r in records for t in r.dets.track_ids.tolist() if t > 0}

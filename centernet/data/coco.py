@@ -8,6 +8,7 @@ no area are left out of training targets.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 from centernet.classes import COCO_CATEGORY_IDS, COCO_CLASSES
 from centernet.errors import ConfigError, InputError
 from centernet.data.samples import DetectionSet, Sample
+
+log = logging.getLogger(__name__)
 
 PREFIX = {"ctdet": "instances", "multi_pose": "person_keypoints"}
 
@@ -124,6 +127,7 @@ def load_coco(path: str | Path, task: str = "ctdet", split: str = "train") -> De
     else:
         class_names, category_ids = class_table(gt["categories"])
     index_of = {cid: i for i, cid in enumerate(category_ids)}
+    warn_unknown_categories(gt, ann_file)
     image_dir = find_image_dir(ann_file, gt["images"][0]["file_name"], path if path.is_dir() else None)
     by_image: dict[int, list] = {}
     for ann in gt["annotations"]:
@@ -141,6 +145,17 @@ def load_coco(path: str | Path, task: str = "ctdet", split: str = "train") -> De
                                         dtype=np.float32).reshape(-1, num_joints, 3)
         samples.append(sample)
     return DetectionSet(ann_file.stem, task, samples, class_names, category_ids, ensure_eval_fields(gt), num_joints)
+
+
+def warn_unknown_categories(gt: dict, ann_file: Path) -> None:
+    """Annotations whose category_id no category has are left out (as before), but said once, not silently."""
+    known = {c["id"] for c in gt["categories"]}
+    unknown = [a for a in gt["annotations"] if a["category_id"] not in known]
+    if unknown:
+        first = unknown[0]
+        log.warning(f"warning: {ann_file}: skipped {len(unknown)} of {len(gt['annotations'])} annotations whose "
+                    f"category_id is not among its categories (the first: annotation id {first.get('id', '?')}, "
+                    f"category_id {first['category_id']}); used the rest")
 
 
 def ensure_eval_fields(gt: dict) -> dict:

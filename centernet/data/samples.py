@@ -7,7 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from centernet.errors import InputError
+from centernet.errors import ConfigError, InputError
+
+
+def check_max_images(count: int | None, flag: str = "--max-images") -> None:
+    """The one rule for --max-images (eval, train's evaluation, explore): None for all, else at least 1
+    (0 would evaluate nothing and report AP 0; a negative count would drop images as a Python slice does)."""
+    if count is not None and count < 1:
+        raise ConfigError(f"{flag} must be at least 1 (got {count}): leave it out to use every image")
 
 
 @dataclass
@@ -70,6 +77,7 @@ class DetectionSet:
 
     def subset(self, count: int | None) -> "DetectionSet":
         """The first `count` samples (all when None), ground truth restricted to them."""
+        check_max_images(count)
         if count is None or count >= len(self.samples):
             return self
         samples = self.samples[:count]

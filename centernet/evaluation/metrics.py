@@ -25,6 +25,7 @@ from pycocotools.cocoeval import COCOeval
 
 from centernet.data import load_dataset
 from centernet.data.coco import check_coco_schema, ensure_eval_fields
+from centernet.data.samples import check_max_images
 from centernet.errors import ConfigError, InputError
 from centernet.inference.detector import Detector
 from centernet.io.writers.atomic import write_json_atomic
@@ -388,6 +389,7 @@ class EvalOptions:
 def run_eval(options: EvalOptions, progress: Progress = no_progress, say=lambda line: None) -> dict:
     """`main.py eval`: load a checkpoint, evaluate it on `data`, report the tables (`say`), save the JSON."""
     o = options
+    check_max_images(o.max_images)   # before the model loads
     weights, data, flip, scales, out, detections_out = o.weights, o.data, o.flip, o.scales, o.out, o.detections_out
     kwargs = {"keep_res": o.keep_res}
     if o.input_size is not None:

@@ -16,6 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from centernet.errors import ConfigError
+
+MAX_INPUT_SIDE = 4096   # network input sides above this take minutes per image on a CPU, then exhaust memory
 COCO_MEAN_BGR = (0.408, 0.447, 0.470)   # the original demo path's rounded constants, BGR order
 COCO_STD_BGR = (0.289, 0.274, 0.278)
 KITTI_MEAN = (0.485, 0.456, 0.406)      # applied to BGR pixels as-is, like the original
@@ -56,6 +59,9 @@ class PreprocessSpec:
         return PreprocessSpec(**d)
 
     def with_input_size(self, h: int, w: int) -> "PreprocessSpec":
+        if max(int(h), int(w)) > MAX_INPUT_SIDE:
+            raise ConfigError(f"--input-size {int(h)}x{int(w)} is too large: at most {MAX_INPUT_SIDE} a side (memory "
+                              f"and time grow with the area: 8192 takes minutes per image, 100000 runs out of memory)")
         return PreprocessSpec(**{**asdict(self), "input_size": (int(h), int(w))})
 
 

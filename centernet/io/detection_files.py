@@ -5,35 +5,48 @@ id column ignored; an optional 8th column > 0 is taken as the class id, else cla
 results (`image_id` as the frame number, `category_id`, `bbox` xywh, `score`), as `annotate --format coco`
 and `detect` write them; `.csv` our annotate CSV (`frame` 0-based, `class_id`, `score`, `x1..y2`).
 Every frame from 1 to the last one with a detection is returned, empty ones included, because a tracker
-must see the frames where nothing was detected too.
+must see the frames where nothing was detected too. Rows with a NaN or infinite value, or a width or height
+not above 0, cannot be tracked: they are skipped, and `warn` is told how many and where the first one is.
 """
 from __future__ import annotations
 
 import csv
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from centernet.detections import Detections
 from centernet.errors import InputError
-from centernet.io.mot_files import read_mot_detections
+from centernet.io.mot_files import detection_columns, read_mot_numbered
 
 FORMATS = {".txt": "MOTChallenge detections", ".json": "COCO results", ".csv": "annotate CSV"}
 
 
-def read_detection_file(path: Path) -> list[tuple[int, Detections]]:
-    """(frame number from 1, that frame's detections sorted by score) for every frame up to the last."""
+def read_detection_file(path: Path, warn: Callable[[str], None] = lambda _: None) -> list[tuple[int, Detections]]:
+    """(frame number from 1, that frame's detections sorted by score) for every frame up to the last;
+    `warn(line)` once when rows had to be skipped."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such detections file: give a MOTChallenge .txt, COCO results .json or .csv")
-    readers = {".txt": read_mot_detections, ".json": _coco_rows, ".csv": _csv_rows}
+    readers = {".txt": _mot_rows, ".json": _coco_rows, ".csv": _csv_rows}
     if path.suffix.lower() not in readers:
         raise InputError(f"{path}: unknown detections format: use one of {', '.join(FORMATS)} "
                          f"({', '.join(FORMATS.values())})")
-    rows = readers[path.suffix.lower()](path)        # (N, 7): frame, x1, y1, x2, y2, score, class
-    return frames_of(rows)
+    rows, where = readers[path.suffix.lower()](path)   # (N, 7): frame, x1, y1, x2, y2, score, class; row -> place
+    return frames_of(drop_untrackable(rows, where, path, warn))
+
+
+def drop_untrackable(rows: np.ndarray, where: list[str], path: Path, warn: Callable[[str], None]) -> np.ndarray:
+    """Rows without a NaN or infinite value and with a positive width and height; the rest reported once."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(rows).all(axis=1) | ~(rows[:, 3] > rows[:, 1]) | ~(rows[:, 4] > rows[:, 2])
+    if bad.any():
+        warn(f"warning: {path}: skipped {int(bad.sum())} of {len(rows)} rows with a NaN or a width or height not "
+             f"above 0 (the first at {where[int(np.flatnonzero(bad)[0])]}); tracked the rest")
+    return rows[~bad]
 
 
 def frames_of(rows: np.ndarray) -> list[tuple[int, Detections]]:
@@ -51,7 +64,12 @@ def frames_of(rows: np.ndarray) -> list[tuple[int, Detections]]:
     return out
 
 
-def _coco_rows(path: Path) -> np.ndarray:
+def _mot_rows(path: Path) -> tuple[np.ndarray, list[str]]:
+    rows, numbers = read_mot_numbered(path, min_columns=7, row="detection row")
+    return detection_columns(rows), [f"line {n}" for n in numbers]
+
+
+def _coco_rows(path: Path) -> tuple[np.ndarray, list[str]]:
     try:
         results = json.loads(path.read_text())
         if not isinstance(results, list):
@@ -63,14 +81,14 @@ def _coco_rows(path: Path) -> np.ndarray:
     rows = np.array(rows, dtype=np.float64).reshape(-1, 7)
     if len(rows) and rows[:, 0].min() < 1:
         raise InputError(f"{path}: COCO image ids are taken as frame numbers and must start at 1")
-    return rows
+    return rows, [f"result {i} (image_id {r[0]:g})" for i, r in enumerate(rows)]
 
 
-def _csv_rows(path: Path) -> np.ndarray:
+def _csv_rows(path: Path) -> tuple[np.ndarray, list[str]]:
     try:
         with open(path, newline="") as f:
             rows = [[int(r["frame"]) + 1, float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"]),
                      float(r["score"]), int(r["class_id"])] for r in csv.DictReader(f)]
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{path}: not an annotate CSV (frame, class_id, score, x1, y1, x2, y2): {e}") from None
-    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+    return np.array(rows, dtype=np.float64).reshape(-1, 7), [f"line {n + 2}" for n in range(len(rows))]

@@ -21,11 +21,17 @@ def read_mot(path: Path, min_columns: int = 6, row: str = "row") -> np.ndarray:
     A line with fewer than `min_columns` numbers, or a frame below 1, raises one InputError naming the
     file, the line and the expected layout (`row` names what was expected, e.g. "detection row").
     """
+    return read_mot_numbered(path, min_columns, row)[0]
+
+
+def read_mot_numbered(path: Path, min_columns: int = 6, row: str = "row") -> tuple[np.ndarray, list[int]]:
+    """`read_mot`'s rows and the file's line number of each (blank lines are skipped), for warnings that
+    name a line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such MOTChallenge file")
     layout = ",".join(["frame>=1", "id", "x", "y", "w", "h", "score"][:max(min_columns, 6)])
-    rows = []
+    rows, numbers = [], []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -36,7 +42,8 @@ def read_mot(path: Path, min_columns: int = 6, row: str = "row") -> np.ndarray:
         except ValueError:
             raise InputError(f"{path}:{n}: not a MOTChallenge {row} ({layout},...): {line[:60]!r}") from None
         rows.append(v[:COLUMNS] + [np.nan] * (COLUMNS - len(v)))   # extra columns (3D MOT) dropped
-    return np.array(rows, dtype=np.float64).reshape(-1, COLUMNS)
+        numbers.append(n)
+    return np.array(rows, dtype=np.float64).reshape(-1, COLUMNS), numbers
 
 
 def read_mot_tracks(path: Path, ground_truth: bool = False) -> np.ndarray:
@@ -50,7 +57,11 @@ def read_mot_tracks(path: Path, ground_truth: bool = False) -> np.ndarray:
 def read_mot_detections(path: Path) -> np.ndarray:
     """(N, 7) frame, x1, y1, x2, y2, score, class from a detections file (the id column ignored; an 8th
     column > 0 is taken as the class id, else class 0)."""
-    v = read_mot(path, min_columns=7, row="detection row")
+    return detection_columns(read_mot(path, min_columns=7, row="detection row"))
+
+
+def detection_columns(v: np.ndarray) -> np.ndarray:
+    """(N, 10) MOTChallenge rows -> (N, 7) frame, x1, y1, x2, y2, score, class."""
     label = np.where(v[:, 7] > 0, v[:, 7], 0).astype(np.int64)   # NaN > 0 is False: class 0
     return np.column_stack([v[:, 0], v[:, 2], v[:, 3], v[:, 2] + v[:, 4], v[:, 3] + v[:, 5], v[:, 6],
                             label]).astype(np.float64).reshape(-1, 7)

@@ -67,6 +67,16 @@ def collect_images(inputs: list[str]) -> list[Path]:
     return out
 
 
+def check_readable(path: Path) -> None:
+    """InputError saying "permission denied" (not "cannot decode") for a file this process may not read."""
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"cannot read {path}: permission denied; make it readable (chmod +r) or run as a user "
+                         f"who may read it") from None
+
+
 def read_image(path: Path) -> np.ndarray:
     """Any image OpenCV reads (grayscale, RGBA, 16-bit included), unchanged; InputError if unreadable."""
     if not os.access(path, os.R_OK):
@@ -155,6 +165,8 @@ class FrameSource:
             return
         if self.kind == "video" and not Path(str(spec)).is_file():
             raise InputError(f"input not found: {spec} (check the path)")
+        if self.kind == "video":
+            check_readable(Path(str(spec)))   # OpenCV would call an unreadable file "not a video"
         target = int(spec) if self.kind == "camera" else str(spec)
         if self.kind == "camera":
             cap = cv2.VideoCapture(target)

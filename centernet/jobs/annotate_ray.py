@@ -30,6 +30,7 @@ from centernet.errors import CenterNetError, ConfigError
 from centernet.jobs.annotate import AnnotateOptions, JobInput, annotate_input, model_digest
 from centernet.jobs.annotate.result import InputResult, JobResult
 from centernet.progress import Task
+from centernet.jobs.annotate.swap import staging_folder
 
 INSTALL_HINT = "pip install 'centernet-live[cluster]'"
 
@@ -49,6 +50,7 @@ class ClusterOptions:
     max_attempts: int = 3          # tries per input when its worker dies
     poll_s: float = 0.25           # how often the driver asks the workers for progress
     temp_dir: str | None = None    # a local instance's temp/socket folder (keep it short: socket path limit)
+    verbose: bool = False          # Ray's own log lines (its warnings, the workers' output); else errors only
 
     def __post_init__(self):
         if self.workers is not None and self.workers < 1:
@@ -148,16 +150,47 @@ class _Slot:
     progress: dict = field(default_factory=dict)
 
 
+JOIN_TIMEOUT_S = 10.0   # a cluster address that does not answer a TCP connection in this long is refused
+HEAD_HINT = "start a head node with `ray start --head` (it prints the address to pass) and give that address"
+
+
+def bootstrap_address(ray, address: str) -> str | None:
+    """host:port a joining driver connects to first (`auto`: the running cluster Ray finds); None if unknown."""
+    if address == "auto":
+        try:   # Ray's own lookup (RAY_ADDRESS, then the local node's cluster file): not public API, so guarded
+            return ray._private.services.canonicalize_bootstrap_address("auto")
+        except Exception:
+            return None
+    return address.split("://", 1)[-1]
+
+
+def check_reachable(ray, address: str, timeout_s: float = JOIN_TIMEOUT_S) -> None:
+    """Refuse, in one line, a cluster address nothing answers on: `ray.init` would retry it for ever."""
+    target = bootstrap_address(ray, address)
+    if not target or ":" not in target:
+        return
+    host, port = target.rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as e:
+        reason = f"no answer within {timeout_s:g} s" if isinstance(e, TimeoutError) else (
+            getattr(e, "strerror", None) or str(e))
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {reason}; {HEAD_HINT}") from None
+
+
 def connect(ray, cluster: ClusterOptions) -> bool:
     """Join or start Ray; True when this call started it (and so should shut it down)."""
     if ray.is_initialized():
         return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if cluster.address is not None:
+        check_reachable(ray, cluster.address)
+    logs = {"log_to_driver": cluster.verbose, "logging_level": logging.INFO if cluster.verbose else logging.ERROR}
     try:
         if cluster.address is None:
-            ray.init(_temp_dir=cluster.temp_dir, **quiet)
+            ray.init(_temp_dir=cluster.temp_dir, include_dashboard=False, **logs)
         else:
-            ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
+            ray.init(address=cluster.address, **logs)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {cluster.address}" if cluster.address else "a local Ray instance"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -229,7 +262,10 @@ def _drive(ray, slots, new_actor, plan, options, cluster, on_progress, on_result
         for slot in slots:
             if slot.task is None and pending:
                 slot.task = pending.popleft()
-                opts = retry_options if slot.task.attempt > 1 else worker_options
+                # a retry continues the dead worker's chunks; an --overwrite that died before its new output
+                # existed starts it again (a resume would find the old output complete and keep it)
+                resumable = not options.overwrite or staging_folder(slot.task.item.folder).exists()
+                opts = retry_options if slot.task.attempt > 1 and resumable else worker_options
                 slot.ref, slot.progress = slot.actor.annotate.remote(slot.task.item.spec,
                                                                      str(slot.task.item.folder.resolve()), opts), {}
         busy = [s for s in slots if s.task]

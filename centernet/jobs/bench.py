@@ -24,7 +24,7 @@ from centernet.inference.engine import cpu_has_native_bf16, prepare_model
 from centernet.inference.onnx_export import onnx_runtime_available
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.jobs.bench_engines import load_slowdown
-from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, model_for, time_variants
+from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, check_counts, model_for, time_variants
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ def bench(options: BenchOptions = BenchOptions()) -> dict:
     with `load` > 0 the engine runs again beside that many busy processes (bench_engines.load_slowdown)."""
     o = options
     weights, frames, warmup, batch = o.weights, o.frames, o.warmup, o.batch
+    check_counts(frames=frames, batch=batch, warmup=warmup)
     dev = resolve_device(o.device)
     model, info = model_for(weights, o.arch, o.task)
     model = model.to(dev).eval()

@@ -22,7 +22,7 @@ import numpy as np
 from centernet.inference.detector import Detector
 from centernet.inference.engine import cpu_has_native_bf16
 from centernet.inference.openvino_engine import has_deformable_conv
-from centernet.jobs.bench_timing import StageStats, Variant, bench_frames, model_for, time_variants
+from centernet.jobs.bench_timing import StageStats, Variant, bench_frames, check_counts, model_for, time_variants
 from centernet.models.checkpoint import load_checkpoint
 from centernet.models.zoo import default_weights
 
@@ -110,6 +110,7 @@ def median_ms(v: Variant, stage: str | None = None) -> float | None:
 def engines_table(models=DEFAULT_MODELS, sizes=(384, 512), frames: int = 20, warmup: int = 3, load: int = 0,
                   on_row=None) -> list[EngineRow]:
     """Every CPU engine for every model and size on the same demo frames; `on_row(row)` per row."""
+    check_counts(frames=frames, warmup=warmup)
     clip = bench_frames(8)
     seq = [clip[i % len(clip)] for i in range(frames + warmup)]
     rows = []

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from centernet.errors import ConfigError
 from centernet.inference.detector import Detector
 from centernet.io.sources import frames_spread_over
 from centernet.models.build import build_model
@@ -19,6 +20,13 @@ from centernet.models.checkpoint import CheckpointInfo, info_for_original, load_
 from centernet.models.zoo import ASSETS
 
 FRAME_HW = (720, 1280)
+
+
+def check_counts(frames: int, batch: int = 1, warmup: int = 0) -> None:
+    """Before any work: 0 frames or batches would time nothing and print a 0.0 FPS row (or divide by zero)."""
+    for flag, value, least in (("--frames", frames, 1), ("--batch", batch, 1), ("--warmup", warmup, 0)):
+        if value < least:
+            raise ConfigError(f"{flag} {value} is below {least}: give a whole number of at least {least}")
 
 
 def bench_frames(n: int = 8, hw: tuple[int, int] = FRAME_HW) -> list[np.ndarray]:

@@ -72,6 +72,9 @@ def read_file(path) -> dict:
                 f"when unpickled; only plain tensor checkpoints are loaded — re-save it as a state dict "
                 f"from trusted code") from None
         raise _not_a_checkpoint(path, e) from None
+    except PermissionError:   # an OSError too, but nothing to do with the file's content
+        raise CheckpointError(f"cannot read {path}: permission denied; make it readable (chmod +r) or copy it "
+                              f"somewhere you can read") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError,
             TypeError, AttributeError) as e:
         raise _not_a_checkpoint(path, e) from None

@@ -11,6 +11,7 @@ so `resume=True` continues at the same step, learning rate and data order.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from centernet.data import DetectionSet, load_dataset
 from centernet.data.augment import AugmentConfig
 from centernet.data.dataset import CenterNetDataset
 from centernet.data.loader import EpochSampler, make_loader
+from centernet.data.samples import check_max_images
 from centernet.errors import CenterNetError, CheckpointError, ConfigError
 from centernet.evaluation.metrics import evaluate
 from centernet.inference.detector import Detector
@@ -86,6 +88,18 @@ class TrainConfig:
     device: str = "auto"
     head_conv: int | None = None
     export_original: bool = False
+
+    def __post_init__(self):   # checked before any work: a nan lr trains garbage, max_steps -1 still ran a step
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"--lr {self.lr:g} is not a positive number: give e.g. 1.25e-4, or leave it out for "
+                              f"1.25e-4 x batch / 32")
+        if self.clip_grad is not None and not (math.isfinite(self.clip_grad) and self.clip_grad > 0):
+            raise ConfigError(f"--clip-grad {self.clip_grad:g} is not a positive number: give e.g. 35")
+        for flag, value in (("--epochs", self.epochs), ("--batch", self.batch), ("--max-steps", self.max_steps),
+                            ("--save-every", self.save_every)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{flag} {value} is below 1: give a whole number of at least 1")
+        check_max_images(self.eval_max_images, "--eval-max-images")
 
     def base_lr(self) -> float:
         return self.lr if self.lr is not None else BASE_LR * self.batch / BASE_BATCH

@@ -4,6 +4,7 @@ plan.py     options, formats, one output folder per input, frames an input will 
 result.py   what a job gives back (also a Ray pool's): per input ok or failed, and why
 run.py      the job over all inputs and one input's pipeline: reader, inference, collector, encoder
 state.py    resume state: fingerprint, chunk files, done markers
+swap.py     --overwrite built beside the old output and swapped in when complete
 exports.py  the export files and summary.json from the stored records; the rendered video's frames
 
 Modules inside this package import each other by full module path, never through this file.

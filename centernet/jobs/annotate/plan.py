@@ -11,6 +11,7 @@ from pathlib import Path
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.io.sources import FrameSource, source_kind
 from centernet.io.writers.lock import holder, in_use_error
+from centernet.jobs.annotate.swap import finish_swap, staging_folder, unfinished_overwrite_error
 from centernet.tracking import DEFAULT_TRACKER, TRACKERS
 
 FORMATS = ("coco", "mot", "csv", "video")
@@ -116,10 +117,14 @@ def plan_job(inputs: list[str], out_dir: Path, options: AnnotateOptions) -> list
         used.add(name.lower())
         plan.append(JobInput(spec, Path(out_dir) / name))
     for item in plan:   # a live run's folder is refused whatever the flags: --overwrite would wreck both
-        owner = holder(item.folder)
+        owner = holder(item.folder) or holder(staging_folder(item.folder))
         if owner is not None:
             raise in_use_error(item.folder, owner)
+        finish_swap(item.folder)   # an --overwrite killed between its two renames had finished: put it in place
     if not (options.resume or options.overwrite):
+        unfinished = [p.folder for p in plan if staging_folder(p.folder).exists()]
+        if unfinished:
+            raise unfinished_overwrite_error(unfinished[0])
         taken = [p.folder for p in plan if p.folder.is_dir() and any(p.folder.iterdir())]
         if taken:
             more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""

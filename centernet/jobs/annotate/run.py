@@ -39,6 +39,7 @@ from centernet.jobs.annotate.plan import (OUTPUT_FILES, SUMMARY_FILE, AnnotateOp
                                           estimate_frames, estimate_input_frames)
 from centernet.jobs.annotate.result import InputResult, JobResult
 from centernet.jobs.annotate.state import ResumeState, already_complete, model_digest, run_fingerprint
+from centernet.jobs.annotate.swap import describe_target, finish_swap, output_target, swap_in
 from centernet.progress import Progress, Task, no_progress
 
 
@@ -115,14 +116,24 @@ def annotate_input(spec: str, folder: Path, detector, options: AnnotateOptions, 
     """Annotate one input into `folder`; returns its summary. InputError when it cannot be read,
     FolderInUseError when another live run writes into `folder` (the lock is held for the whole input).
     `progress` hears of every frame passed, as a task named after the folder."""
-    with output_lock(folder):
-        source = FrameSource(spec)
-        try:
-            check_start_within(source, options)
-            return InputAnnotation(spec, Path(folder), source, detector, options, progress,
-                                   digest or model_digest(detector), on_event).run()
-        finally:
-            source.close()
+    folder = Path(folder)
+    finish_swap(folder)   # an earlier --overwrite killed between its two renames
+    target = output_target(folder, options.overwrite, options.resume)   # beside `folder` when replacing it
+    name = describe_target(folder, target)
+    try:
+        with output_lock(target):
+            source = FrameSource(spec)
+            try:
+                check_start_within(source, options)
+                summary = InputAnnotation(spec, target, source, detector, options, progress,
+                                          digest or model_digest(detector), on_event, name).run()
+            finally:
+                source.close()
+            if target != folder:
+                swap_in(target, folder)
+            return summary
+    except OSError as e:   # a write no stage caught (a full disk: the lock, the exports): one line, no traceback
+        raise InputError(f"{name}: {e.strerror or e} (disk full or folder not writable?)") from e
 
 
 # ---- one input ----------------------------------------------------------------------------------
@@ -147,12 +158,12 @@ class InputAnnotation:
     """The pipeline of one input: four stages in threads, checkpoints through `ResumeState`, exports at the end."""
 
     def __init__(self, spec, folder, source, detector, options: AnnotateOptions, progress: Progress, digest,
-                 on_event: Callable[[AnnotateEvent], None] = ignore_event):
+                 on_event: Callable[[AnnotateEvent], None] = ignore_event, name: str | None = None):
         self.spec, self.folder, self.source, self.detector, self.options = spec, folder, source, detector, options
         self.on_event = on_event
         self.progress = progress
         self.passed = 0                  # frames through the collector, those of finished chunks included
-        self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest))
+        self.resume = ResumeState(folder, run_fingerprint(spec, source, detector, options, digest), name)
         self.video = "video" in options.formats
         self.tracker = make_tracker(options.tracker, options.tracker_options) if options.tracking else None
         self.class_names = detector.class_names
@@ -202,7 +213,7 @@ class InputAnnotation:
                 t.join()
             self.progress(self.task, self.passed, finished=True)
             if isinstance(e, KeyboardInterrupt):
-                self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.folder} keeps "
+                self.on_event(AnnotateEvent("interrupted", f"interrupted: {self.resume.name} keeps "
                                             f"{self.resume.chunks_done * self.options.chunk} finished frames; "
                                             "run again with --resume to continue"))
                 raise
@@ -213,8 +224,21 @@ class InputAnnotation:
             t.join()
         self.progress(self.task, self.passed, finished=True)
         self._raise_stage_error()
+        if not self.stats.frames_kept:   # an export of nothing marked complete would hide the failure
+            self.resume.discard_unstarted()
+            raise InputError(self._no_frames_message())
         self.stats.wall_s = time.perf_counter() - started
         return self._finish()
+
+    def _no_frames_message(self) -> str:
+        src = self.source
+        if self.stats.frames_read:
+            return f"{self.spec}: no frame falls in the range given (--start / --end): widen it"
+        if src.kind == "video" and not src.is_live:
+            promised = f" (its header promises {src.frame_count})" if src.frame_count else ""
+            return (f"{self.spec}: not one frame decodes{promised}: the file is damaged or its codec is one OpenCV "
+                    f"cannot decode; re-encode it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)")
+        return f"{self.spec}: no frame was read; check the {src.kind} gives frames"
 
     def _spawn(self, fn, name: str) -> threading.Thread:
         def body():
@@ -234,7 +258,7 @@ class InputAnnotation:
             return
         e = self.errors[0]
         if isinstance(e, OSError) and not isinstance(e, CenterNetError):
-            raise InputError(f"{self.folder}: {e.strerror or e} (disk full or folder not writable?)") from e
+            raise InputError(f"{self.resume.name}: {e.strerror or e} (disk full or folder not writable?)") from e
         raise e
 
     def _put(self, q: queue.Queue, item) -> None:

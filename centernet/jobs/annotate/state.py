@@ -16,9 +16,8 @@ from centernet.io.writers.lock import LOCK_NAME
 from centernet.io.writers.records import FrameRecord
 from centernet.jobs.annotate.plan import OUTPUT_FILES, SUMMARY_FILE, AnnotateOptions
 from centernet.jobs.annotate.result import ALREADY_COMPLETE
+from centernet.jobs.annotate.swap import STATE_DIR, STATE_FILE
 
-STATE_DIR = ".annotate"
-STATE_FILE = "state.json"
 STATE_VERSION = 1
 
 
@@ -51,8 +50,9 @@ class ResumeState:
     """The `.annotate` folder of one output folder: opened (or created) once, then one chunk file per
     finished chunk, then marked complete (the chunk files go: the exports hold their records)."""
 
-    def __init__(self, folder: Path, fingerprint: dict):
+    def __init__(self, folder: Path, fingerprint: dict, name: str | None = None):
         self.folder, self.fingerprint = folder, fingerprint
+        self.name = name or str(folder)   # how messages call the folder (swap.describe_target)
         self.state_dir = folder / STATE_DIR
         self.chunks_dir = self.state_dir / "chunks"
         self.path = self.state_dir / STATE_FILE
@@ -76,7 +76,7 @@ class ResumeState:
             if state.get("fingerprint") != self.fingerprint:
                 old = state.get("fingerprint", {})
                 diff = sorted(k for k in set(old) | set(self.fingerprint) if old.get(k) != self.fingerprint.get(k))
-                raise InputError(f"{self.folder} was started with other settings ({', '.join(diff)}): resume with "
+                raise InputError(f"{self.name} was started with other settings ({', '.join(diff)}): resume with "
                                  f"the same ones, or use --overwrite to start again")
             if source.is_live and not state.get("complete"):
                 raise InputError(f"a {source.kind} cannot be resumed: use --overwrite to record it again")
@@ -85,7 +85,7 @@ class ResumeState:
             for stale in self.folder.glob(".*.part*"):
                 stale.unlink()
         except OSError as e:
-            raise InputError(f"cannot write to {self.folder}: {e.strerror or e}") from None
+            raise InputError(f"cannot write to {self.name}: {e.strerror or e}") from None
         if state is None:
             state = {"fingerprint": self.fingerprint, "chunks_done": 0, "complete": False}
             write_json_atomic(self.path, state, fsync=True)
@@ -113,6 +113,11 @@ class ResumeState:
         for chunk_no in range(self.chunks_done):
             for raw in self.load_chunk(chunk_no)["records"]:
                 yield FrameRecord.from_json(raw)
+
+    def discard_unstarted(self) -> None:
+        """Remove the state of a run that finished no chunk (nothing to resume, nothing to keep)."""
+        if not self.chunks_done:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def mark_complete(self) -> None:
         self.state["complete"] = True

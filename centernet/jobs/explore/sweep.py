@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from centernet.data.samples import check_max_images
 from centernet.errors import CenterNetError, ConfigError
 from centernet.inference.detector import resolve_device
 from centernet.io.writers.atomic import ensure_writable_dir
@@ -46,8 +47,7 @@ def explore(grid: ExploreGrid, options: ExploreOptions = ExploreOptions(), progr
     """Run the grid, write results.csv / results.json / results.md / pareto.png / pareto.svg to `options.out`,
     and print the Pareto-optimal configurations."""
     o, warmup = options, options.warmup
-    if o.max_images is not None and o.max_images < 1:
-        raise ConfigError("--max-images must be at least 1")
+    check_max_images(o.max_images)
     if warmup < 0:
         raise ConfigError("--warmup must be 0 or more")
     out = Path(o.out)
