@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.options import add_model_options, detector_config
+from centernet.errors import ConfigError
 
 
 def add_parser(sub) -> None:
@@ -24,9 +25,34 @@ def add_parser(sub) -> None:
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
                    help="One-Euro smoothing of boxes and skeletons, this run only (default: the window's Smooth "
                         "toggle, on for pose models until switched off)")
-    p.set_defaults(func=run)
+    p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
+                   help="move the boxes of frames the model skipped along their tracks (default: on)")
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="headless: give up on a source that never gave a frame after this long (0: never; "
+                        "a stream that worked and dropped keeps reconnecting)")
+    p.add_argument("--verbose", action="store_true", help="keep FFmpeg's and OpenCV's own log lines")
+    p.set_defaults(func=run, precision=None)
+
+
+def runs_on_cpu(device: str | None) -> bool:
+    if device in (None, "auto"):
+        import torch
+        return not torch.cuda.is_available()
+    return str(device).startswith("cpu")
 
 
 def run(args) -> int:
+    if args.precision is None:   # the live view defaults to the fastest precision on a CPU (detect keeps fp32)
+        args.precision = "auto" if runs_on_cpu(args.device) else "fp32"
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold {args.threshold} is outside 0..1")
+    if args.headless:   # no Qt at all: it runs where PyQt6 is not installed
+        from app.gui.headless import HeadlessOptions, run_headless
+        options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
+                                  max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
+                                  hold_frames=args.hold_frames, track=args.track, smooth=args.smooth,
+                                  motion=args.motion, connect_timeout_s=args.connect_timeout or None,
+                                  verbose=args.verbose)
+        return run_headless(options, detector_config(args))
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))
