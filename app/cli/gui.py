@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from app.cli.options import add_model_options, detector_config
 from centernet.errors import ConfigError
 
@@ -36,7 +38,6 @@ def add_parser(sub) -> None:
 
 def runs_on_cpu(device: str | None) -> bool:
     if device in (None, "auto"):
-        import torch
         return not torch.cuda.is_available()
     return str(device).startswith("cpu")
 
