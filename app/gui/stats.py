@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 from collections import deque
 from statistics import median
 
@@ -54,9 +55,10 @@ class PipelineStats:
         self.first_shown_at: float | None = None   # perf_counter of the first frame shown (whole-run rates)
         self.last_shown_at: float | None = None
         self.inferred_before_first = 0
-        self.run_stages: dict[str, list[float]] = {}
-        self.run_end_to_end: list[float] = []
-        self.run_overlay_age: list[float] = []
+        # whole-run medians: plain float arrays (8 bytes a value: an hour at 25 fps is a few MB)
+        self.run_stages: dict[str, array] = {}
+        self.run_end_to_end = array("d")
+        self.run_overlay_age = array("d")
 
     def reset(self) -> None:
         self.__init__(self.stage_history.maxlen, self.display.window_s)
@@ -91,7 +93,7 @@ class PipelineStats:
         stages = {s: timings[s] for s in STAGES if s in timings}
         self.stage_history.append(stages)
         for stage, ms in stages.items():
-            self.run_stages.setdefault(stage, []).append(ms)
+            self.run_stages.setdefault(stage, array("d")).append(ms)
         self.end_to_end.append(end_to_end_ms)
         self.run_end_to_end.append(end_to_end_ms)
         self.dropped = dropped
