@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from app.cli.options import add_model_options, detector_config
 from centernet.errors import ConfigError
 
@@ -33,18 +31,11 @@ def add_parser(sub) -> None:
                    help="headless: give up on a source that never gave a frame after this long (0: never; "
                         "a stream that worked and dropped keeps reconnecting)")
     p.add_argument("--verbose", action="store_true", help="keep FFmpeg's and OpenCV's own log lines")
-    p.set_defaults(func=run, precision=None)
-
-
-def runs_on_cpu(device: str | None) -> bool:
-    if device in (None, "auto"):
-        return not torch.cuda.is_available()
-    return str(device).startswith("cpu")
+    # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
+    p.set_defaults(func=run, precision="auto")
 
 
 def run(args) -> int:
-    if args.precision is None:   # the live view defaults to the fastest precision on a CPU (detect keeps fp32)
-        args.precision = "auto" if runs_on_cpu(args.device) else "fp32"
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold {args.threshold} is outside 0..1")
     if args.headless:   # no Qt at all: it runs where PyQt6 is not installed

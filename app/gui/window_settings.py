@@ -47,6 +47,8 @@ def restore_settings(window: QMainWindow, source, weights, threshold, input_size
     c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
     if device and device != "auto":
         c.set_device(device)
+    if precision == "auto":   # gui's default on a CPU: the engine menu's own entry (bf16 where it runs) stands
+        precision = None
     if engine not in (None, "auto") or precision not in (None, "fp32"):
         c.set_engine(engine or "auto", precision or "fp32")
     window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
