@@ -156,3 +156,24 @@ def test_a_dropped_stream_reconnects_and_goes_on(small_detector):
         server.stop()
     assert after[0].frame_index > first[-1].frame_index
     assert any("reconnected" in e.message for e in events)
+
+
+def test_hold_shows_only_the_frames_the_model_ran_on(bikes, small_detector):
+    with stream(bikes, detector=small_detector, hold=True) as results:
+        got = [r for _, r in zip(range(10), results)]
+    assert_stopped(results)
+    assert all(r.inferred and r.overlay_age_ms == 0.0 for r in got)
+    indices = [r.frame_index for r in got]
+    assert indices == sorted(set(indices))
+    assert got[-1].dropped == indices[-1] + 1 - len(got)      # the frames never shown are counted
+
+
+def test_a_looping_clip_starts_again(tmp_path, bikes, small_detector):
+    cap, clip = cv2.VideoCapture(str(bikes)), tmp_path / "short.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (640, 272))
+    for _ in range(5):
+        writer.write(cap.read()[1])
+    writer.release()
+    with stream(clip, detector=small_detector, realtime=False, loop=True) as results:
+        indices = [r.frame_index for _, r in zip(range(12), results)]
+    assert indices == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
