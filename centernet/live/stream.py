@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -253,7 +252,3 @@ def stream(source, config: DetectorConfig = DetectorConfig(), *, realtime: bool 
                                 classes=frozenset(classes) if classes is not None else None,
                                 tracking=LiveTrackingOptions(track=track, smooth=smooth), motion=motion)
     return Stream(source, detector, options, on_event, verbose)
-
-
-def with_tracking(options: StreamOptions, track: bool, smooth: bool) -> StreamOptions:
-    return replace(options, tracking=replace(options.tracking, track=track, smooth=smooth))
