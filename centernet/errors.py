@@ -19,3 +19,7 @@ class InputError(CenterNetError):
 
 class ConfigError(CenterNetError):
     """An unknown arch, task, option value or combination of options."""
+
+
+class SourceError(CenterNetError):
+    """A live source that never gave a frame (unreachable, silent, or not a video)."""

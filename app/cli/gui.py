@@ -25,7 +25,13 @@ def add_parser(sub) -> None:
     p.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=None,
                    help="One-Euro smoothing of boxes and skeletons, this run only (default: the window's Smooth "
                         "toggle, on for pose models until switched off)")
-    p.set_defaults(func=run)
+    p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
+                   help="move the boxes of frames the model skipped along their tracks (default: on)")
+    p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="headless: give up on a source that never gave a frame after this long (0: never; "
+                        "a stream that worked and dropped keeps reconnecting)")
+    # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
+    p.set_defaults(func=run, precision="auto")
 
 
 def check_limits(args) -> None:
@@ -40,5 +46,13 @@ def check_limits(args) -> None:
 
 def run(args) -> int:
     check_limits(args)
+    if args.headless:   # no Qt at all: it runs where PyQt6 is not installed
+        from app.gui.headless import HeadlessOptions, run_headless
+        options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
+                                  max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
+                                  hold_frames=args.hold_frames, track=args.track, smooth=args.smooth,
+                                  motion=args.motion, connect_timeout_s=args.connect_timeout or None,
+                                  verbose=args.verbose)
+        return run_headless(options, detector_config(args))
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))

@@ -1,127 +1,27 @@
-"""`main.py gui --headless`: the window's pipeline with no window, printing the live readout once a second."""
+"""`main.py gui --headless`: the live pipeline (`centernet.live`) with no window and no Qt, printing the
+window's readout once a second.
+
+It runs where PyQt6 is not installed. Lines: `engine: ...` and `model: ...` once, `source: ...` when the
+source opens, `status: ...` as it reconnects, a readout per second, and `final: ...` for the whole run
+(fps counted since the first frame shown, stage medians over the run). Exit codes: 0; 2 when the source
+or the model fails, or when no frame was ever read; 130 on Ctrl-C (after the final line).
+"""
 from __future__ import annotations
 
-import signal
+import os
 import sys
 import time
+from dataclasses import dataclass
 
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-
-from PyQt6.QtCore import QCoreApplication, QTimer
-
-from app.gui.inference_worker import with_threshold
-from app.gui.pipeline import Pipeline
-from centernet.inference.config import DetectorConfig
 from app.gui.stats import PipelineStats, device_description, memory_description
-from centernet.io.sources import source_kind
-from centernet.tracking.live import smoothing_default
+from centernet.errors import CenterNetError
+from centernet.inference.config import DetectorConfig
+from centernet.inference.detector import Detector
+from centernet.live import StreamEvent, StreamOptions
+from centernet.live.stream import Stream, check_source
+from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
-
-class HeadlessRun:
-    """Opens the source once the model is ready, prints a readout per second, stops at a limit."""
-
-    def __init__(self, pipeline: Pipeline, request, source, threshold: float | None = None,
-                 max_seconds: float | None = None, max_frames: int | None = None, out=sys.stdout,
-                 track: bool = False, smooth: bool | None = None):
-        self.pipeline = pipeline
-        self.source = source
-        self.max_seconds = max_seconds
-        self.max_frames = max_frames
-        self.out = out
-        self.stats = PipelineStats()
-        self.exit_code = 0
-        self.started = None
-        self.device = ""
-        self.track, self.smooth = track, smooth
-        if threshold is not None:
-            pipeline.worker.set_options(with_threshold(pipeline.worker.options, threshold))
-        pipeline.result_ready.connect(self._on_result)
-        pipeline.source_failed.connect(lambda m: self._fail(m))
-        pipeline.model_failed.connect(lambda m: self._fail(m))
-        pipeline.error.connect(lambda m: self._say(f"error: {m}", err=True))
-        pipeline.status.connect(lambda m: self._say(f"status: {m}"))
-        pipeline.source_opened.connect(lambda info: self._say(f"source: {info.describe()}"))
-        pipeline.model_loaded.connect(self._on_model)
-        pipeline.ended.connect(self._finish)
-        self.timer = QTimer()
-        self.timer.setInterval(1000)
-        self.timer.timeout.connect(self._tick)
-        if request is None:
-            self._start_source()
-        else:
-            pipeline.load_model(request)
-
-    def _say(self, text: str, err: bool = False) -> None:
-        print(text, file=sys.stderr if err else self.out, flush=True)
-
-    def _fail(self, message: str) -> None:
-        self._say(f"error: {message}", err=True)
-        self.exit_code = 2
-        self._quit()
-
-    def _on_model(self, detector) -> None:
-        self.device = device_description(detector.device)
-        smooth = self.smooth if self.smooth is not None else smoothing_default(detector.info.task)
-        options = self.pipeline.worker.options
-        self.pipeline.worker.set_options(replace(options, tracking=replace(options.tracking, track=self.track,
-                                                                           smooth=smooth)))
-        self._say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}")
-        self._start_source()
-
-    def _start_source(self) -> None:
-        self.started = time.monotonic()
-        self.timer.start()
-        self.pipeline.open_source(self.source)
-
-    def _on_result(self, result) -> None:
-        self.stats.on_result(result)
-        if self.max_frames and self.stats.displayed >= self.max_frames:
-            self._finish()
-
-    def _tick(self) -> None:
-        detector = self.pipeline.worker.detector
-        self._say(self.stats.readout(self.device, memory_description(detector.device if detector else None)))
-        if self.max_seconds and time.monotonic() - self.started >= self.max_seconds:
-            self._finish()
-
-    def _finish(self) -> None:
-        if self.timer.isActive():
-            self._tick_final()
-        self._quit()
-
-    def _tick_final(self) -> None:
-        self.timer.stop()
-        detector = self.pipeline.worker.detector
-        memory = memory_description(detector.device if detector else None)
-        self._say("final: " + self.stats.readout(self.device, memory))
-
-    def _quit(self) -> None:
-        self.timer.stop()
-        QTimer.singleShot(0, QCoreApplication.instance().quit)
-
-    def interrupt(self) -> None:
-        """Ctrl-C: the usual final readout, then exit 130 (128 + SIGINT) as a shell expects."""
-        if self.exit_code == 0:
-            self.exit_code = 130
-        self._finish()
-
-
-@contextmanager
-def stop_on_sigint(run: HeadlessRun):
-    """Route Ctrl-C to `run.interrupt()` instead of a KeyboardInterrupt raised inside a Qt slot (which
-    Qt turns into an abort). Python runs its signal handlers only between bytecodes, and Qt's event
-    loop is C++, so a short timer hands control to Python a few times a second."""
-    previous = signal.signal(signal.SIGINT, lambda *_: run.interrupt())
-    wake = QTimer()
-    wake.setInterval(200)
-    wake.timeout.connect(lambda: None)
-    wake.start()
-    try:
-        yield
-    finally:
-        wake.stop()
-        signal.signal(signal.SIGINT, previous)
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +29,7 @@ class HeadlessOptions:
     """What `gui --headless` plays and when it stops."""
 
     source: str | None = None          # camera index, video file, folder, image or URL
-    threshold: float | None = None     # drawing threshold (None: the worker's default)
+    threshold: float | None = None     # drawing threshold (None: 0.3)
     max_seconds: float | None = None
     max_frames: int | None = None
     realtime: bool = True              # files at their frame rate (False: as fast as the model goes)
@@ -137,27 +37,106 @@ class HeadlessOptions:
     hold_frames: bool = False          # show only the frames the model ran on
     track: bool = False                # track ids and trails
     smooth: bool | None = None         # One-Euro smoothing (None: on for pose models)
+    motion: bool = True                # move the boxes of frames the model skipped along their tracks
+    connect_timeout_s: float | None = DEFAULT_CONNECT_TIMEOUT_S   # give up on a source that never gave a frame
+    verbose: bool = False              # keep FFmpeg's / OpenCV's own log lines
 
 
-def run_headless(options: HeadlessOptions, config: DetectorConfig | None) -> int:
-    """Returns the process exit code: 0, or 2 when the source or the model fails (the message is printed)."""
-    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+def engine_line(detector) -> str:
+    """`engine: openvino bf16 (auto: fastest of 3, 24 ms/forward)`: what runs and why, said once."""
+    precision = (getattr(detector, "precision", None) or getattr(getattr(detector, "engine", None), "precision", None)
+                 or getattr(getattr(detector, "model", None), "precision", None) or "fp32")
+    reason = getattr(detector, "engine_reason", "")
+    return f"engine: {detector.engine_name} {precision}" + (f" ({reason})" if reason else "")
+
+
+class Readout:
+    """Prints the per-second and the final lines."""
+
+    def __init__(self, detector, out):
+        self.stats = PipelineStats()
+        self.detector = detector
+        self.device = device_description(detector.device)
+        self.out = out
+
+    def line(self, whole_run: bool = False) -> str:
+        return self.stats.readout(self.device, memory_description(self.detector.device), whole_run=whole_run)
+
+
+def say(text: str, out=sys.stdout, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else out, flush=True)
+
+
+def stream_options(options: HeadlessOptions, task: str) -> StreamOptions:
+    smooth = options.smooth if options.smooth is not None else smoothing_default(task)
+    return StreamOptions(realtime=options.realtime, hold=options.hold_frames, loop=options.loop,
+                         threshold=0.3 if options.threshold is None else float(options.threshold),
+                         tracking=LiveTrackingOptions(track=options.track, smooth=smooth), motion=options.motion,
+                         connect_timeout_s=options.connect_timeout_s)
+
+
+def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sys.stdout) -> int:
+    """Returns the process exit code (see the module docstring)."""
     if options.source is None:
-        print("error: --headless needs --source (a camera index, video file, folder, image or URL)", file=sys.stderr)
+        say("error: --headless needs --source (a camera index, video file, folder, image or URL)", err=True)
         return 2
-    from pathlib import Path
+    try:
+        check_source(options.source)      # a missing file fails before a model is loaded
+        detector = Detector.from_config(config or DetectorConfig())
+    except CenterNetError as e:
+        say(f"error: {e}", err=True)
+        return 2
+    say(engine_line(detector), out)
+    say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}", out)
+    readout = Readout(detector, out)
+    started = time.monotonic()
 
-    if source_kind(options.source) in ("video", "image") and not Path(options.source).is_file():
-        print(f"error: input not found: {options.source} (check the path)", file=sys.stderr)   # before loading a model
-        return 2
-    pipeline = Pipeline()
-    pipeline.set_hold(options.hold_frames)
-    pipeline.set_realtime(options.realtime)
-    pipeline.set_loop(options.loop)
-    run = HeadlessRun(pipeline, config, options.source, threshold=options.threshold,
-                      max_seconds=options.max_seconds, max_frames=options.max_frames, track=options.track,
-                      smooth=options.smooth)
-    with stop_on_sigint(run):
-        app.exec()
-    pipeline.shutdown(timeout_ms=2000)
-    return run.exit_code
+    def on_event(event: StreamEvent) -> None:
+        say(event.message if event.kind == "opened" else f"status: {event.message}", out)
+
+    results = Stream(options.source, detector, stream_options(options, detector.info.task), on_event,
+                     verbose=options.verbose)
+    code = play(results, readout, options, started)
+    stopped = results.close(timeout_s=2.0)
+    if readout.stats.displayed:
+        say("final: " + readout.line(whole_run=True), out)
+    elif code == 0 or code == 130:
+        say(f"error: no frame was read from {options.source}", err=True)
+        code = 2 if code == 0 else code
+    if not stopped:
+        # a thread stuck opening a URL (FFmpeg's open cannot be interrupted) must not hold the exit past
+        # --max-seconds, and tearing the interpreter down under it aborts the process: leave at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float) -> int:
+    """Take results until the source ends or a limit is reached, printing a readout each second."""
+    next_tick = started + 1.0
+    try:
+        while True:
+            now = time.monotonic()
+            if options.max_seconds and now - started >= options.max_seconds:
+                return 0
+            try:
+                result = results.poll(min(0.2, max(0.01, next_tick - now)))
+            except CenterNetError as e:
+                say(f"error: {e}", err=True)
+                return 2
+            except Exception as e:   # a model that fails on this input: one line, not a hang
+                say(f"error: inference failed: {type(e).__name__}: {e}", err=True)
+                return 1
+            if result is not None:
+                readout.stats.on_stream_result(result, results.inferences, results.skipped)
+                if options.max_frames and readout.stats.displayed >= options.max_frames:
+                    return 0
+            elif results.ended:
+                return 0
+            if time.monotonic() >= next_tick:
+                next_tick += 1.0
+                if readout.stats.displayed:
+                    say(readout.line(), readout.out)
+    except KeyboardInterrupt:   # Ctrl-C: the usual final line, then 130 (128 + SIGINT) as a shell expects
+        return 130

@@ -155,6 +155,7 @@ class LatencyPanel(QWidget):
         self.device_label = QLabel("device: –")
         self.memory_label = QLabel("memory: –")
         self.skipped_label = QLabel("corrupt frames skipped: 0")
+        self.threshold_note = ""   # e.g. "threshold 0.55 from the last session"
         self.boxes_label = QLabel("drawn: 0")
         for label in (self.device_label, self.memory_label, self.skipped_label, self.boxes_label):
             label.setObjectName("infoLine")
@@ -169,7 +170,8 @@ class LatencyPanel(QWidget):
 
     def set_drawn(self, shown: int, displayed: int) -> None:
         """Detections drawn on the frame on screen (updated with every painted frame)."""
-        self.boxes_label.setText(f"drawn: {shown} · frames shown: {displayed}")
+        note = f" ({self.threshold_note})" if self.threshold_note else ""
+        self.boxes_label.setText(f"drawn: {shown}{note} · frames shown: {displayed}")
 
     def update_numbers(self, snapshot: dict, device: str = "", memory: str = "") -> None:
         self.display_fps_label.setText(f"{snapshot['display_fps']:.1f}")

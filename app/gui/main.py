@@ -1,4 +1,4 @@
-"""`main.py gui`: the window, or with --headless the same pipeline printing its readout."""
+"""`main.py gui`: the window (`--headless` is app/gui/headless.py, which needs no Qt)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from app.display import can_open_window
-from app.gui.headless import HeadlessOptions, run_headless
 from app.gui.main_window import MainWindow, WindowOptions
 from app.gui.theme import APP_NAME, apply_theme
 from centernet.models.zoo import ASSETS
@@ -15,14 +14,7 @@ from centernet.inference.config import DetectorConfig
 
 
 def run_gui(args, config: DetectorConfig) -> int:
-    """The window, or the headless run; `config` is the model the command line asked for."""
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold {args.threshold} is outside 0..1")
-    if args.headless:
-        options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
-                                  max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
-                                  hold_frames=args.hold_frames, track=args.track, smooth=args.smooth)
-        return run_headless(options, config)
+    """The window; `config` is the model the command line asked for (`gui --headless` never comes here: no Qt)."""
     if not can_open_window():
         raise ConfigError("no display for the window: run with --headless, or set DISPLAY "
                           "(or QT_QPA_PLATFORM=offscreen)")

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self._connect()
         o, source = options, options.source
         restore_settings(self, config, source, o.threshold)
+        self._say_carried_threshold(o.threshold)
         if o.loop is not None:
             self.transport.loop_box.setChecked(o.loop)
         if o.realtime is not None:
@@ -327,6 +328,18 @@ class MainWindow(QMainWindow):
             self.latency.add_sample(result.timings)
             self.latency.set_drawn(result.shown, self.stats.displayed)
 
+    def _say_carried_threshold(self, given: float | None) -> None:
+        """A threshold dragged in an earlier run carries over: the readout says so until the slider moves."""
+        carried = self.controls.threshold
+        if given is None and self.settings.value("threshold") is not None and abs(carried - 0.3) > 1e-6:
+            self.latency.threshold_note = f"threshold {carried:.2f} from the last session"
+            self.latency.set_drawn(0, 0)
+            self.controls.threshold_slider.valueChanged.connect(self._forget_carried_threshold)
+
+    def _forget_carried_threshold(self) -> None:
+        self.latency.threshold_note = ""
+        self.controls.threshold_slider.valueChanged.disconnect(self._forget_carried_threshold)
+
     def _update_readout(self) -> None:
         device = self.detector.device if self.detector is not None else None
         self.latency.update_numbers(self.stats.snapshot(), self.device_text or "device: no model",
@@ -369,8 +382,11 @@ class MainWindow(QMainWindow):
             QThreadPool.globalInstance().start(recorder.close)
             self.view.set_badge("")
             self.record_action.setChecked(False)
-            self.show_message(f"recording saved to {recorder.path}", "info")
-            self.last_recording = recorder.path
+            if recorder.frames:
+                self.show_message(f"recording saved to {recorder.path}", "info")
+                self.last_recording = recorder.path
+            else:   # no frame came while recording: no file was ever written
+                self.show_message("recording stopped: no frame was recorded, nothing saved", "warning")
 
     def toggle_fullscreen(self) -> None:
         full = not self.isFullScreen()

@@ -11,6 +11,8 @@ from app.gui.theme import APP_NAME
 from centernet.inference.config import DetectorConfig
 
 DEFAULTS = DetectorConfig()   # a field equal to its default was not given on the command line
+# gui's own default precision (auto) and the library's (fp32) leave the engine menu's saved entry standing
+UNPINNED_PRECISIONS = (DEFAULTS.precision, "auto")
 
 
 def default_settings() -> QSettings:
@@ -19,7 +21,8 @@ def default_settings() -> QSettings:
 
 def engine_given(config: DetectorConfig) -> bool:
     """Whether the command line chose the device, engine or precision (a value other than the default)."""
-    return (config.device, config.engine, config.precision) != (DEFAULTS.device, DEFAULTS.engine, DEFAULTS.precision)
+    return (config.device != DEFAULTS.device or config.engine != DEFAULTS.engine
+            or config.precision not in UNPINNED_PRECISIONS)
 
 
 def restore_settings(window: QMainWindow, config: DetectorConfig, source, threshold) -> None:
@@ -55,8 +58,8 @@ def restore_settings(window: QMainWindow, config: DetectorConfig, source, thresh
     c.set_engine_choice(s.value("engine", "") or "")   # the command line's device / engine below win
     if config.device != DEFAULTS.device:
         c.set_device(config.device)
-    if (config.engine, config.precision) != (DEFAULTS.engine, DEFAULTS.precision):
-        c.set_engine(config.engine, config.precision)
+    if config.engine != DEFAULTS.engine or config.precision not in UNPINNED_PRECISIONS:
+        c.set_engine(config.engine, DEFAULTS.precision if config.precision == "auto" else config.precision)
     window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
     window.transport.realtime_box.setChecked(as_bool(s.value("realtime", True)))
     window.transport.hold_box.setChecked(as_bool(s.value("hold_frames", False)))

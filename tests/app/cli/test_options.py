@@ -29,7 +29,8 @@ def test_detect_flags_fill_every_field_of_the_config(tmp_path):
 
 def test_defaults_are_the_config_defaults_for_every_command_with_model_options():
     for argv in (["detect", "x.jpg"], ["annotate", "x.mp4"], ["gui"]):
-        assert detector_config(build_parser().parse_args(argv)) == DetectorConfig()
+        expected = DetectorConfig(precision="auto") if argv == ["gui"] else DetectorConfig()   # gui: auto (issue 32)
+        assert detector_config(build_parser().parse_args(argv)) == expected
 
 
 def test_the_scale_type_shows_the_library_message_as_a_usage_error():

@@ -1,0 +1,63 @@
+"""What one source's threads share: its mailboxes, the newest model output, counters and its error.
+
+One `StreamState` per source, all guarded by the pipeline's one condition; the capture thread writes
+frames in, the model thread takes them and publishes overlays, the consumer reads results out.
+"""
+from __future__ import annotations
+
+import threading
+
+from centernet.live.frames import LiveFrame, Overlay, SourceInfo
+from centernet.live.mailbox import Mailbox
+from centernet.tracking.live import LiveTracker
+
+
+class StreamState:
+    def __init__(self, index: int, spec, cond: threading.Condition):
+        self.index = index
+        self.spec = spec
+        self.cond = cond
+        self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
+        self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
+        self.inferring: LiveFrame | None = None   # the frame the model is running on
+        self.overlay: Overlay | None = None  # the newest model output
+        self.runs = 0                        # model runs published
+        self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
+        self.overlays_dropped = 0            # model outputs replaced before the consumer took them
+        self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
+        self.last_inferred_ms: float | None = None   # source time of the model's previous run (velocity per ms)
+        self.info: SourceInfo | None = None
+        self.frames_read = 0
+        self.skipped = 0                     # frames that failed to decode and were skipped
+        self.reconnects = 0
+        self.capture_done = False            # the source ended (or failed): no more frames come
+        self.error: BaseException | None = None
+
+    def fail(self, error: BaseException) -> None:
+        with self.cond:
+            if self.error is None:
+                self.error = error
+            self.cond.notify_all()
+
+    def finish_capture(self) -> None:
+        with self.cond:
+            self.capture_done = True
+            self.cond.notify_all()
+
+    @property
+    def model_idle(self) -> bool:
+        return self.inferring is None and self.model.empty
+
+    def drained(self, show_every_frame: bool) -> bool:
+        """The source ended and every frame it gave has been handed out (or will never be)."""
+        if not self.capture_done:
+            return False
+        if show_every_frame:
+            return self.display.empty
+        return self.model_idle and self.runs_taken >= self.runs
+
+    def dropped(self, show_every_frame: bool) -> int:
+        """Frames read that will never be shown."""
+        if show_every_frame:
+            return self.display.replaced
+        return self.model.replaced + self.overlays_dropped
