@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.cli.options import positive_int
+from centernet.inference.backends.registry import AUTO, ENGINE_NAMES, engine_help
 from centernet.jobs.bench import bench, format_record, write_json
 from centernet.jobs.bench_engines import EngineRow, engines_table, format_engines_table
 from centernet.jobs.gpu_check import run_gpu_check
@@ -18,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--res", type=positive_int, default=512, help="square network input size")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
                    help="engine precision; auto: fp16 on a GPU, bf16 on a CPU with AVX512-BF16/AMX, else fp32")
-    p.add_argument("--engine", default="auto", choices=("auto", "eager", "graph", "onnxruntime", "openvino"))
+    p.add_argument("--engine", default=AUTO, choices=ENGINE_NAMES, help=engine_help())
     p.add_argument("--frames", type=int, default=50, help="timed frames after warm-up (batches with --batch)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--device", default="auto")

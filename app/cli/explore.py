@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from centernet.errors import ConfigError
+from centernet.inference.backends.registry import BACKENDS
 from centernet.inference.tta import parse_scales as parse_scale_set
 from centernet.jobs.explore import ExploreGrid, explore
 
@@ -61,7 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--flip", default="off", help="off, on or off,on: flip test-time augmentation")
     p.add_argument("--scales", nargs="+", default=["1"],
                    help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
-    p.add_argument("--engine", default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32), openvino (CPU, fp32 / bf16)")
+    p.add_argument("--engine", default=",".join(ExploreGrid.engine), help="comma-separated, from the engine registry: " +
+                   "; ".join(f"{k.name}: {k.help}" for k in BACKENDS.values()))
     p.add_argument("--data", help="COCO folder or annotation .json (AP), MOTChallenge sequence folder with "
                                   "img1/ and gt/gt.txt (HOTA, IDF1, MOTA of the default tracker), image folder "
                                   "or video (agreement); default: frames of the demo clip")

@@ -8,7 +8,7 @@ from centernet.errors import ConfigError
 from centernet.inference import tta
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.inference.engines import ENGINE_NAMES
+from centernet.inference.backends.registry import AUTO, ENGINE_NAMES, engine_help
 
 EXIT_OK = 0
 EXIT_PARTIAL_FAILURE = 1
@@ -24,10 +24,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    "or gpu (an Intel integrated GPU OpenVINO sees)")
     p.add_argument("--keep-res", action="store_true", help="keep the image resolution (padded), as the original")
     p.add_argument("--input-size", type=parse_size, help="network input HxW or N (default: the checkpoint's)")
-    p.add_argument("--engine", default="auto", choices=ENGINE_NAMES,
-                   help="auto: CUDA graph on a GPU; on a CPU the fastest of eager, onnxruntime and openvino for this "
-                        "model, measured once (cached); onnxruntime / openvino: the model exported to ONNX once "
-                        "(cached) and run by ONNX Runtime / OpenVINO; plain: the model exactly as loaded")
+    p.add_argument("--engine", default=AUTO, choices=ENGINE_NAMES, help=engine_help())
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "auto"),
                    help="network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, or a "
                         "CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "

@@ -67,6 +67,7 @@ class HeadlessRun:
         self.pipeline.worker.set_options(replace(options, tracking=replace(options.tracking, track=self.track,
                                                                            smooth=smooth)))
         self._say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}")
+        self._say(f"engine: {detector.engine_summary}")
         self._start_source()
 
     def _start_source(self) -> None:
