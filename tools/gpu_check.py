@@ -39,7 +39,7 @@ from centernet.detections import Detections  # noqa: E402
 from centernet.errors import CenterNetError, ConfigError  # noqa: E402
 from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
-from centernet.inference.engine import Engine  # noqa: E402
+from centernet.inference.engine import EAGER, GRAPH, Engine  # noqa: E402
 from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix  # noqa: E402
 from centernet.geometry.transforms import PreprocessSpec, preprocess  # noqa: E402
 from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json  # noqa: E402
@@ -116,9 +116,9 @@ def check_default_models(frames) -> dict:
     """fp16 vs fp32 and graph vs eager on the shipped default model (real weights)."""
     model, info = load_checkpoint(default_weights("ctdet"))
     spec, box_mode = info.preprocess, info.decode.get("box_mode", "size")
-    eager32 = Engine(model, spec, torch.device("cuda"), "fp32", "eager", box_mode=box_mode)
-    graph16 = Engine(model, spec, torch.device("cuda"), "fp16", "graph", box_mode=box_mode)
-    graph32 = Engine(model, spec, torch.device("cuda"), "fp32", "graph", box_mode=box_mode)
+    eager32 = Engine(model, spec, torch.device("cuda"), "fp32", EAGER, box_mode=box_mode)
+    graph16 = Engine(model, spec, torch.device("cuda"), "fp16", GRAPH, box_mode=box_mode)
+    graph32 = Engine(model, spec, torch.device("cuda"), "fp32", GRAPH, box_mode=box_mode)
     eager, g16, g32 = [], [], []
     with torch.inference_mode():
         for f in frames:
@@ -180,7 +180,7 @@ FP16_CASES = (("multi_pose", "dla_34", True), ("ddd", "dla_34", False))
 TORCH_ONLY_CASES = (("ctdet", "default", True), ("multi_pose", "dla_34", False))
 
 
-def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", cases=GRAPH_CASES,
+def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = GRAPH, cases=GRAPH_CASES,
                       input_size=None, batch: int = 4, precision: str = "fp32",
                       use_kernels: bool | None = None) -> dict:
     """Graph vs eager through the Detector (both in `precision`), `batch` frames a call, for every task and flip.
@@ -196,7 +196,7 @@ def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", 
         fast = Detector(model, info, device, flip=flip, engine=fast_engine, input_size=input_size, precision=precision)
         if use_kernels is not None:  # read when the engine makes its first pipeline
             fast.engine.use_kernels = use_kernels
-        eager = Detector(model, info, device, flip=flip, engine="eager", input_size=input_size, precision=precision)
+        eager = Detector(model, info, device, flip=flip, engine=EAGER, input_size=input_size, precision=precision)
         got = [d for c in chunks for d in fast.detect_batch(c)]
         want = [d for c in chunks for d in eager.detect_batch(c)]
         name = f"{task}_{info.arch}{'_flip' if flip else ''}"
@@ -205,7 +205,7 @@ def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = "graph", 
                      "precision": fast.engine.precision, "kernels": fast.engine.use_kernels,
                      "deform_conv": fast.engine.deform_conv, "captures": stats["captures"],
                      "replays": stats["replays"], "capture_failures": stats["capture_failures"]}
-        if fast_engine == "graph":
+        if fast_engine == GRAPH:
             out[name]["pass"] = out[name]["pass"] and stats["capture_failures"] == 0 and stats["replays"] > 0
     return out
 
@@ -218,10 +218,10 @@ def check_capture_conditions(frames, device: str = "cuda", input_size=(256, 256)
     is back on its own stream. Each compared with the eager Detector."""
     model, info = task_model("ctdet", "res_18")
     clip = list(frames[:batch])
-    want = Detector(model, info, device, engine="eager", input_size=input_size).detect_batch(clip)
+    want = Detector(model, info, device, engine=EAGER, input_size=input_size).detect_batch(clip)
 
     def graph_detector():
-        return Detector(model, info, device, engine="graph", input_size=input_size)
+        return Detector(model, info, device, engine=GRAPH, input_size=input_size)
 
     out = {}
     worker_det, got = graph_detector(), {}

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from app.cli.options import WORKERS, detector_config
 from app.cli.outcome import job_exit_code
+from centernet.inference.backends.eager import PLAIN
 from centernet.classes import parse_classes
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
@@ -48,7 +49,7 @@ def run_on_ray(args, options: AnnotateOptions, inputs: list[str]) -> int:
     plan = plan_job(inputs, args.out, options)
     config = detector_config(args)
     # load once here on the CPU: a bad --weights fails now, once, and --classes needs the class names
-    check = detector_on(replace(config, engine="plain", precision="fp32"), "cpu")
+    check = detector_on(replace(config, engine=PLAIN, precision="fp32"), "cpu")
     options = replace(options, classes=parse_classes(args.classes, check.class_names))
     del check
     device = str(args.device or "auto")

@@ -7,6 +7,7 @@ from pathlib import Path
 from app.cli.options import EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, DATA, DEVICE, ENGINE, FLIP, MAX_IMAGES, OUT, PRECISION, QUIET, RES, SCALES, WARMUP
 from app.cli.progress import bars
 from centernet.errors import ConfigError
+from centernet.inference.backends.registry import BACKENDS
 from centernet.inference.tta import parse_scales as parse_scale_set
 from centernet.jobs.explore import ExploreGrid, ExploreOptions, explore
 
@@ -76,8 +77,8 @@ def add_parser(sub) -> None:
     FLIP.add_sweep(p, default="off", help="off, on or off,on: flip test-time augmentation")
     SCALES.add_sweep(p, default=["1"], nargs="+",
                      help="sets of test scales, each comma-separated: e.g. --scales 1 0.5,0.75,1,1.25,1.5")
-    ENGINE.add_sweep(p, default="eager", help="comma-separated: eager, graph (CUDA), onnxruntime (CPU, fp32), "
-                                              "openvino (CPU, fp32 / bf16)")
+    ENGINE.add_sweep(p, default=",".join(ExploreGrid.engine), help="comma-separated, from the engine registry: " +
+                     "; ".join(f"{k.name}: {k.help}" for k in BACKENDS.values()))
     DATA.add(p, help="COCO folder or annotation .json (AP), MOTChallenge sequence folder with img1/ and gt/gt.txt "
                      "(HOTA, IDF1, MOTA of the default tracker), image folder or video (agreement); default: frames "
                      "of the demo clip")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.cli.options import ARCH, INPUT_SIZE, OUT, TASK, WEIGHTS
+from centernet.inference.backends.onnxruntime import NAME as ONNXRUNTIME
 from centernet.inference.onnx_export import export_onnx
 from centernet.models.zoo import default_weights
 
@@ -22,5 +23,5 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     weights = args.weights or default_weights(args.task or "ctdet")
     path = export_onnx(weights, args.out or Path(Path(weights).stem + ".onnx"), args.input_size, args.arch, args.task)
-    print(f"wrote {path} (ONNX opset 19; run it with onnxruntime or `detect --engine onnx`)")
+    print(f"wrote {path} (ONNX opset 19; `main.py detect --weights {path}` runs it in the {ONNXRUNTIME} engine)")
     return 0

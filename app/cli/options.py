@@ -12,7 +12,8 @@ from centernet.errors import ConfigError
 from centernet.inference import tta
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.inference.engines import ENGINE_NAMES, PRECISIONS
+from centernet.inference.backends.base import PRECISIONS
+from centernet.inference.backends.registry import ENGINE_NAMES, engine_help
 from centernet.models.heads import TASKS
 from centernet.tracking import DEFAULT_TRACKER, TRACKERS
 
@@ -128,10 +129,7 @@ DEVICE = Option("--device", "cpu, cuda, cuda:N or auto (default); with --engine 
                 "integrated GPU OpenVINO sees)", {"default": _CONFIG.device})
 KEEP_RES = Option("--keep-res", "keep the image resolution (padded), as the original", {"action": "store_true"})
 INPUT_SIZE = Option("--input-size", "network input HxW or N (default: the checkpoint's)", {"type": parse_size})
-ENGINE = Option("--engine", "auto: CUDA graph on a GPU; on a CPU the fastest of eager, onnxruntime and openvino for "
-                "this model, measured once (cached); onnxruntime / openvino: the model exported to ONNX once (cached) "
-                "and run by ONNX Runtime / OpenVINO; plain: the model exactly as loaded",
-                {"default": _CONFIG.engine, "choices": ENGINE_NAMES})
+ENGINE = Option("--engine", engine_help(), {"default": _CONFIG.engine, "choices": ENGINE_NAMES})
 PRECISION = Option("--precision", "network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, "
                    "or a CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "
                    "(fp16 on a GPU, bf16 on such a CPU, else fp32)", {"default": _CONFIG.precision, "choices": PRECISIONS})

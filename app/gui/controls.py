@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Mapping
 
 from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
@@ -11,7 +12,8 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QFileDialog, QGri
 from centernet.classes import parse_classes
 from centernet.errors import InputError
 from centernet.inference.config import DetectorConfig
-from centernet.inference.engines import engine_unsupported_reason
+from centernet.inference.backends.base import Workload
+from centernet.inference.backends.registry import AUTO, BACKENDS, unsupported_reason
 from centernet.io.render import RenderOptions
 from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
@@ -44,19 +46,44 @@ def _row(*widgets, stretch_index: int | None = None) -> QHBoxLayout:
     return row
 
 
-# The engine menu, in order: (label, (device, engine, precision)); entries this machine cannot run are left out.
-ENGINE_ENTRIES = (
-    # first: the CPU default where bf16 is native; "auto" times eager, ONNX Runtime and OpenVINO once per model
-    ("CPU · bf16 · fastest engine (timed once)", ("cpu", "auto", "bf16")),
-    ("CPU · fp32 · fastest engine (timed once)", ("cpu", "auto", "fp32")),
-    ("CPU · bf16 OpenVINO", ("cpu", "openvino", "bf16")),
-    ("CPU · fp32 OpenVINO", ("cpu", "openvino", "fp32")),
-    ("CPU · fp32 ONNX Runtime (exported once)", ("cpu", "onnxruntime", "fp32")),
-    ("CUDA · fp16 graph", ("cuda", "graph", "fp16")),
-    ("CUDA · bf16 graph", ("cuda", "graph", "bf16")),
-    ("CUDA · fp32 graph", ("cuda", "graph", "fp32")),
-    ("CUDA · fp32 eager", ("cuda", "eager", "fp32")),
-)
+DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA"}
+NO_NATIVE_BF16 = "this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 would run slower than fp32"
+
+
+def engine_entries(cuda: bool, cpu_bf16: bool, installed: Mapping[str, bool]) -> list[tuple[str, tuple, str | None]]:
+    """The engine menu, in order, from the registry: (label, (device, engine, precision), why it cannot run or
+    None). Per device (CUDA first where there is one): auto, then every registered backend at each precision it
+    runs there; a backend this machine cannot offer at all appears once, with its reason. The first entry is
+    the CPU's auto, which always runs."""
+    out: list[tuple[str, tuple, str | None]] = []
+    devices = ("cpu", "cuda") if cuda else ("cpu",)
+    for device in devices:
+        precisions = ("fp16", "bf16", "fp32") if device == "cuda" else ("bf16", "fp32") if cpu_bf16 else ("fp32",)
+        for p in precisions:
+            out.append((f"{DEVICE_LABELS[device]} · {p} · {AUTO} (fastest engine{', timed once' if device == 'cpu' else ''})",
+                        (device, AUTO, p), None))
+        for kind in BACKENDS.values():
+            for p in kind.precisions:
+                if device in kind.devices and (device == "cuda" or p != "fp16"):
+                    why = kind.unsupported_reason(Workload(device, p, installed=installed))
+                    if device == "cpu" and p == "bf16" and not cpu_bf16:
+                        why = why or NO_NATIVE_BF16
+                    out.append((f"{DEVICE_LABELS[device]} · {p} {kind.label}", (device, kind.name, p), why))
+    for kind in BACKENDS.values():   # backends that need a device this machine lacks
+        if not any(d in devices for d in kind.devices):
+            device, p = kind.devices[0], "fp32" if "fp32" in kind.precisions else kind.precisions[0]
+            why = kind.unsupported_reason(Workload("cpu", p, installed=installed))
+            out.append((f"{DEVICE_LABELS[device]} · {p} {kind.label}", (device, kind.name, p),
+                        why or f"needs a {DEVICE_LABELS[device]} device"))
+    return out
+
+
+def engine_text(detector) -> str:
+    """What runs, for the readout and the menu: 'auto: OpenVINO bf16, fastest of 3, 24 ms/forward'."""
+    b = detector.backend
+    kind = BACKENDS.get(b.name)
+    what = f"{kind.label if kind else b.name} {b.precision}"
+    return f"{AUTO}: {what}, {b.note}" if detector.engine_asked == AUTO else what
 
 
 def engine_key(device: str, engine: str, precision: str) -> str:
@@ -73,10 +100,11 @@ class Controls(QWidget):
     cameras_wanted = pyqtSignal()
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), cuda: bool = False, cpu_bf16: bool = False,
-                 onnx_runtime: bool = False, openvino: bool = False, parent=None):
+                 installed: Mapping[str, bool] | None = None, parent=None):
         """`config`: the model the command line asked for; the panel holds it whole and replaces the fields the
         user changes (checkpoint, engine, precision, input size, flip), so the fields it does not show (scales,
-        calib) travel on untouched."""
+        calib) travel on untouched. installed: backend name -> its runtime is importable
+        (registry.installed_runtimes(); None: none)."""
         super().__init__(parent)
         self.setObjectName("controls")
         self.given = config                       # --arch / --task apply to the checkpoint they came with
@@ -89,7 +117,8 @@ class Controls(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
         layout.addWidget(self._source_group())
-        layout.addWidget(self._model_group(cuda, cpu_bf16, onnx_runtime, openvino))
+        self.cuda, self.cpu_bf16, self.installed = cuda, cpu_bf16, dict(installed or {})
+        layout.addWidget(self._model_group(cuda, cpu_bf16, self.installed))
         layout.addWidget(self._display_group())
         layout.addStretch(1)
 
@@ -190,7 +219,7 @@ class Controls(QWidget):
             self.source_requested.emit(spec)
 
     # ---- model --------------------------------------------------------------------------------------
-    def _model_group(self, cuda: bool, cpu_bf16: bool, onnx_runtime: bool, openvino: bool) -> QGroupBox:
+    def _model_group(self, cuda: bool, cpu_bf16: bool, installed: Mapping[str, bool]) -> QGroupBox:
         group = QGroupBox("Model")
         grid = QGridLayout(group)
         grid.setColumnStretch(1, 1)
@@ -218,17 +247,15 @@ class Controls(QWidget):
         grid.addWidget(QLabel("Input"), 2, 0)
         grid.addWidget(self.input_size, 2, 1)
         self.engine = QComboBox()
-        installed = {"onnxruntime": onnx_runtime, "openvino": openvino}
-        for label, (device, engine, precision) in ENGINE_ENTRIES:
-            if device == "cuda" and not cuda or device == "cpu" and precision == "bf16" and not cpu_bf16:
-                continue  # GPU entries only with CUDA; CPU bf16 only where it is native (else slower than fp32)
-            if engine_unsupported_reason(engine, device, precision, installed=installed) is None:
-                self.engine.addItem(label, (device, engine, precision))
-        entries = [self.engine.itemData(i) for i in range(self.engine.count())]
-        if cuda and ("cuda", "graph", "fp16") in entries:  # findData compares tuples by identity: search here
-            self.engine.setCurrentIndex(entries.index(("cuda", "graph", "fp16")))
-        self.engine.setToolTip("Device, engine and precision (graph: the whole frame path captured once "
-                               "as a CUDA graph; ctdet models)")
+        self.engine_labels: list[str] = []
+        for label, data, why in engine_entries(cuda, cpu_bf16, installed):
+            self.engine.addItem(label, data)
+            self.engine_labels.append(label)
+            self._set_entry_reason(self.engine.count() - 1, why)
+        entries = [self.engine.itemData(i) for i in range(self.engine.count())]  # findData compares tuples by identity
+        self.engine.setCurrentIndex(entries.index(("cuda", AUTO, "fp16")) if cuda else 0)  # GPU default: auto fp16
+        self.engine.setToolTip("Device, engine and precision: every registered engine; one that cannot run "
+                               "the model says why")
         grid.addWidget(QLabel("Engine"), 3, 0)
         grid.addWidget(self.engine, 3, 1)
         self.flip = QCheckBox("Flip test (average with the mirrored image)")
@@ -277,7 +304,8 @@ class Controls(QWidget):
         kind = device.split(":")[0]
         if self.engine.currentData()[0] == kind:
             return
-        index = next((i for i in range(self.engine.count()) if self.engine.itemData(i)[0] == kind), -1)
+        index = next((i for i in range(self.engine.count()) if self.engine.itemData(i)[0] == kind and self._usable(i)),
+                     -1)
         if index >= 0:
             with QSignalBlocker(self.engine):
                 self.engine.setCurrentIndex(index)
@@ -286,7 +314,7 @@ class Controls(QWidget):
         """Select the entry for an engine and precision (from the command line) when this machine offers it."""
         for i in range(self.engine.count()):
             _, e, p = self.engine.itemData(i)
-            if p == precision and (e == engine or engine == "auto"):
+            if p == precision and (e == engine or engine == AUTO) and self._usable(i):
                 with QSignalBlocker(self.engine):
                     self.engine.setCurrentIndex(i)
                 return
@@ -298,11 +326,40 @@ class Controls(QWidget):
     def set_engine_choice(self, choice: str) -> bool:
         """Select a saved entry; False when this machine does not offer it (a GPU entry without CUDA)."""
         for i in range(self.engine.count()):
-            if engine_key(*self.engine.itemData(i)) == choice:
+            if engine_key(*self.engine.itemData(i)) == choice and self._usable(i):
                 with QSignalBlocker(self.engine):
                     self.engine.setCurrentIndex(i)
                 return True
         return False
+
+    def _usable(self, i: int) -> bool:
+        return self.engine.model().item(i).isEnabled()
+
+    def _set_entry_reason(self, i: int, why: str | None) -> None:
+        """Enable an engine entry, or disable it with the reason it cannot run (in its text and tooltip)."""
+        self.engine.model().item(i).setEnabled(why is None)
+        self.engine.setItemText(i, self.engine_labels[i] if why is None else f"{self.engine_labels[i]} — {why}")
+        self.engine.setItemData(i, why or "", Qt.ItemDataRole.ToolTipRole)
+
+    def set_engine_reasons(self, detector) -> None:
+        """After a model loads: which entries can run it (its task, decoding, sizes, convolutions) and why not;
+        the chosen entry names what runs ('auto: OpenVINO bf16, fastest of 3, 24 ms/forward')."""
+        running = (detector.device.type, detector.engine_asked, detector.precision_asked)
+        for i in range(self.engine.count()):
+            device, engine, precision = self.engine.itemData(i)
+            why = unsupported_reason(engine, replace(detector.workload(precision, device), installed=self.installed))
+            if why is None and device == "cpu" and precision == "bf16" and not self.cpu_bf16:
+                why = NO_NATIVE_BF16
+            if why is None and device == "cuda" and not self.cuda:
+                why = f"needs a {DEVICE_LABELS[device]} device"
+            if (device, engine, precision) == running:
+                with QSignalBlocker(self.engine):
+                    self._set_entry_reason(i, None)
+                    if engine == AUTO:
+                        self.engine.setItemText(i, f"{self.engine_labels[i]} — {engine_text(detector)}")
+                continue
+            with QSignalBlocker(self.engine):
+                self._set_entry_reason(i, why)
 
     def model_request(self) -> DetectorConfig:
         """The config the panel holds, with the engine, precision, input size and flip the widgets show now."""
@@ -324,6 +381,7 @@ class Controls(QWidget):
         self.model_info.setText(f"{info.task} · {info.arch} · {info.num_classes} classes · input {size} · "
                                 f"{info.format} format · {detector.device}")
         self.flip.setEnabled(info.decode.get("rule", "centernet") == "centernet")
+        self.set_engine_reasons(detector)
         self.set_task(info.task, info.class_names)
 
     def set_task(self, task: str, class_names) -> None:

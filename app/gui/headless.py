@@ -42,14 +42,6 @@ class HeadlessOptions:
     verbose: bool = False              # keep FFmpeg's / OpenCV's own log lines
 
 
-def engine_line(detector) -> str:
-    """`engine: openvino bf16 (auto: fastest of 3, 24 ms/forward)`: what runs and why, said once."""
-    precision = (getattr(detector, "precision", None) or getattr(getattr(detector, "engine", None), "precision", None)
-                 or getattr(getattr(detector, "model", None), "precision", None) or "fp32")
-    reason = getattr(detector, "engine_reason", "")
-    return f"engine: {detector.engine_name} {precision}" + (f" ({reason})" if reason else "")
-
-
 class Readout:
     """Prints the per-second and the final lines."""
 
@@ -86,7 +78,7 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     except CenterNetError as e:
         say(f"error: {e}", err=True)
         return 2
-    say(engine_line(detector), out)
+    say(f"engine: {detector.engine_summary}", out)
     say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}", out)
     readout = Readout(detector, out)
     started = time.monotonic()

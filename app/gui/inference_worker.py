@@ -114,16 +114,14 @@ class HeatmapTap:
         self._handles = []
 
     def attach(self, detector) -> None:
-        """Hook the modules the detector may run: its engine's prepared model and the model as loaded.
+        """Hook the modules the detector's backend runs per frame (`hook_modules`) and the model as loaded.
 
-        Not a graph engine's model: it runs only to warm up and capture a CUDA graph, where a hook's
+        Not a graph backend's model: it runs only to warm up and capture a CUDA graph, where a hook's
         blocking copy would break the capture (replays run no module: `compute` draws the heatmap)."""
         self.detach()
-        engine = getattr(detector, "engine", None)
-        engine_model = None if getattr(engine, "mode", None) == "graph" else getattr(engine, "model", None)
         seen = set()
-        for module in (engine_model, getattr(detector, "model", None)):
-            if module is not None and hasattr(module, "register_forward_hook") and id(module) not in seen:
+        for module in (*detector.backend.hook_modules(), detector.model):
+            if id(module) not in seen:
                 seen.add(id(module))
                 self._handles.append(module.register_forward_hook(self._hook))
 

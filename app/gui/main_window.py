@@ -16,7 +16,7 @@ from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
 from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.capture import CameraLister, SourceInfo
-from app.gui.controls import engine_key
+from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
         self.stats.reset()          # the readout describes this model from now on
         self.latency.clear()
         self.controls.set_model_info(detector)
-        self.device_text = device_description(detector.device)
+        self.device_text = f"{device_description(detector.device)} · engine {engine_text(detector)}"
         weights = self.pipeline.model_request.weights
         name = Path(weights).name if weights else "default model"
         self.model_label.setText(f"{name}: {detector.info.task} {detector.info.arch}")

@@ -6,8 +6,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from centernet.inference.engine import cpu_has_native_bf16
-from centernet.inference.onnx_export import onnx_runtime_available
-from centernet.inference.openvino_engine import openvino_available
+from centernet.inference.backends.registry import installed_runtimes
 
 from app.gui.controls import Controls, TransportBar
 from app.gui.latency_panel import LatencyPanel
@@ -25,9 +24,8 @@ def build_panels(window: QMainWindow) -> None:
     v.addWidget(window.transport)
     window.setCentralWidget(central)
 
-    window.controls = Controls(window.config, cuda=window.cuda,
-                               cpu_bf16=cpu_has_native_bf16(), onnx_runtime=onnx_runtime_available(),
-                               openvino=openvino_available())
+    window.controls = Controls(window.config, cuda=window.cuda, cpu_bf16=cpu_has_native_bf16(),
+                               installed=installed_runtimes())
     scroll = QScrollArea()
     scroll.setWidget(window.controls)
     scroll.setWidgetResizable(True)

@@ -19,7 +19,7 @@ class DetectorConfig:
     flip: bool = False                         # flip test-time augmentation
     scales: tuple[float, ...] = (1.0,)         # test scales, merged with soft-NMS when several
     calib: Path | None = None                  # ddd camera: a calibration file, or a folder of per-image files
-    engine: str = "auto"                       # see engines.ENGINE_NAMES
+    engine: str = "auto"                       # see backends/registry.py ENGINE_NAMES
     precision: str = "fp32"                    # fp32, fp16, bf16 or auto
 
     def __post_init__(self):  # normalise the types callers pass (lists from JSON, str paths)

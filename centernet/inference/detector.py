@@ -12,23 +12,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from centernet.inference import engine_choice as ec
 from centernet.inference.config import DetectorConfig
 from centernet.inference.decode_movenet import movenet_decode
-from centernet.inference.onnx_export import (OnnxRuntimeModel, cached_onnx_model, info_from_metadata,
-                                             onnx_runtime_available)
+from centernet.inference.backends.auto import choose_backend
+from centernet.inference.backends.base import Backend, Target, Workload
+from centernet.inference.backends.onnxruntime import NAME as ONNXRUNTIME, load_exported
+from centernet.inference.backends.registry import AUTO, BACKENDS, unsupported_reason
 from centernet.geometry.cameras import DEFAULT_CAMERA, load_camera
 from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.decode import decode_fixed, peaks_from_flat_index
-from centernet.inference.engine import Engine, graph_ready, resolve_precision, tune_cpu_threads
-from centernet.inference.engines import engine_unsupported_reason
+from centernet.inference.engine import graph_ready
 from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
-from centernet.inference.openvino_engine import (PEAK_INDEX, PEAK_SCORES, OpenVinoModel, cached_openvino_model,
-                                                 has_deformable_conv, openvino_available)
+from centernet.inference.openvino_engine import PEAK_INDEX, PEAK_SCORES, has_deformable_conv
 from centernet.geometry.boxes3d import alpha_to_rot_y, location_from_center
 from centernet.models.zoo import cache_dir, default_weights
 from centernet.timing import StageTimer
@@ -63,17 +62,15 @@ class Detector:
         """flip: average with the mirrored image (ctdet, multi_pose; ddd ignores it, as the original).
         scales: test scales, merged with the original's soft-NMS when more than one (ddd uses the first).
         camera: 3x4 projection matrix for ddd (default: the original's KITTI camera).
-        engine: "auto" (on a GPU a CUDA graph for ctdet, multi_pose and ddd at one scale, flip
-        included; tuned eager for several scales, MoveNet, keep_res and on the CPU), "eager", "graph",
-        "onnxruntime" (CPU: the model exported to ONNX once, cached, run by ONNX Runtime), "openvino"
-        (the same export run by OpenVINO; device cpu, or gpu for an Intel integrated GPU) or "plain"
-        (the model exactly as loaded); on a CPU "auto" measures which of eager, onnxruntime and
-        openvino runs this model fastest (engine_choice.py, cached); `engine_name` and
-        `engine_reason` say what runs and why. precision: fp32, fp16 (GPU), bf16, or auto (engine.py)."""
-        self.openvino_device = str(device)  # OpenVINO's device; torch then pre-processes and decodes on the CPU
-        self.device = resolve_device("cpu" if engine == "openvino" else device)
-        self.model = model.to(self.device).eval()
-        # taken before an engine may replace the torch model by an ONNX Runtime / OpenVINO one, which has no weights
+        engine: a registered backend's name (backends/registry.py: eager, graph, onnxruntime,
+        openvino, plain) or "auto" (backends/auto.py: on a GPU the CUDA graph where it can run the
+        model, eager otherwise; on a CPU the fastest backend for this model, measured once, cached);
+        `engine_name`, `engine_reason` and `engine_summary` say what runs and why.
+        precision: fp32, fp16 (GPU), bf16, or auto (engine.py)."""
+        kind = BACKENDS.get(engine)
+        self.requested_device = str(device)  # a backend that picks its own device (OpenVINO) reads it
+        self.device = resolve_device("cpu" if kind is not None and kind.picks_own_device else device)
+        self.model = model.to(self.device).eval()   # the model as loaded: the backend prepares its own copy
         self.weights_sha256 = state_dict_sha256(self.model)
         self.info = info
         self.k = int(k or info.decode.get("k", 100))
@@ -92,82 +89,45 @@ class Detector:
         self.scales = scales
         self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
         self.timer = StageTimer(self.device)
-        self.engine_name, self.engine_reason = engine, "asked for"
-        self.engine = self._make_engine(engine, precision)
+        self.engine_asked, self.precision_asked = engine, precision   # what was asked ("auto" or a backend)
+        self.backend: Backend = self._make_backend(engine, precision)
 
-    def _make_engine(self, mode: str, precision: str):
-        """The fast path for this model (None: run the model exactly as loaded)."""
-        if mode == "auto" and not isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)) \
-                and self._measured_choice_applies():
-            choice = self._choose_cpu_engine(precision)
-            mode, precision, self.engine_reason = choice.engine, choice.precision, choice.reason
-        if mode == "onnxruntime" and not isinstance(self.model, OnnxRuntimeModel):
-            self.model = self._onnx_runtime_model(precision)
-        if mode == "openvino" and not isinstance(self.model, OpenVinoModel):
-            self.model = self._openvino_model(precision)
-        if mode in ("plain", "onnxruntime", "openvino") or isinstance(self.model, (OnnxRuntimeModel, OpenVinoModel)):
-            self.engine_name = {OnnxRuntimeModel: "onnxruntime", OpenVinoModel: "openvino"}.get(type(self.model), mode)
-            return None
-        not_graph = self._unsupported_reason("graph", "fp32")  # precision is the Engine's to check
-        if not_graph and mode == "graph":
-            raise ConfigError(not_graph)
-        if not_graph and mode == "auto":
-            mode = "eager"
-        try:  # the engine itself refuses what needs a per-image input size (keep_res) or a GPU
-            engine = Engine(self.model, self.spec, self.device, precision, mode, self.k,
-                            self.info.decode.get("box_mode", "size"), self.task, flip_pairs=self.flip_pairs)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        self.engine_name = engine.mode
-        return engine
-
-    def _measured_choice_applies(self) -> bool:
-        """`auto` measures on a CPU for a torch model at one fixed input size (keep_res and several
-        scales need a per-image size, which only the eager engine serves)."""
-        return self.device.type == "cpu" and not self.spec.keep_res and self.scales == (1.0,)
-
-    def _choose_cpu_engine(self, precision: str):
-        """The fastest CPU engine for this model, input size, precision and machine (cached)."""
-        try:
-            resolved = resolve_precision(precision, self.device)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        threads = tune_cpu_threads()
-        size = tuple(self.spec.input_size)
-        candidates = ec.cpu_candidates(resolved, precision, has_deformable_conv(self.model),
-                                       {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()})
-        key = ec.choice_key(self.weights_sha256, size, resolved, ec.cpu_model_name(), threads)
-        return ec.choose_cpu_engine(candidates, key, self._candidate_runner, size, cache_dir() / "engine_choice.json")
-
-    def _candidate_runner(self, candidate):
-        """A forward of one candidate engine, for the measurement."""
-        if candidate.engine == "onnxruntime":
-            return self._onnx_runtime_model(candidate.precision)
-        if candidate.engine == "openvino":
-            return self._openvino_model(candidate.precision)
-        return Engine(self.model, self.spec, self.device, candidate.precision, "eager", self.k, task=self.task).forward
-
-    def _openvino_model(self, precision: str):
-        """The model exported to ONNX (cached) and compiled by OpenVINO: one input size, fp32 or bf16."""
-        reason = self._unsupported_reason("openvino", precision)
+    def _make_backend(self, engine: str, precision: str) -> Backend:
+        """The registered backend asked for, or the one `auto` picks (backends/auto.py)."""
+        target = Target(self.model, self.info, self.spec, self.device, self.k, self.flip_pairs, self.requested_device)
+        if engine == AUTO:
+            return choose_backend(target, self.workload, precision, self.weights_sha256,
+                                  cache_dir() / "engine_choice.json")
+        reason = unsupported_reason(engine, self.workload(precision))
         if reason:
             raise ConfigError(reason)
-        precision = resolve_precision(precision, self.device) if precision == "auto" else precision
-        return cached_openvino_model(self.model, self.info, tuple(self.spec.input_size), precision,
-                                     threads=tune_cpu_threads(), device=self.openvino_device, k=self.k)
+        return BACKENDS[engine].prepare(target, precision)
 
-    def _onnx_runtime_model(self, precision: str):
-        """The model exported to ONNX (cached) and run by ONNX Runtime: CPU, fp32, one input size."""
-        reason = self._unsupported_reason("onnxruntime", precision)
-        if reason:
-            raise ConfigError(reason)
-        return cached_onnx_model(self.model, self.info, tuple(self.spec.input_size), threads=tune_cpu_threads())
+    def workload(self, precision: str, device: str | None = None) -> Workload:
+        """What this model asks of a backend at `precision` (on `device`, default its own device type)."""
+        return Workload(device or self.device.type, precision, self.task,
+                        decodes_centernet=self.info.decode.get("rule", "centernet") == "centernet",
+                        multi_scale=self.scales != (1.0,), fixed_size=graph_ready(self.spec),
+                        deformable=has_deformable_conv(self.model), arch=self.info.arch)
 
-    def _unsupported_reason(self, engine: str, precision: str) -> str | None:
-        """Why `engine` cannot run this model as configured (engines.py holds the rules), or None."""
-        return engine_unsupported_reason(engine, self.device.type, precision, self.task,
-                                         decodes_centernet=self.info.decode.get("rule", "centernet") == "centernet",
-                                         multi_scale=self.scales != (1.0,), fixed_size=graph_ready(self.spec))
+    @property
+    def engine(self):
+        """The torch `Engine` the backend runs (its stats, pipelines and prepared model), or None."""
+        return self.backend.engine
+
+    @property
+    def engine_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def engine_reason(self) -> str:
+        return self.backend.reason
+
+    @property
+    def engine_summary(self) -> str:
+        """One line for a readout: 'openvino bf16 (auto: fastest of 3, 24 ms/forward)' or 'eager fp32 (asked for)'."""
+        b = self.backend
+        return f"{b.name} {b.precision} ({f'{AUTO}: {b.note}' if self.engine_asked == AUTO else b.note})"
 
     @property
     def flip_pairs(self) -> tuple:
@@ -176,13 +136,12 @@ class Detector:
 
     @property
     def uses_graph(self) -> bool:
-        return self.engine is not None and self.engine.mode == "graph"
+        """The backend serves whole frames (a captured CUDA graph of the frame pipeline)."""
+        return self.backend.runs_frames
 
     def forward(self, batch: torch.Tensor) -> dict:
-        """The network's raw heads for a pre-processed batch, through the engine when there is one."""
-        if self.engine is not None:
-            return self.engine.forward(batch)
-        return self.model(batch.to(self.device))
+        """The network's raw heads for a pre-processed batch, through the backend."""
+        return self.backend.run(batch)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, arch: str | None = None, task: str | None = None,
@@ -190,9 +149,9 @@ class Detector:
         """Load any checkpoint (original or ours); with no path, the shipped default model for the task."""
         if path is None:
             path = default_weights(task or "ctdet")
-        if str(path).lower().endswith(".onnx"):
-            model = OnnxRuntimeModel(path)
-            return cls(model, info_from_metadata(model, path), "cpu", **kwargs)
+        if str(path).lower().endswith(".onnx"):  # an exported file runs in ONNX Runtime whatever was asked
+            session, info = load_exported(path)
+            return cls(session, info, "cpu", **{**kwargs, "engine": ONNXRUNTIME, "precision": "fp32"})
         model, info = load_checkpoint(path, arch=arch, task=task)
         return cls(model, info, device, **kwargs)
 
@@ -224,7 +183,7 @@ class Detector:
         cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
         """
         self.timer.reset()
-        if self.uses_graph:
+        if self.backend.runs_frames:
             return self._detect_graph(images, cameras)
         scales = self.scales[:1] if self.task == "ddd" else self.scales
         flip = self.flip and self.task in FLIP_TASKS
@@ -253,14 +212,14 @@ class Detector:
 
     def _detect_graph(self, images: list[np.ndarray],
                       cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
-        """Every image through the engine's frame pipeline (the captured CUDA graph in graph mode):
+        """Every image through the backend's frame pipeline (the captured CUDA graph):
         images of one size share a run, at most MAX_FRAME_BATCH at a time. Same results as the
         eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
         frames = [as_bgr_uint8(img) for img in images]
         results: list[Detections | None] = [None] * len(images)
         for indices in _batches_by_size(frames, MAX_FRAME_BATCH):
-            with self.timer("graph"):
-                out = self.engine.run_frames([frames[i] for i in indices], flip=self.flip, spec=self.spec)
+            with self.timer(self.backend.name):   # one stage: the backend's whole frame path
+                out = self.backend.run_frames([frames[i] for i in indices], flip=self.flip, spec=self.spec)
             with self.timer("post"):
                 for i, dets in zip(indices, out.detections.split()):
                     results[i] = self.to_image(dets, out.transform, self._camera(cameras, i))

@@ -27,9 +27,9 @@ from torch import nn
 
 from centernet.inference.bn_folding import fold_batch_norm
 from centernet.inference.cuda_graph import CudaGraphPipeline
-from centernet.inference.engines import engine_unsupported_reason
+from centernet.inference.backends.base import Workload, precision_reason
 from centernet.detections import FixedDetections
-from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
+from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS, DecodeOptions, FramePipeline
 from centernet.geometry.transforms import InputTransform, PreprocessSpec, plan_task_transform
 from centernet.models.backbones.dcn import use_fast_deform_conv
 from kernels.runtime import probe
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 MAX_GRAPHS = 8  # captured graphs kept (each holds its own memory pool): least recently used go first
 GRAPH_RESIZE_MODES = ("affine", "stretch", "pad_square")
+MODES = ("eager", "graph")  # the two torch backends this engine serves (backends/eager.py, backends/graph.py)
+EAGER, GRAPH = MODES
+GRAPH_NEEDS = "the graph engine needs CUDA, a ctdet, multi_pose or ddd model and a fixed input size"
 
 
 @dataclass
@@ -78,7 +81,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         if device.type == "cuda":
             return "fp16"
         return "bf16" if cpu_has_native_bf16() else "fp32"
-    unsupported = engine_unsupported_reason("eager", device.type, precision)
+    unsupported = precision_reason(Workload(device.type, precision))
     if unsupported:
         raise ValueError(unsupported)
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
@@ -147,11 +150,11 @@ class Engine:
         if device.type == "cpu":
             tune_cpu_threads()
         precision = resolve_precision(precision, device)
-        not_graph = engine_unsupported_reason("graph", device.type, precision, task, fixed_size=graph_ready(spec))
+        not_graph = graph_reason(Workload(device.type, precision, task, fixed_size=graph_ready(spec)))
         can_graph = not_graph is None
-        if mode == "graph" and not can_graph:
+        if mode == GRAPH and not can_graph:
             raise ValueError(not_graph)
-        self.mode = ("graph" if can_graph else "eager") if mode == "auto" else mode
+        self.mode = (GRAPH if can_graph else EAGER) if mode == "auto" else mode
         self.precision = precision
         self.deform_conv = deform_conv_kind(self.mode, device, precision)
         self.model = prepare_model(model, device, precision, fast_deform=self.deform_conv == "gathered")
@@ -210,7 +213,7 @@ class Engine:
                    spec: PreprocessSpec | None = None) -> PipelineOutput:
         """Same-size BGR uint8 frames -> their fixed-shape detections on the host (output-map cells)."""
         hw = tuple(frames[0].shape[:2])
-        graph = self.graph_for(hw, len(frames), flip, spec) if self.mode == "graph" else None
+        graph = self.graph_for(hw, len(frames), flip, spec) if self.mode == GRAPH else None
         if graph is not None:
             dets = graph.run(frames)
             self.stats.replays += 1
@@ -252,7 +255,7 @@ def deform_conv_kind(mode: str, device: torch.device, precision: str) -> str:
     leaves it out and replays give wrong outputs with no error; the gathered conv runs on the
     current stream, in fp16 too. Also gathered on the CPU (faster) and in bf16 (torchvision has no
     bf16 kernel); torchvision's otherwise."""
-    if mode == "graph" or device.type == "cpu" or precision == "bf16":
+    if mode == GRAPH or device.type == "cpu" or precision == "bf16":
         return "gathered"
     return "torchvision"
 
@@ -270,6 +273,21 @@ def kernels_usable() -> bool:
 def _say_kernels_off(reason: str, installed: bool) -> None:
     (log.warning if installed else log.info)(
         "CUDA kernels off: %s; the torch pre-processing and decode run instead", reason)
+
+
+def graph_reason(w: Workload) -> str | None:
+    """Why a captured CUDA graph of the frame pipeline cannot run this workload, or None (precision aside)."""
+    if not w.decodes_centernet:
+        return "the graph engine cannot run a model that decodes its own way (MoveNet): use --engine auto or eager"
+    if w.multi_scale:
+        return "the graph engine runs one scale (multi-scale testing runs eager): use --engine auto or eager"
+    if w.device != "cuda":
+        return f"{GRAPH_NEEDS}: this runs on the {w.device.upper()}; use --engine eager"
+    if w.task not in PIPELINE_TASKS:  # the frame pipeline, which a CUDA graph captures
+        return f"{GRAPH_NEEDS}: this is a {w.task} model; use --engine eager"
+    if not w.fixed_size:
+        return f"{GRAPH_NEEDS}: the input size follows each image (--keep-res); use --engine eager"
+    return None
 
 
 def graph_ready(spec: PreprocessSpec) -> bool:

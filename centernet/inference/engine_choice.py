@@ -20,17 +20,18 @@ from typing import Callable
 
 import torch
 
+from centernet.inference.backends.base import Workload
+from centernet.inference.backends.registry import BACKENDS
 from centernet.io.writers.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
-CPU_ENGINES = ("eager", "onnxruntime", "openvino")
 OVERRIDE_ENV = "CENTERNET_CPU_ENGINE"
 WARMUP, REPEATS = 1, 3
 
 
 @dataclass(frozen=True)
 class Candidate:
-    engine: str     # eager, onnxruntime or openvino
+    engine: str     # a registered backend's name
     precision: str  # fp32 or bf16
 
     @property
@@ -44,22 +45,25 @@ class EngineChoice:
     precision: str
     reason: str                        # one line for the GUI, the headless readout and bench
     timings_ms: tuple = ()             # (label, median ms per forward) of every candidate measured
+    note: str = ""                     # the reason in a few words: "fastest of 3, 24 ms/forward"
 
 
 def cpu_candidates(precision: str, requested_precision: str, deformable: bool,
                    available: dict[str, bool]) -> list[Candidate]:
-    """The engines that can run this model at `precision` (already resolved: fp32 or bf16).
+    """The registered backends `auto` times on a CPU for this model at `precision` (already resolved: fp32
+    or bf16), in registry order.
 
-    ONNX Runtime runs fp32 only, so it competes when fp32 was resolved or precision was left to
-    "auto"; models with deformable convs stay with eager (OpenVINO cannot read them, ONNX Runtime
-    runs torchvision's slow reference op)."""
-    out = [Candidate("eager", precision)]
-    if deformable:
-        return out
-    if available.get("onnxruntime") and (precision == "fp32" or requested_precision == "auto"):
-        out.append(Candidate("onnxruntime", "fp32"))
-    if available.get("openvino"):
-        out.append(Candidate("openvino", precision))
+    A backend competes at the resolved precision, or at its own first one when precision was left to
+    "auto" (ONNX Runtime runs fp32 only); its capability rule and its `cpu_untimed_reason` may leave it
+    out (OpenVINO cannot read deformable convs, ONNX Runtime runs torchvision's slow reference op)."""
+    out = []
+    for kind in BACKENDS.values():
+        if kind.cpu_untimed_reason is None:
+            continue
+        p = precision if precision in kind.precisions else kind.precisions[0] if requested_precision == "auto" else None
+        w = Workload("cpu", p or precision, deformable=deformable, installed=available)
+        if p and kind.unsupported_reason(w) is None and kind.cpu_untimed_reason(w) is None:
+            out.append(Candidate(kind.name, p))
     return out
 
 
@@ -96,8 +100,9 @@ def pick(timings: dict[str, float], candidates: list[Candidate], note: str) -> E
     others = ", ".join(f"{c.label} {timings[c.label]:.0f}" for c in candidates if c != best)
     reason = (f"{best.label}: {timings[best.label]:.0f} ms/forward, fastest of "
               f"{len(candidates)} ({others or 'no other candidate'} ms); {note}")
-    return EngineChoice(best.engine, best.precision, reason, tuple((c.label, round(timings[c.label], 2))
-                                                                   for c in candidates))
+    return EngineChoice(best.engine, best.precision, reason,
+                        tuple((c.label, round(timings[c.label], 2)) for c in candidates),
+                        f"fastest of {len(candidates)}, {timings[best.label]:.0f} ms/forward")
 
 
 def choose_cpu_engine(candidates: list[Candidate], key: str, build: Callable[[Candidate], Callable],
@@ -111,11 +116,13 @@ def choose_cpu_engine(candidates: list[Candidate], key: str, build: Callable[[Ca
     if override:
         chosen = [c for c in candidates if c.engine == override]
         if chosen:
-            return EngineChoice(chosen[0].engine, chosen[0].precision, f"{chosen[0].label}: set by {OVERRIDE_ENV}")
+            return EngineChoice(chosen[0].engine, chosen[0].precision, f"{chosen[0].label}: set by {OVERRIDE_ENV}",
+                                note=f"set by {OVERRIDE_ENV}")
         log.warning("%s=%s cannot run this model: measuring instead", OVERRIDE_ENV, override)
     if len(candidates) == 1:
         only = candidates[0]
-        return EngineChoice(only.engine, only.precision, f"{only.label}: the only CPU engine for this model")
+        return EngineChoice(only.engine, only.precision, f"{only.label}: the only CPU engine for this model",
+                            note="the only CPU engine for this model")
     cached = read_cache(cache_file).get(key)
     if cached and {c.label for c in candidates} <= set(cached["timings_ms"]):
         return pick(dict(cached["timings_ms"]), candidates, f"measured {cached['date']}, cached")

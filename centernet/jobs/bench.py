@@ -21,7 +21,9 @@ from centernet.errors import ConfigError
 from centernet.inference.decode import gather_at
 from centernet.inference.detector import Detector, resolve_device
 from centernet.inference.engine import cpu_has_native_bf16, prepare_model
-from centernet.inference.onnx_export import onnx_runtime_available
+from centernet.inference.backends.eager import PLAIN
+from centernet.inference.backends.onnxruntime import NAME as ONNXRUNTIME
+from centernet.inference.backends.registry import BACKENDS
 from centernet.io.writers.atomic import write_json_atomic
 from centernet.jobs.bench_engines import load_slowdown
 from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, check_counts, model_for, time_variants
@@ -60,7 +62,7 @@ class BaselineDetector(Detector):
     torchvision's deformable conv), OpenCV pre-processing, the straightforward decode for ctdet."""
 
     def __init__(self, model, info, device, **kwargs):
-        super().__init__(model, info, device, engine="plain", **kwargs)
+        super().__init__(model, info, device, engine=PLAIN, **kwargs)
 
     def decode(self, outputs: dict, flip: bool = False) -> list[Detections]:
         if self.task != "ctdet" or flip or self.info.decode.get("rule", "centernet") != "centernet":
@@ -78,17 +80,17 @@ def cpu_ablation(model, info, device, input_size) -> list[Variant]:
     variants = []
     for name, kw in steps:
         prepared = prepare_model(model, device, **kw)
-        variants.append(Variant(name, Detector(prepared, info, device, engine="plain", input_size=input_size)))
+        variants.append(Variant(name, Detector(prepared, info, device, engine=PLAIN, input_size=input_size)))
     runtime = onnx_runtime_variant(model, info, input_size)
     return variants + ([runtime] if runtime else [])
 
 
 def onnx_runtime_variant(model, info, input_size) -> Variant | None:
     """The same model through the onnxruntime engine (None when the onnx extras are absent)."""
-    if not onnx_runtime_available():
+    if not BACKENDS[ONNXRUNTIME].installed():
         log.info("onnx extras not installed: no ONNX Runtime variant")
         return None
-    return Variant("onnxruntime fp32", Detector(model, info, "cpu", engine="onnxruntime", input_size=input_size))
+    return Variant(f"{ONNXRUNTIME} fp32", Detector(model, info, "cpu", engine=ONNXRUNTIME, input_size=input_size))
 
 
 def agreement(a: list[Detections], b: list[Detections], threshold: float = 0.3) -> float:
@@ -143,7 +145,7 @@ def bench(options: BenchOptions = BenchOptions()) -> dict:
         raise ConfigError(str(e)) from None
     eng = engine_det.engine
     mode = engine_det.engine_name
-    prec = eng.precision if eng else getattr(engine_det.model, "precision", "fp32")
+    prec = engine_det.backend.precision
     variants = [Variant(f"engine {mode} {prec}", engine_det)]
     if o.compare:
         variants.insert(0, Variant("plain fp32 eager", BaselineDetector(model, info, dev, input_size=size)))

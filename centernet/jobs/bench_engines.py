@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from centernet.inference.backends.base import Workload
+from centernet.inference.backends.registry import BACKENDS
 from centernet.inference.detector import Detector
 from centernet.inference.engine import cpu_has_native_bf16
 from centernet.inference.openvino_engine import has_deformable_conv
@@ -28,7 +30,9 @@ from centernet.models.zoo import default_weights
 
 log = logging.getLogger(__name__)
 DEFAULT_MODELS = ("default:ctdet", "default:multi_pose", "res_18", "dla_34")
-ENGINES = (("eager", "fp32"), ("eager", "bf16"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
+# every backend `auto` times on a CPU, at each CPU precision it runs (the registry's names)
+ENGINES = tuple((k.name, p) for k in BACKENDS.values() if k.cpu_untimed_reason is not None
+                for p in k.precisions if p in ("fp32", "bf16"))
 
 
 @dataclass(frozen=True)
@@ -82,18 +86,21 @@ def engine_detectors(model, info, size: int, engines=ENGINES) -> tuple[list[Vari
     variants, skipped, seen = [], {}, set()
     for engine, precision in engines:
         label = f"{engine} {precision}"
-        if engine == "eager" and precision == "bf16" and not cpu_has_native_bf16():
+        kind = BACKENDS[engine]
+        # torch emulates bf16 without native support (a runtime that picks its own device falls back itself)
+        if precision == "bf16" and not kind.picks_own_device and not cpu_has_native_bf16():
             skipped[label] = "no native bf16 on this CPU"
             continue
-        if engine == "onnxruntime" and has_deformable_conv(model):
-            skipped[label] = "DeformConv runs ONNX Runtime's reference op (not timed)"
+        untimed = kind.cpu_untimed_reason(Workload("cpu", precision, deformable=has_deformable_conv(model)))
+        if untimed:
+            skipped[label] = untimed
             continue
         try:
             det = Detector(model, info, "cpu", engine=engine, precision=precision, input_size=(size, size))
         except Exception as e:  # noqa: BLE001 - the table reports what an engine cannot run
             skipped[label] = str(e).split(":")[0]
             continue
-        ran = getattr(det.model, "precision", None) or (det.engine.precision if det.engine else precision)
+        ran = det.backend.precision
         if (engine, ran) in seen:
             skipped[label] = f"runs {ran} here (no native bf16)"
             continue

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 import torch
 
 from centernet.errors import ConfigError
-from centernet.inference.engines import engine_unsupported_reason
-from centernet.inference.onnx_export import onnx_runtime_available
-from centernet.inference.openvino_engine import openvino_available
+from centernet.inference.backends.registry import BACKENDS, engine_unsupported_reason, installed_runtimes
+from centernet.inference.engine import EAGER
 from centernet.jobs.explore.models import ModelSource
 from centernet.models.build import available_archs
 
 PRECISIONS = ("fp32", "fp16", "bf16")
-ENGINES = ("eager", "graph", "onnxruntime", "openvino")
+ENGINES = tuple(BACKENDS)  # every registered backend (the registry's names)
 PRECISION_RANK = {"fp32": 2, "fp16": 1, "bf16": 0}  # fewer mantissa bits rank lower
 
 
@@ -28,7 +27,7 @@ class ExploreGrid:
     precision: tuple = ("fp32",)
     flip: tuple = (False,)
     scales: tuple = ((1.0,),)
-    engine: tuple = ("eager",)
+    engine: tuple = (EAGER,)
 
     def __post_init__(self):
         for p in self.precision:
@@ -59,7 +58,7 @@ class Config:
     precision: str = "fp32"
     flip: bool = False
     scales: tuple = (1.0,)
-    engine: str = "eager"
+    engine: str = EAGER
 
     @property
     def multi_scale(self) -> bool:
@@ -72,7 +71,7 @@ class Config:
         return h * w * sum(s * s for s in self.scales) * (2 if self.flip else 1)
 
     def reference_rank(self) -> tuple:
-        return (self.cost, PRECISION_RANK[self.precision], self.engine == "eager")
+        return (self.cost, PRECISION_RANK[self.precision], self.engine == EAGER)
 
     def short(self) -> str:
         """The configuration without the model, defaults left out: '512 fp16 flip ms5 graph'."""
@@ -83,7 +82,7 @@ class Config:
             parts.append("flip")
         if self.multi_scale:
             parts.append(f"ms{len(self.scales)}" if len(self.scales) > 1 else f"x{self.scales[0]:g}")
-        if self.engine != "eager":
+        if self.engine != EAGER:
             parts.append(self.engine)
         return " ".join(parts)
 
@@ -124,8 +123,8 @@ def grid_configs(grid: ExploreGrid, sources: list[ModelSource]) -> list[Config]:
 
 
 def skip_reason(cfg: Config, device: torch.device) -> str:
-    """Why a configuration cannot run here, or "" when it can (the rules are engines.py's)."""
-    installed = {"onnxruntime": onnx_runtime_available(), "openvino": openvino_available()}
+    """Why a configuration cannot run here, or "" when it can (each backend's own rule, via the registry)."""
+    installed = installed_runtimes()
     gpu_bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
     return engine_unsupported_reason(cfg.engine, device.type, cfg.precision, cfg.model.task,
                                      multi_scale=cfg.multi_scale, installed=installed, gpu_bf16=gpu_bf16) or ""

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from centernet.inference.engine import GRAPH
 from centernet.jobs.explore.grid import Config
 from centernet.jobs.explore.images import ImageSet
 
 BOX_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 KEYPOINT_KEYS = ("AP", "AP50", "AP75", "APm", "APl")
-STAGE_ORDER = ("pre", "net", "decode", "post", "graph")
+STAGE_ORDER = ("pre", "net", "decode", "post", GRAPH)   # graph: the whole frame path of the graph backend
 
 
 TRACK_KEYS = ("HOTA", "IDF1", "MOTA", "IDsw")

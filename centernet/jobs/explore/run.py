@@ -14,7 +14,8 @@ from centernet.tracking import make_tracker
 from centernet.tracking.retrack import retrack
 from centernet.jobs.annotate.plan import AnnotateOptions
 from centernet.inference.detector import Detector
-from centernet.inference.engine import prepare_model
+from centernet.inference.backends.eager import PLAIN
+from centernet.inference.engine import EAGER, prepare_model
 from centernet.jobs.bench_timing import StageStats
 from centernet.jobs.explore.grid import Config
 from centernet.jobs.explore.images import ImageSet
@@ -81,8 +82,8 @@ def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) ->
     """
     base, info = pool.get(cfg.model)
     try:
-        if cfg.engine == "eager":
-            det = Detector(pool.prepared_model(cfg.model, cfg.precision), info, pool.device, engine="plain",
+        if cfg.engine == EAGER:  # the pool's prepared copy, shared by the configurations, run as it is
+            det = Detector(pool.prepared_model(cfg.model, cfg.precision), info, pool.device, engine=PLAIN,
                            input_size=cfg.input_size, **tta_kwargs(cfg))
         else:
             det = Detector(base, info, pool.device, engine=cfg.engine, precision=cfg.precision,
@@ -93,7 +94,7 @@ def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) ->
     dets, times, seen = [None] * len(order), [None] * len(order), set()
     for i in order:
         img = images.images[i]
-        if not seen or (cfg.engine == "graph" and img.shape not in seen):
+        if not seen or (det.uses_graph and img.shape not in seen):  # a graph is captured per frame size
             for _ in range(max(1, warmup)):
                 det(img)
             seen.add(img.shape)

@@ -10,7 +10,8 @@ from app.cli.main import build_parser
 from app.cli.options import detector_config, parse_scales
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.inference.engines import ENGINE_NAMES, PRECISIONS
+from centernet.inference.backends.base import PRECISIONS
+from centernet.inference.backends.registry import ENGINE_NAMES
 from centernet.models.heads import TASKS
 from centernet.models.zoo import DEFAULT_MODELS
 from tests.conftest import ROOT

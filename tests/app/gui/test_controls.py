@@ -38,10 +38,15 @@ def test_class_filter_and_threshold_make_the_render_options(qtbot):
     assert "unicorn" in c.class_filter_error.text()
 
 
+def usable(c):
+    """The engine menu's entries that can be chosen (the others are listed disabled, with their reason)."""
+    return [c.engine.itemData(i) for i in range(c.engine.count()) if c.engine.model().item(i).isEnabled()]
+
+
 def test_model_request_reflects_the_panel(qtbot):
     c = Controls(cuda=False)
     qtbot.addWidget(c)
-    assert [c.engine.itemData(i)[0] for i in range(c.engine.count())] == ["cpu"]   # no GPU options
+    assert {d for d, _, _ in usable(c)} == {"cpu"}   # no GPU options
     c.set_weights("/x/model.pth")
     c.set_input_size((384, 384))
     c.flip.setChecked(True)
@@ -53,9 +58,12 @@ def test_model_request_reflects_the_panel(qtbot):
     assert c.model_request().input_size == (416, 736)
     gpu = Controls(cuda=True)
     qtbot.addWidget(gpu)
-    assert gpu.engine.count() == 5
+    assert [e for e in usable(gpu) if e[0] == "cuda"] == [
+        ("cuda", "auto", "fp16"), ("cuda", "auto", "bf16"), ("cuda", "auto", "fp32"), ("cuda", "eager", "fp32"),
+        ("cuda", "eager", "bf16"), ("cuda", "eager", "fp16"), ("cuda", "graph", "fp16"), ("cuda", "graph", "bf16"),
+        ("cuda", "graph", "fp32"), ("cuda", "plain", "fp32")]
     r = gpu.model_request()
-    assert (r.device, r.engine, r.precision) == ("cuda", "graph", "fp16")
+    assert (r.device, r.engine, r.precision) == ("cuda", "auto", "fp16")   # auto: the graph where it can run
 
 
 def test_the_panel_holds_the_command_lines_config_whole_and_replaces_what_the_user_changes(qtbot):
@@ -80,21 +88,33 @@ def test_the_panel_holds_the_command_lines_config_whole_and_replaces_what_the_us
 def test_a_cpu_with_native_bfloat16_is_offered_bf16_first(qtbot):
     c = Controls(cuda=False, cpu_bf16=True)
     qtbot.addWidget(c)
-    assert [c.engine.itemData(i) for i in range(c.engine.count())] == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32")]
+    assert usable(c) == [("cpu", "auto", "bf16"), ("cpu", "auto", "fp32"), ("cpu", "eager", "fp32"),
+                         ("cpu", "eager", "bf16"), ("cpu", "plain", "fp32")]
     assert c.model_request().precision == "bf16"
-    plain = Controls(cuda=False, cpu_bf16=False, onnx_runtime=True)
+    plain = Controls(cuda=False, cpu_bf16=False, installed={"onnxruntime": True})
     qtbot.addWidget(plain)
     assert plain.model_request().precision == "fp32"
-    assert [plain.engine.itemData(i) for i in range(plain.engine.count())] == [("cpu", "auto", "fp32"),
-                                                                             ("cpu", "onnxruntime", "fp32")]
-    plain.engine.setCurrentIndex(1)
+    assert usable(plain) == [("cpu", "auto", "fp32"), ("cpu", "eager", "fp32"), ("cpu", "onnxruntime", "fp32"),
+                             ("cpu", "plain", "fp32")]
+    plain.set_engine("onnxruntime", "fp32")
     assert plain.model_request().engine == "onnxruntime"
-    vino = Controls(cuda=False, cpu_bf16=True, onnx_runtime=True, openvino=True)   # OpenVINO offered when installed
+    vino = Controls(cuda=False, cpu_bf16=True, installed={"onnxruntime": True, "openvino": True})   # OpenVINO offered when installed
     qtbot.addWidget(vino)
-    assert [vino.engine.itemData(i) for i in range(vino.engine.count())] == [
-        ("cpu", "auto", "bf16"), ("cpu", "auto", "fp32"), ("cpu", "openvino", "bf16"), ("cpu", "openvino", "fp32"),
-        ("cpu", "onnxruntime", "fp32")]
+    assert usable(vino) == [
+        ("cpu", "auto", "bf16"), ("cpu", "auto", "fp32"), ("cpu", "eager", "fp32"), ("cpu", "eager", "bf16"),
+        ("cpu", "onnxruntime", "fp32"), ("cpu", "openvino", "fp32"), ("cpu", "openvino", "bf16"), ("cpu", "plain", "fp32")]
     assert "fastest engine" in vino.engine.itemText(0)
+
+
+def test_the_engine_menu_lists_every_backend_and_says_why_one_cannot_run(qtbot):
+    from centernet.inference.backends.registry import BACKENDS
+    c = Controls(cuda=False, cpu_bf16=False, installed={})
+    qtbot.addWidget(c)
+    entries = {c.engine.itemData(i)[1]: c.engine.itemText(i) for i in range(c.engine.count())}
+    assert set(BACKENDS) <= set(entries)   # every registered backend, eager and plain included
+    assert "needs CUDA" in entries["graph"] and "not installed" in entries["openvino"]
+    bf16 = next(i for i in range(c.engine.count()) if c.engine.itemData(i) == ("cpu", "eager", "bf16"))
+    assert not c.engine.model().item(bf16).isEnabled() and "no native bfloat16" in c.engine.itemText(bf16)
 
 
 def test_source_picker_recognises_each_kind(qtbot, tmp_path):

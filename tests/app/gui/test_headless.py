@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -22,6 +23,9 @@ def test_headless_prints_readouts_and_exits(bikes, seeded_res18):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert any(line.startswith("model: ctdet res_18") for line in lines)
+    engine = [line for line in lines if line.startswith("engine: ")]   # once, at start: what auto picked and why
+    assert len(engine) == 1 and re.fullmatch(r"engine: eager (fp32|bf16) \(auto: set by CENTERNET_CPU_ENGINE\)",
+                                             engine[0]), engine
     assert any(line.startswith("source: video") for line in lines)
     readouts = [line for line in lines if line.startswith("display ")]
     assert len(readouts) >= 3, proc.stdout

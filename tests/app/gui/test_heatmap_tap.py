@@ -8,7 +8,10 @@ from app.gui.inference_worker import HeatmapTap
 
 
 def _detector(mode):
-    return SimpleNamespace(engine=SimpleNamespace(mode=mode, model=nn.Identity()), model=nn.Identity())
+    """A detector whose backend runs its engine's prepared model per frame (eager), or none (a graph replays)."""
+    engine = SimpleNamespace(mode=mode, model=nn.Identity())
+    per_frame = () if mode == "graph" else (engine.model,)
+    return SimpleNamespace(engine=engine, backend=SimpleNamespace(hook_modules=lambda: per_frame), model=nn.Identity())
 
 
 def test_a_graph_engines_model_is_not_hooked_an_eager_ones_is():

@@ -1,7 +1,7 @@
-"""The engine capability rules (engines.py): one answer for the Detector, the Engine, explore and the GUI."""
+"""The engine capability rules (each backend module's, asked through backends/registry.py): one answer for the Detector, the Engine, explore and the GUI."""
 import pytest
 
-from centernet.inference.engines import ENGINE_NAMES, engine_unsupported_reason as reason
+from centernet.inference.backends.registry import ENGINE_NAMES, engine_unsupported_reason as reason
 
 
 def test_eager_and_plain_run_anything_but_fp16_needs_cuda():

@@ -72,7 +72,7 @@ def test_default_models_detect_like_the_torch_engine(task, home, monkeypatch):
     images = [cv2.imread(str(p)) for p in sorted(folder.glob("*.jpg"))[:2]]
     eager = Detector.from_checkpoint(None, task=task, device="cpu", engine="eager")
     ov = Detector.from_checkpoint(None, task=task, device="cpu", engine="openvino")
-    assert ov.engine_name == "openvino" and ov.engine is None and ov.model.precision == "fp32"
+    assert ov.engine_name == "openvino" and ov.engine is None and ov.backend.precision == "fp32"
     for image in images:
         assert_same_detections(eager(image), ov(image))
     assert len(list((home / "openvino").glob(f"*_{task}_*.onnx"))) == 1  # converted once, cached
