@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # `--engine auto` on a CPU measures eager, onnxruntime and openvino once per model (ONNX export included):
-# tests not about that choice keep the eager engine; tests/centernet/inference/test_engine_choice.py clears it
+# tests not about that choice keep the eager engine; tests/centernet/inference/backends/test_cpu_choice.py clears it
 os.environ.setdefault("CENTERNET_CPU_ENGINE", "eager")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # each of the parallel workers (and the main.py subprocesses they start) uses one core

@@ -39,7 +39,7 @@ from centernet.detections import Detections  # noqa: E402
 from centernet.errors import CenterNetError, ConfigError  # noqa: E402
 from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
-from centernet.inference.engine import EAGER, GRAPH, Engine  # noqa: E402
+from centernet.inference.backends.torch_engine import EAGER, GRAPH, Engine  # noqa: E402
 from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix  # noqa: E402
 from centernet.geometry.transforms import PreprocessSpec, preprocess  # noqa: E402
 from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json  # noqa: E402

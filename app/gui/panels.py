@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
-from centernet.inference.engine import cpu_has_native_bf16
+from centernet.inference.backends.torch_engine import cpu_has_native_bf16
 from centernet.inference.backends.registry import installed_runtimes
 
 from app.gui.controls import Controls, TransportBar

@@ -23,7 +23,7 @@ from centernet.models.checkpoint import CheckpointInfo, load_checkpoint
 from centernet.models.fingerprint import state_dict_sha256
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.decode import decode_fixed, peaks_from_flat_index
-from centernet.inference.engine import graph_ready
+from centernet.inference.backends.torch_engine import graph_ready
 from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS

@@ -20,7 +20,7 @@ from centernet.detections import Detections
 from centernet.errors import ConfigError
 from centernet.inference.decode import gather_at
 from centernet.inference.detector import Detector, resolve_device
-from centernet.inference.engine import cpu_has_native_bf16, prepare_model
+from centernet.inference.backends.torch_engine import cpu_has_native_bf16, prepare_model
 from centernet.inference.backends.eager import PLAIN
 from centernet.inference.backends.onnxruntime import NAME as ONNXRUNTIME
 from centernet.inference.backends.registry import BACKENDS

@@ -22,7 +22,7 @@ import numpy as np
 from centernet.inference.backends.base import Workload
 from centernet.inference.backends.registry import BACKENDS
 from centernet.inference.detector import Detector
-from centernet.inference.engine import cpu_has_native_bf16
+from centernet.inference.backends.torch_engine import cpu_has_native_bf16
 from centernet.inference.openvino_engine import has_deformable_conv
 from centernet.jobs.bench_timing import StageStats, Variant, bench_frames, check_counts, model_for, time_variants
 from centernet.models.checkpoint import load_checkpoint

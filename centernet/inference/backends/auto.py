@@ -1,5 +1,5 @@
 """`--engine auto`: which registered backend runs a model. On a CPU at one fixed input size the fastest of the
-backends that time there, measured once and cached (engine_choice.py); elsewhere the CUDA graph where it can
+backends that time there, measured once and cached (cpu_choice.py); elsewhere the CUDA graph where it can
 run the workload, eager where it cannot. The chosen backend carries the reason."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Callable
 
 from centernet.errors import ConfigError
-from centernet.inference import engine_choice as ec
+from centernet.inference.backends import cpu_choice as ec
 from centernet.inference.backends.base import Backend, Target, Workload
 from centernet.inference.backends.registry import BACKENDS
-from centernet.inference.engine import EAGER, GRAPH, resolve_precision, tune_cpu_threads
+from centernet.inference.backends.torch_engine import EAGER, GRAPH, resolve_precision, tune_cpu_threads
 
 
 def measured_choice_applies(w: Workload) -> bool:

@@ -7,7 +7,7 @@ import torch
 
 from centernet.errors import ConfigError
 from centernet.inference.backends.base import PRECISIONS, BackendKind, Target, Workload, precision_reason
-from centernet.inference.engine import EAGER, Engine
+from centernet.inference.backends.torch_engine import EAGER, Engine
 
 PLAIN = "plain"
 

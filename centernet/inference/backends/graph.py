@@ -7,7 +7,7 @@ import torch
 
 from centernet.errors import ConfigError
 from centernet.inference.backends.base import BackendKind, Target, Workload, precision_reason
-from centernet.inference.engine import GRAPH, Engine, graph_reason
+from centernet.inference.backends.torch_engine import GRAPH, Engine, graph_reason
 
 
 class GraphBackend:

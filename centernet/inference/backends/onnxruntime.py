@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from centernet.inference.backends.base import BackendKind, Target, Workload, missing_runtime
-from centernet.inference.engine import tune_cpu_threads
+from centernet.inference.backends.torch_engine import tune_cpu_threads
 from centernet.inference.onnx_export import (OnnxRuntimeModel, cached_onnx_model, info_from_metadata,
                                              onnx_runtime_available)
 

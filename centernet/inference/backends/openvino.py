@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from centernet.inference.backends.base import BackendKind, Target, Workload, missing_runtime
-from centernet.inference.engine import resolve_precision, tune_cpu_threads
+from centernet.inference.backends.torch_engine import resolve_precision, tune_cpu_threads
 from centernet.inference.openvino_engine import cached_openvino_model, openvino_available
 
 NAME = "openvino"

@@ -8,7 +8,7 @@ import torch
 
 from centernet.errors import ConfigError
 from centernet.inference.backends.registry import BACKENDS, engine_unsupported_reason, installed_runtimes
-from centernet.inference.engine import EAGER
+from centernet.inference.backends.torch_engine import EAGER
 from centernet.jobs.explore.models import ModelSource
 from centernet.models.build import available_archs
 

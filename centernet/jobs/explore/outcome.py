@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from centernet.inference.engine import GRAPH
+from centernet.inference.backends.torch_engine import GRAPH
 from centernet.jobs.explore.grid import Config
 from centernet.jobs.explore.images import ImageSet
 

@@ -15,7 +15,7 @@ from centernet.tracking.retrack import retrack
 from centernet.jobs.annotate.plan import AnnotateOptions
 from centernet.inference.detector import Detector
 from centernet.inference.backends.eager import PLAIN
-from centernet.inference.engine import EAGER, prepare_model
+from centernet.inference.backends.torch_engine import EAGER, prepare_model
 from centernet.jobs.bench_timing import StageStats
 from centernet.jobs.explore.grid import Config
 from centernet.jobs.explore.images import ImageSet

@@ -10,7 +10,7 @@ from PyQt6.QtCore import Qt
 
 from centernet.io.render import color_for
 
-from centernet.inference.engine import cpu_has_native_bf16
+from centernet.inference.backends.torch_engine import cpu_has_native_bf16
 
 from tests.app.conftest import INPUT, wait_for_result
 from tests.app.gui.conftest import SlowDetector

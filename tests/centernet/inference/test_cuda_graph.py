@@ -9,7 +9,7 @@ import torch
 
 from centernet.inference.cuda_graph import pack_rows, unpack_rows
 from centernet.inference.detector import Detector
-from centernet.inference.engine import Engine
+from centernet.inference.backends.torch_engine import Engine
 from centernet.geometry.transforms import PreprocessSpec
 from tests.centernet.inference.test_frame_pipeline import CASES, _model, _setup, assert_same_detections
 
@@ -34,7 +34,7 @@ def test_rows_pack_into_one_float_tensor_and_come_back_exactly():
 def test_a_graph_engine_runs_the_gathered_deformable_conv(mode, device, precision, kind):
     """torchvision's CUDA deform_conv2d launches on the legacy default stream, which a capture leaves
     out (pytorch/vision#9513): a graph-mode engine's model must run the gathered conv, in fp16 too."""
-    from centernet.inference.engine import deform_conv_kind, prepare_model
+    from centernet.inference.backends.torch_engine import deform_conv_kind, prepare_model
     from centernet.models.backbones.dcn import DCN
     from centernet.models.build import build_model
     assert deform_conv_kind(mode, torch.device(device), precision) == kind
@@ -52,7 +52,7 @@ def test_a_failed_capture_is_remembered_and_that_input_runs_eager(caplog):
     eng = Engine(model, PreprocessSpec(input_size=(64, 64)), torch.device("cpu"), "fp32", "eager")
     eng.mode = "graph"  # what a CUDA engine is; here the capture itself will fail
     frames = [np.zeros((48, 64, 3), np.uint8)] * 2
-    with caplog.at_level("WARNING", logger="centernet.inference.engine"):
+    with caplog.at_level("WARNING", logger="centernet.inference.backends.torch_engine"):
         first = eng.run_frames(frames).detections
         again = eng.run_frames(frames).detections
     assert torch.equal(first.scores, again.scores) and first.scores.shape == (2, 100)
@@ -164,11 +164,11 @@ def test_a_failed_capture_raises_its_own_error_and_restores_the_stream():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where the kernels cannot run (no GPU)")
 def test_unusable_kernels_fall_back_to_torch_and_say_why_once(caplog):
     pytest.importorskip("cupy", reason="CuPy is not installed (then the note is an info line)")
-    from centernet.inference import engine
+    from centernet.inference.backends import torch_engine as engine
     from kernels.runtime import probe
     probe.cache_clear()
     engine._say_kernels_off.cache_clear()
-    with caplog.at_level("INFO", logger="centernet.inference.engine"):
+    with caplog.at_level("INFO", logger="centernet.inference.backends.torch_engine"):
         assert not engine.kernels_usable() and not engine.kernels_usable()
     notes = [r for r in caplog.records if "CUDA kernels off" in r.message]
     assert len(notes) == 1 and notes[0].levelname == "WARNING"

@@ -5,7 +5,7 @@ import torch
 
 from centernet.jobs.bench import BenchOptions, agreement, bench
 from centernet.inference.decode import ctdet_decode_batch, ctdet_decode_fixed
-from centernet.inference.engine import Engine, prepare_model
+from centernet.inference.backends.torch_engine import Engine, prepare_model
 from centernet.models.build import build_model
 from centernet.geometry.transforms import PreprocessSpec, preprocess
 from tests.conftest import seeded_state_dict
@@ -98,7 +98,7 @@ def test_bench_compares_engine_and_plain_path_in_one_run(res18):
 
 
 def test_bench_ablation_times_each_cpu_step_and_batches(tmp_path):
-    from centernet.inference.engine import cpu_has_native_bf16
+    from centernet.inference.backends.torch_engine import cpu_has_native_bf16
     r = bench(BenchOptions(None, "resdcn_18", "ctdet", 128, "fp32", "eager", frames=1, warmup=0, device="cpu",
                            batch=2, ablation=True))
     names = [v["name"] for v in r["variants"]]
@@ -125,7 +125,7 @@ def test_the_baseline_decode_finds_the_same_detections_as_the_library_decode():
 
 
 def test_precision_auto_picks_bf16_on_a_cpu_with_native_bfloat16_and_fp16_is_refused_there():
-    from centernet.inference.engine import cpu_has_native_bf16, resolve_precision
+    from centernet.inference.backends.torch_engine import cpu_has_native_bf16, resolve_precision
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"

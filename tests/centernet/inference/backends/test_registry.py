@@ -14,10 +14,10 @@ from centernet.inference.backends.registry import AUTO, BACKENDS, ENGINE_NAMES, 
 ROOT = Path(__file__).resolve().parents[4]
 BACKEND_DIR = ROOT / "centernet" / "inference" / "backends"
 INFERENCE = ROOT / "centernet" / "inference"
-# Besides the backend modules: engine.py declares the eager and graph names (the torch Engine both torch backends
-# run, in those two modes); onnx_export.py and openvino_engine.py wrap the runtimes the onnxruntime and openvino
+# Besides the backend modules (backends/torch_engine.py among them: it declares the eager and graph names, the two
+# modes of the torch Engine both torch backends run): onnx_export.py and openvino_engine.py wrap the runtimes the onnxruntime and openvino
 # backends are made of, and name their Python packages (find_spec) and the export cache's folder.
-BACKEND_IMPLEMENTATIONS = {INFERENCE / "engine.py", INFERENCE / "onnx_export.py", INFERENCE / "openvino_engine.py"}
+BACKEND_IMPLEMENTATIONS = {INFERENCE / "onnx_export.py", INFERENCE / "openvino_engine.py"}
 
 
 def test_every_name_is_declared_once_and_has_help():
@@ -125,7 +125,7 @@ BACKEND_TYPES = {   # a backend's own types: only its module (and the one defini
     "OpenVinoModel": {"backends/openvino.py", "openvino_engine.py"},
     "EagerBackend": {"backends/eager.py"}, "PlainBackend": {"backends/eager.py"},
     "GraphBackend": {"backends/graph.py"}, "OnnxRuntimeBackend": {"backends/onnxruntime.py"},
-    "OpenVinoBackend": {"backends/openvino.py"}, "Engine": {"engine.py"},
+    "OpenVinoBackend": {"backends/openvino.py"}, "Engine": {"backends/torch_engine.py"},
 }
 
 
@@ -145,7 +145,7 @@ def test_no_isinstance_on_a_backend_type_outside_its_own_module():
 def test_the_detector_holds_a_backend_and_names_what_auto_picked(seeded_checkpoint, tmp_path, monkeypatch):
     """auto on a CPU reads the measured choice (here a cache file written by hand) and says why, in the
     format the headless readout prints: 'engine: eager fp32 (auto: fastest of 3, 10 ms/forward)'."""
-    from centernet.inference import engine_choice as ec
+    from centernet.inference.backends import cpu_choice as ec
     from centernet.inference.detector import Detector
     monkeypatch.setenv("CENTERNET_HOME", str(tmp_path))
     monkeypatch.delenv("CENTERNET_CPU_ENGINE", raising=False)
@@ -167,5 +167,5 @@ def test_the_detector_holds_a_backend_and_names_what_auto_picked(seeded_checkpoi
 
 
 def eager_threads() -> int:
-    from centernet.inference.engine import tune_cpu_threads
+    from centernet.inference.backends.torch_engine import tune_cpu_threads
     return tune_cpu_threads()

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from centernet.inference.engine_choice import Candidate, choice_key, choose_cpu_engine, cpu_candidates
+from centernet.inference.backends.cpu_choice import Candidate, choice_key, choose_cpu_engine, cpu_candidates
 
 FP32 = [Candidate("eager", "fp32"), Candidate("onnxruntime", "fp32"), Candidate("openvino", "fp32")]
 
