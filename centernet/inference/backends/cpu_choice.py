@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from centernet.inference.backends.base import Workload
 from centernet.inference.backends.registry import BACKENDS
 from centernet.io.writers.atomic import write_json_atomic
+from centernet.timing import median_ms
 
 log = logging.getLogger(__name__)
 OVERRIDE_ENV = "CENTERNET_CPU_ENGINE"
@@ -82,18 +82,6 @@ def choice_key(fingerprint: str, input_size: tuple[int, int], precision: str, cp
     return f"{fingerprint[:16]}|{input_size[0]}x{input_size[1]}|{precision}|{cpu}|{threads}"
 
 
-def median_ms(run: Callable[[], object], warmup: int = WARMUP, repeats: int = REPEATS) -> float:
-    """Median wall time of `run` in ms after warm-up runs."""
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
 def pick(timings: dict[str, float], candidates: list[Candidate], note: str) -> EngineChoice:
     """The fastest candidate, with the reason in one line."""
     best = min(candidates, key=lambda c: timings[c.label])
@@ -126,7 +114,7 @@ def choose_cpu_engine(candidates: list[Candidate], key: str, build: Callable[[Ca
     cached = read_cache(cache_file).get(key)
     if cached and {c.label for c in candidates} <= set(cached["timings_ms"]):
         return pick(dict(cached["timings_ms"]), candidates, f"measured {cached['date']}, cached")
-    measure = measure or (lambda label, run: median_ms(run))
+    measure = measure or (lambda label, run: median_ms(run, n=REPEATS, warmup=WARMUP, device="cpu"))
     x = torch.rand(1, 3, *input_size) * 4 - 2  # speed does not depend on the values
     timings, usable = {}, []
     for c in candidates:

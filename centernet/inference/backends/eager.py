@@ -16,15 +16,16 @@ class EagerBackend:
     """The torch model prepared once by `Engine` (eager mode): a batch in, the heads out."""
 
     runs_frames = False
+    mode = EAGER   # the Engine's mode (the graph backend is the same engine in GRAPH mode)
 
     def __init__(self, target: Target, precision: str):
         try:  # the engine refuses what its device cannot run (fp16 on a CPU)
-            self.engine = Engine(target.model, target.spec, target.device, precision, EAGER, target.k,
+            self.engine = Engine(target.model, target.spec, target.device, precision, self.mode, target.k,
                                  target.info.decode.get("box_mode", "size"), target.info.task,
                                  flip_pairs=target.flip_pairs)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        self.name, self.precision, self.reason = EAGER, self.engine.precision, "asked for"
+        self.name, self.precision, self.reason = self.mode, self.engine.precision, "asked for"
         self.note = "asked for"
 
     def run(self, batch: torch.Tensor) -> dict:

@@ -1,35 +1,18 @@
 """The graph backend: on a CUDA GPU the whole frame path (pre-processing, network, [flip merge], fixed-shape
-decode) captured once per input as a CUDA graph and replayed (engine.py, cuda_graph.py, frame_pipeline.py).
+decode) captured once per input as a CUDA graph and replayed (torch_engine.py, cuda_graph.py, frame_pipeline.py).
 It serves whole uint8 frames (`runs_frames`); `run` is the eager forward the same prepared model runs."""
 from __future__ import annotations
 
-import torch
-
-from centernet.errors import ConfigError
-from centernet.inference.backends.base import BackendKind, Target, Workload, precision_reason
-from centernet.inference.backends.torch_engine import GRAPH, Engine, graph_reason
+from centernet.inference.backends.base import BackendKind, Workload, precision_reason
+from centernet.inference.backends.eager import EagerBackend
+from centernet.inference.backends.torch_engine import GRAPH, graph_reason
 
 
-class GraphBackend:
+class GraphBackend(EagerBackend):
     """`Engine` in graph mode: frames in, fixed-shape detections out (one replay per batch)."""
 
     runs_frames = True
-
-    def __init__(self, target: Target, precision: str):
-        try:
-            self.engine = Engine(target.model, target.spec, target.device, precision, GRAPH, target.k,
-                                 target.info.decode.get("box_mode", "size"), target.info.task,
-                                 flip_pairs=target.flip_pairs)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        self.name, self.precision, self.reason = GRAPH, self.engine.precision, "asked for"
-        self.note = "asked for"
-
-    def run(self, batch: torch.Tensor) -> dict:
-        return self.engine.forward(batch)
-
-    def run_frames(self, frames, flip=False, spec=None):
-        return self.engine.run_frames(frames, flip, spec)
+    mode = GRAPH
 
     def hook_modules(self) -> tuple:
         return ()  # its model runs only to warm up and capture: a hook's blocking copy would break the capture

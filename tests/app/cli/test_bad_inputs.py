@@ -21,17 +21,8 @@ import time
 
 import pytest
 
+from tests.app.cli.main_process import main_py, start_main_py
 from tests.conftest import ROOT
-
-
-def main_py(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, **kwargs)
-
-
-def start_main_py(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
 def wait_for_line(proc: subprocess.Popen, prefix: str, timeout: float = 120) -> list[str]:

@@ -24,19 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.app.cli.main_process import main_py, start_main_py
 from tests.conftest import ROOT
 
 DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
-
-
-def main_py(*args, timeout=300, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, **kwargs)
-
-
-def start_main_py(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
 def one_line_error(proc, *fragments) -> str:
