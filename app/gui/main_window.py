@@ -73,8 +73,9 @@ class MainWindow(QMainWindow):
         self.detector = None
         self._camera_lister = None
         self._message_timer = QTimer(self, singleShot=True, interval=4000)
-        self._message_timer.timeout.connect(lambda: self.view.set_message(""))
-        self._message_timer.timeout.connect(lambda: setattr(self, "_banner_topic", ""))
+        # bound methods, not lambdas: PyQt drops a bound slot with its object, while a lambda kept by a signal of
+        # a thread that outlives the window would run on a deleted window
+        self._message_timer.timeout.connect(self._clear_banner)
 
         self.pipeline = Pipeline(self)
         build_panels(self)
@@ -117,12 +118,12 @@ class MainWindow(QMainWindow):
         pl.source_opened.connect(self._on_source_opened)
         pl.source_failed.connect(self._on_source_failed)
         pl.status.connect(self._on_status)
-        pl.reconnected.connect(lambda: self._message_timer.start())
+        pl.reconnected.connect(self._message_timer.start)
         pl.paused_changed.connect(self._on_paused_changed)
         pl.model_loading.connect(self._on_model_loading)
         pl.model_loaded.connect(self._on_model_loaded)
         pl.model_failed.connect(self._on_model_failed)
-        pl.error.connect(lambda m: self.show_message(m, "error"))
+        pl.error.connect(self._show_error)
         self.view.frame_painted.connect(self._on_painted)
         c.source_requested.connect(self.open_source)
         c.model_requested.connect(self._on_model_requested)
@@ -327,6 +328,13 @@ class MainWindow(QMainWindow):
             self.stats.on_result(result)
             self.latency.add_sample(result.timings)
             self.latency.set_drawn(result.shown, self.stats.displayed)
+
+    def _clear_banner(self) -> None:
+        self.view.set_message("")
+        self._banner_topic = ""
+
+    def _show_error(self, message: str) -> None:
+        self.show_message(message, "error")
 
     def _say_carried_threshold(self, given: float | None) -> None:
         """A threshold dragged in an earlier run carries over: the readout says so until the slider moves."""
