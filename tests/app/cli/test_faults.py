@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.cli.main_process import main_py, start_main_py
+from tests.app.cli.main_process import main_py, start_main_py, wait_for_chunks
 from tests.conftest import ROOT
 
 DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
@@ -120,14 +120,7 @@ def test_overwrite_killed_with_sigkill_leaves_the_old_output_exactly_and_resume_
     before = files_of(out / "bikes")
     killed = start_main_py(*whole, "--overwrite")   # the whole clip: 250 frames, 63 chunks
     state = out / ".bikes.overwrite" / ".annotate" / "state.json"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and killed.poll() is None:
-        try:
-            if json.loads(state.read_text())["chunks_done"] >= 1:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.02)
+    wait_for_chunks(killed, state)
     assert killed.poll() is None, "the run ended before it could be killed: " + killed.stderr.read()
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
@@ -342,14 +335,7 @@ def test_ctrl_c_in_annotate_says_interrupted_once_and_exits_130(tmp_path, seeded
     run = start_main_py("annotate", DEMO, "--weights", seeded_res18, "--input-size", "64", "--device", "cpu",
                         "--quiet", "--out", out, "--format", "coco", "--chunk", "4", "--batch", "2")
     state = out / "bikes" / ".annotate" / "state.json"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and run.poll() is None:
-        try:
-            if json.loads(state.read_text())["chunks_done"] >= 1:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.02)
+    wait_for_chunks(run, state)
     assert run.poll() is None, "the run ended before it could be interrupted"
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=120)

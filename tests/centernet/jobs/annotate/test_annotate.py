@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 from app.cli.main import main
 from centernet.io.writers.csv import read_csv
 from centernet.io.mot_files import read_mot
+from tests.app.cli.main_process import wait_for_chunks
 from tests.conftest import DATA, ROOT, need
 
 VIDEO = DATA / "video"
@@ -188,14 +188,7 @@ def test_resume_after_sigkill_gives_byte_identical_outputs(seeded_checkpoint, tm
     reference = annotate_subprocess(*args, "--out", tmp_path / "ref")
     killed = annotate_subprocess(*args, "--out", tmp_path / "run")
     state = tmp_path / "run" / "bikes" / ".annotate" / "state.json"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and killed.poll() is None:
-        try:
-            if json.loads(state.read_text())["chunks_done"] >= 1:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.02)
+    wait_for_chunks(killed, state)
     assert killed.poll() is None, "the run ended before it could be killed: " + killed.stderr.read()
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
