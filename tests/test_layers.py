@@ -160,14 +160,19 @@ def test_strongly_connected_finds_a_cycle_and_nothing_else():
     assert strongly_connected(edges) == [["a", "b", "c"]]
 
 
-def test_no_import_cycle(graph):
-    files, imports = graph
+def module_edges(files: dict, imports: list) -> tuple[dict[str, set], dict[tuple, str]]:
+    """Module -> the project modules it imports, and where each such import is written (the first one)."""
     edges: dict[str, set] = {m: set() for m in files}
     where: dict[tuple, str] = {}
     for imp in imports:
         for t in targets(imp, files):
             edges[imp.module].add(t)
             where.setdefault((imp.module, t), imp.where())
+    return edges, where
+
+
+def test_no_import_cycle(graph):
+    edges, where = module_edges(*graph)
     cycles = strongly_connected(edges)
     lines = []
     for comp in cycles:
@@ -208,13 +213,7 @@ def test_two_way_pairs_finds_packages_that_import_each_other_and_nothing_else():
 def test_no_two_way_package_pair(graph):
     """No room imports one that imports it back, even without a cycle between files (`centernet.io` using
     `centernet.inference` while `inference` uses `io`): the rooms would no longer stack."""
-    files, imports = graph
-    edges: dict[str, set] = {m: set() for m in files}
-    where: dict[tuple, str] = {}
-    for imp in imports:
-        for t in targets(imp, files):
-            edges[imp.module].add(t)
-            where.setdefault((imp.module, t), imp.where())
+    edges, where = module_edges(*graph)
     lines = [f"{a} <-> {b}: " + "; ".join(f"{x} -> {y} ({where[x, y]})" for x, y in sorted(used))
              for (a, b), used in sorted(two_way_pairs(edges).items())]
     assert not lines, "packages that import each other (move what both need below them):" + offenders(lines)

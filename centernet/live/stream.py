@@ -127,20 +127,11 @@ class Stream:
 
     def _take_frame(self, timeout_s: float) -> tuple[LiveFrame, Overlay | None] | None:
         """Every-frame mode: the newest frame, with its own model output when the model runs on it."""
-        state, deadline = self.state, time.monotonic() + timeout_s
+        state = self.state
         with self.cond:
-            while True:
-                self._raise_error()
-                frame = state.display.take()
-                if frame is not None:
-                    break
-                if state.drained(True):
-                    self._ended = True
-                    return None
-                left = deadline - time.monotonic()
-                if left <= 0 or self._closed:
-                    return None
-                self.cond.wait(left)
+            frame = self._wait(state.display.take, True, timeout_s)
+            if frame is None:
+                return None
             # the model runs (or is about to run) on this very frame: wait for its output, unless the next
             # frame comes first (then this one is shown with the detections it has)
             own = state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
@@ -156,21 +147,34 @@ class Stream:
 
     def _take_inferred(self, timeout_s: float) -> tuple[LiveFrame, Overlay] | None:
         """Only-inferred-frames mode: the newest model output not handed out yet."""
-        state, deadline = self.state, time.monotonic() + timeout_s
+        state = self.state
+
+        def newest_run() -> tuple[LiveFrame, Overlay] | None:
+            if state.runs > state.runs_taken and state.overlay is not None:
+                state.runs_taken = state.runs
+                self.cond.notify_all()
+                return state.overlay.frame, state.overlay
+            return None
+
         with self.cond:
-            while True:
-                self._raise_error()
-                if state.runs > state.runs_taken and state.overlay is not None:
-                    state.runs_taken = state.runs
-                    self.cond.notify_all()
-                    return state.overlay.frame, state.overlay
-                if state.drained(False):
-                    self._ended = True
-                    return None
-                left = deadline - time.monotonic()
-                if left <= 0 or self._closed:
-                    return None
-                self.cond.wait(left)
+            return self._wait(newest_run, False, timeout_s)
+
+    def _wait(self, take: Callable[[], object], show_every_frame: bool, timeout_s: float):
+        """Under `self.cond`: what `take()` gives once it gives something; None when the source is drained
+        (the stream then ends), the stream closed, or `timeout_s` passed. A source or model error is raised."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._raise_error()
+            taken = take()
+            if taken is not None:
+                return taken
+            if self.state.drained(show_every_frame):
+                self._ended = True
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0 or self._closed:
+                return None
+            self.cond.wait(left)
 
     def _result(self, frame: LiveFrame, overlay: Overlay | None) -> StreamResult:
         o = self.options
