@@ -247,6 +247,10 @@ class Controls(QWidget):
         grid.addWidget(QLabel("Input"), 2, 0)
         grid.addWidget(self.input_size, 2, 1)
         self.engine = QComboBox()
+        # entries carry why they cannot run and what auto picked: long texts; the panel keeps its width, the
+        # full text shows in the open list and the tooltip
+        self.engine.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.engine.setMinimumContentsLength(24)
         self.engine_labels: list[str] = []
         for label, data, why in engine_entries(cuda, cpu_bf16, installed):
             self.engine.addItem(label, data)
