@@ -3,13 +3,12 @@ measured faster, else runs streams one by one.)
 
 Times `Detector.detect_batch` (the path the live model thread uses: pre-processing, the backend's forward,
 decode, boxes back in image pixels) on real demo-clip frames at batch 1, 4 and 8 for every CPU engine the
-registry offers here, at each of its CPU precisions. Interleaved: each round times every engine at every batch
-size on the same frames, so load changes hit all rows alike; the figure is the median over rounds of ms per
-frame. It also says how each backend runs a batch: the ONNX export has a fixed batch of 1, so onnxruntime and
-openvino split a batch into single forwards ("splits"), while the torch engines run it in one. `--reshaped`
-adds OpenVINO rows whose export is recompiled here at each batch size (the same export, batch fixed
-to 1, 4 or 8), to show what a
-batched export would buy.
+registry offers here, at each of its CPU precisions. Interleaved: each round times every engine at every
+batch size on the same frames (the batch order reversed every other round), so load changes hit all rows
+alike; the figure is the median over rounds of ms per frame. It also says how each backend runs a batch: the
+ONNX export has a fixed batch of 1, so onnxruntime and openvino split a batch into single forwards
+("splits"), while the torch engines run it in one. `--reshaped` adds OpenVINO rows whose export is recompiled
+here at each batch size (the same export, its batch fixed to 1, 4 or 8): what a batched export would buy.
 
     python tools/batch_gain.py --batches 1,4,8 --rounds 3 [--json batch_gain.json]
 """
@@ -172,7 +171,7 @@ def measure(configs: list[Config], weights: Path, batches: list[int], rounds: in
     times: dict[Config, dict[int, list[float]]] = {c: {b: [] for b in batches} for c in detectors}
     for r in range(rounds):
         for c, det in detectors.items():
-            for b in batches:
+            for b in batches if r % 2 == 0 else batches[::-1]:   # alternate the order: drift hits both ends
                 if compiled[c]:
                     use_compiled(det, compiled[c][b])
                 times[c][b].append(time_per_frame(det, frames, b))

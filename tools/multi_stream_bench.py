@@ -155,8 +155,9 @@ def summarise(case: Case, layout: str, runs: list[HeadlessRun], codes: list[int]
 
 def plays_several(engine: str, precision: str) -> bool:
     """Does this main.py play two sources in one process? (a short probe: `final [1]:` in its output)."""
-    codes, texts, _ = run_processes([headless_command((str(DEMO), str(DEMO)), 2, engine, precision)], 120)
-    return len(parse_headless(texts[0]).finals) >= 2
+    codes, texts, _ = run_processes([headless_command((str(DEMO), str(DEMO)), 5, engine, precision)], 150)
+    run = parse_headless(texts[0])
+    return run.total is not None or len(run.finals) >= 2
 
 
 def one_process(case: Case, seconds: float, engine: str, precision: str) -> Outcome:
