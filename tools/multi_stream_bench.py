@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tools.headless_readout import HeadlessRun, parse_headless, percentile  # noqa: E402
 
 DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
-VTEST = Path("/work/shared/data/video/vtest.avi")
+VTEST = ROOT.parent / "shared" / "data" / "video" / "vtest.avi"   # ../shared beside the checkout
 PROCESS_GIB = 1.2   # what one headless process holds (about 950 MiB measured), to refuse runs that cannot fit
 
 
@@ -172,10 +172,11 @@ def n_processes(case: Case, seconds: float, engine: str, precision: str) -> Outc
     return summarise(case, f"{len(case.sources)} processes", [parse_headless(t) for t in texts], codes, peak)
 
 
-def cases(ns: list[int], mix: bool) -> list[Case]:
+def cases(ns: list[int], mix: Path | None = None) -> list[Case]:
+    """N copies of the demo clip for each N; with `mix`, the demo clip and that video alternating (N = 2, 4)."""
     out = [Case(f"demo x{n}", (str(DEMO),) * n) for n in ns]
-    if mix:
-        out += [Case(f"mix x{n}", tuple(str(DEMO if i % 2 == 0 else VTEST) for i in range(n))) for n in (2, 4)
+    if mix is not None:
+        out += [Case(f"mix x{n}", tuple(str(DEMO if i % 2 == 0 else mix) for i in range(n))) for n in (2, 4)
                 if n <= max(ns)]
     return out
 
@@ -221,10 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="--max-seconds of every run")
     p.add_argument("--engine", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--mix", action="store_true", help="also the demo clip and vtest.avi alternating (N = 2, 4)")
+    p.add_argument("--mix", action="store_true", help="also the demo clip and --mix-video alternating (N = 2, 4)")
+    p.add_argument("--mix-video", type=Path, default=VTEST, help=f"default {VTEST}")
     p.add_argument("--layouts", default="one,many", help="one (one process), many (N processes), or both")
     p.add_argument("--json", type=Path, help="also write the outcomes here")
     args = p.parse_args(argv)
+    if args.mix and not args.mix_video.is_file():
+        p.error(f"--mix: {args.mix_video} not found: give --mix-video PATH")
     ns = sorted({int(v) for v in args.n.split(",") if v.strip()})
     layouts = {v.strip() for v in args.layouts.split(",")}
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, load average before: {open('/proc/loadavg').read().strip()}",
@@ -234,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print("# this main.py plays one source per process (two --source gave no `final [1]:` line): "
               "the one-process runs are skipped for N > 1", flush=True)
     outcomes: list[Outcome] = []
-    for case in cases(ns, args.mix):
+    for case in cases(ns, args.mix_video if args.mix else None):
         n = len(case.sources)
         runs = []
         if "one" in layouts and (n == 1 or several):

@@ -6,7 +6,7 @@ import pytest
 
 from app.gui.stats import PipelineStats
 from tools.headless_readout import parse_headless, parse_line, percentile
-from tools.multi_stream_bench import Case, format_table, ratios, summarise
+from tools.multi_stream_bench import Case, cases, format_table, ratios, summarise
 
 DATA = Path(__file__).parent / "data"
 # captured from `main.py gui --headless --source assets/demo/bikes.mp4 --max-seconds 4` (2026-12-07)
@@ -77,3 +77,10 @@ def test_a_run_that_printed_no_final_line_is_reported_not_counted():
 def test_percentile_interpolates_and_handles_short_lists():
     assert percentile([], 95) is None and percentile([5.0], 95) == 5.0
     assert percentile(list(range(101)), 95) == pytest.approx(95.0)
+
+
+def test_cases_are_n_copies_of_the_demo_clip_and_the_mix_alternates_the_other_video():
+    demo = cases([1, 2, 4])
+    assert [c.name for c in demo] == ["demo x1", "demo x2", "demo x4"] and len(set(demo[2].sources)) == 1
+    mixed = cases([1, 2], Path("vtest.avi"))
+    assert mixed[-1] == Case("mix x2", (demo[0].sources[0], "vtest.avi"))
