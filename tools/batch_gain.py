@@ -189,6 +189,8 @@ def format_table(rows: list[Row], batches: list[int]) -> str:
         ms = [f"{r.ms_per_frame[b]:.1f}" if b in r.ms_per_frame else "-" for b in batches]
         ratios = [f"{r.ratio(b):.2f}x" if r.ratio(b) is not None else "-" for b in batches if b != 1]
         gain = {True: "yes", False: "no", None: "-"}[r.gains(4)] if 4 in batches else "-"
+        if gain == "yes" and r.runs_batch == "splits":   # the same single forwards: not the network's gain
+            gain = "yes, but it splits (pre/decode, or noise)"
         diff = f"{r.batch_vs_single_px:.2g} px" if r.batch_vs_single_px is not None else "-"
         lines.append("| " + " | ".join([r.engine, r.precision, r.runs_batch, *ms, *ratios, diff,
                                         gain if not r.note else r.note]) + " |")
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(configs, args.weights, batches, args.rounds, frames)
     print(f"# load average after: {open('/proc/loadavg').read().strip()}")
     print(format_table(rows, batches))
-    gaining = [f"{r.engine} {r.precision}" for r in rows if r.gains(4)]
+    gaining = [f"{r.engine} {r.precision}" + (" (splits)" if r.runs_batch == "splits" else "")
+               for r in rows if r.gains(4)]
     print(f"# batch where it gains (ms/frame at 4 < {GAIN}x of 1): {', '.join(gaining) or 'none'}")
     if args.json:
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")

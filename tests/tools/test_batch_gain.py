@@ -43,6 +43,8 @@ def test_gain_is_per_frame_time_at_four_below_nine_tenths_of_batch_one():
     assert "| eager | bf16 | whole | 60.0 | 50.0 | 48.0 | 0.83x | 0.80x | - | yes |" in table
     assert "| openvino | bf16 | splits | 30.0 | 28.0 | 29.0 | 0.93x | 0.97x | - | no |" in table
     assert table.splitlines()[-1].endswith("skipped: no runtime |")
+    split_gain = format_table([Row("onnxruntime", "fp32", "splits", {1: 30.0, 4: 20.0})], [1, 4])
+    assert split_gain.endswith("| yes, but it splits (pre/decode, or noise) |")
 
 
 def test_box_difference_compares_detections_above_the_threshold():
