@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         if "one" in layouts and (n == 1 or several):
             runs.append(one_process)
-        if "many" in layouts and n > 1:   # N = 1: one process is both layouts
+        if "many" in layouts and (n > 1 or "one" not in layouts):   # N = 1: one process is both layouts
             runs.append(n_processes)
         for run in runs:
             if run is n_processes and mem_available_gib() < n * PROCESS_GIB:
