@@ -27,7 +27,8 @@ import cv2
 from centernet import Detector
 from centernet.inference.config import DetectorConfig
 import os
-det = Detector.from_config(DetectorConfig(device="cpu", engine=sys.argv[3], precision=sys.argv[4]))
+det = Detector.from_config(DetectorConfig(weights=sys.argv[6] or None, device="cpu", engine=sys.argv[3],
+                                          precision=sys.argv[4]))
 cap = cv2.VideoCapture(sys.argv[5]); frames = []
 while len(frames) < int(sys.argv[2]):
     ok, f = cap.read()
@@ -36,19 +37,25 @@ while len(frames) < int(sys.argv[2]):
 for f in frames[:5]: det(f)
 t = time.perf_counter()
 for f in frames: det(f)
-print(len(frames) / (time.perf_counter() - t), os.environ.get("OMP_WAIT_POLICY"), det.engine_name)
+print(len(frames) / (time.perf_counter() - t), os.environ.get("OMP_WAIT_POLICY"), det.engine_summary)
 """
 
 
 def run(mode: str, frames: int, engine: str, precision: str) -> float:
+    return detector_run(mode, frames, engine, precision)[0]
+
+
+def detector_run(mode: str, frames: int, engine: str, precision: str, weights: str | None = None) -> tuple[float, str]:
+    """(fps, engine summary) of the Detector on the demo clip's first `frames` frames in a fresh process
+    (`weights`: None for the default ctdet model); tools/live_throughput.py times the Detector alone with it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("OMP_WAIT_POLICY", None)
     if mode == "env":
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     out = subprocess.run([sys.executable, "-c", CHILD, mode, str(frames), engine, precision,
-                          str(ROOT / "assets" / "demo" / "bikes.mp4")], capture_output=True, text=True, env=env,
-                         cwd=ROOT, check=True).stdout.split()
-    return float(out[0])
+                          str(ROOT / "assets" / "demo" / "bikes.mp4"), weights or ""], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=True).stdout.split(maxsplit=2)
+    return float(out[0]), out[2].strip()
 
 
 def main() -> None:
