@@ -1,7 +1,9 @@
 """What one source's threads share: its mailboxes, the newest model output, counters and its error.
 
 One `StreamState` per source, all guarded by the pipeline's one condition; the capture thread writes
-frames in, the model thread takes them and publishes overlays, the consumer reads results out.
+frames in, the model thread takes them and publishes overlays, the consumer reads results out. Each carries
+its own `StreamOptions` (threshold, classes, tracking, motion are per stream): the model thread reads
+`state.options` at each run.
 """
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ import threading
 
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo
 from centernet.live.mailbox import Mailbox
+from centernet.live.options import StreamOptions
 from centernet.tracking.live import LiveTracker
 
 
 class StreamState:
-    def __init__(self, index: int, spec, cond: threading.Condition):
+    def __init__(self, index: int, spec, cond: threading.Condition, options: StreamOptions = StreamOptions()):
         self.index = index
         self.spec = spec
         self.cond = cond
+        self.options = options
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: LiveFrame | None = None   # the frame the model is running on
@@ -30,8 +34,11 @@ class StreamState:
         self.frames_read = 0
         self.skipped = 0                     # frames that failed to decode and were skipped
         self.reconnects = 0
+        self.reconnecting = False            # the capture thread is trying to (re)open the source
         self.capture_done = False            # the source ended (or failed): no more frames come
         self.error: BaseException | None = None
+        self.held: LiveFrame | None = None    # a frame the consumer waits to show with its own model output
+        self.reported = False                # the consumer said this stream failed (several streams)
 
     def fail(self, error: BaseException) -> None:
         with self.cond:
