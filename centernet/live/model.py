@@ -5,7 +5,9 @@ round robin, each time starting after the last one served, and each gives only i
 the model cannot keep up with every stream each ready stream gets one run per round (an equal share of the
 model, whatever the streams' rates); a fast stream never queues work ahead of a slow one. Where the backend
 gains from batching (`backend.prefers_batch`: the CUDA graph) the newest frame of every ready stream goes
-through `Detector.detect_batch` together; elsewhere (the CPU engines until measured faster) one by one.
+through `Detector.detect_batch` together (on the frame path padded to one frame per stream, so a changing
+number of ready streams replays one captured graph); elsewhere (the CPU engines until measured faster) one
+by one.
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
 Kalman velocities the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
 A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
@@ -37,6 +39,9 @@ class ModelThread(threading.Thread):
         self._turn = 0
         backend = getattr(detector, "backend", None)
         self.batched = bool(getattr(backend, "prefers_batch", False)) and len(states) > 1
+        # the frame path (the CUDA graph) captures one graph per batch size: a fixed batch of one frame per
+        # stream, padded, keeps a changing number of ready streams on the same captured graph
+        self.padded = self.batched and bool(getattr(backend, "runs_frames", False))
 
     def _next_jobs(self) -> list[tuple[StreamState, LiveFrame]]:
         """Holding the lock: the next stream with a frame waiting, in turn (with batching: every such stream,
@@ -84,9 +89,12 @@ class ModelThread(threading.Thread):
 
     def _forward(self, jobs: list[tuple[StreamState, LiveFrame]]) -> list:
         """One batch through the Detector when batching, else None per job (`infer` runs the Detector)."""
-        if len(jobs) == 1:
-            return [None]
-        return self.detector.detect_batch([frame.image for _, frame in jobs])
+        if not self.batched or (len(jobs) == 1 and not self.padded):
+            return [None] * len(jobs)
+        images = [frame.image for _, frame in jobs]
+        if self.padded:
+            images += [images[-1]] * (len(self.states) - len(images))
+        return self.detector.detect_batch(images)[:len(jobs)]
 
     def _failed(self, state: StreamState, error: BaseException) -> None:
         with self.cond:

@@ -19,11 +19,11 @@ class Slowed:
     """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
     `prefers_batch` overrides its backend's flag. Counts the frames of each forward pass."""
 
-    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None):
+    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False):
         self.inner = detector
         self.delay_s = delay_s
         flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
-        self.backend = type("Flags", (), {"prefers_batch": flag})()
+        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames})()
         self.batch_sizes: list[int] = []
 
     def __call__(self, image):
@@ -167,6 +167,17 @@ def test_a_backend_that_prefers_batches_runs_every_ready_stream_together(bikes, 
     assert max(batched.batch_sizes) == 3 and Counter(batched.batch_sizes)[3] >= 5
     inferred = [r for r in got if r.inferred]
     assert {r.stream for r in inferred} == {0, 1, 2} and all(len(r.detections) for r in inferred)
+
+
+def test_the_frame_path_runs_a_fixed_batch_of_one_frame_per_stream(tmp_path, bikes, small_detector):
+    folder = image_folder(tmp_path / "images", bikes)
+    graph_like = Slowed(small_detector, prefers_batch=True, runs_frames=True)   # the CUDA graph's flags
+    with stream([bikes, folder, bikes], detector=graph_like, loop=True, hold=True,
+                options=StreamOptions(hold=True, loop=True, folder_dwell_s=0.5)) as results:
+        got = take_for(results, 3.0)
+    assert_stopped(results)
+    assert set(graph_like.batch_sizes) == {3}           # padded: the slow folder never changes the batch
+    assert {r.stream for r in got} == {0, 1, 2}
 
 
 def test_one_source_in_a_list_behaves_as_one_source(tmp_path, small_detector):
