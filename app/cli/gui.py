@@ -5,7 +5,7 @@ import argparse
 import math
 import sys
 
-from app.cli.options import EXIT_USER_ERROR, LIVE_SOURCE, SOURCES_FILE, THRESHOLD, TRACK, add_model_options, \
+from app.cli.options import EXIT_USER_ERROR, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, add_model_options, \
     detector_config
 from centernet.errors import ConfigError
 from centernet.live.stream import read_sources
@@ -13,7 +13,8 @@ from centernet.live.stream import read_sources
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
-    LIVE_SOURCE.add(p)
+    SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window: "
+                                     "one source for now)")
     SOURCES_FILE.add(p)
     add_model_options(p)
     THRESHOLD.add(p, help="score threshold for drawing (default: last used, else 0.3)")

@@ -55,8 +55,8 @@ class Option:
 
 
 class RepeatedSource(argparse.Action):
-    """--source that may be repeated: `args.source` stays the first one given (a single source reads as it
-    always did), `args.source_list` holds every one in order."""
+    """--source that may be repeated (`gui`: several streams): `args.source` stays the first one given (a
+    single source reads as it always did), `args.source_list` holds every one in order."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         given = [*(getattr(namespace, "source_list", None) or []), values]
@@ -154,10 +154,8 @@ CLASSES = Option("--classes", "only these classes (names or indices, comma-separ
 TRACK = Option("--track", "give detections track ids", {"action": "store_true"})
 TRACKER = Option("--tracker", f"the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's centre-distance "
                  "rule)", {"choices": tuple(TRACKERS), "default": DEFAULT_TRACKER})
-SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)")
-
-LIVE_SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://); "
-                     "repeat it to play several streams through one model", {"action": RepeatedSource})
+SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)",
+                {"action": RepeatedSource})
 SOURCES_FILE = Option("--sources", "a text file of sources, one per line (# comments and blank lines skipped), "
                       "played after those given with --source", {"type": Path, "metavar": "FILE",
                                                                    "dest": "sources_file"})
