@@ -54,6 +54,7 @@ class ModelThread(threading.Thread):
                 if state.error is None and not state.model.empty and self._may_run(state):
                     frame = state.model.take()
                     state.inferring = frame
+                    state.replaced_before_inferring = state.model.replaced
                     jobs.append((state, frame))
                     if not self.batched:
                         break
@@ -108,6 +109,7 @@ class ModelThread(threading.Thread):
                 state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
                 state.runs_taken = state.runs
             state.runs += 1
+            state.replaced_before_overlay = state.replaced_before_inferring
             state.overlay = Overlay(overlay.frame, overlay.dets, overlay.timings, overlay.done_at, state.runs,
                                     overlay.velocity, overlay.trails)
             self.cond.notify_all()

@@ -28,6 +28,8 @@ class StreamState:
         self.runs = 0                        # model runs published
         self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
         self.overlays_dropped = 0            # model outputs replaced before the consumer took them
+        self.replaced_before_inferring = 0   # model-mailbox frames replaced before the model took `inferring`
+        self.replaced_before_overlay = 0     # ... before it took the newest overlay's frame
         self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
         self.last_inferred_ms: float | None = None   # source time of the model's previous run (velocity per ms)
         self.info: SourceInfo | None = None
@@ -62,6 +64,13 @@ class StreamState:
         if show_every_frame:
             return self.display.empty
         return self.model_idle and self.runs_taken >= self.runs
+
+    def dropped_before_shown(self, show_every_frame: bool) -> int:
+        """Under the condition, as the consumer takes a frame: the frames before it never shown (frames
+        replaced in a mailbox since came after it, so they are left out)."""
+        if show_every_frame:
+            return self.display.replaced
+        return self.replaced_before_overlay + self.overlays_dropped
 
     def dropped(self, show_every_frame: bool) -> int:
         """Frames read that will never be shown."""

@@ -176,10 +176,10 @@ class Stream:
             raise
         if taken is None:
             return None
-        state, frame, overlay = taken
-        return self._result(state, frame, overlay)
+        state, frame, overlay, dropped = taken
+        return self._result(state, frame, overlay, dropped)
 
-    def _take(self, timeout_s: float) -> tuple[StreamState, LiveFrame, Overlay | None] | None:
+    def _take(self, timeout_s: float) -> tuple[StreamState, LiveFrame, Overlay | None, int] | None:
         """Under `self.cond`: the next stream's ready frame, the streams looked at round robin starting after
         the last one served; None when every stream is done (the stream then ends), it closed, or `timeout_s`
         passed."""
@@ -193,7 +193,7 @@ class Stream:
                     taken = self._ready(state) if state.error is None else None
                     if taken is not None:
                         self._turn = (state.index + 1) % n
-                        return (state, *taken)
+                        return (state, *taken, state.dropped_before_shown(self.options.show_every_frame))
                 if all(self._done(state) for state in self.states):
                     self._ended = True
                     return None
@@ -221,7 +221,7 @@ class Stream:
         # the model runs (or is about to run) on this very frame: it waits for its own output, unless the next
         # frame comes first (then it is shown with the detections it has); other streams are served meanwhile
         overlay = state.overlay
-        if ((overlay is not None and overlay.frame is frame) or not self._model_has(state, frame)
+        if ((overlay is not None and overlay.frame is frame) or not self._model_will_run(state, frame)
                 or not state.display.empty or self.stop_event.is_set()):
             state.held = None
             return frame, overlay
@@ -229,7 +229,13 @@ class Stream:
 
     @staticmethod
     def _model_has(state: StreamState, frame: LiveFrame) -> bool:
+        """The model runs on `frame` or takes it next (it is idle)."""
         return state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
+
+    @staticmethod
+    def _model_will_run(state: StreamState, frame: LiveFrame) -> bool:
+        """`frame` is still the model's: under way, or waiting in its mailbox."""
+        return state.inferring is frame or state.model.peek() is frame
 
     def _done(self, state: StreamState) -> bool:
         """The stream gives no more results: drained, or (several streams) failed."""
@@ -248,7 +254,7 @@ class Stream:
             if self.on_event is not None:
                 self.on_event(StreamEvent(state.index, "failed", error_text(state.error)))
 
-    def _result(self, state: StreamState, frame: LiveFrame, overlay: Overlay | None) -> StreamResult:
+    def _result(self, state: StreamState, frame: LiveFrame, overlay: Overlay | None, dropped: int) -> StreamResult:
         o = state.options
         timings = {"capture": frame.capture_ms}
         if overlay is not None and (overlay.frame.lap != frame.lap or overlay.frame.index > frame.index):
@@ -269,8 +275,6 @@ class Stream:
             self.first_shown_at = now
         self.shown += 1
         track_ids = dets.track_ids.cpu().numpy() if o.tracking.track and dets.track_ids is not None else None
-        with self.cond:
-            dropped = state.dropped(self.options.show_every_frame)
         return StreamResult(state.index, frame.index, frame.timestamp_ms, frame.image, dets, inferred, track_ids,
                             age, timings, dropped)
 
