@@ -129,3 +129,29 @@ def test_several_sources_without_headless_say_to_use_it(bikes):
     assert window.returncode == 2
     errors = [line for line in window.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "--headless" in errors[0] and "Traceback" not in window.stderr, errors
+
+
+def test_a_stream_that_stalls_reconnects_while_the_file_keeps_its_rate(bikes, seeded_res18):
+    server = MJPEGServer(fps=15).start()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "gui", "--headless", "--source", str(bikes),
+                             "--source", server.url, *model_args(seeded_res18), "--loop", "--max-seconds", "12",
+                             "--connect-timeout", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    lines, stopped_at = [], None
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if stopped_at is None and line.startswith("[1] display"):   # the stream plays: now it drops
+                server.stop()
+                stopped_at = len(lines)
+        proc.wait(timeout=120)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr.read()        # both played
+    after = lines[stopped_at:]
+    assert any(line.startswith("[1] status: stream ended") for line in after), after
+    file_lines = [line for line in after if line.startswith("[0] display")]
+    assert len(file_lines) >= 5                             # its readout went on every second
+    rates = [float(re.search(r"display ([\d.]+) fps", line).group(1)) for line in file_lines[2:]]
+    assert rates and min(rates) > 10, rates                  # a 25 fps clip, not held back by the dead stream
+    assert "final [0]: " in "\n".join(lines) and "streams played 2 of 2" in lines[-1]
