@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
-from app.cli.options import SOURCE, THRESHOLD, TRACK, add_model_options, detector_config
+from app.cli.options import EXIT_USER_ERROR, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, add_model_options, \
+    detector_config
 from centernet.errors import ConfigError
+from centernet.live.stream import read_sources
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
-    SOURCE.add(p)
+    SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window: "
+                                     "one source for now)")
+    SOURCES_FILE.add(p)
     add_model_options(p)
     THRESHOLD.add(p, help="score threshold for drawing (default: last used, else 0.3)")
     p.add_argument("--headless", action="store_true", help="no window: run the pipeline, print the readout each second")
@@ -29,7 +34,8 @@ def add_parser(sub) -> None:
                    help="move the boxes of frames the model skipped along their tracks (default: on)")
     p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="headless: give up on a source that never gave a frame after this long (0: never; "
-                        "a stream that worked and dropped keeps reconnecting)")
+                        "a stream that worked and dropped keeps reconnecting; with several sources the others "
+                        "go on)")
     # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
     p.set_defaults(func=run, precision="auto")
 
@@ -44,15 +50,29 @@ def check_limits(args) -> None:
                           f"it out")
 
 
+def sources_of(args) -> list[str]:
+    """--source (each, in order) then the lines of --sources FILE (its errors name the line)."""
+    sources = list(getattr(args, "source_list", None) or ([args.source] if args.source else []))
+    if args.sources_file is not None:
+        sources += read_sources(args.sources_file)
+    return sources
+
+
 def run(args) -> int:
     check_limits(args)
+    sources = sources_of(args)
     if args.headless:   # no Qt at all: it runs where PyQt6 is not installed
         from app.gui.headless import HeadlessOptions, run_headless
-        options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
+        options = HeadlessOptions(sources=tuple(sources), threshold=args.threshold, max_seconds=args.max_seconds,
                                   max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
                                   hold_frames=args.hold_frames, track=args.track, smooth=args.smooth,
                                   motion=args.motion, connect_timeout_s=args.connect_timeout or None,
                                   verbose=args.verbose)
         return run_headless(options, detector_config(args))
+    if len(sources) > 1:
+        print(f"error: the window shows one source for now (its grid of streams is coming); play the {len(sources)} "
+              f"sources with --headless", file=sys.stderr)
+        return EXIT_USER_ERROR
+    args.source = sources[0] if sources else None   # the window takes one source, as before
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))

@@ -54,6 +54,16 @@ class Option:
         p.add_argument(self.flag, default=default, help=help, **({"nargs": nargs} if nargs else {}))
 
 
+class RepeatedSource(argparse.Action):
+    """--source that may be repeated (`gui`: several streams): `args.source` stays the first one given (a
+    single source reads as it always did), `args.source_list` holds every one in order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = [*(getattr(namespace, "source_list", None) or []), values]
+        namespace.source_list = given
+        setattr(namespace, self.dest, given[0])
+
+
 def parse_scales(text: str) -> tuple[float, ...]:
     """argparse type: the library's scale parser, its error shown as argparse's usage error."""
     try:
@@ -144,7 +154,11 @@ CLASSES = Option("--classes", "only these classes (names or indices, comma-separ
 TRACK = Option("--track", "give detections track ids", {"action": "store_true"})
 TRACKER = Option("--tracker", f"the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's centre-distance "
                  "rule)", {"choices": tuple(TRACKERS), "default": DEFAULT_TRACKER})
-SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)")
+SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)",
+                {"action": RepeatedSource})
+SOURCES_FILE = Option("--sources", "a text file of sources, one per line (# comments and blank lines skipped), "
+                      "played after those given with --source", {"type": Path, "metavar": "FILE",
+                                                                   "dest": "sources_file"})
 DATA = Option("--data", "COCO folder or annotation .json; KITTI folder for ddd")
 MAX_IMAGES = Option("--max-images", "use only the first N images", {"type": int})
 BATCH = Option("--batch", "frames per forward pass", {"type": int})

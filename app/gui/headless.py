@@ -5,6 +5,11 @@ It runs where PyQt6 is not installed. Lines: `engine: ...` and `model: ...` once
 source opens, `status: ...` as it reconnects, a readout per second, and `final: ...` for the whole run
 (fps counted since the first frame shown, stage medians over the run). Exit codes: 0; 2 when the source
 or the model fails, or when no frame was ever read; 130 on Ctrl-C (after the final line).
+
+Several sources (one model for all): every line about a stream starts with its index (`[1] source: ...`,
+`[1] display ...` each second, `final [1]: ...`), a stream that fails says so on its own (`[1] error: ...`
+on stderr) while the others go on, and `final total: ...` sums them. Exit codes: 0 when every stream
+played, 1 when some never gave a frame while others did, 2 when none did; 130 on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from app.gui.stats import PipelineStats, device_description, memory_description
+from app.gui.stats import PipelineStats, device_description, memory_description, total_readout
 from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
@@ -28,10 +33,10 @@ DEFAULT_CONNECT_TIMEOUT_S = 30.0
 class HeadlessOptions:
     """What `gui --headless` plays and when it stops."""
 
-    source: str | None = None          # camera index, video file, folder, image or URL
+    sources: tuple[str, ...] = ()      # camera indices, video files, folders, images or URLs (one model for all)
     threshold: float | None = None     # drawing threshold (None: 0.3)
     max_seconds: float | None = None
-    max_frames: int | None = None
+    max_frames: int | None = None      # per stream: the run stops once every stream showed this many (or ended)
     realtime: bool = True              # files at their frame rate (False: as fast as the model goes)
     loop: bool = False                 # loop video files
     hold_frames: bool = False          # show only the frames the model ran on
@@ -43,16 +48,46 @@ class HeadlessOptions:
 
 
 class Readout:
-    """Prints the per-second and the final lines."""
+    """Prints the per-second and the final lines: one `PipelineStats` per stream."""
 
-    def __init__(self, detector, out):
-        self.stats = PipelineStats()
+    def __init__(self, detector, out, streams: int = 1):
+        self.stats = [PipelineStats() for _ in range(streams)]
         self.detector = detector
         self.device = device_description(detector.device)
         self.out = out
 
-    def line(self, whole_run: bool = False) -> str:
-        return self.stats.readout(self.device, memory_description(self.detector.device), whole_run=whole_run)
+    @property
+    def multi(self) -> bool:
+        return len(self.stats) > 1
+
+    def line(self, stream: int = 0, whole_run: bool = False) -> str:
+        """One stream's line (with one stream: the device and memory too, as ever)."""
+        if self.multi:
+            return self.stats[stream].readout(whole_run=whole_run)
+        return self.stats[stream].readout(self.device, memory_description(self.detector.device), whole_run=whole_run)
+
+    def tick(self) -> None:
+        """The per-second lines: one per stream that has shown a frame."""
+        for i, stats in enumerate(self.stats):
+            if stats.displayed:
+                say(f"[{i}] {self.line(i)}" if self.multi else self.line(i), self.out)
+
+    def final(self) -> None:
+        """The whole run's lines (only for streams that showed a frame)."""
+        if not self.multi:
+            if self.stats[0].displayed:
+                say("final: " + self.line(0, whole_run=True), self.out)
+            return
+        for i, stats in enumerate(self.stats):
+            if stats.displayed:
+                say(f"final [{i}]: " + self.line(i, whole_run=True), self.out)
+        if any(self.played):
+            say("final total: " + total_readout(self.stats, self.device, memory_description(self.detector.device)),
+                self.out)
+
+    @property
+    def played(self) -> list[bool]:
+        return [stats.displayed > 0 for stats in self.stats]
 
 
 def say(text: str, out=sys.stdout, err: bool = False) -> None:
@@ -69,32 +104,36 @@ def stream_options(options: HeadlessOptions, task: str) -> StreamOptions:
 
 def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sys.stdout) -> int:
     """Returns the process exit code (see the module docstring)."""
-    if options.source is None:
+    sources = options.sources
+    if not sources:
         say("error: --headless needs --source (a camera index, video file, folder, image or URL)", err=True)
         return 2
     try:
-        check_source(options.source)      # a missing file fails before a model is loaded
+        for source in sources:
+            check_source(source)      # a missing file fails before a model is loaded
         detector = Detector.from_config(config or DetectorConfig())
     except CenterNetError as e:
         say(f"error: {e}", err=True)
         return 2
     say(f"engine: {detector.engine_summary}", out)
     say(f"model: {detector.info.describe()} on {detector.device}, input {detector.spec.input_size}", out)
-    readout = Readout(detector, out)
+    readout = Readout(detector, out, len(sources))
     started = time.monotonic()
+    multi = len(sources) > 1
 
     def on_event(event: StreamEvent) -> None:
-        say(event.message if event.kind == "opened" else f"status: {event.message}", out)
+        tag = f"[{event.stream}] " if multi else ""
+        if event.kind == "failed":
+            say(f"{tag}error: {event.message}", err=True)
+        else:
+            say(tag + (event.message if event.kind == "opened" else f"status: {event.message}"), out)
 
-    results = Stream(options.source, detector, stream_options(options, detector.info.task), on_event,
+    results = Stream(list(sources), detector, stream_options(options, detector.info.task), on_event,
                      verbose=options.verbose)
     code = play(results, readout, options, started)
     stopped = results.close(timeout_s=2.0)
-    if readout.stats.displayed:
-        say("final: " + readout.line(whole_run=True), out)
-    elif code == 0 or code == 130:
-        say(f"error: no frame was read from {options.source}", err=True)
-        code = 2 if code == 0 else code
+    readout.final()
+    code = exit_code(code, readout.played, sources, failed=[s.phase == "failed" for s in results.statuses])
     if not stopped:
         # a thread stuck opening a URL (FFmpeg's open cannot be interrupted) must not hold the exit past
         # --max-seconds, and tearing the interpreter down under it aborts the process: leave at once
@@ -104,8 +143,25 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     return code
 
 
+def exit_code(code: int, played: list[bool], sources, failed: list[bool]) -> int:
+    """The run's exit code from `play`'s and which streams showed a frame; says which never did."""
+    if len(played) == 1:
+        if not played[0] and code in (0, 130):
+            say(f"error: no frame was read from {sources[0]}", err=True)
+            return 2 if code == 0 else code
+        return code
+    for i, (shown, gave_up) in enumerate(zip(played, failed)):
+        if not shown and not gave_up:     # a failed one said why already
+            say(f"[{i}] error: no frame was read from {sources[i]}", err=True)
+    if code != 0:
+        return code
+    if all(played):
+        return 0
+    return 1 if any(played) else 2
+
+
 def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float) -> int:
-    """Take results until the source ends or a limit is reached, printing a readout each second."""
+    """Take results until every source ends or a limit is reached, printing a readout each second."""
     next_tick = started + 1.0
     try:
         while True:
@@ -121,14 +177,21 @@ def play(results: Stream, readout: Readout, options: HeadlessOptions, started: f
                 say(f"error: inference failed: {type(e).__name__}: {e}", err=True)
                 return 1
             if result is not None:
-                readout.stats.on_stream_result(result, results.inferences, results.skipped)
-                if options.max_frames and readout.stats.displayed >= options.max_frames:
+                i = result.stream
+                stats = readout.stats[i]
+                stats.on_stream_result(result, results.inferences_of(i), results.skipped_of(i))
+                if options.max_frames and stats.displayed >= options.max_frames and enough(results, readout, options):
                     return 0
             elif results.ended:
                 return 0
             if time.monotonic() >= next_tick:
                 next_tick += 1.0
-                if readout.stats.displayed:
-                    say(readout.line(), readout.out)
+                readout.tick()
     except KeyboardInterrupt:   # Ctrl-C: the usual final line, then 130 (128 + SIGINT) as a shell expects
         return 130
+
+
+def enough(results: Stream, readout: Readout, options: HeadlessOptions) -> bool:
+    """--max-frames: every stream showed that many frames, or gives no more."""
+    return all(stats.displayed >= options.max_frames or results.status(i).phase in ("ended", "failed")
+               for i, stats in enumerate(readout.stats))

@@ -138,6 +138,26 @@ class PipelineStats:
         return " | ".join(parts)
 
 
+def total_readout(streams: list[PipelineStats], device: str = "", memory: str = "") -> str:
+    """The final line over several streams: display and inference fps summed over the whole run (inference also
+    its min and median over the streams that played), overlay age and end-to-end as medians over every frame
+    of every stream, frames, dropped and skipped summed."""
+    runs = [s.run_snapshot() for s in streams]
+    rates = sorted(r["inference_fps"] for s, r in zip(streams, runs) if s.displayed) or [0.0]   # of those that played
+    ages = [a for s in streams for a in s.run_overlay_age]
+    e2e = [a for s in streams for a in s.run_end_to_end]
+    parts = [f"display {sum(r['display_fps'] for r in runs):.1f} fps",
+             f"inference {sum(rates):.1f} fps (per stream min {rates[0]:.1f} / median {median(rates):.1f})",
+             f"overlay age {median(ages):.0f} ms" if ages else "overlay age -",
+             f"end-to-end {median(e2e):.0f} ms" if e2e else "end-to-end -",
+             f"streams played {sum(1 for s in streams if s.displayed)} of {len(streams)}",
+             f"dropped {sum(r['dropped'] for r in runs)}", f"skipped {sum(r['skipped'] for r in runs)}",
+             f"frames {sum(r['displayed'] for r in runs)}"]
+    if device:
+        parts.append(device + (f" {memory}" if memory else ""))
+    return " | ".join(parts)
+
+
 def process_rss_mb() -> float:
     """Resident memory of this process in MiB (Linux /proc; 0 elsewhere)."""
     try:

@@ -11,15 +11,20 @@ from centernet.errors import InputError
 def parse_input_list(text: str) -> list[str]:
     """The inputs named in a list file's text, in order. A `#` starts a comment only at the start of a line
     or after a space, so URLs with fragments (`http://host/a#b`) stay whole."""
+    return [entry for _, entry in numbered_inputs(text)]
+
+
+def numbered_inputs(text: str) -> list[tuple[int, str]]:
+    """(line number from 1, input) of each input in a list file's text (for errors that name the line)."""
     inputs = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line.startswith("#"):
             continue
         cut = line.find(" #")
         line = (line[:cut] if cut >= 0 else line).strip()
         if line:
-            inputs.append(line)
+            inputs.append((number, line))
     return inputs
 
 

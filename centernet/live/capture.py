@@ -110,26 +110,34 @@ class CaptureThread(threading.Thread):
         """Open the source with back-off, a status event per attempt, until it answers; None when stopping
         or given up."""
         self._say(f"{what}; reconnecting…")
-        attempt = 0
-        while not self.stop_event.is_set() and not self._given_up():
-            if self._sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]) or self._given_up():
-                return None
-            attempt += 1
-            with self.state.cond:
-                self.state.reconnects += 1
-            self._say(f"{what}; reconnect attempt {attempt}…")
-            try:
-                return self._new_source()
-            except Exception:
-                continue
-        return None
+        self._reconnecting(True)
+        try:
+            attempt = 0
+            while not self.stop_event.is_set() and not self._given_up():
+                if self._sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]) or self._given_up():
+                    return None
+                attempt += 1
+                with self.state.cond:
+                    self.state.reconnects += 1
+                self._say(f"{what}; reconnect attempt {attempt}…")
+                try:
+                    return self._new_source()
+                except Exception:
+                    continue
+            return None
+        finally:
+            self._reconnecting(False)
+
+    def _reconnecting(self, on: bool) -> None:
+        with self.state.cond:
+            self.state.reconnecting = on
 
     def _read_frames(self) -> None:
         clock = None                 # (perf_counter, timestamp_ms) of the frame that started the clock
         arrivals: list[float] = []   # arrival times of a live source's first frames
         lap = 0
         show_all = self.options.show_every_frame
-        while not self.stop_event.is_set():
+        while not self.stop_event.is_set() and self.state.error is None:   # a model error ends this stream
             source = self.source
             start = time.perf_counter()
             frame = source.read()

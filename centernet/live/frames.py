@@ -37,7 +37,8 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """Something a front end may say: `kind` is "opened" (with `info`) or "status" (reconnecting, ...)."""
+    """Something a front end may say: `kind` is "opened" (with `info`), "status" (reconnecting, ...) or, with
+    several sources, "failed" (the stream is left; `message` says why)."""
 
     stream: int
     kind: str
@@ -72,3 +73,24 @@ class StreamResult:
     overlay_age_ms: float | None         # how much older the frame the model last ran on is (None: none yet)
     timings: dict                        # stage -> ms (capture, pre, net, decode, post, track, motion, end_to_end)
     dropped: int                         # frames of this source never shown, so far
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Where one stream of a `Stream` stands (`Stream.status(i)`)."""
+
+    stream: int
+    spec: str
+    phase: str                           # connecting, playing, reconnecting, ended or failed
+    info: SourceInfo | None
+    frames_read: int
+    inferences: int                      # model runs on this stream
+    skipped: int
+    dropped: int
+    reconnects: int
+    error: str | None                    # why it failed
+
+    @property
+    def played(self) -> bool:
+        """It gave at least one frame."""
+        return self.frames_read > 0

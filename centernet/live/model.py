@@ -1,9 +1,16 @@
 """The model thread: runs the Detector on the newest frame of each stream's model mailbox.
 
-It serves a list of `StreamState`s (one today; the many-streams pipeline hands it several), taking them
-in turn so no stream starves. After the forward pass the stream's live tracker runs (ids, trails,
-One-Euro smoothing, and the Kalman velocities the motion step needs: so it runs whenever the motion step
-is on, ids drawn or not). A failed forward pass is the stream's error: the consumer raises it.
+One thread serves every stream of a `Stream` (one model in memory). Fair by design: the streams are taken
+round robin, each time starting after the last one served, and each gives only its newest frame, so when
+the model cannot keep up with every stream each ready stream gets one run per round (an equal share of the
+model, whatever the streams' rates); a fast stream never queues work ahead of a slow one. Where the backend
+gains from batching (`backend.prefers_batch`: the CUDA graph) the newest frame of every ready stream goes
+through `Detector.detect_batch` together (on the frame path padded to one frame per stream, so a changing
+number of ready streams replays one captured graph); elsewhere (the CPU engines until measured faster) one
+by one.
+After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
+Kalman velocities the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
+A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
 """
 from __future__ import annotations
 
@@ -30,20 +37,32 @@ class ModelThread(threading.Thread):
         self.cond = cond
         self.stop_event = stop
         self._turn = 0
+        backend = getattr(detector, "backend", None)
+        self.batched = bool(getattr(backend, "prefers_batch", False)) and len(states) > 1
+        # the frame path (the CUDA graph) captures one graph per batch size: a fixed batch of one frame per
+        # stream, padded, keeps a changing number of ready streams on the same captured graph
+        self.padded = self.batched and bool(getattr(backend, "runs_frames", False))
 
-    def _next_job(self) -> tuple[StreamState, LiveFrame] | None:
-        """The next stream with a frame waiting (in turn), holding the lock; None when stopping."""
+    def _next_jobs(self) -> list[tuple[StreamState, LiveFrame]]:
+        """Holding the lock: the next stream with a frame waiting, in turn (with batching: every such stream,
+        in turn); empty when stopping."""
         while not self.stop_event.is_set():
             n = len(self.states)
+            jobs = []
             for k in range(n):
                 state = self.states[(self._turn + k) % n]
                 if state.error is None and not state.model.empty and self._may_run(state):
-                    self._turn = (self._turn + k + 1) % n
                     frame = state.model.take()
                     state.inferring = frame
-                    return state, frame
+                    state.replaced_before_inferring = state.model.replaced
+                    jobs.append((state, frame))
+                    if not self.batched:
+                        break
+            if jobs:
+                self._turn = (jobs[-1][0].index + 1) % n
+                return jobs
             self.cond.wait(0.25)
-        return None
+        return []
 
     def _may_run(self, state: StreamState) -> bool:
         """As fast as the model goes keeps every output: the next run waits until the last one was taken."""
@@ -52,30 +71,54 @@ class ModelThread(threading.Thread):
     def run(self) -> None:
         while True:
             with self.cond:
-                job = self._next_job()
-            if job is None:
+                jobs = self._next_jobs()
+            if not jobs:
                 return
-            state, frame = job
             try:
-                overlay = self.infer(state, frame)
-            except BaseException as e:   # the consumer raises it (a CenterNetError is a message; others a bug)
-                with self.cond:
-                    state.inferring = None
-                state.fail(e)
+                batch = self._forward(jobs)
+            except BaseException as e:   # the consumer reports it (a CenterNetError is a message; others a bug)
+                for state, _ in jobs:
+                    self._failed(state, e)
                 continue
-            with self.cond:
-                state.inferring = None
-                if state.runs > state.runs_taken and not self.options.show_every_frame:
-                    state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
-                    state.runs_taken = state.runs
-                state.runs += 1
-                state.overlay = Overlay(overlay.frame, overlay.dets, overlay.timings, overlay.done_at, state.runs,
-                                        overlay.velocity, overlay.trails)
-                self.cond.notify_all()
+            for (state, frame), dets in zip(jobs, batch):
+                try:
+                    overlay = self.infer(state, frame, dets)
+                except BaseException as e:
+                    self._failed(state, e)
+                    continue
+                self._publish(state, overlay)
 
-    def infer(self, state: StreamState, frame: LiveFrame) -> Overlay:
-        o = self.options
-        dets = self.detector(frame.image)
+    def _forward(self, jobs: list[tuple[StreamState, LiveFrame]]) -> list:
+        """One batch through the Detector when batching, else None per job (`infer` runs the Detector)."""
+        if not self.batched or (len(jobs) == 1 and not self.padded):
+            return [None] * len(jobs)
+        images = [frame.image for _, frame in jobs]
+        if self.padded:
+            images += [images[-1]] * (len(self.states) - len(images))
+        return self.detector.detect_batch(images)[:len(jobs)]
+
+    def _failed(self, state: StreamState, error: BaseException) -> None:
+        with self.cond:
+            state.inferring = None
+        state.fail(error)
+
+    def _publish(self, state: StreamState, overlay: Overlay) -> None:
+        with self.cond:
+            state.inferring = None
+            if state.runs > state.runs_taken and not self.options.show_every_frame:
+                state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
+                state.runs_taken = state.runs
+            state.runs += 1
+            state.replaced_before_overlay = state.replaced_before_inferring
+            state.overlay = Overlay(overlay.frame, overlay.dets, overlay.timings, overlay.done_at, state.runs,
+                                    overlay.velocity, overlay.trails)
+            self.cond.notify_all()
+
+    def infer(self, state: StreamState, frame: LiveFrame, dets=None) -> Overlay:
+        """`frame`'s overlay for `state` (its own options and tracker); `dets`: the Detector's output when
+        a batch already ran it."""
+        o = state.options
+        dets = self.detector(frame.image) if dets is None else dets
         timings = dict(dets.timings)
         kept = dets.only_labels(o.classes).above(o.threshold)
         tracking, velocity, trails = o.tracking, None, {}
@@ -97,4 +140,6 @@ class ModelThread(threading.Thread):
 
     @staticmethod
     def _tracker(state: StreamState) -> LiveTracker:
+        if state.tracker is None:     # tracking or motion switched on while running
+            state.tracker = LiveTracker(state.options.tracking)
         return state.tracker

@@ -1,7 +1,9 @@
 """What one source's threads share: its mailboxes, the newest model output, counters and its error.
 
 One `StreamState` per source, all guarded by the pipeline's one condition; the capture thread writes
-frames in, the model thread takes them and publishes overlays, the consumer reads results out.
+frames in, the model thread takes them and publishes overlays, the consumer reads results out. Each carries
+its own `StreamOptions` (threshold, classes, tracking, motion are per stream): the model thread reads
+`state.options` at each run.
 """
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ import threading
 
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo
 from centernet.live.mailbox import Mailbox
+from centernet.live.options import StreamOptions
 from centernet.tracking.live import LiveTracker
 
 
 class StreamState:
-    def __init__(self, index: int, spec, cond: threading.Condition):
+    def __init__(self, index: int, spec, cond: threading.Condition, options: StreamOptions = StreamOptions()):
         self.index = index
         self.spec = spec
         self.cond = cond
+        self.options = options
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: LiveFrame | None = None   # the frame the model is running on
@@ -24,14 +28,19 @@ class StreamState:
         self.runs = 0                        # model runs published
         self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
         self.overlays_dropped = 0            # model outputs replaced before the consumer took them
+        self.replaced_before_inferring = 0   # model-mailbox frames replaced before the model took `inferring`
+        self.replaced_before_overlay = 0     # ... before it took the newest overlay's frame
         self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
         self.last_inferred_ms: float | None = None   # source time of the model's previous run (velocity per ms)
         self.info: SourceInfo | None = None
         self.frames_read = 0
         self.skipped = 0                     # frames that failed to decode and were skipped
         self.reconnects = 0
+        self.reconnecting = False            # the capture thread is trying to (re)open the source
         self.capture_done = False            # the source ended (or failed): no more frames come
         self.error: BaseException | None = None
+        self.held: LiveFrame | None = None    # a frame the consumer waits to show with its own model output
+        self.reported = False                # the consumer said this stream failed (several streams)
 
     def fail(self, error: BaseException) -> None:
         with self.cond:
@@ -55,6 +64,13 @@ class StreamState:
         if show_every_frame:
             return self.display.empty
         return self.model_idle and self.runs_taken >= self.runs
+
+    def dropped_before_shown(self, show_every_frame: bool) -> int:
+        """Under the condition, as the consumer takes a frame: the frames before it never shown (frames
+        replaced in a mailbox since came after it, so they are left out)."""
+        if show_every_frame:
+            return self.display.replaced
+        return self.replaced_before_overlay + self.overlays_dropped
 
     def dropped(self, show_every_frame: bool) -> int:
         """Frames read that will never be shown."""

@@ -1,16 +1,23 @@
-"""`stream(source, ...)`: a source played through a Detector, as an iterator of `StreamResult`.
+"""`stream(sources, ...)`: one source or several played through one Detector, as an iterator of `StreamResult`.
 
     with stream("rtsp://camera/1", track=True) as results:
         for r in results:
             print(r.frame_index, len(r.detections), r.inferred)
 
-Three actors (STYLE.md, "The app"): the capture thread reads frames, the model thread runs the
-Detector on the newest one, and the user's loop (this iterator) takes each frame shown with what
-belongs on it. In real time (the default) every frame comes at the source's rate with the newest
-detections, moved to the frame's own time along their tracks (the motion step) when the model skipped
-it; `realtime=False` gives every frame of a file, each inferred, as fast as the model goes;
-`hold=True` only the frames the model ran on. Leaving the loop (`break`, an exception, the `with`
-block's end) stops every thread it started within `StreamOptions.join_timeout_s`.
+    for r in stream([0, "rtsp://camera/2", "clip.mp4"]):    # r.stream: the source's index in the list
+        ...
+
+Three actors (STYLE.md, "The app"): a capture thread per source reads frames, one model thread runs the
+Detector on the newest frame of every stream (model.py: round robin, batched where the backend gains), and
+the user's loop (this iterator) takes each frame shown with what belongs on it. In real time (the default)
+every frame comes at the source's rate with the newest detections, moved to the frame's own time along
+their tracks (the motion step) when the model skipped it; `realtime=False` gives every frame of a file,
+each inferred, as fast as the model goes; `hold=True` only the frames the model ran on. With several
+sources the results of every stream come as each is ready, taken round robin (no stream's results wait
+behind another's); a stream that fails (never connects within the connect timeout, a decode or model
+error) is reported on its own (a "failed" `StreamEvent`, `status(i)`) and the others go on; with one source
+its error is raised from `poll()` / the loop. Leaving the loop (`break`, an exception, the `with` block's
+end) stops every thread it started within `StreamOptions.join_timeout_s`.
 """
 from __future__ import annotations
 
@@ -20,12 +27,13 @@ from pathlib import Path
 from typing import Callable
 
 from centernet.detections import Detections
-from centernet.errors import ConfigError, InputError
+from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
+from centernet.io.input_list import numbered_inputs
 from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
-from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult
+from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import ModelThread
 from centernet.live.motion import moved
 from centernet.live.options import StreamOptions
@@ -34,25 +42,38 @@ from centernet.live.state import StreamState
 from centernet.tracking.live import LiveTracker, LiveTrackingOptions, smoothing_default
 
 
-class Stream:
-    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock."""
+def source_list(sources) -> list:
+    """One spec (camera index, path, URL) or a list / tuple of them, as a list."""
+    return list(sources) if isinstance(sources, (list, tuple)) else [sources]
 
-    def __init__(self, source, detector, options: StreamOptions = StreamOptions(),
+
+class Stream:
+    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock.
+
+    `states[i]` is the i-th source's `StreamState` (its own options, tracker, mailboxes and counters)."""
+
+    def __init__(self, sources, detector, options: StreamOptions = StreamOptions(),
                  on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False):
+        specs = source_list(sources)
+        if not specs:
+            raise ConfigError("no source given: name at least one camera index, file, folder or URL")
         if not verbose:
             route_library_logs(verbose=False)
         self.detector = detector
         self.options = options
+        self.on_event = on_event
         self.cond = threading.Condition()
         self.stop_event = threading.Event()
-        self.state = StreamState(0, source, self.cond)
-        if options.tracking.active or options.motion:
-            self.state.tracker = LiveTracker(options.tracking)
+        self.states = [StreamState(i, spec, self.cond, options) for i, spec in enumerate(specs)]
+        for state in self.states:
+            if options.tracking.active or options.motion:
+                state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [
-            CaptureThread(self.state, options, self.stop_event, on_event),
-            ModelThread(detector, [self.state], options, self.cond, self.stop_event)]
+            *(CaptureThread(state, options, self.stop_event, on_event) for state in self.states),
+            ModelThread(detector, self.states, options, self.cond, self.stop_event)]
         self.shown = 0
         self.first_shown_at: float | None = None
+        self._turn = 0                 # the stream the consumer looks at first next time (round robin)
         self._ended = False
         self._closed = False
         for thread in self.threads:
@@ -80,104 +101,161 @@ class Stream:
         self.stop_event.set()
 
     @property
+    def multi(self) -> bool:
+        return len(self.states) > 1
+
+    @property
     def ended(self) -> bool:
-        """The source ended and every result was handed out."""
+        """Every source ended (or, with several, failed) and every result was handed out."""
         return self._ended
 
     @property
     def info(self) -> SourceInfo | None:
-        return self.state.info
+        """The first source's (see `infos` for every source's)."""
+        return self.states[0].info
+
+    @property
+    def infos(self) -> list[SourceInfo | None]:
+        return [state.info for state in self.states]
 
     @property
     def inferences(self) -> int:
-        """Model runs so far."""
-        return self.state.runs
+        """Model runs so far (every stream's)."""
+        return sum(state.runs for state in self.states)
+
+    def inferences_of(self, stream: int) -> int:
+        """Model runs of one stream so far."""
+        return self.states[stream].runs
 
     @property
     def skipped(self) -> int:
-        """Frames that failed to decode and were skipped."""
-        return self.state.skipped
+        """Frames that failed to decode and were skipped (every stream's)."""
+        return sum(state.skipped for state in self.states)
+
+    def skipped_of(self, stream: int) -> int:
+        return self.states[stream].skipped
 
     @property
     def trails(self) -> dict:
-        """Track id -> recent centres of the newest model run (with `track=True`)."""
-        overlay = self.state.overlay
+        """Track id -> recent centres of the first stream's newest model run (with `track=True`)."""
+        return self.trails_of(0)
+
+    def trails_of(self, stream: int) -> dict:
+        overlay = self.states[stream].overlay
         return overlay.trails if overlay is not None else {}
 
-    def poll(self, timeout_s: float) -> StreamResult | None:
-        """The next result, or None when none came within `timeout_s` or the source ended (see `ended`).
-        A source or model error is raised here (and the stream closed)."""
-        try:
-            if self.options.show_every_frame:
-                taken = self._take_frame(timeout_s)
+    def status(self, stream: int) -> StreamStatus:
+        """Where one stream stands: connecting, playing, reconnecting, ended or failed, with its counters."""
+        state = self.states[stream]
+        with self.cond:
+            error = state.error
+            if error is not None:
+                phase = "failed"
+            elif state.capture_done:
+                phase = "ended"
+            elif state.reconnecting:
+                phase = "reconnecting"
             else:
-                taken = self._take_inferred(timeout_s)
+                phase = "playing" if state.frames_read else "connecting"
+            return StreamStatus(state.index, str(state.spec), phase, state.info, state.frames_read, state.runs,
+                                state.skipped, state.dropped(self.options.show_every_frame), state.reconnects,
+                                None if error is None else error_text(error))
+
+    @property
+    def statuses(self) -> list[StreamStatus]:
+        return [self.status(i) for i in range(len(self.states))]
+
+    def poll(self, timeout_s: float) -> StreamResult | None:
+        """The next result of any stream, or None when none came within `timeout_s` or every source ended
+        (see `ended`). With one source its error is raised here (and the stream closed); with several a
+        failed stream is reported (a "failed" event) and left while the others go on."""
+        try:
+            taken = self._take(timeout_s)
         except BaseException:
             self.close()
             raise
         if taken is None:
             return None
-        frame, overlay = taken
-        return self._result(frame, overlay)
+        state, frame, overlay, dropped = taken
+        return self._result(state, frame, overlay, dropped)
 
-    def _raise_error(self) -> None:
-        error = self.state.error
-        if error is not None:
-            raise error
-
-    def _take_frame(self, timeout_s: float) -> tuple[LiveFrame, Overlay | None] | None:
-        """Every-frame mode: the newest frame, with its own model output when the model runs on it."""
-        state = self.state
+    def _take(self, timeout_s: float) -> tuple[StreamState, LiveFrame, Overlay | None, int] | None:
+        """Under `self.cond`: the next stream's ready frame, the streams looked at round robin starting after
+        the last one served; None when every stream is done (the stream then ends), it closed, or `timeout_s`
+        passed."""
+        deadline = time.monotonic() + timeout_s
+        n = len(self.states)
         with self.cond:
-            frame = self._wait(state.display.take, True, timeout_s)
-            if frame is None:
-                return None
-            # the model runs (or is about to run) on this very frame: wait for its output, unless the next
-            # frame comes first (then this one is shown with the detections it has)
-            own = state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
-            while own and not self.stop_event.is_set() and state.display.empty and state.error is None:
-                overlay = state.overlay
-                if overlay is not None and overlay.frame is frame:
-                    break
-                if state.inferring is not frame and state.model.peek() is not frame:
-                    break
-                self.cond.wait(0.25)
-            self._raise_error()
-            return frame, state.overlay
+            while True:
+                self._check_errors()
+                for k in range(n):
+                    state = self.states[(self._turn + k) % n]
+                    taken = self._ready(state) if state.error is None else None
+                    if taken is not None:
+                        self._turn = (state.index + 1) % n
+                        return (state, *taken, state.dropped_before_shown(self.options.show_every_frame))
+                if all(self._done(state) for state in self.states):
+                    self._ended = True
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return None
+                self.cond.wait(min(left, 0.25))   # a held frame's model run may end without a notify we see
 
-    def _take_inferred(self, timeout_s: float) -> tuple[LiveFrame, Overlay] | None:
-        """Only-inferred-frames mode: the newest model output not handed out yet."""
-        state = self.state
-
-        def newest_run() -> tuple[LiveFrame, Overlay] | None:
+    def _ready(self, state: StreamState) -> tuple[LiveFrame, Overlay | None] | None:
+        """Under `self.cond`, without waiting: `state`'s frame to show now, with the overlay it gets."""
+        if not self.options.show_every_frame:        # only the frames the model ran on: its newest output
             if state.runs > state.runs_taken and state.overlay is not None:
                 state.runs_taken = state.runs
                 self.cond.notify_all()
                 return state.overlay.frame, state.overlay
             return None
-
-        with self.cond:
-            return self._wait(newest_run, False, timeout_s)
-
-    def _wait(self, take: Callable[[], object], show_every_frame: bool, timeout_s: float):
-        """Under `self.cond`: what `take()` gives once it gives something; None when the source is drained
-        (the stream then ends), the stream closed, or `timeout_s` passed. A source or model error is raised."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self._raise_error()
-            taken = take()
-            if taken is not None:
-                return taken
-            if self.state.drained(show_every_frame):
-                self._ended = True
+        frame = state.held
+        if frame is None:
+            frame = state.display.take()
+            if frame is None:
                 return None
-            left = deadline - time.monotonic()
-            if left <= 0 or self._closed:
-                return None
-            self.cond.wait(left)
+            if not self._model_has(state, frame):
+                return frame, state.overlay
+            state.held = frame
+        # the model runs (or is about to run) on this very frame: it waits for its own output, unless the next
+        # frame comes first (then it is shown with the detections it has); other streams are served meanwhile
+        overlay = state.overlay
+        if ((overlay is not None and overlay.frame is frame) or not self._model_will_run(state, frame)
+                or not state.display.empty or self.stop_event.is_set()):
+            state.held = None
+            return frame, overlay
+        return None
 
-    def _result(self, frame: LiveFrame, overlay: Overlay | None) -> StreamResult:
-        o = self.options
+    @staticmethod
+    def _model_has(state: StreamState, frame: LiveFrame) -> bool:
+        """The model runs on `frame` or takes it next (it is idle)."""
+        return state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
+
+    @staticmethod
+    def _model_will_run(state: StreamState, frame: LiveFrame) -> bool:
+        """`frame` is still the model's: under way, or waiting in its mailbox."""
+        return state.inferring is frame or state.model.peek() is frame
+
+    def _done(self, state: StreamState) -> bool:
+        """The stream gives no more results: drained, or (several streams) failed."""
+        if state.error is not None:
+            return True
+        return state.held is None and state.drained(self.options.show_every_frame)
+
+    def _check_errors(self) -> None:
+        """Under `self.cond`: one source's error is raised; with several each failed stream is reported once."""
+        for state in self.states:
+            if state.error is None or state.reported:
+                continue
+            if not self.multi:
+                raise state.error
+            state.reported, state.held = True, None
+            if self.on_event is not None:
+                self.on_event(StreamEvent(state.index, "failed", error_text(state.error)))
+
+    def _result(self, state: StreamState, frame: LiveFrame, overlay: Overlay | None, dropped: int) -> StreamResult:
+        o = state.options
         timings = {"capture": frame.capture_ms}
         if overlay is not None and (overlay.frame.lap != frame.lap or overlay.frame.index > frame.index):
             overlay = None     # from the previous lap of a loop: nothing until the model catches up
@@ -197,9 +275,7 @@ class Stream:
             self.first_shown_at = now
         self.shown += 1
         track_ids = dets.track_ids.cpu().numpy() if o.tracking.track and dets.track_ids is not None else None
-        with self.cond:
-            dropped = self.state.dropped(o.show_every_frame)
-        return StreamResult(self.state.index, frame.index, frame.timestamp_ms, frame.image, dets, inferred, track_ids,
+        return StreamResult(state.index, frame.index, frame.timestamp_ms, frame.image, dets, inferred, track_ids,
                             age, timings, dropped)
 
     def _joints(self) -> int:
@@ -225,6 +301,11 @@ class Stream:
         return [t for t in self.threads if t.is_alive()]
 
 
+def error_text(error: BaseException) -> str:
+    """A stream's error in one line: a CenterNetError's message as it is, a bug with its type."""
+    return str(error) if isinstance(error, CenterNetError) else f"{type(error).__name__}: {error}"
+
+
 def check_source(source) -> None:
     """Fail at once on a local file that is missing, before a model is loaded."""
     spec = parse_source(source)
@@ -233,19 +314,43 @@ def check_source(source) -> None:
         raise InputError(f"input not found: {spec} (check the path)")
 
 
-def stream(source, config: DetectorConfig = DetectorConfig(), *, realtime: bool = True, track: bool = False,
+def read_sources(path: str | Path) -> list[str]:
+    """The sources listed in a file (one spec per line, `#` comments, blank lines skipped), each checked as
+    `check_source` does; an error names the file and the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise InputError(f"cannot read the sources file {path}: {reason}; give a text file with one camera "
+                         f"index, file, folder or URL per line") from None
+    entries = numbered_inputs(text)
+    if not entries:
+        raise InputError(f"the sources file {path} names no source: write one camera index, file, folder or URL "
+                         f"per line")
+    for number, spec in entries:
+        try:
+            check_source(spec)
+        except CenterNetError as e:
+            raise InputError(f"{path} line {number}: {e}") from None
+    return [spec for _, spec in entries]
+
+
+def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool = True, track: bool = False,
            smooth: bool | None = None, threshold: float = 0.3, classes=None, hold: bool = False, loop: bool = False,
            motion: bool = True, detector: Detector | None = None, options: StreamOptions | None = None,
            on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False) -> Stream:
-    """Play `source` (camera index, video file, folder, image, rtsp/http URL) through a Detector.
+    """Play `sources` (one or a list of: camera index, video file, folder, image, rtsp/http URL) through one
+    Detector; each result's `stream` is its source's index in the list.
 
     `config` picks the model (or pass a loaded `detector`). `realtime`: the source's own rate, every frame
     shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
     goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
     on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
     frames the model skipped along their tracks. `options` replaces all of these at once. `on_event` is
-    called (from the capture thread) with each `StreamEvent` (source opened, reconnecting...)."""
-    check_source(source)
+    called with each `StreamEvent` (source opened, reconnecting... from the capture threads; a stream failed,
+    with several sources, from the loop's thread)."""
+    for source in source_list(sources):
+        check_source(source)
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"threshold {threshold} is outside 0..1")
     if detector is None:
@@ -255,4 +360,4 @@ def stream(source, config: DetectorConfig = DetectorConfig(), *, realtime: bool 
         options = StreamOptions(realtime=realtime, hold=hold, loop=loop, threshold=float(threshold),
                                 classes=frozenset(classes) if classes is not None else None,
                                 tracking=LiveTrackingOptions(track=track, smooth=smooth), motion=motion)
-    return Stream(source, detector, options, on_event, verbose)
+    return Stream(sources, detector, options, on_event, verbose)

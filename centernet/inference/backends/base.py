@@ -59,6 +59,8 @@ class Backend(Protocol):
     reason: str                # why it runs: "asked for", or what `auto` measured (one line)
     note: str                  # the same in a few words: "asked for", "fastest of 3, 24 ms/forward"
     runs_frames: bool          # True: `run_frames` serves whole uint8 frames (pre-processing included)
+    prefers_batch: bool        # True: a batch of N frames costs less than N single runs (the live model thread
+                               # then runs every stream's waiting frame together; else one by one)
     engine: Any                # the torch Engine it runs (stats, pipelines), or None
 
     def run(self, batch: torch.Tensor) -> dict:

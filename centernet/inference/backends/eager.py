@@ -16,6 +16,7 @@ class EagerBackend:
     """The torch model prepared once by `Engine` (eager mode): a batch in, the heads out."""
 
     runs_frames = False
+    prefers_batch = False   # CPU batch gain not measured yet (bench lane); a GPU eager run could set it
     mode = EAGER   # the Engine's mode (the graph backend is the same engine in GRAPH mode)
 
     def __init__(self, target: Target, precision: str):
@@ -42,6 +43,7 @@ class PlainBackend:
     """The model exactly as loaded: no folding, no layout or precision change (the reference path)."""
 
     runs_frames = False
+    prefers_batch = False
     engine = None
 
     def __init__(self, target: Target, precision: str = "fp32"):

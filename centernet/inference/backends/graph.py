@@ -12,6 +12,7 @@ class GraphBackend(EagerBackend):
     """`Engine` in graph mode: frames in, fixed-shape detections out (one replay per batch)."""
 
     runs_frames = True
+    prefers_batch = True   # one replay serves a batch of frames
     mode = GRAPH
 
     def hook_modules(self) -> tuple:

@@ -19,6 +19,7 @@ class OnnxRuntimeBackend:
     """An ONNX Runtime session: a batch in, the heads out (on the CPU, fp32)."""
 
     runs_frames = False
+    prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
     engine = None
 
     def __init__(self, target: Target, precision: str = "fp32"):

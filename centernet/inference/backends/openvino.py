@@ -17,6 +17,7 @@ class OpenVinoBackend:
     """A compiled OpenVINO model: a batch in, the heads (and the graph's top-K peaks) out."""
 
     runs_frames = False
+    prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
     engine = None
 
     def __init__(self, target: Target, precision: str):

@@ -1,0 +1,202 @@
+"""Several sources through one `centernet.live.stream`: real files, a folder, real local MJPEG streams; per-stream
+failure, stall and rejoin; fairness; batching where the backend prefers it."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import cv2
+import pytest
+
+from centernet.live import StreamOptions, stream
+from centernet.live.stream import Stream
+from tests.app.conftest import closed_port
+from tests.stream_server import MJPEGServer
+
+
+class Slowed:
+    """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
+    `prefers_batch` overrides its backend's flag. Counts the frames of each forward pass."""
+
+    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False):
+        self.inner = detector
+        self.delay_s = delay_s
+        flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
+        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames})()
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, image):
+        self.batch_sizes.append(1)
+        time.sleep(self.delay_s)
+        return self.inner(image)
+
+    def detect_batch(self, images):
+        self.batch_sizes.append(len(images))
+        time.sleep(self.delay_s)
+        return self.inner.detect_batch(images)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def take_for(results: Stream, seconds: float) -> list:
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        r = results.poll(0.1)
+        if r is not None:
+            got.append(r)
+        elif results.ended:
+            break
+    return got
+
+
+def assert_stopped(results: Stream) -> None:
+    assert results.threads and not results.alive_threads, results.alive_threads
+
+
+def image_folder(folder, bikes, n=3):
+    folder.mkdir()
+    cap = cv2.VideoCapture(str(bikes))
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:02d}.jpg"), cap.read()[1])
+    return folder
+
+
+def test_two_sources_a_file_and_a_folder_each_give_their_own_results(tmp_path, bikes, small_detector):
+    folder = image_folder(tmp_path / "images", bikes)
+    with stream([bikes, folder], detector=small_detector, realtime=False, threshold=0.0) as results:
+        got = list(results)
+    assert_stopped(results)
+    by_stream = {i: [r.frame_index for r in got if r.stream == i] for i in (0, 1)}
+    assert by_stream[1] == [0, 1, 2]                                # every image of the folder, in order
+    assert by_stream[0] == list(range(len(by_stream[0]))) and len(by_stream[0]) > 100   # every frame of the clip
+    assert all(r.inferred for r in got)
+    assert {r.image.shape for r in got if r.stream == 1} == {(272, 640, 3)}
+    assert results.inferences == results.inferences_of(0) + results.inferences_of(1) == len(got)
+    assert [s.phase for s in results.statuses] == ["ended", "ended"]
+    assert [i.kind for i in results.infos] == ["video", "folder"]
+
+
+def test_four_sources_files_folder_and_mjpeg_all_play_in_real_time(tmp_path, bikes, small_detector):
+    folder = image_folder(tmp_path / "images", bikes)
+    server = MJPEGServer(fps=15).start()
+    try:
+        with stream([bikes, bikes, folder, server.url], detector=small_detector, loop=True,
+                    options=StreamOptions(loop=True, folder_dwell_s=0.2)) as results:
+            got = take_for(results, 4.0)
+            runs = [results.inferences_of(i) for i in range(4)]
+        assert_stopped(results)
+    finally:
+        server.stop()
+    assert min(runs) > 0, runs                        # the one model served every stream
+    shown = Counter(r.stream for r in got)
+    assert set(shown) == {0, 1, 2, 3}, shown
+    assert shown[0] >= 40 and shown[1] >= 40          # 25 fps clips for ~3 s each, every frame shown
+    assert shown[2] >= 5 and shown[3] >= 10
+    for i in range(4):
+        indices = [r.frame_index for r in got if r.stream == i]
+        assert any(r.overlay_age_ms is not None for r in got if r.stream == i)   # shown with its model output
+        if i != 2:   # the folder loops: its indices start again
+            assert indices == sorted(indices)
+    assert {r.image.shape for r in got if r.stream == 3} == {(120, 160, 3)}
+
+
+def test_a_source_that_never_connects_is_reported_alone_and_the_others_keep_their_results(bikes, small_detector):
+    events = []
+    options = StreamOptions(connect_timeout_s=1.5, loop=True)
+    with stream([bikes, f"http://127.0.0.1:{closed_port()}/x.mjpg"], detector=small_detector, options=options,
+                on_event=events.append) as results:
+        got = take_for(results, 7.0)
+        failed_at = [e for e in events if e.kind == "failed"]
+        status, other = results.status(1), results.status(0)
+    assert_stopped(results)
+    assert len(failed_at) == 1 and failed_at[0].stream == 1 and "no frame from http://127.0.0.1" in failed_at[0].message
+    assert status.phase == "failed" and not status.played and "no frame" in status.error
+    assert {r.stream for r in got} == {0}
+    assert len(got) >= 100                       # ~7 s of a 25 fps clip: it never waited for the dead one
+    assert other.phase == "playing" and other.played
+
+
+def test_a_stalled_stream_reconnects_and_rejoins_while_the_other_keeps_going(bikes, small_detector):
+    server = MJPEGServer(fps=15).start()
+    port = server.port
+    events = []
+    try:
+        with stream([bikes, server.url], detector=small_detector,
+                    options=StreamOptions(loop=True, connect_timeout_s=1.0, read_timeout_s=1.0),
+                    on_event=events.append) as results:
+            before = take_for(results, 2.5)
+            server.stop()
+            during = take_for(results, 3.5)                    # past the connect timeout: it worked, so it retries
+            reconnecting = results.status(1).phase
+            server.port = port
+            server.start()
+            after = take_for(results, 5.0)
+        assert_stopped(results)
+    finally:
+        server.stop()
+    count = lambda got, i: sum(r.stream == i for r in got)  # noqa: E731
+    assert count(before, 0) >= 30 and count(before, 1) >= 10
+    assert count(during, 0) >= 50                       # the file's results kept coming while the stream was gone
+    assert count(during[-20:], 1) == 0                  # ... and the stream's had stopped
+    assert reconnecting == "reconnecting"
+    assert count(after, 1) >= 10 and count(after, 0) >= 50   # it rejoined
+    assert any("reconnected" in e.message and e.stream == 1 for e in events)
+    assert not any(e.kind == "failed" for e in events)
+
+
+def test_four_streams_with_a_slow_model_get_an_equal_share(bikes, small_detector):
+    slow = Slowed(small_detector, delay_s=0.08)       # ~10 runs a second for 4 x 25 frames a second
+    with stream([bikes] * 4, detector=slow, loop=True) as results:
+        take_for(results, 1.0)
+        start = [results.inferences_of(i) for i in range(4)]
+        take_for(results, 5.0)
+        runs = [results.inferences_of(i) - start[i] for i in range(4)]
+    assert_stopped(results)
+    assert min(runs) >= 5, runs
+    assert max(runs) <= min(runs) + 2, runs             # round robin: one run each per round
+    assert set(slow.batch_sizes) == {1}                 # the eager CPU backend does not prefer batches
+
+
+def test_a_backend_that_prefers_batches_runs_every_ready_stream_together(bikes, small_detector):
+    batched = Slowed(small_detector, delay_s=0.1, prefers_batch=True)
+    with stream([bikes] * 3, detector=batched, loop=True, hold=True, threshold=0.0) as results:
+        got = take_for(results, 4.0)
+    assert_stopped(results)
+    assert max(batched.batch_sizes) == 3 and Counter(batched.batch_sizes)[3] >= 5
+    inferred = [r for r in got if r.inferred]
+    assert {r.stream for r in inferred} == {0, 1, 2} and all(len(r.detections) for r in inferred)
+
+
+def test_the_frame_path_runs_a_fixed_batch_of_one_frame_per_stream(tmp_path, bikes, small_detector):
+    folder = image_folder(tmp_path / "images", bikes)
+    graph_like = Slowed(small_detector, prefers_batch=True, runs_frames=True)   # the CUDA graph's flags
+    with stream([bikes, folder, bikes], detector=graph_like, loop=True, hold=True,
+                options=StreamOptions(hold=True, loop=True, folder_dwell_s=0.5)) as results:
+        got = take_for(results, 3.0)
+    assert_stopped(results)
+    assert set(graph_like.batch_sizes) == {3}           # padded: the slow folder never changes the batch
+    assert {r.stream for r in got} == {0, 1, 2}
+
+
+def test_one_source_in_a_list_behaves_as_one_source(tmp_path, small_detector):
+    from centernet.errors import SourceError
+    with pytest.raises(SourceError, match="no frame from"):
+        with stream([f"http://127.0.0.1:{closed_port()}/x.mjpg"], detector=small_detector,
+                    options=StreamOptions(connect_timeout_s=1.0)) as results:
+            list(results)
+    assert not results.multi
+
+
+def test_leaving_a_loop_over_several_streams_stops_every_thread(bikes, small_detector):
+    server = MJPEGServer().start()
+    try:
+        with stream([bikes, server.url, bikes], detector=small_detector) as results:
+            for n, _ in enumerate(results):
+                if n == 20:
+                    break
+        assert_stopped(results)
+        assert not [t for t in threading.enumerate() if t in results.threads]
+    finally:
+        server.stop()
