@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from app.cli.options import SOURCE, THRESHOLD, TRACK, add_model_options, detector_config
+from app.cli.options import SERVE, SOURCE, THRESHOLD, TRACK, add_model_options, detector_config
+from app.web import parse_address
 from centernet.errors import ConfigError
 
 
@@ -30,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="headless: give up on a source that never gave a frame after this long (0: never; "
                         "a stream that worked and dropped keeps reconnecting)")
+    SERVE.add(p)
     # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
     p.set_defaults(func=run, precision="auto")
 
@@ -46,13 +48,16 @@ def check_limits(args) -> None:
 
 def run(args) -> int:
     check_limits(args)
+    if args.serve is not None and not args.headless:
+        raise ConfigError("--serve needs --headless (the window shows the video itself): add --headless")
+    serve = parse_address(args.serve) if args.serve is not None else None
     if args.headless:   # no Qt at all: it runs where PyQt6 is not installed
         from app.gui.headless import HeadlessOptions, run_headless
         options = HeadlessOptions(source=args.source, threshold=args.threshold, max_seconds=args.max_seconds,
                                   max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
                                   hold_frames=args.hold_frames, track=args.track, smooth=args.smooth,
                                   motion=args.motion, connect_timeout_s=args.connect_timeout or None,
-                                  verbose=args.verbose)
+                                  verbose=args.verbose, serve=serve)
         return run_headless(options, detector_config(args))
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))

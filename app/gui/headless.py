@@ -1,7 +1,8 @@
 """`main.py gui --headless`: the live pipeline (`centernet.live`) with no window and no Qt, printing the
 window's readout once a second.
 
-It runs where PyQt6 is not installed. Lines: `engine: ...` and `model: ...` once, `source: ...` when the
+It runs where PyQt6 is not installed. Lines: `serving http://HOST:PORT/` first with --serve (the browser
+view, app/web), `engine: ...` and `model: ...` once, `source: ...` when the
 source opens, `status: ...` as it reconnects, a readout per second, and `final: ...` for the whole run
 (fps counted since the first frame shown, stage medians over the run). Exit codes: 0; 2 when the source
 or the model fails, or when no frame was ever read; 130 on Ctrl-C (after the final line).
@@ -14,10 +15,11 @@ import time
 from dataclasses import dataclass
 
 from app.gui.stats import PipelineStats, device_description, memory_description
+from app.web import ViewServer
 from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.live import StreamEvent, StreamOptions
+from centernet.live import StreamEvent, StreamOptions, draw_result
 from centernet.live.stream import Stream, check_source
 from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
@@ -40,6 +42,7 @@ class HeadlessOptions:
     motion: bool = True                # move the boxes of frames the model skipped along their tracks
     connect_timeout_s: float | None = DEFAULT_CONNECT_TIMEOUT_S   # give up on a source that never gave a frame
     verbose: bool = False              # keep FFmpeg's / OpenCV's own log lines
+    serve: tuple[str, int] | None = None   # (host, port) of the browser view (app/web); None: no view
 
 
 class Readout:
@@ -72,10 +75,16 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     if options.source is None:
         say("error: --headless needs --source (a camera index, video file, folder, image or URL)", err=True)
         return 2
+    view = None
     try:
-        check_source(options.source)      # a missing file fails before a model is loaded
+        check_source(options.source)      # a missing file (or a port in use) fails before a model is loaded
+        if options.serve is not None:
+            view = ViewServer(options.serve, [options.source])
+            say(f"serving {view.url}", out)
         detector = Detector.from_config(config or DetectorConfig())
     except CenterNetError as e:
+        if view is not None:
+            view.close()
         say(f"error: {e}", err=True)
         return 2
     say(f"engine: {detector.engine_summary}", out)
@@ -88,8 +97,10 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
 
     results = Stream(options.source, detector, stream_options(options, detector.info.task), on_event,
                      verbose=options.verbose)
-    code = play(results, readout, options, started)
+    code = play(results, readout, options, started, view)
     stopped = results.close(timeout_s=2.0)
+    if view is not None:
+        view.close()
     if readout.stats.displayed:
         say("final: " + readout.line(whole_run=True), out)
     elif code == 0 or code == 130:
@@ -104,8 +115,10 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     return code
 
 
-def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float) -> int:
-    """Take results until the source ends or a limit is reached, printing a readout each second."""
+def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float,
+         view: ViewServer | None = None) -> int:
+    """Take results until the source ends or a limit is reached, printing a readout each second (and, with a
+    browser view, publishing each drawn frame while a browser watches and the readout each second)."""
     next_tick = started + 1.0
     try:
         while True:
@@ -122,12 +135,17 @@ def play(results: Stream, readout: Readout, options: HeadlessOptions, started: f
                 return 1
             if result is not None:
                 readout.stats.on_stream_result(result, results.inferences, results.skipped)
+                if view is not None and view.watched(result.stream):
+                    view.publish(result.stream, draw_result(result, readout.detector.class_names,
+                                                            trails=results.trails))
                 if options.max_frames and readout.stats.displayed >= options.max_frames:
                     return 0
             elif results.ended:
                 return 0
             if time.monotonic() >= next_tick:
                 next_tick += 1.0
+                if view is not None:
+                    view.update(results.states, [readout.stats], readout.detector)
                 if readout.stats.displayed:
                     say(readout.line(), readout.out)
     except KeyboardInterrupt:   # Ctrl-C: the usual final line, then 130 (128 + SIGINT) as a shell expects
