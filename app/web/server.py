@@ -15,7 +15,7 @@ import numpy as np
 
 from app.web.frames import FrameSlot
 from app.web.page import page_html
-from app.web.status import prometheus_text, starting_payload, status_payload, stream_label
+from app.web.status import prometheus_text, public_source, starting_payload, status_payload, stream_label
 from centernet.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -48,7 +48,7 @@ class ViewServer:
     def __init__(self, address: tuple[str, int], sources: list[str], jpeg_quality: int = 80):
         self.sources = [str(s) for s in sources]
         self.slots = [FrameSlot(jpeg_quality) for _ in self.sources]
-        self.page = page_html(self.sources).encode()
+        self.page = page_html([public_source(s) for s in self.sources]).encode()
         self._status = starting_payload(self.sources)
         self._lock = threading.Lock()
         host, port = address

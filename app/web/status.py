@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 MODEL_STAGES = ("pre", "net", "decode", "post")   # the Detector's own time per frame
 STALLED_AFTER_S = 2.0                             # a playing stream that showed nothing this long has stalled
@@ -17,6 +18,16 @@ class StreamLabel:
     source: str
     status: str = "connecting"    # connecting, playing, stalled, ended or failed
     reconnects: int = 0
+
+
+def public_source(spec) -> str:
+    """A source as the page and the readout show it: a URL's user and password (rtsp://user:pass@cam/1) replaced
+    by *** (the view may be seen by others than whoever started the run)."""
+    text = str(spec)
+    parts = urlsplit(text)
+    if not parts.scheme or "@" not in parts.netloc:
+        return text
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def stream_label(state, stats, now: float | None = None) -> StreamLabel:
@@ -32,7 +43,7 @@ def stream_label(state, stats, now: float | None = None) -> StreamLabel:
         status = "stalled"
     else:
         status = "playing"
-    return StreamLabel(str(state.spec), status, int(state.reconnects))
+    return StreamLabel(public_source(state.spec), status, int(state.reconnects))
 
 
 def status_payload(stats: list, labels: list[StreamLabel], detector=None) -> dict:
@@ -55,7 +66,7 @@ def status_payload(stats: list, labels: list[StreamLabel], detector=None) -> dic
 
 def starting_payload(sources: list[str]) -> dict:
     """The status before the first readout: every stream connecting, no model yet."""
-    return {"streams": [{"index": i, **asdict(StreamLabel(str(s))), "display_fps": 0.0, "inference_fps": 0.0,
+    return {"streams": [{"index": i, **asdict(StreamLabel(public_source(s))), "display_fps": 0.0, "inference_fps": 0.0,
                          "overlay_age_ms": None, "dropped": 0, "frames": 0} for i, s in enumerate(sources)],
             "model": {"name": None, "engine": None, "latency_ms": None}}
 

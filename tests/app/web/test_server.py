@@ -58,7 +58,7 @@ class Publisher:
 
 @pytest.fixture
 def view():
-    server = ViewServer(("127.0.0.1", 0), ["cam <0> & co", "rtsp://host/1"])
+    server = ViewServer(("127.0.0.1", 0), ["cam <0> & co", "rtsp://user:secret@host/1"])
     yield server
     server.close()
 
@@ -69,7 +69,8 @@ def test_the_page_has_one_tile_per_stream_with_its_mjpeg_and_source_and_nothing_
     assert status == 200 and content_type.startswith("text/html")
     assert page.count('<section class="tile"') == 2
     assert 'src="/stream/0.mjpg"' in page and 'src="/stream/1.mjpg"' in page
-    assert "cam &lt;0&gt; &amp; co" in page and "rtsp://host/1" in page   # escaped, not markup
+    assert "cam &lt;0&gt; &amp; co" in page                             # escaped, not markup
+    assert "rtsp://***@host/1" in page and "secret" not in page           # no camera password on the page
     assert "/status.json" in page                                          # the readout's refresh
     assert 'src="http' not in page and 'href="http' not in page and "@import" not in page
 

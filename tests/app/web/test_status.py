@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.gui.stats import PipelineStats
-from app.web.status import StreamLabel, prometheus_text, starting_payload, status_payload, stream_label
+from app.web.status import StreamLabel, prometheus_text, public_source, starting_payload, status_payload, stream_label
 from centernet.detections import Detections
 from centernet.inference.detector import Detector
 from centernet.live.frames import StreamResult
@@ -130,3 +130,12 @@ def test_a_stream_label_follows_its_state():
     assert stream_label(state, stats, now=20.0).status == "ended"
     state.error = RuntimeError("gone")
     assert stream_label(state, stats, now=20.0).status == "failed"
+
+
+def test_a_sources_password_is_never_shown():
+    assert public_source("rtsp://admin:secret@10.0.0.5:554/live") == "rtsp://***@10.0.0.5:554/live"
+    assert public_source("http://cam/live.mjpg?x=a@b") == "http://cam/live.mjpg?x=a@b"
+    assert public_source("videos/a@b.mp4") == "videos/a@b.mp4" and public_source(0) == "0"
+    state = StreamState(0, "rtsp://admin:secret@cam/1", threading.Condition())
+    assert stream_label(state, PipelineStats()).source == "rtsp://***@cam/1"
+    assert "secret" not in str(starting_payload(["rtsp://admin:secret@cam/1"]))
