@@ -5,8 +5,9 @@ import argparse
 import math
 import sys
 
-from app.cli.options import EXIT_USER_ERROR, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, add_model_options, \
-    detector_config
+from app.cli.options import EXIT_USER_ERROR, SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
+    add_model_options, detector_config
+from app.web import parse_address
 from centernet.errors import ConfigError
 from centernet.live.stream import read_sources
 
@@ -36,6 +37,7 @@ def add_parser(sub) -> None:
                    help="headless: give up on a source that never gave a frame after this long (0: never; "
                         "a stream that worked and dropped keeps reconnecting; with several sources the others "
                         "go on)")
+    SERVE.add(p)
     # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
     p.set_defaults(func=run, precision="auto")
 
@@ -61,13 +63,16 @@ def sources_of(args) -> list[str]:
 def run(args) -> int:
     check_limits(args)
     sources = sources_of(args)
+    if args.serve is not None and not args.headless:
+        raise ConfigError("--serve needs --headless (the window shows the video itself): add --headless")
+    serve = parse_address(args.serve) if args.serve is not None else None
     if args.headless:   # no Qt at all: it runs where PyQt6 is not installed
         from app.gui.headless import HeadlessOptions, run_headless
         options = HeadlessOptions(sources=tuple(sources), threshold=args.threshold, max_seconds=args.max_seconds,
                                   max_frames=args.max_frames, realtime=not args.fast, loop=args.loop,
                                   hold_frames=args.hold_frames, track=args.track, smooth=args.smooth,
                                   motion=args.motion, connect_timeout_s=args.connect_timeout or None,
-                                  verbose=args.verbose)
+                                  verbose=args.verbose, serve=serve)
         return run_headless(options, detector_config(args))
     if len(sources) > 1:
         print(f"error: the window shows one source for now (its grid of streams is coming); play the {len(sources)} "

@@ -154,6 +154,10 @@ CLASSES = Option("--classes", "only these classes (names or indices, comma-separ
 TRACK = Option("--track", "give detections track ids", {"action": "store_true"})
 TRACKER = Option("--tracker", f"the association (default {DEFAULT_TRACKER}; greedy: CenterTrack's centre-distance "
                  "rule)", {"choices": tuple(TRACKERS), "default": DEFAULT_TRACKER})
+SERVE = Option("--serve", "headless: also serve a browser view at http://HOST:PORT/ (each stream's video as MJPEG, "
+               "/status.json, /metrics for Prometheus); HOST defaults to 127.0.0.1, this machine only: binding "
+               "another address (0.0.0.0) exposes the video to the network; port 0 picks a free one",
+               {"metavar": "[HOST:]PORT"})
 SOURCE = Option("--source", "camera index, video file, image folder, image or URL (rtsp://, http://)",
                 {"action": RepeatedSource})
 SOURCES_FILE = Option("--sources", "a text file of sources, one per line (# comments and blank lines skipped), "

@@ -1,7 +1,8 @@
 """`main.py gui --headless`: the live pipeline (`centernet.live`) with no window and no Qt, printing the
 window's readout once a second.
 
-It runs where PyQt6 is not installed. Lines: `engine: ...` and `model: ...` once, `source: ...` when the
+It runs where PyQt6 is not installed. Lines: `serving http://HOST:PORT/` first with --serve (the browser
+view, app/web), `engine: ...` and `model: ...` once, `source: ...` when the
 source opens, `status: ...` as it reconnects, a readout per second, and `final: ...` for the whole run
 (fps counted since the first frame shown, stage medians over the run). Exit codes: 0; 2 when the source
 or the model fails, or when no frame was ever read; 130 on Ctrl-C (after the final line).
@@ -19,10 +20,11 @@ import time
 from dataclasses import dataclass
 
 from app.gui.stats import PipelineStats, device_description, memory_description, total_readout
+from app.web import ViewServer
 from centernet.errors import CenterNetError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.live import StreamEvent, StreamOptions
+from centernet.live import StreamEvent, StreamOptions, draw_result
 from centernet.live.stream import Stream, check_source
 from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
@@ -45,6 +47,7 @@ class HeadlessOptions:
     motion: bool = True                # move the boxes of frames the model skipped along their tracks
     connect_timeout_s: float | None = DEFAULT_CONNECT_TIMEOUT_S   # give up on a source that never gave a frame
     verbose: bool = False              # keep FFmpeg's / OpenCV's own log lines
+    serve: tuple[str, int] | None = None   # (host, port) of the browser view (app/web); None: no view
 
 
 class Readout:
@@ -108,11 +111,17 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     if not sources:
         say("error: --headless needs --source (a camera index, video file, folder, image or URL)", err=True)
         return 2
+    view = None
     try:
         for source in sources:
             check_source(source)      # a missing file fails before a model is loaded
+        if options.serve is not None:   # a port in use fails before a model is loaded too
+            view = ViewServer(options.serve, list(sources))
+            say(f"serving {view.url}", out)
         detector = Detector.from_config(config or DetectorConfig())
     except CenterNetError as e:
+        if view is not None:
+            view.close()
         say(f"error: {e}", err=True)
         return 2
     say(f"engine: {detector.engine_summary}", out)
@@ -130,8 +139,10 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
 
     results = Stream(list(sources), detector, stream_options(options, detector.info.task), on_event,
                      verbose=options.verbose)
-    code = play(results, readout, options, started)
+    code = play(results, readout, options, started, view)
     stopped = results.close(timeout_s=2.0)
+    if view is not None:
+        view.close()
     readout.final()
     code = exit_code(code, readout.played, sources, failed=[s.phase == "failed" for s in results.statuses])
     if not stopped:
@@ -160,8 +171,10 @@ def exit_code(code: int, played: list[bool], sources, failed: list[bool]) -> int
     return 1 if any(played) else 2
 
 
-def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float) -> int:
-    """Take results until every source ends or a limit is reached, printing a readout each second."""
+def play(results: Stream, readout: Readout, options: HeadlessOptions, started: float,
+         view: ViewServer | None = None) -> int:
+    """Take results until every source ends or a limit is reached, printing a readout each second (and, with a
+    browser view, publishing each drawn frame while a browser watches and the readout each second)."""
     next_tick = started + 1.0
     try:
         while True:
@@ -180,12 +193,16 @@ def play(results: Stream, readout: Readout, options: HeadlessOptions, started: f
                 i = result.stream
                 stats = readout.stats[i]
                 stats.on_stream_result(result, results.inferences_of(i), results.skipped_of(i))
+                if view is not None and view.watched(i):
+                    view.publish(i, draw_result(result, readout.detector.class_names, trails=results.trails_of(i)))
                 if options.max_frames and stats.displayed >= options.max_frames and enough(results, readout, options):
                     return 0
             elif results.ended:
                 return 0
             if time.monotonic() >= next_tick:
                 next_tick += 1.0
+                if view is not None:
+                    view.update(results.statuses, readout.stats, readout.detector)
                 readout.tick()
     except KeyboardInterrupt:   # Ctrl-C: the usual final line, then 130 (128 + SIGINT) as a shell expects
         return 130
