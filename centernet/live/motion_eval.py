@@ -1,6 +1,6 @@
 """How well the boxes shown on frames the model skipped match those frames' own detections (issue 32).
 
-The model runs on every K-th frame, through the live pipeline's own `ModelThread.infer` (tracker, Kalman
+The model runs on every K-th frame, through the live pipeline's own `ModelThread.infer` (tracker, motion
 velocities); the frames in between show that run's boxes, moved to their own time by the motion step or
 left where they were. The truth is the Detector on every frame. Score: the mean, over the boxes shown on
 skipped frames, of the best IoU with a truth box of the same class (0 when there is none).
@@ -34,13 +34,15 @@ def best_iou_by_class(shown: Detections, truth: Detections) -> list[float]:
 
 def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: int, threshold: float = 0.3,
                       truth: list[Detections] | None = None) -> dict:
-    """{"boxes", "iou_without_step", "iou_with_step"} for `frames` ((image, timestamp_ms) pairs)."""
+    """{"boxes", "iou_without_step", "iou_with_step"} for `frames` ((image, timestamp_ms) pairs); `truth`: the
+    Detector's output on each frame when already computed (the model's runs reuse it: it is deterministic)."""
     if truth is None:
         truth = [detector(image) for image, _ in frames]
+    outputs = {id(image): dets for (image, _), dets in zip(frames, truth)}   # the Detector's, computed once
     options = StreamOptions(threshold=threshold)
     state = StreamState(0, "clip", threading.Condition())
     state.tracker = LiveTracker(options.tracking)
-    model = ModelThread(detector, [state], options, state.cond, threading.Event())
+    model = ModelThread(lambda image: outputs[id(image)], [state], options, state.cond, threading.Event())
     with_step, without, overlay = [], [], None
     for i, (image, ts) in enumerate(frames):
         if i % every == 0:
