@@ -1,22 +1,28 @@
 """How well the boxes shown on frames the model skipped match those frames' own detections (issue 32).
 
-The model runs on every K-th frame, through the live pipeline's own `ModelThread.infer` (tracker, motion
-velocities); the frames in between show that run's boxes, moved to their own time by the motion step or
-left where they were. The truth is the Detector on every frame. Score: the mean, over the boxes shown on
-skipped frames, of the best IoU with a truth box of the same class (0 when there is none).
+Two ways to play a clip, one score. Offline (`skipped_frame_iou`): the model runs on every K-th frame,
+through the live pipeline's own `ModelThread.infer` (tracker, motion velocities); the frames in between
+show that run's boxes, moved to their own time by the motion step or left where they were. In real time
+(`play`, then `score_shown`): the clip goes through `centernet.live.stream` at its own rate, so the model
+skips whatever frames the machine's load makes it skip. The truth is the Detector on every frame. Score:
+the mean, over the boxes shown on skipped frames, of the best IoU with a truth box of the same class (0 when
+there is none).
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from centernet.detections import Detections
-from centernet.live.frames import LiveFrame
+from centernet.live.frames import LiveFrame, StreamResult
 from centernet.live.model import ModelThread
 from centernet.live.motion import moved
 from centernet.live.options import StreamOptions
 from centernet.live.state import StreamState
+from centernet.live.stream import stream
 from centernet.tracking.bytetrack import iou_matrix
 from centernet.tracking.live import LiveTracker
 
@@ -53,3 +59,39 @@ def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: i
             with_step += best_iou_by_class(moved(overlay.dets, overlay.velocity, ts - overlay.frame.timestamp_ms), seen)
     mean = lambda v: round(float(np.mean(v)), 4) if v else None  # noqa: E731
     return {"every": every, "boxes": len(with_step), "iou_without_step": mean(without), "iou_with_step": mean(with_step)}
+
+
+@dataclass(frozen=True)
+class ShownScore:
+    """How the boxes shown on frames the model skipped match those frames' own detections."""
+
+    frames: int              # frames shown
+    skipped: int             # ... of which the model skipped (scored)
+    boxes: int               # boxes shown on the skipped frames
+    mean_iou: float | None   # mean best IoU by class of those boxes (None: no box)
+    mean_age_ms: float | None   # mean overlay age of the scored frames
+
+
+def score_shown(results: Iterable[StreamResult], truth: Sequence[Detections], threshold: float = 0.3) -> ShownScore:
+    """Score a played stream's results against the Detector's own output on every frame (`truth[i]`: frame i):
+    per box shown on a frame the model skipped, the best IoU with that frame's own boxes of its class."""
+    ious, ages, frames, skipped = [], [], 0, 0
+    for r in results:
+        frames += 1
+        if r.inferred or r.overlay_age_ms is None or r.frame_index >= len(truth):
+            continue
+        skipped += 1
+        ages.append(r.overlay_age_ms)
+        ious += best_iou_by_class(r.detections, truth[r.frame_index].above(threshold))
+    mean = lambda v: float(np.mean(v)) if v else None  # noqa: E731
+    return ShownScore(frames, skipped, len(ious), mean(ious), mean(ages))
+
+
+def play(detector, clip: str, *, motion: bool, max_frames: int, threshold: float = 0.3) -> Iterator[StreamResult]:
+    """`clip` played in real time through `centernet.live.stream` (its threads, pacing and mailboxes): the
+    results of its first `max_frames` frames, as they come (score them on the fly: a result holds its image)."""
+    with stream(clip, detector=detector, threshold=threshold, motion=motion) as shown:
+        for r in shown:
+            if r.frame_index >= max_frames:
+                return
+            yield r
