@@ -3,7 +3,7 @@
 Two ways to play a clip, one score. Offline (`skipped_frame_iou`): the model runs on every K-th frame,
 through the live pipeline's own `ModelThread.infer` (tracker, motion velocities); the frames in between
 show that run's boxes, moved to their own time by the motion step or left where they were. In real time
-(`play`, then `score_shown`): the clip goes through `centernet.live.stream` at its own rate, so the model
+(`play_scored`, with `score_shown`): the clip goes through `centernet.live.stream` at its own rate, so the model
 skips whatever frames the machine's load makes it skip. The truth is the Detector on every frame. Score:
 the mean, over the boxes shown on skipped frames, of the best IoU with a truth box of the same class (0 when
 there is none).
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from itertools import takewhile
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -65,11 +66,11 @@ def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: i
 class ShownScore:
     """How the boxes shown on frames the model skipped match those frames' own detections."""
 
-    frames: int              # frames shown
-    skipped: int             # ... of which the model skipped (scored)
-    boxes: int               # boxes shown on the skipped frames
-    mean_iou: float | None   # mean best IoU by class of those boxes (None: no box)
-    mean_age_ms: float | None   # mean overlay age of the scored frames
+    frames: int                  # frames shown
+    skipped: int                 # ... with older detections than their own (scored)
+    boxes: int                   # boxes shown on the skipped frames
+    mean_iou: float | None       # mean best IoU by class of those boxes (None: no box)
+    mean_age_ms: float | None    # mean overlay age of the scored frames
 
 
 def score_shown(results: Iterable[StreamResult], truth: Sequence[Detections], threshold: float = 0.3) -> ShownScore:
@@ -87,11 +88,10 @@ def score_shown(results: Iterable[StreamResult], truth: Sequence[Detections], th
     return ShownScore(frames, skipped, len(ious), mean(ious), mean(ages))
 
 
-def play(detector, clip: str, *, motion: bool, max_frames: int, threshold: float = 0.3) -> Iterator[StreamResult]:
-    """`clip` played in real time through `centernet.live.stream` (its threads, pacing and mailboxes): the
-    results of its first `max_frames` frames, as they come (score them on the fly: a result holds its image)."""
+def play_scored(detector, clip: str, truth: Sequence[Detections], *, motion: bool, max_frames: int,
+                threshold: float = 0.3) -> tuple[ShownScore, int]:
+    """(the score, the model's runs) of `clip`'s first `max_frames` frames played in real time through
+    `centernet.live.stream` (its threads, pacing and mailboxes), scored as they come (a result holds its image)."""
     with stream(clip, detector=detector, threshold=threshold, motion=motion) as shown:
-        for r in shown:
-            if r.frame_index >= max_frames:
-                return
-            yield r
+        score = score_shown(takewhile(lambda r: r.frame_index < max_frames, shown), truth, threshold)
+        return score, shown.inferences
