@@ -8,10 +8,11 @@ per clip and K):
     python tools/live_motion.py ../shared/data/video/vtest.avi assets/demo/bikes.mp4 --every 2 3 4 5
 
 In real time: each clip played at its own rate through `centernet.live.stream` (its threads and pacing),
-with and without the motion step, on a quiet machine and beside a busy neighbour (a process this tool
-starts that keeps every core busy with matrix products); a table at the end:
+the motion step on, each skipped frame scored with the boxes it showed and with the same boxes unmoved
+(paired: same frames, same ages), on a quiet machine and beside a busy neighbour (a process this tool starts
+that keeps every core busy with matrix products); a table at the end:
 
-    python tools/live_motion.py ../shared/data/video/vtest.avi assets/demo/bikes.mp4 --realtime --frames 250
+    python tools/live_motion.py ../shared/data/video/vtest.avi assets/demo/bikes.mp4 --realtime --frames 300 --rounds 2
 """
 from __future__ import annotations
 
@@ -70,26 +71,34 @@ def realtime(detector, args) -> None:
     for load in args.loads:
         neighbour = start_neighbour() if load == "busy" else None
         try:
-            for clip in args.clips:
-                for motion in (True, False):
-                    load_average = os.getloadavg()[0]
-                    s, runs = play_scored(detector, clip, truths[clip], motion=motion, max_frames=args.frames,
-                                          threshold=args.threshold)
-                    row = {"clip": Path(clip).name, "load": load, "loadavg": round(load_average, 1),
-                           "motion": motion, "frames": s.frames, "runs": runs, "skipped": s.skipped, "boxes": s.boxes,
-                           "mean_age_ms": round(s.mean_age_ms, 1) if s.mean_age_ms is not None else None,
-                           "iou": round(s.mean_iou, 4) if s.mean_iou is not None else None}
-                    print(json.dumps(row), flush=True)
-                    rows.append(row)
+            for _ in range(args.rounds):
+                for clip in args.clips:
+                    rows.append(play_row(detector, clip, truths[clip], load, args))
         finally:
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
-    print("\n| clip | load (load average) | motion step | frames shown | model runs | skipped frames | their boxes | "
-          "mean overlay age ms | mean IoU |\n|---|---|---|---|---|---|---|---|---|")
+    print("\n| clip | load (load average) | frames shown | model runs | skipped frames scored (unpaired) | their "
+          "boxes | mean overlay age ms | mean IoU, unmoved | with the step | gain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clip']} | {r['load']} ({r['loadavg']}) | {'on' if r['motion'] else 'off'} | {r['frames']} | "
-              f"{r['runs']} | {r['skipped']} | {r['boxes']} | {r['mean_age_ms']} | {r['iou']} |")
+        print(f"| {r['clip']} | {r['load']} ({r['loadavg']}) | {r['frames']} | {r['runs']} | {r['skipped']} "
+              f"({r['unpaired']}) | {r['boxes']} | {r['mean_age_ms']} | {r['iou_without_step']} | "
+              f"{r['iou_with_step']} | {r['gain']:+.3f} |")
+
+
+def play_row(detector, clip: str, truth: list, load: str, args) -> dict:
+    load_average = os.getloadavg()[0]
+    s = play_scored(detector, clip, truth, max_frames=args.frames, threshold=args.threshold)
+    on, off = s.with_step, s.without_step
+    rnd = lambda v, digits=4: round(v, digits) if v is not None else None  # noqa: E731
+    row = {"clip": Path(clip).name, "load": load, "loadavg": round(load_average, 1), "frames": on.frames,
+           "runs": s.runs, "skipped": on.skipped, "unpaired": s.unpaired, "boxes": on.boxes,
+           "mean_age_ms": rnd(on.mean_age_ms, 1),
+           "iou_without_step": rnd(off.mean_iou), "iou_with_step": rnd(on.mean_iou),
+           "gain": (on.mean_iou - off.mean_iou) if on.boxes else 0.0}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def main() -> None:
@@ -98,7 +107,9 @@ def main() -> None:
     p.add_argument("--realtime", action="store_true", help="play the clips through centernet.live.stream")
     p.add_argument("--loads", nargs="+", choices=["quiet", "busy"], default=["quiet", "busy"],
                    help="--realtime: beside nothing, or beside a busy neighbour process")
-    p.add_argument("--every", type=int, nargs="+", default=[2, 3, 4, 5], help="offline: the model runs on every K-th frame")
+    p.add_argument("--rounds", type=int, default=1, help="--realtime: plays of each clip per load")
+    p.add_argument("--every", type=int, nargs="+", default=[2, 3, 4, 5],
+                   help="offline: the model runs on every K-th frame")
     p.add_argument("--frames", type=int, default=120, help="frames of each clip")
     p.add_argument("--threshold", type=float, default=0.3)
     p.add_argument("--input-size", type=int, default=None, help="network input (default: the model's)")

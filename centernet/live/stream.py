@@ -46,6 +46,7 @@ class Stream:
         self.cond = threading.Condition()
         self.stop_event = threading.Event()
         self.state = StreamState(0, source, self.cond)
+        self.states = [self.state]     # one per source (the many-streams contract)
         if options.tracking.active or options.motion:
             self.state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [

@@ -15,7 +15,7 @@ from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.live.frames import StreamResult
 from centernet.live.motion import moved, track_velocities
-from centernet.live.motion_eval import best_iou_by_class, score_shown, skipped_frame_iou
+from centernet.live.motion_eval import best_iou_by_class, play_scored, score_shown, skipped_frame_iou
 from centernet.live.stream import stream
 from centernet.tracking.bytetrack import ByteTracker
 from tests.conftest import DATA
@@ -139,3 +139,12 @@ def test_with_the_step_off_a_played_stream_shows_the_models_boxes_unmoved(vtest)
     assert skipped
     for r in skipped:   # the boxes of a frame the model ran on before, exactly
         assert any(torch.equal(r.detections.boxes, earlier[j]) for j in range(r.frame_index)), r.frame_index
+
+
+def test_a_real_time_play_scores_the_same_skipped_frames_moved_and_unmoved(vtest):
+    detector, _, truth = vtest
+    score = play_scored(detector, str(VTEST), truth, max_frames=30)
+    on, off = score.with_step, score.without_step
+    assert score.runs > 0 and 0 < on.frames + score.unpaired <= 30      # results of frames 0-29 (a few may drop)
+    assert (on.frames, on.skipped, on.boxes, on.mean_age_ms) == (off.frames, off.skipped, off.boxes, off.mean_age_ms)
+    assert on.skipped > 0 and on.mean_iou is not None and off.mean_iou is not None
