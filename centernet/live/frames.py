@@ -55,7 +55,7 @@ class Overlay:
     timings: dict
     done_at: float                       # perf_counter when the model thread finished
     run: int                             # model runs of this stream so far, this one included
-    velocity: np.ndarray | None = None   # (N, 4) per ms of source time, Kalman (cx, cy, aspect, h); None: no motion
+    velocity: np.ndarray | None = None   # (N, 4) per ms of source time of (cx, cy, aspect, h); None: no motion step
     trails: dict = field(default_factory=dict)   # track id -> recent centres (with ids shown)
 
 

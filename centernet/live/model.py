@@ -9,7 +9,7 @@ through `Detector.detect_batch` together (on the frame path padded to one frame 
 number of ready streams replays one captured graph); elsewhere (the CPU engines until measured faster) one
 by one.
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
-Kalman velocities the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
+track association the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
 A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
 """
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 
 from centernet.live.frames import LiveFrame, Overlay
 from centernet.live.motion import track_velocities
@@ -125,15 +124,9 @@ class ModelThread(threading.Thread):
         if tracking.active or o.motion:
             start = time.perf_counter()
             tracker = self._tracker(state)
-            previous_ms = state.last_inferred_ms
-            if previous_ms is not None and frame.timestamp_ms <= previous_ms:
-                previous_ms = None        # a loop or a restart: the tracker starts afresh too
             tracked = tracker.update(dets, frame.timestamp_ms / 1000.0, o.threshold, o.classes)
             if o.motion:
-                gap_ms = frame.timestamp_ms - previous_ms if previous_ms is not None else None
-                per_update = track_velocities(tracker.tracker, kept)
-                velocity = per_update / gap_ms if gap_ms else np.zeros_like(per_update)
-            state.last_inferred_ms = frame.timestamp_ms
+                velocity, tracker.motion = track_velocities(tracker.tracker, kept, tracker.motion, frame.timestamp_ms)
             kept, trails = tracked.dets, tracked.trails
             timings["track" if tracking.active else "motion"] = (time.perf_counter() - start) * 1000.0
         return Overlay(frame, kept, timings, time.perf_counter(), 0, velocity, trails)

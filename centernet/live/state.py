@@ -31,7 +31,6 @@ class StreamState:
         self.replaced_before_inferring = 0   # model-mailbox frames replaced before the model took `inferring`
         self.replaced_before_overlay = 0     # ... before it took the newest overlay's frame
         self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
-        self.last_inferred_ms: float | None = None   # source time of the model's previous run (velocity per ms)
         self.info: SourceInfo | None = None
         self.frames_read = 0
         self.skipped = 0                     # frames that failed to decode and were skipped

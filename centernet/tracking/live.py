@@ -57,6 +57,7 @@ class LiveTracker:
         self.last_seen: dict[int, int] = {}     # id -> update number it was last in
         self.updates = 0
         self.last_time: float | None = None
+        self.motion: dict = {}                  # the motion step's memory of each track (centernet/live/motion.py)
 
     def set_options(self, options: LiveTrackingOptions) -> None:
         """Switching ids, trails or smoothing on or off keeps the tracks and their ids; another tracker, trail
@@ -74,6 +75,7 @@ class LiveTracker:
         self.smoother.reset()
         self.trails, self.last_seen, self.updates = {}, {}, 0
         self.last_time = None
+        self.motion = {}
 
     def update(self, dets: Detections, time: float, threshold: float, classes=None) -> TrackedFrame:
         if self.last_time is not None and time <= self.last_time:
