@@ -130,6 +130,9 @@ class CaptureThread(threading.Thread):
         lap = 0
         show_all = self.options.show_every_frame
         while not self.stop_event.is_set():
+            stepping = self._wait_while_paused()
+            if stepping is None:
+                return
             source = self.source
             start = time.perf_counter()
             frame = source.read()
@@ -150,7 +153,7 @@ class CaptureThread(threading.Thread):
                 return
             if self.stop_event.is_set():
                 return
-            if not source.is_live:
+            if not source.is_live and not stepping:   # a single step comes at once
                 if not self.options.realtime:
                     if self._wait_until_model_ready():
                         return
@@ -166,6 +169,20 @@ class CaptureThread(threading.Thread):
                 if show_all:
                     self.state.display.put(live)
                 self.state.model.put(live)
+
+    def _wait_while_paused(self) -> bool | None:
+        """While paused, read nothing until a step (or play): True for a single step, False to play on, None
+        when stopping. The pacing clock restarts by itself after a pause (the next frame is late)."""
+        state = self.state
+        with state.cond:
+            while state.paused and not state.steps and not self.stop_event.is_set():
+                state.cond.wait(0.25)
+            if self.stop_event.is_set():
+                return None
+            if state.paused:
+                state.steps -= 1
+                return True
+            return False
 
     def _wait_until_model_ready(self) -> bool:
         """As fast as the model goes: the next frame waits until the model took the last one and the consumer

@@ -56,6 +56,7 @@ class ModelThread(threading.Thread):
             if job is None:
                 return
             state, frame = job
+            detector = self.detector
             try:
                 overlay = self.infer(state, frame)
             except BaseException as e:   # the consumer raises it (a CenterNetError is a message; others a bug)
@@ -65,6 +66,9 @@ class ModelThread(threading.Thread):
                 continue
             with self.cond:
                 state.inferring = None
+                if detector is not self.detector:   # the model changed during the run: its output is stale
+                    self.cond.notify_all()
+                    continue
                 if state.runs > state.runs_taken and not self.options.show_every_frame:
                     state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
                     state.runs_taken = state.runs
@@ -74,7 +78,7 @@ class ModelThread(threading.Thread):
                 self.cond.notify_all()
 
     def infer(self, state: StreamState, frame: LiveFrame) -> Overlay:
-        o = self.options
+        o = state.options
         dets = self.detector(frame.image)
         timings = dict(dets.timings)
         kept = dets.only_labels(o.classes).above(o.threshold)
@@ -97,4 +101,10 @@ class ModelThread(threading.Thread):
 
     @staticmethod
     def _tracker(state: StreamState) -> LiveTracker:
+        """The stream's tracker, following its options (a toggle keeps the tracks and their ids)."""
+        options = state.options.tracking
+        if state.tracker is None:
+            state.tracker = LiveTracker(options)
+        elif state.tracker.options != options:
+            state.tracker.set_options(options)
         return state.tracker

@@ -9,14 +9,18 @@ import threading
 
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo
 from centernet.live.mailbox import Mailbox
+from centernet.live.options import StreamOptions
 from centernet.tracking.live import LiveTracker
 
 
 class StreamState:
-    def __init__(self, index: int, spec, cond: threading.Condition):
+    def __init__(self, index: int, spec, cond: threading.Condition, options: StreamOptions = StreamOptions()):
         self.index = index
         self.spec = spec
         self.cond = cond
+        self.options = options               # read by the model thread at each run (Stream.set_options changes it)
+        self.paused = False                  # the capture reads no frame while set ...
+        self.steps = 0                       # ... but this many more (single steps)
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: LiveFrame | None = None   # the frame the model is running on

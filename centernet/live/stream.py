@@ -45,7 +45,8 @@ class Stream:
         self.options = options
         self.cond = threading.Condition()
         self.stop_event = threading.Event()
-        self.state = StreamState(0, source, self.cond)
+        self.state = StreamState(0, source, self.cond, options)
+        self.states = [self.state]
         if options.tracking.active or options.motion:
             self.state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [
@@ -104,6 +105,60 @@ class Stream:
         overlay = self.state.overlay
         return overlay.trails if overlay is not None else {}
 
+    # ---- runtime controls (any thread) -------------------------------------------------------------------
+    def set_options(self, options: StreamOptions, stream: int | None = None) -> None:
+        """What the model keeps and does from its next run on (threshold, classes, tracking, motion) for stream
+        `stream` (None: every stream). How the source plays (real time, hold, loop, timeouts) is fixed when the
+        stream starts: open a new one to change it."""
+        fixed = ("realtime", "hold", "loop", "folder_dwell_s", "connect_timeout_s", "open_timeout_s", "read_timeout_s")
+        changed = [name for name in fixed if getattr(options, name) != getattr(self.options, name)]
+        if changed:
+            raise ConfigError(f"{', '.join(changed)} cannot change while the stream runs: start a new stream")
+        with self.cond:
+            for state in self.states if stream is None else [self.states[stream]]:
+                state.options = options     # the model thread's tracker follows it at its next run
+            if stream is None:
+                self.options = options
+            self.cond.notify_all()
+
+    def options_of(self, stream: int = 0) -> StreamOptions:
+        return self.states[stream].options
+
+    def set_detector(self, detector) -> None:
+        """Run `detector` from the next frame on. A run of the previous one still under way is discarded, and the
+        previous detections and tracks with it (another model's classes and boxes)."""
+        with self.cond:
+            self.detector = detector
+            for thread in self.threads:
+                if isinstance(thread, ModelThread):
+                    thread.detector = detector
+            for state in self.states:
+                state.overlay = None
+                state.last_inferred_ms = None
+                if state.tracker is not None:
+                    state.tracker.reset()
+            self.cond.notify_all()
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused, the sources read no frame (the model finishes the frame it has); `step()` reads one."""
+        with self.cond:
+            for state in self.states:
+                state.paused = paused
+                state.steps = 0
+            self.cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self.state.paused
+
+    def step(self) -> None:
+        """Pause (if playing) and read one more frame: in real time it is shown with its own detections."""
+        with self.cond:
+            for state in self.states:
+                state.paused = True
+                state.steps += 1
+            self.cond.notify_all()
+
     def poll(self, timeout_s: float) -> StreamResult | None:
         """The next result, or None when none came within `timeout_s` or the source ended (see `ended`).
         A source or model error is raised here (and the stream closed)."""
@@ -134,7 +189,9 @@ class Stream:
                 return None
             # the model runs (or is about to run) on this very frame: wait for its output, unless the next
             # frame comes first (then this one is shown with the detections it has)
-            own = state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
+            # (paused, a step's frame waits its turn behind the model's current run: no next frame comes)
+            own = state.inferring is frame or (state.model.peek() is frame
+                                               and (state.inferring is None or state.paused))
             while own and not self.stop_event.is_set() and state.display.empty and state.error is None:
                 overlay = state.overlay
                 if overlay is not None and overlay.frame is frame:
@@ -177,7 +234,7 @@ class Stream:
             self.cond.wait(left)
 
     def _result(self, frame: LiveFrame, overlay: Overlay | None) -> StreamResult:
-        o = self.options
+        o = self.state.options
         timings = {"capture": frame.capture_ms}
         if overlay is not None and (overlay.frame.lap != frame.lap or overlay.frame.index > frame.index):
             overlay = None     # from the previous lap of a loop: nothing until the model catches up
