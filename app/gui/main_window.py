@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         if o.smooth is not None:
             self.controls.set_smooth_flag(o.smooth)
         given = {"source": source, "weights": config.weights, "threshold": o.threshold, "loop": o.loop,
-                 "realtime": o.realtime, "hold_frames": o.hold, "toggles/track": o.track,
+                 "toggles/track": o.track,
                  "input_size": config.input_size or (True if config.keep_res else None),
                  "engine": True if engine_given(config) else None}
         self.command_line_pins = pin_command_line(self, stored, {k for k, v in given.items() if v is not None},
@@ -246,12 +246,10 @@ class MainWindow(QMainWindow):
 
     def _on_hold(self, hold: bool) -> None:
         self.pipeline.set_hold(hold)
-        self.settings.setValue("hold_frames", hold)
 
     def _on_realtime(self, realtime: bool) -> None:
         self.realtime_action.setChecked(realtime)
         self.pipeline.set_realtime(realtime)
-        self.settings.setValue("realtime", realtime)
 
     # ---- model --------------------------------------------------------------------------------------
     def load_model(self, request: DetectorConfig) -> None:
