@@ -72,7 +72,7 @@ def restore_settings(window: QMainWindow, config: DetectorConfig, source, thresh
     window.realtime_action.setChecked(window.transport.realtime_box.isChecked())
     window.pipeline.set_loop(window.transport.loop_box.isChecked())
     window.pipeline.set_realtime(window.transport.realtime_box.isChecked())
-    window.pipeline.worker.set_options(c.draw_options())
+    window.pipeline.set_options(c.draw_options())
 
 
 def save_settings(window: QMainWindow) -> None:

@@ -134,6 +134,8 @@ class CaptureThread(threading.Thread):
             if stepping is None:
                 return
             source = self.source
+            if self._seek(source):
+                clock = None
             start = time.perf_counter()
             frame = source.read()
             now = time.perf_counter()
@@ -146,7 +148,7 @@ class CaptureThread(threading.Thread):
                     if self._given_up() or not self._reconnect():
                         return
                     continue
-                if self.options.loop and source.seekable and source.position > 0 and self.state.frames_read:
+                if self.state.options.loop and source.seekable and source.position > 0 and self.state.frames_read:
                     source.seek(0)
                     clock, lap = None, lap + 1
                     continue
@@ -161,6 +163,10 @@ class CaptureThread(threading.Thread):
                     clock, stopping = self._pace(clock, frame.timestamp_ms)
                     if stopping:
                         return
+            if not stepping and self.state.paused:   # paused while this frame waited for its time
+                if source.seekable:
+                    source.seek(frame.index)         # read again on play or step
+                continue
             timestamp_ms = self._live_time(source, arrivals) if source.is_live else frame.timestamp_ms
             index = self.state.frames_read if source.is_live else frame.index   # a reconnect restarts the source's count
             live = LiveFrame(frame.image, index, float(timestamp_ms), time.perf_counter(), read_ms, lap)
@@ -169,6 +175,15 @@ class CaptureThread(threading.Thread):
                 if show_all:
                     self.state.display.put(live)
                 self.state.model.put(live)
+
+    def _seek(self, source: FrameSource) -> bool:
+        """Go to the frame `Stream.seek` asked for (a seekable source); True when it did."""
+        with self.state.cond:
+            index, self.state.seek_to = self.state.seek_to, None
+        if index is None or not source.seekable:
+            return False
+        source.seek(index)
+        return True
 
     def _wait_while_paused(self) -> bool | None:
         """While paused, read nothing until a step (or play): True for a single step, False to play on, None

@@ -37,7 +37,7 @@ class ModelThread(threading.Thread):
             n = len(self.states)
             for k in range(n):
                 state = self.states[(self._turn + k) % n]
-                if state.error is None and not state.model.empty and self._may_run(state):
+                if state.error is None and not state.model.empty and self._may_run(state) and self.detector is not None:
                     self._turn = (self._turn + k + 1) % n
                     frame = state.model.take()
                     state.inferring = frame

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -38,7 +39,8 @@ class Stream:
     """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock."""
 
     def __init__(self, source, detector, options: StreamOptions = StreamOptions(),
-                 on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False):
+                 on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
+                 start_at: int = 0, paused: bool = False):
         if not verbose:
             route_library_logs(verbose=False)
         self.detector = detector
@@ -47,6 +49,8 @@ class Stream:
         self.stop_event = threading.Event()
         self.state = StreamState(0, source, self.cond, options)
         self.states = [self.state]
+        self.state.seek_to = start_at or None     # a front end starting again where it was (a seekable file)
+        self.state.paused = paused
         if options.tracking.active or options.motion:
             self.state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [
@@ -108,9 +112,9 @@ class Stream:
     # ---- runtime controls (any thread) -------------------------------------------------------------------
     def set_options(self, options: StreamOptions, stream: int | None = None) -> None:
         """What the model keeps and does from its next run on (threshold, classes, tracking, motion) for stream
-        `stream` (None: every stream). How the source plays (real time, hold, loop, timeouts) is fixed when the
-        stream starts: open a new one to change it."""
-        fixed = ("realtime", "hold", "loop", "folder_dwell_s", "connect_timeout_s", "open_timeout_s", "read_timeout_s")
+        `stream` (None: every stream), and whether a file loops. How it plays (real time, hold, timeouts) is fixed
+        when the stream starts: open a new one to change it (`start_at` goes on where it was)."""
+        fixed = ("realtime", "hold", "folder_dwell_s", "connect_timeout_s", "open_timeout_s", "read_timeout_s")
         changed = [name for name in fixed if getattr(options, name) != getattr(self.options, name)]
         if changed:
             raise ConfigError(f"{', '.join(changed)} cannot change while the stream runs: start a new stream")
@@ -159,6 +163,27 @@ class Stream:
                 state.steps += 1
             self.cond.notify_all()
 
+    def seek(self, frame_index: int) -> None:
+        """A seekable source (a file) goes on from `frame_index` (paused: a step or play reads it)."""
+        with self.cond:
+            for state in self.states:
+                state.seek_to = int(frame_index)
+            self.cond.notify_all()
+
+    def rerun(self) -> bool:
+        """The newest result's frame again, the model run on it anew: while paused, a changed option or model
+        shows at once. False when there is no such frame, the source ended or the model is busy."""
+        state = self.state
+        with self.cond:
+            frame = state.last_shown
+            if frame is None or state.capture_done or self.detector is None or not state.model_idle:
+                return False
+            frame = replace(frame)      # another object: the consumer waits for the new run, not the last one
+            if self.options.show_every_frame:
+                state.display.put(frame)
+            state.model.put(frame)
+            return True
+
     def poll(self, timeout_s: float) -> StreamResult | None:
         """The next result, or None when none came within `timeout_s` or the source ended (see `ended`).
         A source or model error is raised here (and the stream closed)."""
@@ -190,8 +215,8 @@ class Stream:
             # the model runs (or is about to run) on this very frame: wait for its output, unless the next
             # frame comes first (then this one is shown with the detections it has)
             # (paused, a step's frame waits its turn behind the model's current run: no next frame comes)
-            own = state.inferring is frame or (state.model.peek() is frame
-                                               and (state.inferring is None or state.paused))
+            own = self.detector is not None and (state.inferring is frame or (
+                state.model.peek() is frame and (state.inferring is None or state.paused)))
             while own and not self.stop_event.is_set() and state.display.empty and state.error is None:
                 overlay = state.overlay
                 if overlay is not None and overlay.frame is frame:
@@ -253,6 +278,7 @@ class Stream:
         if self.first_shown_at is None:
             self.first_shown_at = now
         self.shown += 1
+        self.state.last_shown = frame
         track_ids = dets.track_ids.cpu().numpy() if o.tracking.track and dets.track_ids is not None else None
         with self.cond:
             dropped = self.state.dropped(o.show_every_frame)

@@ -32,9 +32,9 @@ def test_track_keeps_the_display_at_the_sources_rate_with_a_slower_model(make_wi
         settings.setValue(key, value)
     window = make_window(source=str(vtest), weights=str(seeded_res18), input_size=INPUT, track=True, loop=True)
     wait_for_result(qtbot, window, lambda r: r.dets is not None, timeout=90000)
-    worker = window.pipeline.worker
-    worker.set_detector(SlowDetector(worker.detector, SLEEP_S))
-    assert worker.options.tracking.track
+    pipeline = window.pipeline
+    pipeline.set_detector(SlowDetector(pipeline.detector, SLEEP_S))
+    assert pipeline.options.tracking.track
     painted = []
     window.view.frame_painted.connect(lambda seq, at: painted.append((at, window.last_result)))
     qtbot.wait(1500)                    # the slow model's first runs
@@ -48,5 +48,5 @@ def test_track_keeps_the_display_at_the_sources_rate_with_a_slower_model(make_wi
     skipped = [r for r in shown if not r.inferred]
     assert len(skipped) > len(shown) / 2                                    # most frames: the model skipped them
     assert all(r.overlay_age_ms is not None and r.overlay_age_ms > 0 for r in skipped if r.dets is not None)
-    assert worker.options.tracking.track and window.transport.realtime_box.isChecked()
+    assert pipeline.options.tracking.track and window.transport.realtime_box.isChecked()
     assert not window.transport.hold_box.isChecked()
