@@ -24,7 +24,9 @@ class HeatmapTap:
         blocking copy would break the capture (replays run no module: `compute` draws the heatmap)."""
         self.detach()
         seen = set()
-        for module in (*detector.backend.hook_modules(), detector.model):
+        backend = getattr(detector, "backend", None)   # a stand-in model (app/gui/bench.py) has no modules to hook
+        modules = (*backend.hook_modules(), detector.model) if backend is not None else ()
+        for module in modules:
             if id(module) not in seen:
                 seen.add(id(module))
                 self._handles.append(module.register_forward_hook(self._hook))
