@@ -209,6 +209,7 @@ class Presenter(threading.Thread):
         self.redraw = threading.Event()
         self.rerun = threading.Event()     # run the model again on the newest result's frame, once it can
         self.busy = False
+        self.presented = 0                 # results of the stream drawn and published (redraws not counted)
         self.last: StreamResult | None = None
 
     def run(self) -> None:
@@ -237,6 +238,7 @@ class Presenter(threading.Thread):
                 if not self.redraw.is_set() or self.last is None:
                     continue
                 result = self.last
+            fresh = result is not self.last
             self.redraw.clear()
             self.busy = True
             try:
@@ -246,6 +248,7 @@ class Presenter(threading.Thread):
                 traceback.print_exc(file=sys.stderr)
                 p._from_presenter.emit("error", f"drawing failed: {type(e).__name__}: {e}", self.generation)
             finally:
+                self.presented += fresh
                 self.busy = False
 
 
@@ -581,8 +584,9 @@ class LivePipeline(QObject):
             model_busy = stream.detector is not None and not state.model_idle   # no model: nothing takes its frames
             waiting = (not state.display.empty or model_busy
                        or (state.runs > state.runs_taken and not stream.options.show_every_frame))
-        return (not waiting and not presenter.busy and not presenter.redraw.is_set() and not presenter.rerun.is_set()
-                and not self._out_pending)
+            taken = stream.taken     # a result taken but not drawn yet: the presenter is about to be busy
+        return (not waiting and taken == presenter.presented and not presenter.busy and not presenter.redraw.is_set()
+                and not presenter.rerun.is_set() and not self._out_pending)
 
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 1000) -> bool:

@@ -57,6 +57,7 @@ class Stream:
             CaptureThread(self.state, options, self.stop_event, on_event),
             ModelThread(detector, [self.state], options, self.cond, self.stop_event)]
         self.shown = 0
+        self.taken = 0     # results taken out of the pipeline (under the lock; `shown` counts them once built)
         self.first_shown_at: float | None = None
         self._ended = False
         self._closed = False
@@ -249,6 +250,7 @@ class Stream:
             self._raise_error()
             taken = take()
             if taken is not None:
+                self.taken += 1
                 return taken
             if self.state.drained(show_every_frame):
                 self._ended = True
