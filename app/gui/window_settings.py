@@ -114,7 +114,8 @@ def window_values(window: QMainWindow) -> dict:
     size = c.input_size.currentData()
     return {"source": window.pipeline.source_spec, "weights": c.weights or "", "threshold": c.threshold,
             "input_size": "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""),
-            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "toggles/track": c.toggles["track"].isChecked()}
+            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(),
+            "toggles/track": c.toggles["track"].isChecked()}
 
 
 def pin_command_line(window: QMainWindow, stored: dict, given: set[str], source=None) -> dict:
