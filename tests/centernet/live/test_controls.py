@@ -123,3 +123,28 @@ def test_another_detector_takes_over_and_the_old_detections_go(bikes, small_dete
         assert got[-1].inferred or got[-1].overlay_age_ms is not None
         tail = [r for r in got[5:] if len(r.detections)]
         assert tail and all(float(r.detections.scores[0]) == pytest.approx(0.8) for r in tail)
+
+
+def test_seek_rerun_and_no_detector_yet(bikes, small_detector):
+    """A stream starts with no model (every frame shown, nothing detected), takes one at run time; paused, a
+    seek plus a step shows the frame sought and `rerun` runs the model on the frame on screen again."""
+    with Stream(str(bikes), None) as results:
+        first = take(results, 5)
+        assert all(not r.inferred and r.overlay_age_ms is None and len(r.detections) == 0 for r in first)
+        assert results.rerun() is False                     # no model to run
+        results.set_detector(WalkingDetector(small_detector, 0.02))
+        deadline = time.monotonic() + 20
+        while results.inferences < 2 and time.monotonic() < deadline:
+            results.poll(0.5)
+        results.set_paused(True)
+        drain(results, 0.6)
+        results.seek(100)
+        results.step()
+        sought = take(results, 1)[0]
+        assert sought.frame_index == 100 and sought.inferred
+        runs = results.inferences
+        assert results.rerun()
+        again = take(results, 1)[0]
+        assert again.frame_index == 100 and again.inferred and results.inferences == runs + 1
+        assert float(again.detections.boxes[0, 0]) > float(sought.detections.boxes[0, 0])   # the walker's next run
+        assert drain(results, 0.4) == []
