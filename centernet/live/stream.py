@@ -36,7 +36,9 @@ from centernet.tracking.live import LiveTracker, LiveTrackingOptions, smoothing_
 
 
 class Stream:
-    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock."""
+    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock, and the
+    runtime controls below (options, detector, pause / step / seek, rerun) their buttons. `detector` may be None
+    until one is set: every frame is then shown with no detections."""
 
     def __init__(self, source, detector, options: StreamOptions = StreamOptions(),
                  on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
