@@ -115,7 +115,7 @@ def run(args) -> int:
 
     def begin():
         state.update(measuring=True, rss0=process_rss_mb(), t0=time.perf_counter(), shown0=window.stats.displayed,
-                     inferred0=window.stats.inferred, dropped0=window.pipeline.worker.dropped)
+                     inferred0=window.stats.inferred, dropped0=window.pipeline.dropped)
         QTimer.singleShot(int(args.seconds * 1000), finish)
 
     def finish():
@@ -127,7 +127,7 @@ def run(args) -> int:
                "seconds": round(dt, 1),
                "display_fps": round((window.stats.displayed - state["shown0"]) / dt, 2),
                "inference_fps": round((window.stats.inferred - state["inferred0"]) / dt, 2),
-               "dropped": window.pipeline.worker.dropped - state["dropped0"],
+               "dropped": window.pipeline.dropped - state["dropped0"],
                "overlay_age_ms_median": med(samples["age"]),
                "model_ms_median": med(samples["model"]), "end_to_end_ms_median": med(samples["e2e"]),
                "end_to_end_minus_model_ms": (round(med(samples["e2e"]) - med(samples["model"]), 2)

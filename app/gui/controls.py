@@ -17,7 +17,7 @@ from centernet.inference.backends.registry import AUTO, BACKENDS, unsupported_re
 from centernet.io.render import RenderOptions
 from centernet.tracking.live import LiveTrackingOptions, smoothing_default
 
-from app.gui.inference_worker import DrawOptions
+from app.gui.live_adapter import DrawOptions
 
 SOURCE_KINDS = (("file", "Video or image file"), ("folder", "Image folder"), ("camera", "Camera"),
                 ("url", "Stream URL"))
@@ -25,11 +25,12 @@ INPUT_SIZES = (256, 320, 384, 448, 512, 640, 768)
 VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.ts *.jpg *.jpeg *.png *.bmp)"
                 ";;All files (*)")
 TOGGLES = (("boxes", "Boxes"), ("labels", "Labels"), ("skeleton", "Skeleton"), ("cuboids", "3D cuboids"),
-           ("heatmap", "Heatmap"), ("track", "Track ids"), ("smooth", "Smooth"))
+           ("heatmap", "Heatmap"), ("track", "Track ids"), ("smooth", "Smooth"), ("motion", "Motion"))
 TOGGLE_TIPS = {"track": "Follow each object from frame to frame (ByteTrack, as annotate --track): ids and trails",
-               "smooth": "Steady boxes and skeletons (One-Euro filter per track); annotations stay raw"}
+               "smooth": "Steady boxes and skeletons (One-Euro filter per track); annotations stay raw",
+               "motion": "Frames the model skipped: each tracked box moved along its track to the frame's own time"}
 TOGGLES_OFF = {"heatmap", "track"}            # off until switched on; "smooth" depends on the task
-ALWAYS = {"boxes", "labels", "heatmap", "track", "smooth"}
+ALWAYS = {"boxes", "labels", "heatmap", "track", "smooth", "motion"}
 TASK_TOGGLES = {"ctdet": ALWAYS, "multi_pose": ALWAYS | {"skeleton"}, "ddd": ALWAYS | {"cuboids"}}
 
 
@@ -457,7 +458,7 @@ class Controls(QWidget):
         render = RenderOptions(threshold=self.threshold, classes=classes, boxes=on["boxes"], labels=on["labels"],
                                skeleton=on["skeleton"], cuboids=on["cuboids"])
         return DrawOptions(render=render, heatmap=on["heatmap"],
-                           tracking=LiveTrackingOptions(track=on["track"], smooth=on["smooth"]))
+                           tracking=LiveTrackingOptions(track=on["track"], smooth=on["smooth"]), motion=on["motion"])
 
     def smooth_for(self, task: str) -> bool:
         """The Smooth toggle for a task: the command line's for this run, else as last set for the task."""

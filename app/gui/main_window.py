@@ -1,8 +1,9 @@
 """The window: composes the panels (panels.py), menus and shortcuts (menus.py) and settings
 (window_settings.py) and reacts to the pipeline, the controls and the transport bar.
 
-The GUI thread only paints and reacts: capture and inference run in their own threads (`Pipeline`),
-checkpoints load in a loader thread, snapshots and recordings are written off this thread.
+The GUI thread only paints and reacts: capture, inference and drawing run in the library's stream and the
+adapter's presenter (`LivePipeline`, over `centernet.live.Stream`), checkpoints load in a loader thread,
+snapshots and recordings are written off this thread.
 """
 from __future__ import annotations
 
@@ -15,18 +16,19 @@ import torch
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
 from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
-from app.gui.capture import CameraLister, SourceInfo
+from app.gui.cameras import CameraLister
 from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
-from app.gui.pipeline import Pipeline
+from app.gui.live_adapter import LivePipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description
 from app.gui.theme import APP_NAME, STYLE_SHEET
 from app.gui.window_settings import (default_settings, engine_given, pin_command_line, restore_settings,
                                      save_settings, stored_values)
 from app.gui.zoo_dialog import ZooDialog
+from centernet.live import SourceInfo
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class MainWindow(QMainWindow):
         # a thread that outlives the window would run on a deleted window
         self._message_timer.timeout.connect(self._clear_banner)
 
-        self.pipeline = Pipeline(self)
+        self.pipeline = LivePipeline(self)
         build_panels(self)
         build_menus(self)
         self._connect()
@@ -95,7 +97,7 @@ class MainWindow(QMainWindow):
         if o.smooth is not None:
             self.controls.set_smooth_flag(o.smooth)
         given = {"source": source, "weights": config.weights, "threshold": o.threshold, "loop": o.loop,
-                 "realtime": o.realtime, "hold_frames": o.hold, "toggles/track": o.track,
+                 "toggles/track": o.track,
                  "input_size": config.input_size or (True if config.keep_res else None),
                  "engine": True if engine_given(config) else None}
         self.command_line_pins = pin_command_line(self, stored, {k for k, v in given.items() if v is not None},
@@ -164,7 +166,7 @@ class MainWindow(QMainWindow):
         self.source_label.setText(info.describe())
         name = info.spec if info.kind in ("stream", "camera") else Path(info.spec).name
         self.setWindowTitle(f"{name} — {APP_NAME}")
-        self.transport.set_source(info.frame_count, info.seekable)
+        self.transport.set_source(info.frame_count, info.kind in ("video", "folder"))
 
     def _on_source_failed(self, message: str) -> None:
         message = message.replace("list them with --list-cameras", "the ⟳ button in the Source panel lists them")
@@ -246,12 +248,10 @@ class MainWindow(QMainWindow):
 
     def _on_hold(self, hold: bool) -> None:
         self.pipeline.set_hold(hold)
-        self.settings.setValue("hold_frames", hold)
 
     def _on_realtime(self, realtime: bool) -> None:
         self.realtime_action.setChecked(realtime)
         self.pipeline.set_realtime(realtime)
-        self.settings.setValue("realtime", realtime)
 
     # ---- model --------------------------------------------------------------------------------------
     def load_model(self, request: DetectorConfig) -> None:
@@ -308,9 +308,7 @@ class MainWindow(QMainWindow):
         self.message_box = box
 
     def _on_options(self, options) -> None:
-        self.pipeline.worker.set_options(options)
-        if self.pipeline.paused or self.pipeline.capture is None or not self.pipeline.capture.isRunning():
-            self.pipeline.worker.refresh()
+        self.pipeline.set_options(options)
         r = options.render
         self.settings.setValue("threshold", r.threshold)
 
@@ -318,8 +316,7 @@ class MainWindow(QMainWindow):
     def _on_result(self, result) -> None:
         self.last_result = result
         f = result.frame
-        self.view.show_frame(result.display if result.display is not None else result.image, result.seq,
-                             (f.image.shape[1], f.image.shape[0]))
+        self.view.show_frame(result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
         self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
 
     def _on_painted(self, seq: int, painted_at: float) -> None:
@@ -380,13 +377,13 @@ class MainWindow(QMainWindow):
                 self.show_message(str(e), "error")
                 self.record_action.setChecked(False)
                 return
-            self.pipeline.worker.set_recorder(self.recorder)
+            self.pipeline.set_recorder(self.recorder)
             self.view.set_badge("● REC")
             self.record_action.setChecked(True)
             self.show_message(f"recording to {path}", "info")
         else:
             recorder, self.recorder = self.recorder, None
-            self.pipeline.worker.set_recorder(None)
+            self.pipeline.set_recorder(None)
             QThreadPool.globalInstance().start(recorder.close)
             self.view.set_badge("")
             self.record_action.setChecked(False)

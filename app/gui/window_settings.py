@@ -61,14 +61,18 @@ def restore_settings(window: QMainWindow, config: DetectorConfig, source, thresh
     if config.engine != DEFAULTS.engine or config.precision not in UNPINNED_PRECISIONS:
         c.set_engine(config.engine, DEFAULTS.precision if config.precision == "auto" else config.precision)
     window.transport.loop_box.setChecked(as_bool(s.value("loop", False)))
-    window.transport.realtime_box.setChecked(as_bool(s.value("realtime", True)))
-    window.transport.hold_box.setChecked(as_bool(s.value("hold_frames", False)))
+    # Real time, every frame shown, at each start: "Hold frames" and Real-time off (for judging the model's
+    # own frames) restored from an earlier session showed the video at the inference rate (issue 32's bug)
+    for key in SESSION_ONLY:
+        s.remove(key)
+    window.transport.realtime_box.setChecked(True)
+    window.transport.hold_box.setChecked(False)
     window.pipeline.set_hold(window.transport.hold_box.isChecked())
     window.loop_action.setChecked(window.transport.loop_box.isChecked())
     window.realtime_action.setChecked(window.transport.realtime_box.isChecked())
     window.pipeline.set_loop(window.transport.loop_box.isChecked())
     window.pipeline.set_realtime(window.transport.realtime_box.isChecked())
-    window.pipeline.worker.set_options(c.draw_options())
+    window.pipeline.set_options(c.draw_options())
 
 
 def save_settings(window: QMainWindow) -> None:
@@ -92,8 +96,6 @@ def save_settings(window: QMainWindow) -> None:
     elif not window._load_failed:
         s.setValue("engine", c.engine_choice())
     s.setValue("loop", window.transport.loop_box.isChecked())
-    s.setValue("realtime", window.transport.realtime_box.isChecked())
-    s.setValue("hold_frames", window.transport.hold_box.isChecked())
     s.setValue("geometry", window.saveGeometry())
     s.setValue("window_state", window.saveState())
     unpin_command_line(window)
@@ -101,8 +103,9 @@ def save_settings(window: QMainWindow) -> None:
 
 
 # settings keys a command-line flag can set for one run
-PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "realtime", "hold_frames",
-            "toggles/track")
+PINNABLE = ("source", "weights", "threshold", "input_size", "engine", "loop", "toggles/track")
+# display modes for one session only (their flags, --fast and --hold-frames, too); earlier versions saved them
+SESSION_ONLY = ("realtime", "hold_frames")
 
 
 def window_values(window: QMainWindow) -> dict:
@@ -111,8 +114,8 @@ def window_values(window: QMainWindow) -> dict:
     size = c.input_size.currentData()
     return {"source": window.pipeline.source_spec, "weights": c.weights or "", "threshold": c.threshold,
             "input_size": "keep" if size == "keep" else (f"{size[0]}x{size[1]}" if size else ""),
-            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(), "realtime": t.realtime_box.isChecked(),
-            "hold_frames": t.hold_box.isChecked(), "toggles/track": c.toggles["track"].isChecked()}
+            "engine": c.engine_choice(), "loop": t.loop_box.isChecked(),
+            "toggles/track": c.toggles["track"].isChecked()}
 
 
 def pin_command_line(window: QMainWindow, stored: dict, given: set[str], source=None) -> dict:

@@ -7,7 +7,7 @@ from PyQt6.QtCore import Qt, QThread, pyqtSignal
 from PyQt6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton,
                              QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from app.gui.pipeline import _keep_until_finished
+from app.gui.live_adapter import _keep_until_finished
 from centernet.errors import CenterNetError
 from centernet.models.download import download
 from centernet.models.zoo import ZOO, cache_dir, zoo_path

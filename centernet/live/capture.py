@@ -138,7 +138,12 @@ class CaptureThread(threading.Thread):
         lap = 0
         show_all = self.options.show_every_frame
         while not self.stop_event.is_set() and self.state.error is None:   # a model error ends this stream
+            stepping = self._wait_while_paused()
+            if stepping is None:
+                return
             source = self.source
+            if self._seek(source):
+                clock = None
             start = time.perf_counter()
             frame = source.read()
             now = time.perf_counter()
@@ -151,14 +156,14 @@ class CaptureThread(threading.Thread):
                     if self._given_up() or not self._reconnect():
                         return
                     continue
-                if self.options.loop and source.seekable and source.position > 0 and self.state.frames_read:
+                if self.state.options.loop and source.seekable and source.position > 0 and self.state.frames_read:
                     source.seek(0)
                     clock, lap = None, lap + 1
                     continue
                 return
             if self.stop_event.is_set():
                 return
-            if not source.is_live:
+            if not source.is_live and not stepping:   # a single step comes at once
                 if not self.options.realtime:
                     if self._wait_until_model_ready():
                         return
@@ -166,6 +171,10 @@ class CaptureThread(threading.Thread):
                     clock, stopping = self._pace(clock, frame.timestamp_ms)
                     if stopping:
                         return
+            if not stepping and self.state.paused:   # paused while this frame waited for its time
+                if source.seekable:
+                    source.seek(frame.index)         # read again on play or step
+                continue
             timestamp_ms = self._live_time(source, arrivals) if source.is_live else frame.timestamp_ms
             index = self.state.frames_read if source.is_live else frame.index   # a reconnect restarts the source's count
             live = LiveFrame(frame.image, index, float(timestamp_ms), time.perf_counter(), read_ms, lap)
@@ -174,6 +183,29 @@ class CaptureThread(threading.Thread):
                 if show_all:
                     self.state.display.put(live)
                 self.state.model.put(live)
+
+    def _seek(self, source: FrameSource) -> bool:
+        """Go to the frame `Stream.seek` asked for (a seekable source); True when it did."""
+        with self.state.cond:
+            index, self.state.seek_to = self.state.seek_to, None
+        if index is None or not source.seekable:
+            return False
+        source.seek(index)
+        return True
+
+    def _wait_while_paused(self) -> bool | None:
+        """While paused, read nothing until a step (or play): True for a single step, False to play on, None
+        when stopping. The pacing clock restarts by itself after a pause (the next frame is late)."""
+        state = self.state
+        with state.cond:
+            while state.paused and not state.steps and not self.stop_event.is_set():
+                state.cond.wait(0.25)
+            if self.stop_event.is_set():
+                return None
+            if state.paused:
+                state.steps -= 1
+                return True
+            return False
 
     def _wait_until_model_ready(self) -> bool:
         """As fast as the model goes: the next frame waits until the model took the last one and the consumer

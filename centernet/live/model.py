@@ -36,11 +36,18 @@ class ModelThread(threading.Thread):
         self.cond = cond
         self.stop_event = stop
         self._turn = 0
-        backend = getattr(detector, "backend", None)
-        self.batched = bool(getattr(backend, "prefers_batch", False)) and len(states) > 1
-        # the frame path (the CUDA graph) captures one graph per batch size: a fixed batch of one frame per
-        # stream, padded, keeps a changing number of ready streams on the same captured graph
-        self.padded = self.batched and bool(getattr(backend, "runs_frames", False))
+
+    @property
+    def batched(self) -> bool:
+        """Several ready streams go through the Detector together (the current one: set_detector may change it)."""
+        backend = getattr(self.detector, "backend", None)
+        return bool(getattr(backend, "prefers_batch", False)) and len(self.states) > 1
+
+    @property
+    def padded(self) -> bool:
+        """The frame path (the CUDA graph) captures one graph per batch size: a fixed batch of one frame per
+        stream, padded, keeps a changing number of ready streams on the same captured graph."""
+        return self.batched and bool(getattr(self.detector.backend, "runs_frames", False))
 
     def _next_jobs(self) -> list[tuple[StreamState, LiveFrame]]:
         """Holding the lock: the next stream with a frame waiting, in turn (with batching: every such stream,
@@ -50,7 +57,8 @@ class ModelThread(threading.Thread):
             jobs = []
             for k in range(n):
                 state = self.states[(self._turn + k) % n]
-                if state.error is None and not state.model.empty and self._may_run(state):
+                if state.error is None and not state.model.empty and self._may_run(state) \
+                        and self.detector is not None:
                     frame = state.model.take()
                     state.inferring = frame
                     state.replaced_before_inferring = state.model.replaced
@@ -73,37 +81,41 @@ class ModelThread(threading.Thread):
                 jobs = self._next_jobs()
             if not jobs:
                 return
+            detector = self.detector    # set_detector may replace it during the run
             try:
-                batch = self._forward(jobs)
+                batch = self._forward(detector, jobs)
             except BaseException as e:   # the consumer reports it (a CenterNetError is a message; others a bug)
                 for state, _ in jobs:
                     self._failed(state, e)
                 continue
             for (state, frame), dets in zip(jobs, batch):
                 try:
-                    overlay = self.infer(state, frame, dets)
+                    overlay = self.infer(state, frame, dets, detector)
                 except BaseException as e:
                     self._failed(state, e)
                     continue
-                self._publish(state, overlay)
+                self._publish(state, overlay, detector)
 
-    def _forward(self, jobs: list[tuple[StreamState, LiveFrame]]) -> list:
+    def _forward(self, detector, jobs: list[tuple[StreamState, LiveFrame]]) -> list:
         """One batch through the Detector when batching, else None per job (`infer` runs the Detector)."""
         if not self.batched or (len(jobs) == 1 and not self.padded):
             return [None] * len(jobs)
         images = [frame.image for _, frame in jobs]
         if self.padded:
             images += [images[-1]] * (len(self.states) - len(images))
-        return self.detector.detect_batch(images)[:len(jobs)]
+        return detector.detect_batch(images)[:len(jobs)]
 
     def _failed(self, state: StreamState, error: BaseException) -> None:
         with self.cond:
             state.inferring = None
         state.fail(error)
 
-    def _publish(self, state: StreamState, overlay: Overlay) -> None:
+    def _publish(self, state: StreamState, overlay: Overlay, detector) -> None:
         with self.cond:
             state.inferring = None
+            if detector is not self.detector:   # the model changed during the run: its output is stale
+                self.cond.notify_all()
+                return
             if state.runs > state.runs_taken and not self.options.show_every_frame:
                 state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
                 state.runs_taken = state.runs
@@ -113,11 +125,12 @@ class ModelThread(threading.Thread):
                                     overlay.velocity, overlay.trails)
             self.cond.notify_all()
 
-    def infer(self, state: StreamState, frame: LiveFrame, dets=None) -> Overlay:
+    def infer(self, state: StreamState, frame: LiveFrame, dets=None, detector=None) -> Overlay:
         """`frame`'s overlay for `state` (its own options and tracker); `dets`: the Detector's output when
-        a batch already ran it."""
+        a batch already ran it; `detector`: the one this run uses (default: the thread's)."""
         o = state.options
-        dets = self.detector(frame.image) if dets is None else dets
+        if dets is None:
+            dets = (detector or self.detector)(frame.image)
         timings = dict(dets.timings)
         kept = dets.only_labels(o.classes).above(o.threshold)
         tracking, velocity, trails = o.tracking, None, {}
@@ -133,6 +146,10 @@ class ModelThread(threading.Thread):
 
     @staticmethod
     def _tracker(state: StreamState) -> LiveTracker:
-        if state.tracker is None:     # tracking or motion switched on while running
-            state.tracker = LiveTracker(state.options.tracking)
+        """The stream's tracker, following its options (a toggle keeps the tracks and their ids)."""
+        options = state.options.tracking
+        if state.tracker is None:
+            state.tracker = LiveTracker(options)
+        elif state.tracker.options != options:
+            state.tracker.set_options(options)
         return state.tracker

@@ -20,7 +20,11 @@ class StreamState:
         self.index = index
         self.spec = spec
         self.cond = cond
-        self.options = options
+        self.options = options               # read by the model thread at each run (Stream.set_options changes it)
+        self.paused = False                  # the capture reads no frame while set ...
+        self.steps = 0                       # ... but this many more (single steps)
+        self.seek_to: int | None = None      # the capture goes to this frame before its next read
+        self.last_shown: LiveFrame | None = None   # the frame of the newest result (Stream.rerun shows it again)
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: LiveFrame | None = None   # the frame the model is running on

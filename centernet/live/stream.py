@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -48,12 +49,15 @@ def source_list(sources) -> list:
 
 
 class Stream:
-    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock.
+    """The iterator `stream()` returns; also a context manager. `poll()` serves front ends with a clock, and the
+    runtime controls below (options, detector, pause / step / seek, rerun) their buttons. `detector` may be None
+    until one is set: every frame is then shown with no detections.
 
     `states[i]` is the i-th source's `StreamState` (its own options, tracker, mailboxes and counters)."""
 
     def __init__(self, sources, detector, options: StreamOptions = StreamOptions(),
-                 on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False):
+                 on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
+                 start_at: int = 0, paused: bool = False):
         specs = source_list(sources)
         if not specs:
             raise ConfigError("no source given: name at least one camera index, file, folder or URL")
@@ -66,12 +70,15 @@ class Stream:
         self.stop_event = threading.Event()
         self.states = [StreamState(i, spec, self.cond, options) for i, spec in enumerate(specs)]
         for state in self.states:
+            state.seek_to = start_at or None     # a front end starting again where it was (a seekable file)
+            state.paused = paused
             if options.tracking.active or options.motion:
                 state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [
             *(CaptureThread(state, options, self.stop_event, on_event) for state in self.states),
             ModelThread(detector, self.states, options, self.cond, self.stop_event)]
         self.shown = 0
+        self.taken = 0     # results taken out of the pipeline (under the lock; `shown` counts them once built)
         self.first_shown_at: float | None = None
         self._turn = 0                 # the stream the consumer looks at first next time (round robin)
         self._ended = False
@@ -144,6 +151,80 @@ class Stream:
         overlay = self.states[stream].overlay
         return overlay.trails if overlay is not None else {}
 
+    # ---- runtime controls (any thread) -------------------------------------------------------------------
+    def set_options(self, options: StreamOptions, stream: int | None = None) -> None:
+        """What the model keeps and does from its next run on (threshold, classes, tracking, motion) for stream
+        `stream` (None: every stream), and whether a file loops. How it plays (real time, hold, timeouts) is fixed
+        when the stream starts: open a new one to change it (`start_at` goes on where it was)."""
+        fixed = ("realtime", "hold", "folder_dwell_s", "connect_timeout_s", "open_timeout_s", "read_timeout_s")
+        changed = [name for name in fixed if getattr(options, name) != getattr(self.options, name)]
+        if changed:
+            raise ConfigError(f"{', '.join(changed)} cannot change while the stream runs: start a new stream")
+        with self.cond:
+            for state in self.states if stream is None else [self.states[stream]]:
+                state.options = options     # the model thread's tracker follows it at its next run
+            if stream is None:
+                self.options = options
+            self.cond.notify_all()
+
+    def options_of(self, stream: int = 0) -> StreamOptions:
+        return self.states[stream].options
+
+    def set_detector(self, detector) -> None:
+        """Run `detector` from the next frame on. A run of the previous one still under way is discarded, and the
+        previous detections and tracks with it (another model's classes and boxes)."""
+        with self.cond:
+            self.detector = detector
+            for thread in self.threads:
+                if isinstance(thread, ModelThread):
+                    thread.detector = detector
+            for state in self.states:
+                state.overlay = None
+                if state.tracker is not None:
+                    state.tracker.reset()
+            self.cond.notify_all()
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused, the sources read no frame (the model finishes the frame it has); `step()` reads one."""
+        with self.cond:
+            for state in self.states:
+                state.paused = paused
+                state.steps = 0
+            self.cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self.states[0].paused
+
+    def step(self) -> None:
+        """Pause (if playing) and read one more frame: in real time it is shown with its own detections."""
+        with self.cond:
+            for state in self.states:
+                state.paused = True
+                state.steps += 1
+            self.cond.notify_all()
+
+    def seek(self, frame_index: int) -> None:
+        """A seekable source (a file) goes on from `frame_index` (paused: a step or play reads it)."""
+        with self.cond:
+            for state in self.states:
+                state.seek_to = int(frame_index)
+            self.cond.notify_all()
+
+    def rerun(self, stream: int = 0) -> bool:
+        """Stream `stream`'s newest result's frame again, the model run on it anew: while paused, a changed option
+        or model shows at once. False when there is no such frame, the source ended or the model is busy."""
+        state = self.states[stream]
+        with self.cond:
+            frame = state.last_shown
+            if frame is None or state.capture_done or self.detector is None or not state.model_idle:
+                return False
+            frame = replace(frame)      # another object: the consumer waits for the new run, not the last one
+            if self.options.show_every_frame:
+                state.display.put(frame)
+            state.model.put(frame)
+            return True
+
     def status(self, stream: int) -> StreamStatus:
         """Where one stream stands: connecting, playing, reconnecting, ended or failed, with its counters."""
         state = self.states[stream]
@@ -193,6 +274,7 @@ class Stream:
                     taken = self._ready(state) if state.error is None else None
                     if taken is not None:
                         self._turn = (state.index + 1) % n
+                        self.taken += 1
                         return (state, *taken, state.dropped_before_shown(self.options.show_every_frame))
                 if all(self._done(state) for state in self.states):
                     self._ended = True
@@ -227,10 +309,11 @@ class Stream:
             return frame, overlay
         return None
 
-    @staticmethod
-    def _model_has(state: StreamState, frame: LiveFrame) -> bool:
-        """The model runs on `frame` or takes it next (it is idle)."""
-        return state.inferring is frame or (state.inferring is None and state.model.peek() is frame)
+    def _model_has(self, state: StreamState, frame: LiveFrame) -> bool:
+        """The model runs on `frame` or takes it next (it is idle; or paused: a step's frame waits its turn behind
+        the model's current run, and no next frame comes)."""
+        return self.detector is not None and (state.inferring is frame or (
+            state.model.peek() is frame and (state.inferring is None or state.paused)))
 
     @staticmethod
     def _model_will_run(state: StreamState, frame: LiveFrame) -> bool:
@@ -274,6 +357,7 @@ class Stream:
         if self.first_shown_at is None:
             self.first_shown_at = now
         self.shown += 1
+        state.last_shown = frame
         track_ids = dets.track_ids.cpu().numpy() if o.tracking.track and dets.track_ids is not None else None
         return StreamResult(state.index, frame.index, frame.timestamp_ms, frame.image, dets, inferred, track_ids,
                             age, timings, dropped)

@@ -15,7 +15,7 @@ def test_toggles_follow_the_task(qtbot):
     qtbot.addWidget(c)
     c.set_task("ctdet", COCO_CLASSES)
     enabled = {k for k, b in c.toggles.items() if b.isEnabled()}
-    assert enabled == {"boxes", "labels", "heatmap", "track", "smooth"}
+    assert enabled == {"boxes", "labels", "heatmap", "track", "smooth", "motion"}
     c.set_task("multi_pose", ("person",))
     assert c.toggles["skeleton"].isEnabled() and not c.toggles["cuboids"].isEnabled()
     c.set_task("ddd", ("Car", "Pedestrian", "Cyclist"))

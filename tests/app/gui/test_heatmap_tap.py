@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from torch import nn
 
-from app.gui.inference_worker import HeatmapTap
+from app.gui.heatmap import HeatmapTap
 
 
 def _detector(mode):

@@ -9,7 +9,7 @@ import pytest
 
 from centernet.inference.detector import Detector
 
-from app.gui.pipeline import Pipeline
+from app.gui.live_adapter import LivePipeline
 from app.gui.stats import PipelineStats
 
 from tests.app.conftest import INPUT
@@ -36,7 +36,7 @@ class SlowDetector:
 @pytest.fixture
 def slow_pipeline(qtbot, bikes, seeded_res18):
     detector = Detector.from_checkpoint(str(seeded_res18), input_size=INPUT, device="cpu")
-    pipeline = Pipeline()
+    pipeline = LivePipeline()
     pipeline.set_detector(SlowDetector(detector, SLEEP_S))
     results = []
     stats = PipelineStats()
@@ -53,28 +53,27 @@ def play(qtbot, pipeline, bikes, seconds: float) -> None:
     pipeline.open_source(str(bikes))
     qtbot.wait(int(seconds * 1000))
     pipeline.set_paused(True)
-    qtbot.waitUntil(pipeline.worker.idle, timeout=10000)
+    qtbot.waitUntil(pipeline.idle, timeout=10000)
     qtbot.wait(100)   # the last queued signal
 
 
 def test_realtime_shows_every_frame_with_the_newest_overlay_and_its_age(qtbot, bikes, slow_pipeline):
     pipeline, results, stats = slow_pipeline
     play(qtbot, pipeline, bikes, 3.0)
-    worker = pipeline.worker
     # every captured frame was handed to the display; the model ran on only some of them
-    assert worker.received >= 30
+    assert pipeline.received >= 30
     # (a frame is lost only when drawing one takes longer than a frame period: a very busy machine)
-    assert worker.dropped <= 2 + worker.received // 10, (worker.dropped, worker.received)
-    assert worker.published >= worker.received - worker.dropped
-    assert 2 <= worker.inferred <= 3.0 / SLEEP_S + 1
-    assert worker.published > 2 * worker.inferred
+    assert pipeline.dropped <= 2 + pipeline.received // 10, (pipeline.dropped, pipeline.received)
+    assert pipeline.published >= pipeline.received - pipeline.dropped
+    assert 2 <= pipeline.inferred <= 3.0 / SLEEP_S + 1
+    assert pipeline.published > 2 * pipeline.inferred
     indices = [r.frame.index for r in results]
     assert indices == sorted(indices)
     # the detections drawn lag the picture by at least the model's time, at most a few of its runs
     ages = [r.overlay_age_ms for r in results if r.overlay_age_ms is not None and not r.inferred]
     assert len(ages) >= 10
     assert SLEEP_S * 1000 * 0.9 <= median(ages) <= 4 * SLEEP_S * 1000 + 500, ages
-    assert all(r.inferences <= worker.inferred for r in results)
+    assert all(r.inferences <= pipeline.inferred for r in results)
     snapshot = stats.snapshot()
     assert snapshot["overlay_age_ms"] is not None and snapshot["overlay_age_ms"] >= SLEEP_S * 1000 * 0.9
     assert snapshot["displayed"] > 2 * snapshot["inferred"] >= 4
@@ -85,20 +84,18 @@ def test_hold_frames_shows_only_inferred_frames(qtbot, bikes, slow_pipeline):
     pipeline, results, stats = slow_pipeline
     pipeline.set_hold(True)
     play(qtbot, pipeline, bikes, 2.5)
-    worker = pipeline.worker
-    assert worker.inferred >= 3
-    assert worker.published == worker.inferred          # one shown frame per model run, no other
+    assert pipeline.inferred >= 3
+    assert pipeline.published == pipeline.inferred          # one shown frame per model run, no other
     assert results and all(r.inferred and r.overlay_age_ms == 0.0 for r in results)
-    assert worker.dropped >= worker.received - worker.inferred - 2   # the others are never shown
+    assert pipeline.dropped >= pipeline.received - pipeline.inferred - 2   # the others are never shown
     assert stats.snapshot()["displayed"] == len(results)
 
 
 def test_without_a_model_every_frame_is_shown_in_hold_mode_too(qtbot, bikes):
-    pipeline = Pipeline()
+    pipeline = LivePipeline()
     pipeline.set_hold(True)
     try:
         play(qtbot, pipeline, bikes, 1.5)
-        worker = pipeline.worker
-        assert worker.received >= 15 and worker.published >= worker.received - 2
+        assert pipeline.received >= 15 and pipeline.published >= pipeline.received - 2
     finally:
         assert pipeline.shutdown(timeout_ms=3000)

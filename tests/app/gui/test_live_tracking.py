@@ -48,11 +48,11 @@ def near(image, y, x, color, tolerance=60) -> bool:
 
 def test_track_toggle_draws_ids_and_a_trail_and_times_the_tracker(live_window, qtbot):
     window = live_window
-    worker = window.pipeline.worker
-    walking = WalkingDetector(worker.detector)
-    worker.set_detector(walking)
+    pipeline = window.pipeline
+    walking = WalkingDetector(pipeline.detector)
+    pipeline.set_detector(walking)
     window.controls.toggles["track"].setChecked(True)
-    assert worker.options.tracking.track and not worker.options.tracking.smooth   # smoothing starts off for boxes
+    assert pipeline.options.tracking.track and not pipeline.options.tracking.smooth   # smoothing starts off for boxes
 
     found = []
 
@@ -87,9 +87,9 @@ def test_track_toggle_draws_ids_and_a_trail_and_times_the_tracker(live_window, q
 
 def test_smoothing_steadies_a_jittery_box_in_the_window(live_window, qtbot):
     window = live_window
-    worker = window.pipeline.worker
-    walking = WalkingDetector(worker.detector, jitter_px=4.0)
-    worker.set_detector(walking)
+    pipeline = window.pipeline
+    walking = WalkingDetector(pipeline.detector, jitter_px=4.0)
+    pipeline.set_detector(walking)
     window.controls.toggles["smooth"].setChecked(True)
     drawn = {}                                          # model run -> the drawn (smoothed) x1
 
@@ -165,3 +165,41 @@ def test_smooth_flags_apply_to_their_run_only_until_switched_in_the_window(make_
     assert not again.controls.toggles["smooth"].isChecked()    # remembered
     again.controls.set_task("multi_pose", ("person",))
     assert again.controls.toggles["smooth"].isChecked()
+
+
+def test_motion_toggle_moves_the_boxes_of_skipped_frames_or_leaves_them_and_persists(live_window, qtbot, make_window):
+    """On (the default): frames the model skipped show the walking box moved between its runs (off the grid of
+    STEP_PX steps the model's boxes lie on); off: the last run's box as it was. Remembered like the others."""
+    window = live_window
+    walking = WalkingDetector(window.pipeline.detector)
+    walking.seconds = 0.15                              # about 6 runs a second against the 25 fps clip
+    window.pipeline.set_detector(walking)
+    assert window.controls.toggles["motion"].isChecked() and window.pipeline.stream.options.motion
+
+    def skipped_boxes(n: int) -> tuple[int, int]:
+        """(frames the model skipped with the walker drawn, how many of those boxes lie off the grid)."""
+        xs = []
+
+        def collect(r):
+            if not r.inferred and len(r.boxes_drawn) == 1 and WalkingDetector.run_of(r.boxes_drawn[0][5]) < WALK_RUNS:
+                xs.append(r.boxes_drawn[0][0])
+        window.pipeline.result_ready.connect(collect)
+        qtbot.waitUntil(lambda: len(xs) >= n, timeout=60000)
+        window.pipeline.result_ready.disconnect(collect)
+        off = [x for x in xs if abs((x - 40.0) / STEP_PX - round((x - 40.0) / STEP_PX)) > 0.05]
+        return len(xs), len(off)
+
+    qtbot.waitUntil(lambda: walking.calls >= 5, timeout=30000)   # a track with a velocity
+    n, moved = skipped_boxes(15)
+    assert moved >= n // 2, (n, moved)
+    window.controls.toggles["motion"].setChecked(False)
+    assert not window.pipeline.stream.options.motion
+    runs = walking.calls
+    qtbot.waitUntil(lambda: walking.calls >= runs + 2, timeout=30000)   # a run with the step off
+    if walking.calls + 12 < WALK_RUNS:
+        n, moved = skipped_boxes(12)
+        assert moved == 0, (n, moved)
+    window.close()
+    again = make_window(load_model=False, open_last_source=False)
+    assert not again.controls.toggles["motion"].isChecked()
+    assert not again.controls.draw_options().motion

@@ -18,13 +18,13 @@ def test_mjpeg_stream_is_displayed_lost_and_resumed(make_window, qtbot, mjpeg_se
     qtbot.waitUntil(lambda: "stream ended" in window.view.message, timeout=20000)
     assert window.view.message_level == "warning"
     qtbot.waitUntil(lambda: "reconnect attempt" in window.view.message, timeout=20000)
-    capture = window.pipeline.capture
-    qtbot.waitUntil(lambda: capture.reconnect_attempts >= 2, timeout=20000)
+    stream = window.pipeline.stream
+    qtbot.waitUntil(lambda: stream.states[0].reconnects >= 2, timeout=20000)
     seq = window.last_result.seq
 
     mjpeg_server.start()   # same port
     qtbot.waitUntil(lambda: window.last_result.seq > seq + 3, timeout=30000)
-    assert window.pipeline.capture is capture and capture.isRunning()
+    assert window.pipeline.stream is stream and stream.threads[0].is_alive()
     assert "reconnected" in window.statusBar().currentMessage() or "reconnected" in window.view.message \
         or window.view.message == ""
 
@@ -40,6 +40,6 @@ def test_a_stream_that_stalls_while_connected_ends_and_reconnects(make_window, q
         assert time.monotonic() - stalled_at < 15.0    # not OpenCV's default 30 s
         seq = window.last_result.seq
         qtbot.waitUntil(lambda: server.connections >= 2 and window.last_result.seq > seq + 3, timeout=15000)
-        assert window.pipeline.capture.reconnect_attempts >= 1 and window.pipeline.capture.isRunning()
+        assert window.pipeline.stream.states[0].reconnects >= 1 and window.pipeline.stream.threads[0].is_alive()
     finally:
         server.stop()   # ends the silent connection, so closing the window does not wait on a read

@@ -1,0 +1,604 @@
+"""The window's pipeline: a thin Qt adapter over `centernet.live.Stream`.
+
+The library runs the capture and model threads; a presenter thread here takes each `StreamResult`
+(`Stream.poll`), draws it with the one renderer (plus the heatmap and track trails), records it, makes the
+BGRA copy Qt paints, and publishes it latest-wins: at most one `result_ready` signal is in flight to the
+GUI thread, which takes the newest `Shown` (so a busy GUI never builds a queue, and never waits for the
+model). Source events come back as signals; checkpoints load in a `ModelLoader` thread. Each `Shown`
+carries its `StreamResult` whole (`stream` index included) for the many-streams grid to come.
+
+What the library fixes when a stream starts (real time, hold frames) restarts the stream where it was;
+the end of a file pauses on its last frame, and play (or step, or seek) starts it again.
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QCoreApplication, QObject, QThread, pyqtSignal
+
+from app.gui.heatmap import HeatmapTap, heat_to_image
+from centernet.errors import CenterNetError
+from centernet.inference.config import DetectorConfig
+from centernet.inference.detector import Detector
+from centernet.io.render import RenderOptions, draw_heatmap, draw_trails, visible
+from centernet.live import SourceInfo, StreamEvent, StreamOptions, StreamResult, draw_result
+from centernet.live.stream import Stream
+from centernet.tracking.live import LiveTrackingOptions
+
+# threads that missed a shutdown deadline (a forward pass cannot be interrupted): kept referenced until they
+# end, so Qt never destroys a running QThread
+_STRAGGLERS: list[QThread] = []
+
+
+def _keep_until_finished(thread: QThread) -> None:
+    if thread.isRunning():
+        _STRAGGLERS.append(thread)
+        thread.finished.connect(lambda t=thread: _STRAGGLERS.remove(t) if t in _STRAGGLERS else None)
+
+
+def join_stragglers(timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    for thread in list(_STRAGGLERS):
+        thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+
+
+atexit.register(join_stragglers)
+
+
+@dataclass(frozen=True)
+class DrawOptions:
+    """What the window shows: the renderer's options, the heatmap, tracking (ids, trails, smoothing) and the
+    motion step (boxes of frames the model skipped moved along their tracks)."""
+
+    render: RenderOptions = RenderOptions()
+    heatmap: bool = False
+    tracking: LiveTrackingOptions = LiveTrackingOptions()
+    motion: bool = True
+
+
+@dataclass(frozen=True)
+class ShownFrame:
+    """The frame of a `Shown`, as the readout and the tests read it."""
+
+    index: int
+    image: np.ndarray        # BGR, not drawn on
+    timestamp_ms: float
+    captured_at: float       # perf_counter when the capture had it
+    frame_count: int | None
+    skipped: int             # frames that failed to decode so far
+    is_live: bool
+
+
+@dataclass
+class Shown:
+    """One frame for the screen: the library's `StreamResult` whole, drawn."""
+
+    seq: int
+    result: StreamResult
+    frame: ShownFrame
+    image: np.ndarray        # BGR with overlays
+    display: np.ndarray      # BGRA copy of `image`: what the GUI thread paints
+    shown: int               # detections drawn
+    boxes_drawn: list        # (x1, y1, x2, y2, label, score) of the drawn detections
+    timings: dict            # the result's stage times and "render"
+    inferences: int          # model runs so far
+    started_at: float        # perf_counter when the presenter took the result
+    done_at: float           # ... when it was drawn
+    trails: dict = field(default_factory=dict)   # track id -> recent centres drawn
+
+    @property
+    def dets(self):
+        """The detections on this frame; None before the model's first run (or with no model)."""
+        return self.result.detections if self.result.overlay_age_ms is not None else None
+
+    @property
+    def inferred(self) -> bool:
+        return self.result.inferred
+
+    @property
+    def overlay_age_ms(self) -> float | None:
+        return self.result.overlay_age_ms
+
+    @property
+    def dropped(self) -> int:
+        return self.result.dropped
+
+    @property
+    def inferred_at(self) -> float:
+        return self.done_at if self.result.inferred else 0.0
+
+
+def load_detector(config: DetectorConfig) -> Detector:
+    return Detector.from_config(config)
+
+
+class ModelLoader(QThread):
+    """Loads a checkpoint off the GUI thread; emits the Detector or the library's message."""
+
+    loaded = pyqtSignal(object, object)   # Detector, DetectorConfig
+    failed = pyqtSignal(str, object)      # message, DetectorConfig
+
+    def __init__(self, request: DetectorConfig, parent=None):
+        super().__init__(parent)
+        self.request = request
+
+    def run(self) -> None:
+        try:
+            detector = load_detector(self.request)
+        except CenterNetError as e:
+            self.failed.emit(str(e), self.request)
+        except Exception as e:  # a broken file can make torch raise anything: a message, not a crash
+            traceback.print_exc()
+            self.failed.emit(f"cannot load {self.request.weights or 'the default model'}: not a checkpoint this "
+                             f"version can read ({type(e).__name__}: {e})", self.request)
+        else:
+            self.loaded.emit(detector, self.request)
+
+
+class TappedDetector:
+    """The detector the stream runs, keeping the centre heatmap of its newest run while the heatmap is shown
+    (the tap's forward hook, or a forward pass of its own for engines that run no module)."""
+
+    def __init__(self, detector, tap: HeatmapTap):
+        self.detector = detector
+        self.tap = tap
+        self.heat: np.ndarray | None = None
+
+    def __call__(self, image):
+        self.tap.heat = None
+        dets = self.detector(image)
+        if self.tap.enabled:
+            heat = self.tap.heat if self.tap.heat is not None else self.tap.compute(self.detector, image)
+            self.heat = heat
+        return dets
+
+    def __getattr__(self, name):
+        return getattr(self.detector, name)
+
+
+def for_display(image: np.ndarray) -> np.ndarray:
+    """BGRA copy of a BGR frame: QImage's RGB32 byte order, which Qt paints (and scales) with no conversion.
+
+    Done in the presenter, off the GUI thread (measured at 1080p: painting BGR888 cost 6.8 ms a frame in the
+    GUI thread, RGB32 2.6 ms)."""
+    return cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+
+
+def render(result: StreamResult, detector, options: DrawOptions, heat: np.ndarray | None,
+           trails: dict | None) -> tuple[np.ndarray, int, list]:
+    """The one renderer's picture of a result: (image, number drawn, drawn boxes)."""
+    image = result.image
+    if heat is not None and detector is not None:
+        image = draw_heatmap(image, heat, heat_to_image(detector, image.shape[:2], heat.shape))
+    if detector is None or result.overlay_age_ms is None:
+        return (image if image is not result.image else image.copy()), 0, []
+    opts = options.render
+    shown = visible(result.detections, opts)
+    out = draw_result(replace(result, image=image, detections=shown), detector.class_names, opts, None,
+                      getattr(detector, "camera", None))
+    if trails and options.tracking.track:
+        out = draw_trails(out, trails, opts)
+    d = shown.numpy()
+    drawn = [(*map(float, d["boxes"][i]), int(d["labels"][i]), float(d["scores"][i])) for i in range(len(shown))]
+    return out, len(shown), drawn
+
+
+def stream_options(draw: DrawOptions, realtime: bool, hold: bool, loop: bool) -> StreamOptions:
+    """The window's stream: a stream that does not answer is retried until another source is opened."""
+    return StreamOptions(realtime=realtime, hold=hold, loop=loop, threshold=float(draw.render.threshold),
+                         classes=draw.render.classes, tracking=draw.tracking, motion=draw.motion,
+                         connect_timeout_s=None)
+
+
+class Presenter(threading.Thread):
+    """Takes a stream's results, draws and publishes them; `refresh()` draws the newest one again."""
+
+    def __init__(self, pipeline: "LivePipeline", stream: Stream, generation: int):
+        super().__init__(name="presenter", daemon=True)
+        self.pipeline = pipeline
+        self.stream = stream
+        self.generation = generation
+        self.stop_event = threading.Event()
+        self.redraw = threading.Event()
+        self.rerun = threading.Event()     # run the model again on the newest result's frame, once it can
+        self.busy = False
+        self.presented = 0                 # results of the stream drawn and published (redraws not counted)
+        self.last: StreamResult | None = None
+
+    def run(self) -> None:
+        p, stream = self.pipeline, self.stream
+        ended = False
+        while not self.stop_event.is_set():
+            try:
+                result = stream.poll(0.05)
+            except CenterNetError as e:
+                p._from_presenter.emit("failed", str(e), self.generation)
+                return
+            except Exception as e:     # a model that fails on this input: a message, the stream ends
+                traceback.print_exc(file=sys.stderr)
+                p._from_presenter.emit("error", f"inference failed: {type(e).__name__}: {e}", self.generation)
+                return
+            if result is None:
+                if stream.ended:      # said once; the last frame can still be drawn again (a toggle)
+                    if not ended:
+                        ended = True
+                        p._from_presenter.emit("ended", "", self.generation)
+                    if not self.redraw.wait(0.1):
+                        continue
+                if self.rerun.is_set() and stream.rerun():
+                    self.rerun.clear()        # its result comes from the next poll
+                    continue
+                if not self.redraw.is_set() or self.last is None:
+                    continue
+                result = self.last
+            fresh = result is not self.last
+            self.redraw.clear()
+            self.busy = True
+            try:
+                self.last = result
+                p._present(self, result)
+            except Exception as e:   # a bug in drawing or recording: report, keep going
+                traceback.print_exc(file=sys.stderr)
+                p._from_presenter.emit("error", f"drawing failed: {type(e).__name__}: {e}", self.generation)
+            finally:
+                self.presented += fresh
+                self.busy = False
+
+
+class LivePipeline(QObject):
+    """The window's pipeline (see the module docstring). Lives in the GUI thread."""
+
+    result_ready = pyqtSignal(object)      # Shown, the newest only
+    source_opened = pyqtSignal(object)     # SourceInfo
+    source_failed = pyqtSignal(str)
+    status = pyqtSignal(str)
+    reconnected = pyqtSignal()
+    ended = pyqtSignal()
+    paused_changed = pyqtSignal(bool)
+    model_loading = pyqtSignal(object)     # DetectorConfig
+    model_loaded = pyqtSignal(object)      # Detector
+    model_failed = pyqtSignal(str)
+    error = pyqtSignal(str)
+    _from_presenter = pyqtSignal(str, str, int)    # kind, message, generation
+    _event = pyqtSignal(object, int)               # StreamEvent, generation
+    _ready = pyqtSignal()                          # a Shown is waiting (at most one signal in flight)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        cv2.setNumThreads(1)   # the pipeline's threads on a few cores: OpenCV's own pool only fought them
+        self._from_presenter.connect(self._on_presenter)
+        self._event.connect(self._on_event)
+        self._ready.connect(self._on_ready)
+        self.tap = HeatmapTap()
+        self.detector = None                # the detector as loaded (the stream runs it tapped)
+        self._tapped: TappedDetector | None = None
+        self.draw = DrawOptions()
+        self.realtime, self.hold, self.loop = True, False, False
+        self.source_spec: str | None = None
+        self.source_info: SourceInfo | None = None
+        self.stream: Stream | None = None
+        self.presenter: Presenter | None = None
+        self.recorder = None
+        self._paused = False
+        self._at_end = False
+        self._generation = 0
+        self._seq = 0
+        self._out: Shown | None = None
+        self._out_pending = False
+        self._lock = threading.Lock()
+        self._loaders: list[ModelLoader] = []
+        self._wanted_model: DetectorConfig | None = None
+        self.model_request: DetectorConfig | None = None
+        self._closed = False
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ---- sources ------------------------------------------------------------------------------------
+    def open_source(self, spec) -> None:
+        """Start reading `spec` (camera index, file, folder, image or URL); errors come as source_failed."""
+        self.source_spec = str(spec)
+        self.source_info = None
+        self._start(0, paused=False)
+
+    def _options(self) -> StreamOptions:
+        # with no model yet every frame is shown: hold and as-fast-as-the-model have no model to follow
+        model = self._tapped is not None
+        return stream_options(self.draw, self.realtime or not model, self.hold and model, self.loop)
+
+    def _start(self, start_at: int, paused: bool) -> None:
+        """A new stream on the current source from frame `start_at` (the previous one stopped)."""
+        self._stop_stream(timeout_s=1.0)
+        self._generation += 1
+        self._at_end = False
+        generation = self._generation
+        try:
+            self.stream = Stream(self.source_spec, self._tapped, self._options(),
+                                 on_event=lambda e: self._event.emit(e, generation), start_at=start_at, paused=paused)
+        except CenterNetError as e:
+            self.source_failed.emit(str(e))
+            return
+        self.presenter = Presenter(self, self.stream, generation)
+        self.presenter.start()
+        self._set_paused_flag(paused)
+
+    def _restart_here(self) -> None:
+        """Options fixed at a stream's start changed: the stream again from the frame after the one shown."""
+        if self.stream is None or self.source_spec is None:
+            return
+        last = self.presenter.last if self.presenter is not None else None
+        seekable = self.source_info is not None and self.source_info.kind in ("video", "folder")
+        self._start(last.frame_index + 1 if last is not None and seekable else 0, self._paused)
+
+    def _stop_stream(self, timeout_s: float) -> bool:
+        stream, presenter = self.stream, self.presenter
+        self.stream = self.presenter = None
+        ok = True
+        if presenter is not None:
+            presenter.stop_event.set()
+        if stream is not None:
+            ok = stream.close(timeout_s)
+        if presenter is not None and presenter is not threading.current_thread():
+            presenter.join(max(0.1, timeout_s))
+            ok = ok and not presenter.is_alive()
+        return ok
+
+    def close_source(self) -> None:
+        self._stop_stream(timeout_s=1.0)
+        self.source_info = None
+
+    def _on_event(self, event: StreamEvent, generation: int) -> None:
+        if generation != self._generation:
+            return
+        if event.kind == "opened":
+            self.source_info = event.info
+            self.source_opened.emit(event.info)
+        else:
+            self.status.emit(event.message)
+            if event.message.startswith("reconnected"):
+                self.reconnected.emit()
+
+    def _on_presenter(self, kind: str, message: str, generation: int) -> None:
+        if generation != self._generation:
+            return
+        if kind == "failed":
+            self.source_failed.emit(message)
+        elif kind == "error":
+            self.error.emit(message)
+        elif kind == "ended":
+            self._at_end = True
+            what = self.source_info.kind if self.source_info is not None else "video"
+            self.status.emit(f"end of {what}: press play to start again")
+            self._set_paused_flag(True)
+            self.ended.emit()
+
+    # ---- playback -----------------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _set_paused_flag(self, paused: bool) -> None:
+        changed = paused != self._paused
+        self._paused = paused
+        if changed:
+            self.paused_changed.emit(paused)
+
+    def set_paused(self, paused: bool) -> None:
+        if self.stream is None and not self._at_end:
+            return
+        if self._at_end:
+            if not paused:      # play at the end: start again
+                self._start(0, paused=False)
+            return
+        self.stream.set_paused(paused)
+        self._set_paused_flag(paused)
+
+    def step(self) -> None:
+        if self._at_end:
+            self._start(0, paused=True)
+        if self.stream is not None:
+            self.stream.step()
+            self._set_paused_flag(True)
+
+    def seek(self, index: int) -> None:
+        if self._at_end:
+            self._start(int(index), paused=True)
+            self.stream.step()
+        elif self.stream is not None:
+            self.stream.seek(index)
+            if self._paused:
+                self.stream.step()    # paused: show the frame sought
+
+    def set_loop(self, loop: bool) -> None:
+        self.loop = loop
+        if self.stream is not None:
+            self.stream.set_options(replace(self.stream.options, loop=loop))
+
+    def set_realtime(self, realtime: bool) -> None:
+        if realtime != self.realtime:
+            self.realtime = realtime
+            self._restart_here()
+
+    def set_hold(self, hold: bool) -> None:
+        """Hold frames: show only the frames the model ran on, each with its own detections."""
+        if hold != self.hold:
+            self.hold = hold
+            self._restart_here()
+
+    def set_options(self, draw: DrawOptions) -> None:
+        """The window's toggles: the stream's options (threshold, classes, tracking, motion) and the drawing."""
+        previous, self.draw = self.draw, draw
+        self.tap.enabled = draw.heatmap
+        stream = self.stream
+        if stream is None:
+            return
+        wanted, previous_options = self._options(), stream.options
+        if wanted != previous_options:
+            stream.set_options(wanted)
+        if self._paused or self._at_end:   # redraw the frame on screen now
+            # the model again for what the last run left out or did not compute; a higher threshold only redraws
+            model = (wanted.threshold < previous_options.threshold or (draw.heatmap and not previous.heatmap)
+                     or replace(wanted, threshold=0.0) != replace(previous_options, threshold=0.0))
+            (self.presenter.rerun if model and self._tapped is not None else self.presenter.redraw).set()
+
+    @property
+    def options(self) -> DrawOptions:
+        return self.draw
+
+    @property
+    def show_all(self) -> bool:
+        """Every frame at the source's rate with the newest detections (else only the frames the model ran on)."""
+        return self.stream.options.show_every_frame if self.stream is not None else self.realtime and not self.hold
+
+    def set_recorder(self, recorder) -> None:
+        self.recorder = recorder
+
+    # ---- model --------------------------------------------------------------------------------------
+    def load_model(self, request: DetectorConfig) -> None:
+        """Load in the background; the newest request wins. Frames keep flowing meanwhile."""
+        self._wanted_model = request
+        loader = ModelLoader(request)
+        loader.loaded.connect(self._on_model_loaded)
+        loader.failed.connect(self._on_model_failed)
+        loader.finished.connect(lambda l=loader: self._loaders.remove(l) if l in self._loaders else None)
+        self._loaders.append(loader)
+        self.model_loading.emit(request)
+        loader.start()
+
+    def set_detector(self, detector) -> None:
+        """Run `detector` from the next frame on (a slow or scripted stand-in too)."""
+        had = self._tapped is not None
+        self.tap.detach()
+        self.detector = detector
+        self._tapped = TappedDetector(detector, self.tap) if detector is not None else None
+        if detector is not None:
+            self.tap.attach(detector)
+        self.tap.enabled = self.draw.heatmap
+        if self.stream is None:
+            return
+        if had != (self._tapped is not None) and self._options() != self.stream.options:
+            self._restart_here()          # hold or as-fast-as-the-model waited for a model
+            return
+        self.stream.set_detector(self._tapped)
+        if self._paused and self.presenter is not None:
+            self.presenter.rerun.set()
+
+    def _on_model_loaded(self, detector, request) -> None:
+        if request is not self._wanted_model or self._closed:
+            return
+        self.model_request = request
+        self.set_detector(detector)
+        self.model_loaded.emit(detector)
+
+    def _on_model_failed(self, message: str, request) -> None:
+        if request is self._wanted_model and not self._closed:
+            self.model_failed.emit(message)
+
+    @property
+    def loading(self) -> bool:
+        return any(l.isRunning() for l in self._loaders)
+
+    # ---- results (presenter thread, then the GUI thread) --------------------------------------------
+    def _present(self, presenter: Presenter, result: StreamResult) -> None:
+        started = time.perf_counter()
+        stream = presenter.stream
+        tapped = stream.detector
+        detector = tapped.detector if isinstance(tapped, TappedDetector) else tapped
+        draw = self.draw
+        heat = tapped.heat if draw.heatmap and isinstance(tapped, TappedDetector) else None
+        trails = stream.trails if draw.tracking.track else {}
+        image, shown, drawn = render(result, detector, draw, heat, trails)
+        recorder = self.recorder
+        if recorder is not None:
+            try:
+                recorder.write(image, result.frame_index)
+            except Exception as e:
+                self.recorder = None
+                self._from_presenter.emit("error", f"recording stopped: {e}", presenter.generation)
+        display = for_display(image)
+        done = time.perf_counter()
+        timings = dict(result.timings, render=(done - started) * 1000.0)
+        info = stream.info
+        frame = ShownFrame(result.frame_index, result.image, result.timestamp_ms,
+                           started - result.timings.get("end_to_end", 0.0) / 1000.0,
+                           info.frame_count if info is not None else None, stream.skipped,
+                           bool(info is not None and info.is_live))
+        with self._lock:
+            if presenter.generation != self._generation:
+                return
+            self._seq += 1
+            out = Shown(self._seq, result, frame, image, display, shown, drawn, timings, stream.inferences,
+                        started, done, trails if draw.tracking.track else {})
+            self._out = out
+            notify = not self._out_pending
+            self._out_pending = True
+        if notify:
+            self._ready.emit()
+
+    def _on_ready(self) -> None:
+        result = self.take_result()
+        if result is not None:
+            self.result_ready.emit(result)
+
+    def take_result(self) -> Shown | None:
+        """The newest unseen result (GUI thread), or None."""
+        with self._lock:
+            result, self._out = self._out, None
+            self._out_pending = False
+        return result
+
+    @property
+    def published(self) -> int:
+        return self._seq
+
+    @property
+    def received(self) -> int:
+        """Frames the source gave so far."""
+        return self.stream.states[0].frames_read if self.stream is not None else 0
+
+    @property
+    def inferred(self) -> int:
+        """Model runs so far."""
+        return self.stream.inferences if self.stream is not None else 0
+
+    @property
+    def dropped(self) -> int:
+        """Frames never shown so far."""
+        last = self.presenter.last if self.presenter is not None else None
+        return last.dropped if last is not None else 0
+
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being drawn (paused, at the end, or between frames)."""
+        stream, presenter = self.stream, self.presenter
+        if stream is None or presenter is None:
+            return True
+        with stream.cond:
+            state = stream.states[0]
+            model_busy = stream.detector is not None and not state.model_idle   # no model: nothing takes its frames
+            waiting = (not state.display.empty or model_busy
+                       or (state.runs > state.runs_taken and not stream.options.show_every_frame))
+            taken = stream.taken     # a result taken but not drawn yet: the presenter is about to be busy
+        return (not waiting and taken == presenter.presented and not presenter.busy and not presenter.redraw.is_set()
+                and not presenter.rerun.is_set() and not self._out_pending)
+
+    # ---- shutdown -----------------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop every thread and release the source; True when everything ended within the timeout."""
+        if self._closed:
+            return True
+        self._closed = True
+        ok = self._stop_stream(timeout_s=timeout_ms / 1000.0)
+        for loader in list(self._loaders):
+            _keep_until_finished(loader)
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            recorder.close()
+        self.tap.detach()
+        return ok

@@ -1,0 +1,29 @@
+"""A real detector made slower: a model that cannot keep up with its sources (frames get skipped)."""
+from __future__ import annotations
+
+import time
+
+
+class Slowed:
+    """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
+    `prefers_batch` overrides its backend's flag. Counts the frames of each forward pass."""
+
+    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False):
+        self.inner = detector
+        self.delay_s = delay_s
+        flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
+        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames})()
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, image):
+        self.batch_sizes.append(1)
+        time.sleep(self.delay_s)
+        return self.inner(image)
+
+    def detect_batch(self, images):
+        self.batch_sizes.append(len(images))
+        time.sleep(self.delay_s)
+        return self.inner.detect_batch(images)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
