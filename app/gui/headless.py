@@ -192,10 +192,13 @@ def play(results: Stream, readout: Readout, options: HeadlessOptions, started: f
             if result is not None:
                 i = result.stream
                 stats = readout.stats[i]
-                stats.on_stream_result(result, results.inferences_of(i), results.skipped_of(i))
-                if view is not None and view.watched(i):
-                    view.publish(i, draw_result(result, readout.detector.class_names, trails=results.trails_of(i)))
-                if options.max_frames and stats.displayed >= options.max_frames and enough(results, readout, options):
+                # a stream that showed its --max-frames shows no more while the others go on
+                if not (options.max_frames and stats.displayed >= options.max_frames):
+                    stats.on_stream_result(result, results.inferences_of(i), results.skipped_of(i))
+                    if view is not None and view.watched(i):
+                        view.publish(i, draw_result(result, readout.detector.class_names,
+                                                    trails=results.trails_of(i)))
+                if options.max_frames and enough(results, readout, options):
                     return 0
             elif results.ended:
                 return 0

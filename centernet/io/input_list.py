@@ -28,12 +28,16 @@ def numbered_inputs(text: str) -> list[tuple[int, str]]:
     return inputs
 
 
-def read_input_list(path: str | Path) -> list[str]:
-    """The inputs listed in `path`; InputError naming the file when it cannot be read."""
+def read_list_file(path: str | Path, what: str, each_line: str) -> str:
+    """A list file's text; when it cannot be read, an InputError naming it (`what`: how the user gave it) and
+    what each line should hold."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise InputError(f"cannot read --inputs-from {path}: {reason}; give a text file with one path or URL "
-                         f"per line") from None
-    return parse_input_list(text)
+        raise InputError(f"cannot read {what}: {reason}; give a text file with {each_line} per line") from None
+
+
+def read_input_list(path: str | Path) -> list[str]:
+    """The inputs listed in `path`; InputError naming the file when it cannot be read."""
+    return parse_input_list(read_list_file(path, f"--inputs-from {path}", "one path or URL"))

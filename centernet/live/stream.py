@@ -31,7 +31,7 @@ from centernet.detections import Detections
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.io.input_list import numbered_inputs
+from centernet.io.input_list import numbered_inputs, read_list_file
 from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
@@ -401,12 +401,7 @@ def check_source(source) -> None:
 def read_sources(path: str | Path) -> list[str]:
     """The sources listed in a file (one spec per line, `#` comments, blank lines skipped), each checked as
     `check_source` does; an error names the file and the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise InputError(f"cannot read the sources file {path}: {reason}; give a text file with one camera "
-                         f"index, file, folder or URL per line") from None
+    text = read_list_file(path, f"the sources file {path}", "one camera index, file, folder or URL")
     entries = numbered_inputs(text)
     if not entries:
         raise InputError(f"the sources file {path} names no source: write one camera index, file, folder or URL "

@@ -8,20 +8,12 @@ import subprocess
 import sys
 import time
 
-import cv2
 
 from tests.app.conftest import closed_port
 from tests.conftest import ROOT
 from tests.app.gui.test_headless_live import model_args, run_headless
+from tests.centernet.live.helpers import image_folder
 from tests.stream_server import MJPEGServer
-
-
-def image_folder(folder, bikes, n=3):
-    folder.mkdir()
-    cap = cv2.VideoCapture(str(bikes))
-    for i in range(n):
-        cv2.imwrite(str(folder / f"{i:02d}.jpg"), cap.read()[1])
-    return folder
 
 
 def final_lines(stdout: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from centernet.live.motion import moved, track_velocities
 from centernet.live.motion_eval import best_iou_by_class, play_scored, score_shown, skipped_frame_iou
 from centernet.live.stream import stream
 from centernet.tracking.bytetrack import ByteTracker
-from tests.centernet.live.slowed import Slowed
+from tests.centernet.live.helpers import Slowed
 from tests.conftest import DATA
 
 VTEST = DATA / "video" / "vtest.avi"     # people walking, static camera, 10 fps

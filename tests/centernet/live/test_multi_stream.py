@@ -6,13 +6,12 @@ import threading
 import time
 from collections import Counter
 
-import cv2
 import pytest
 
 from centernet.live import StreamOptions, stream
 from centernet.live.stream import Stream
 from tests.app.conftest import closed_port
-from tests.centernet.live.slowed import Slowed
+from tests.centernet.live.helpers import Slowed, image_folder
 from tests.stream_server import MJPEGServer
 
 
@@ -29,14 +28,6 @@ def take_for(results: Stream, seconds: float) -> list:
 
 def assert_stopped(results: Stream) -> None:
     assert results.threads and not results.alive_threads, results.alive_threads
-
-
-def image_folder(folder, bikes, n=3):
-    folder.mkdir()
-    cap = cv2.VideoCapture(str(bikes))
-    for i in range(n):
-        cv2.imwrite(str(folder / f"{i:02d}.jpg"), cap.read()[1])
-    return folder
 
 
 def test_two_sources_a_file_and_a_folder_each_give_their_own_results(tmp_path, bikes, small_detector):

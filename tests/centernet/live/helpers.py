@@ -1,7 +1,10 @@
-"""A real detector made slower: a model that cannot keep up with its sources (frames get skipped)."""
+"""Helpers of the live tests: a real detector made slower (a model that cannot keep up with its sources, so frames
+get skipped) and a folder of real frames."""
 from __future__ import annotations
 
 import time
+
+import cv2
 
 
 class Slowed:
@@ -27,3 +30,12 @@ class Slowed:
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
+
+
+def image_folder(folder, video, n=3):
+    """`folder` made, holding the first `n` frames of `video` as JPEGs."""
+    folder.mkdir()
+    cap = cv2.VideoCapture(str(video))
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:02d}.jpg"), cap.read()[1])
+    return folder
