@@ -13,7 +13,7 @@ size are one for all, and pause / step act on every stream.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.results: dict[int, object] = {}        # the grid: each stream's newest Shown
         self.stream_stats = [PipelineStats() for _ in self.sources]
         self.recording_stream = 0
+        self._options_to_all = False    # the controls' next options go to every stream of the grid
         build_panels(self, len(self.sources) or 1)
         build_menus(self)
         self._connect()
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.results = {}
         self.pipeline.connect_timeout_s = self.options.connect_timeout_s
+        self.pipeline.set_options(self.controls.draw_options())   # every stream starts as the controls are set
         for tile in self.grid.tiles:
             tile.view.clear()
             self.grid.set_caption(tile.index, f"[{tile.index}] {source_name(specs[tile.index])} · connecting")
@@ -354,7 +356,7 @@ class MainWindow(QMainWindow):
         for stats in {self.stats, *self.stream_stats}:   # the readout describes this model from now on
             stats.reset()
         self.latency.clear()
-        self.controls.set_model_info(detector)
+        self._set_model_info(detector)
         self.device_text = f"{device_description(detector.device)} · engine {engine_text(detector)}"
         weights = self.pipeline.model_request.weights
         name = Path(weights).name if weights else "default model"
@@ -373,7 +375,7 @@ class MainWindow(QMainWindow):
             self.controls.model_info.setText("no model loaded")
         else:   # the previous model stays: show its checkpoint again
             self.controls.set_weights(self.pipeline.model_request.weights)
-            self.controls.set_model_info(self.detector)
+            self._set_model_info(self.detector)
         self.show_message(message, "error", sticky=True, topic="model")
         box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load model", message, QMessageBox.StandardButton.Ok, self)
         box.setInformativeText("The previous model stays in use." if self.detector is not None
@@ -382,8 +384,26 @@ class MainWindow(QMainWindow):
         box.open()    # not exec(): the GUI thread keeps painting
         self.message_box = box
 
+    def _set_model_info(self, detector) -> None:
+        """A model's task sets the toggles that apply to it: for every stream of a grid, each keeping its own
+        threshold and classes."""
+        self._options_to_all = True
+        try:
+            self.controls.set_model_info(detector)
+        finally:
+            self._options_to_all = False
+
     def _on_options(self, options) -> None:
-        self.pipeline.set_options(options, stream=self.grid.selected if self.grid is not None else None)
+        if self.grid is None:
+            self.pipeline.set_options(options)
+        elif self._options_to_all:
+            for i in range(len(self.sources)):
+                own = self.pipeline.draw_of(i).render
+                mine = options if i == self.grid.selected else replace(
+                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes))
+                self.pipeline.set_options(mine, stream=i)
+        else:   # the user's change: the selected stream's
+            self.pipeline.set_options(options, stream=self.grid.selected)
         r = options.render
         self.settings.setValue("threshold", r.threshold)
 

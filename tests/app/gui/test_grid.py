@@ -39,12 +39,15 @@ def grid_position(window, i):
 
 
 def test_two_sources_play_in_two_tiles_through_one_stream(make_window, qtbot, bikes, seeded_res18):
-    window = make_window(sources=(str(bikes), str(bikes)), weights=str(seeded_res18), input_size=INPUT, loop=True)
+    window = make_window(sources=(str(bikes), str(bikes)), weights=str(seeded_res18), input_size=INPUT, loop=True,
+                         threshold=0.35, track=True)
     assert len(window.grid.tiles) == 2
     assert [grid_position(window, i) for i in (0, 1)] == [(0, 0), (0, 1)]      # side by side
     wait_until_every_tile_moves(qtbot, window)
     stream = window.pipeline.stream
     assert len(stream.states) == 2                       # one Stream, so one model thread, for both
+    for state in stream.states:                          # the command line's options reach every stream
+        assert state.options.threshold == pytest.approx(0.35) and state.options.tracking.track
     qtbot.waitUntil(lambda: all(i in window.results and window.results[i].dets is not None for i in (0, 1)),
                     timeout=90000)                        # the model's overlays reach each tile
     qtbot.waitUntil(lambda: all("playing" in window.grid.tiles[i].caption.text() for i in (0, 1)), timeout=10000)
