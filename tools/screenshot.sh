@@ -10,6 +10,8 @@
 #   SCREENSHOT_WAIT   seconds to let the model warm up before the grab (default 40)
 #   SCREENSHOT_OUT    output file (default docs/screenshot.png)
 #   SCREENSHOT_THRESHOLD  score threshold of the drawn boxes (default 0.3, the app's own default)
+#   SCREENSHOT_SOURCES    several sources, space-separated (the window's grid), instead of SOURCE, e.g.
+#                         SCREENSHOT_SOURCES="assets/demo/bikes.mp4 ../shared/data/video/vtest.avi"
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,14 @@ if [ -z "$SOURCE" ]; then
     done
 fi
 [ -n "$SOURCE" ] || { echo "error: no demo clip found: pass a video as the first argument" >&2; exit 2; }
+SOURCE_ARGS=(--source "$SOURCE")
+if [ -n "${SCREENSHOT_SOURCES:-}" ]; then
+    SOURCE_ARGS=()
+    for s in $SCREENSHOT_SOURCES; do
+        [ -e "$s" ] || [[ "$s" == *://* ]] || { echo "error: $s (SCREENSHOT_SOURCES) does not exist" >&2; exit 2; }
+        SOURCE_ARGS+=(--source "$s")
+    done
+fi
 WAIT="${SCREENSHOT_WAIT:-40}"
 OUT="${SCREENSHOT_OUT:-$ROOT/docs/screenshot.png}"
 
@@ -61,7 +71,7 @@ for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; slee
 export XDG_CONFIG_HOME="$WORK/config"
 unset QT_QPA_PLATFORM
 export QT_QPA_PLATFORM=xcb
-"$PY" main.py gui --source "$SOURCE" --loop --threshold "${SCREENSHOT_THRESHOLD:-0.3}" "$@" >"$WORK/app.log" 2>&1 &
+"$PY" main.py gui "${SOURCE_ARGS[@]}" --loop --threshold "${SCREENSHOT_THRESHOLD:-0.3}" "$@" >"$WORK/app.log" 2>&1 &
 APP_PID=$!
 
 WID=""

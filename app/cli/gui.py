@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
-from app.cli.options import EXIT_USER_ERROR, SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
+from app.cli.options import SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
     add_model_options, detector_config
 from app.web import parse_address
 from centernet.errors import ConfigError
@@ -14,8 +13,8 @@ from centernet.live.stream import read_sources
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
-    SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window: "
-                                     "one source for now)")
+    SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window "
+                                     "shows them in a grid)")
     SOURCES_FILE.add(p)
     add_model_options(p)
     THRESHOLD.add(p, help="score threshold for drawing (default: last used, else 0.3)")
@@ -34,9 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
                    help="move the boxes of frames the model skipped along their tracks (default: on)")
     p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
-                   help="headless: give up on a source that never gave a frame after this long (0: never; "
-                        "a stream that worked and dropped keeps reconnecting; with several sources the others "
-                        "go on)")
+                   help="headless or several sources: give up on a source that never gave a frame after this "
+                        "long (0: never; a stream that worked and dropped keeps reconnecting; with several "
+                        "sources the others go on)")
     SERVE.add(p)
     # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
     p.set_defaults(func=run, precision="auto")
@@ -74,10 +73,7 @@ def run(args) -> int:
                                   motion=args.motion, connect_timeout_s=args.connect_timeout or None,
                                   verbose=args.verbose, serve=serve)
         return run_headless(options, detector_config(args))
-    if len(sources) > 1:
-        print(f"error: the window shows one source for now (its grid of streams is coming); play the {len(sources)} "
-              f"sources with --headless", file=sys.stderr)
-        return EXIT_USER_ERROR
-    args.source = sources[0] if sources else None   # the window takes one source, as before
+    args.source = sources[0] if sources else None   # one source: the window as before
+    args.source_specs = sources                      # several: its grid of streams
     from app.gui.main import run_gui  # Qt (app.gui) is an optional dependency: loaded only when the GUI runs
     return run_gui(args, detector_config(args))

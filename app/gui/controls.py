@@ -460,6 +460,24 @@ class Controls(QWidget):
         return DrawOptions(render=render, heatmap=on["heatmap"],
                            tracking=LiveTrackingOptions(track=on["track"], smooth=on["smooth"]), motion=on["motion"])
 
+    def show_options(self, draw: DrawOptions) -> None:
+        """Set the display widgets to `draw` (another stream's, selected in the grid) without emitting."""
+        r = draw.render
+        values = {"boxes": r.boxes, "labels": r.labels, "skeleton": r.skeleton, "cuboids": r.cuboids,
+                  "heatmap": draw.heatmap, "track": draw.tracking.track, "smooth": draw.tracking.smooth,
+                  "motion": draw.motion}
+        for key, box in self.toggles.items():
+            if key in values and box.isEnabled():   # a disabled toggle keeps its state for tasks that have it
+                with QSignalBlocker(box):
+                    box.setChecked(bool(values[key]))
+        with QSignalBlocker(self.threshold_slider):
+            self.set_threshold(r.threshold)
+        self.threshold_label.setText(f"{self.threshold:.2f}")
+        names = self.class_names
+        text = ", ".join(names[c] if c < len(names) else str(c) for c in sorted(r.classes)) if r.classes else ""
+        with QSignalBlocker(self.class_filter):
+            self.class_filter.setText(text)
+
     def smooth_for(self, task: str) -> bool:
         """The Smooth toggle for a task: the command line's for this run, else as last set for the task."""
         if self.smooth_flag is not None:

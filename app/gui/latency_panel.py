@@ -128,6 +128,14 @@ class LatencyPanel(QWidget):
         metrics.addWidget(box, 1, 1)
         row.addLayout(metrics)
 
+        # several streams: one line per stream and a total (hidden with one source)
+        self.streams_label = QLabel("")
+        self.streams_label.setObjectName("streamLines")
+        self.streams_label.setStyleSheet("font-family: monospace; font-size: 8pt;")
+        self.streams_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.streams_label.hide()
+        row.addWidget(self.streams_label)
+
         stages = QGridLayout()
         stages.setHorizontalSpacing(8)
         stages.setVerticalSpacing(1)
@@ -192,6 +200,12 @@ class LatencyPanel(QWidget):
         if memory:
             self.memory_label.setText(memory)
         self.chart.update()
+
+    def set_streams(self, lines: list[str]) -> None:
+        """The per-stream lines and the total line of a grid of streams."""
+        self.streams_label.setText("\n".join(lines))
+        self.streams_label.setVisible(bool(lines))
+        self.chart.setMinimumWidth(120 if lines else 220)   # room for the table in a window of today's width
 
     def clear(self) -> None:
         for label in (self.display_fps_label, self.inference_fps_label, self.end_to_end_label, self.overlay_age_label):

@@ -5,7 +5,11 @@ The library runs the capture and model threads; a presenter thread here takes ea
 BGRA copy Qt paints, and publishes it latest-wins: at most one `result_ready` signal is in flight to the
 GUI thread, which takes the newest `Shown` (so a busy GUI never builds a queue, and never waits for the
 model). Source events come back as signals; checkpoints load in a `ModelLoader` thread. Each `Shown`
-carries its `StreamResult` whole (`stream` index included) for the many-streams grid to come.
+carries its `StreamResult` whole, `stream` index included.
+
+Several sources (`open_sources`) run as one `Stream` (one model): each stream has its own drawing options
+(`set_options(draw, stream=i)`) and recorder, and its own latest-wins slot, so a busy stream never hides
+another's frames from the window's grid.
 
 What the library fixes when a stream starts (real time, hold frames) restarts the stream where it was;
 the end of a file pauses on its last frame, and play (or step, or seek) starts it again.
@@ -190,11 +194,13 @@ def render(result: StreamResult, detector, options: DrawOptions, heat: np.ndarra
     return out, len(shown), drawn
 
 
-def stream_options(draw: DrawOptions, realtime: bool, hold: bool, loop: bool) -> StreamOptions:
-    """The window's stream: a stream that does not answer is retried until another source is opened."""
+def stream_options(draw: DrawOptions, realtime: bool, hold: bool, loop: bool,
+                   connect_timeout_s: float | None = None) -> StreamOptions:
+    """The window's stream: by default a stream that does not answer is retried until another source is opened
+    (a grid gives up on one after `connect_timeout_s`, so the others go on and its tile says failed)."""
     return StreamOptions(realtime=realtime, hold=hold, loop=loop, threshold=float(draw.render.threshold),
                          classes=draw.render.classes, tracking=draw.tracking, motion=draw.motion,
-                         connect_timeout_s=None)
+                         connect_timeout_s=connect_timeout_s)
 
 
 class Presenter(threading.Thread):
@@ -208,9 +214,28 @@ class Presenter(threading.Thread):
         self.stop_event = threading.Event()
         self.redraw = threading.Event()
         self.rerun = threading.Event()     # run the model again on the newest result's frame, once it can
+        self._reruns: set[int] = set()     # ... of these streams
+        self._lock = threading.Lock()
         self.busy = False
         self.presented = 0                 # results of the stream drawn and published (redraws not counted)
         self.last: StreamResult | None = None
+        self.lasts: dict[int, StreamResult] = {}   # each stream's newest result (what a redraw draws again)
+
+    def request_rerun(self, streams) -> None:
+        with self._lock:
+            self._reruns |= set(streams)
+        self.rerun.set()
+
+    def _rerun_some(self) -> bool:
+        """Ask the stream to run the model again where asked; True when some run was started."""
+        with self._lock:
+            todo = set(self._reruns)
+        done = {i for i in todo if self.stream.rerun(i)}
+        with self._lock:
+            self._reruns -= done
+            if not self._reruns:
+                self.rerun.clear()
+        return bool(done)
 
     def run(self) -> None:
         p, stream = self.pipeline, self.stream
@@ -232,18 +257,20 @@ class Presenter(threading.Thread):
                         p._from_presenter.emit("ended", "", self.generation)
                     if not self.redraw.wait(0.1):
                         continue
-                if self.rerun.is_set() and stream.rerun():
-                    self.rerun.clear()        # its result comes from the next poll
+                if self.rerun.is_set() and self._rerun_some():
+                    continue                  # its result comes from the next poll
+                if not self.redraw.is_set() or not self.lasts:
                     continue
-                if not self.redraw.is_set() or self.last is None:
-                    continue
-                result = self.last
-            fresh = result is not self.last
+                results, fresh = list(self.lasts.values()), False
+            else:
+                results, fresh = [result], True
             self.redraw.clear()
             self.busy = True
             try:
-                self.last = result
-                p._present(self, result)
+                for result in results:
+                    if fresh:
+                        self.last = self.lasts[result.stream] = result
+                    p._present(self, result)
             except Exception as e:   # a bug in drawing or recording: report, keep going
                 traceback.print_exc(file=sys.stderr)
                 p._from_presenter.emit("error", f"drawing failed: {type(e).__name__}: {e}", self.generation)
@@ -266,6 +293,7 @@ class LivePipeline(QObject):
     model_loaded = pyqtSignal(object)      # Detector
     model_failed = pyqtSignal(str)
     error = pyqtSignal(str)
+    stream_status = pyqtSignal(int, str, str)      # several sources: stream, event kind, message (its tile says it)
     _from_presenter = pyqtSignal(str, str, int)    # kind, message, generation
     _event = pyqtSignal(object, int)               # StreamEvent, generation
     _ready = pyqtSignal()                          # a Shown is waiting (at most one signal in flight)
@@ -281,16 +309,19 @@ class LivePipeline(QObject):
         self._tapped: TappedDetector | None = None
         self.draw = DrawOptions()
         self.realtime, self.hold, self.loop = True, False, False
+        self.stream_draws: dict[int, DrawOptions] = {}    # several sources: a stream's own options
+        self.connect_timeout_s: float | None = None       # None: a source that never answered is retried on
         self.source_spec: str | None = None
+        self.source_specs: list[str] = []
         self.source_info: SourceInfo | None = None
         self.stream: Stream | None = None
         self.presenter: Presenter | None = None
-        self.recorder = None
+        self.recorders: dict[int, object] = {}           # stream -> its recorder
         self._paused = False
         self._at_end = False
         self._generation = 0
         self._seq = 0
-        self._out: Shown | None = None
+        self._outs: dict[int, Shown] = {}     # each stream's newest unseen Shown
         self._out_pending = False
         self._lock = threading.Lock()
         self._loaders: list[ModelLoader] = []
@@ -304,14 +335,28 @@ class LivePipeline(QObject):
     # ---- sources ------------------------------------------------------------------------------------
     def open_source(self, spec) -> None:
         """Start reading `spec` (camera index, file, folder, image or URL); errors come as source_failed."""
-        self.source_spec = str(spec)
+        self.open_sources([spec])
+
+    def open_sources(self, specs) -> None:
+        """Start reading every spec through one `Stream` (one model); results carry their stream's index."""
+        self.source_specs = [str(spec) for spec in specs]
+        self.source_spec = self.source_specs[0]
         self.source_info = None
+        self.stream_draws = {}
         self._start(0, paused=False)
 
-    def _options(self) -> StreamOptions:
+    @property
+    def multi(self) -> bool:
+        return len(self.source_specs) > 1
+
+    def draw_of(self, stream: int) -> DrawOptions:
+        return self.stream_draws.get(stream, self.draw)
+
+    def _options(self, draw: DrawOptions | None = None) -> StreamOptions:
         # with no model yet every frame is shown: hold and as-fast-as-the-model have no model to follow
         model = self._tapped is not None
-        return stream_options(self.draw, self.realtime or not model, self.hold and model, self.loop)
+        return stream_options(draw or self.draw, self.realtime or not model, self.hold and model, self.loop,
+                              self.connect_timeout_s)
 
     def _start(self, start_at: int, paused: bool) -> None:
         """A new stream on the current source from frame `start_at` (the previous one stopped)."""
@@ -320,11 +365,13 @@ class LivePipeline(QObject):
         self._at_end = False
         generation = self._generation
         try:
-            self.stream = Stream(self.source_spec, self._tapped, self._options(),
+            self.stream = Stream(self.source_specs if self.multi else self.source_spec, self._tapped, self._options(),
                                  on_event=lambda e: self._event.emit(e, generation), start_at=start_at, paused=paused)
         except CenterNetError as e:
             self.source_failed.emit(str(e))
             return
+        for i, draw in self.stream_draws.items():
+            self.stream.set_options(self._options(draw), stream=i)
         self.presenter = Presenter(self, self.stream, generation)
         self.presenter.start()
         self._set_paused_flag(paused)
@@ -334,7 +381,8 @@ class LivePipeline(QObject):
         if self.stream is None or self.source_spec is None:
             return
         last = self.presenter.last if self.presenter is not None else None
-        seekable = self.source_info is not None and self.source_info.kind in ("video", "folder")
+        # several streams of different lengths start again from their first frames
+        seekable = self.source_info is not None and self.source_info.kind in ("video", "folder") and not self.multi
         self._start(last.frame_index + 1 if last is not None and seekable else 0, self._paused)
 
     def _stop_stream(self, timeout_s: float) -> bool:
@@ -357,7 +405,12 @@ class LivePipeline(QObject):
     def _on_event(self, event: StreamEvent, generation: int) -> None:
         if generation != self._generation:
             return
-        if event.kind == "opened":
+        if self.multi:
+            self.stream_status.emit(event.stream, event.kind, event.message)
+            if event.kind == "opened" and event.stream == 0:
+                self.source_info = event.info
+                self.source_opened.emit(event.info)
+        elif event.kind == "opened":
             self.source_info = event.info
             self.source_opened.emit(event.info)
         else:
@@ -432,21 +485,29 @@ class LivePipeline(QObject):
             self.hold = hold
             self._restart_here()
 
-    def set_options(self, draw: DrawOptions) -> None:
-        """The window's toggles: the stream's options (threshold, classes, tracking, motion) and the drawing."""
-        previous, self.draw = self.draw, draw
-        self.tap.enabled = draw.heatmap
-        stream = self.stream
+    def set_options(self, draw: DrawOptions, stream: int | None = None) -> None:
+        """The window's toggles: the stream's options (threshold, classes, tracking, motion) and the drawing;
+        `stream` i: that stream's only (several sources), None: every stream's."""
         if stream is None:
+            previous, self.draw = self.draw, draw
+            self.stream_draws = {}
+        else:
+            previous, self.stream_draws[stream] = self.draw_of(stream), draw
+        self.tap.enabled = any(d.heatmap for d in (self.draw, *self.stream_draws.values()))
+        running = self.stream
+        if running is None:
             return
-        wanted, previous_options = self._options(), stream.options
-        if wanted != previous_options:
-            stream.set_options(wanted)
+        wanted, previous_options = self._options(draw), running.options_of(stream or 0)
+        if wanted != previous_options or stream is None:
+            running.set_options(wanted, stream=stream)
         if self._paused or self._at_end:   # redraw the frame on screen now
             # the model again for what the last run left out or did not compute; a higher threshold only redraws
             model = (wanted.threshold < previous_options.threshold or (draw.heatmap and not previous.heatmap)
                      or replace(wanted, threshold=0.0) != replace(previous_options, threshold=0.0))
-            (self.presenter.rerun if model and self._tapped is not None else self.presenter.redraw).set()
+            if model and self._tapped is not None:
+                self.presenter.request_rerun(range(len(running.states)) if stream is None else [stream])
+            else:
+                self.presenter.redraw.set()
 
     @property
     def options(self) -> DrawOptions:
@@ -457,8 +518,16 @@ class LivePipeline(QObject):
         """Every frame at the source's rate with the newest detections (else only the frames the model ran on)."""
         return self.stream.options.show_every_frame if self.stream is not None else self.realtime and not self.hold
 
-    def set_recorder(self, recorder) -> None:
-        self.recorder = recorder
+    def set_recorder(self, recorder, stream: int = 0) -> None:
+        """Record stream `stream`'s drawn frames (None: stop recording it)."""
+        if recorder is None:
+            self.recorders.pop(stream, None)
+        else:
+            self.recorders[stream] = recorder
+
+    @property
+    def recorder(self):
+        return self.recorders.get(0)
 
     # ---- model --------------------------------------------------------------------------------------
     def load_model(self, request: DetectorConfig) -> None:
@@ -488,7 +557,7 @@ class LivePipeline(QObject):
             return
         self.stream.set_detector(self._tapped)
         if self._paused and self.presenter is not None:
-            self.presenter.rerun.set()
+            self.presenter.request_rerun(range(len(self.stream.states)))
 
     def _on_model_loaded(self, detector, request) -> None:
         if request is not self._wanted_model or self._closed:
@@ -508,51 +577,61 @@ class LivePipeline(QObject):
     # ---- results (presenter thread, then the GUI thread) --------------------------------------------
     def _present(self, presenter: Presenter, result: StreamResult) -> None:
         started = time.perf_counter()
-        stream = presenter.stream
+        stream, i = presenter.stream, result.stream
         tapped = stream.detector
         detector = tapped.detector if isinstance(tapped, TappedDetector) else tapped
-        draw = self.draw
-        heat = tapped.heat if draw.heatmap and isinstance(tapped, TappedDetector) else None
-        trails = stream.trails if draw.tracking.track else {}
+        draw = self.draw_of(i)
+        # the tap keeps the newest run's heatmap, whichever stream's it was: shown with one source only
+        heat = tapped.heat if draw.heatmap and isinstance(tapped, TappedDetector) and not stream.multi else None
+        trails = stream.trails_of(i) if draw.tracking.track else {}
         image, shown, drawn = render(result, detector, draw, heat, trails)
-        recorder = self.recorder
+        recorder = self.recorders.get(i)
         if recorder is not None:
             try:
                 recorder.write(image, result.frame_index)
             except Exception as e:
-                self.recorder = None
+                self.recorders.pop(i, None)
                 self._from_presenter.emit("error", f"recording stopped: {e}", presenter.generation)
         display = for_display(image)
         done = time.perf_counter()
         timings = dict(result.timings, render=(done - started) * 1000.0)
-        info = stream.info
+        info = stream.infos[i]
         frame = ShownFrame(result.frame_index, result.image, result.timestamp_ms,
                            started - result.timings.get("end_to_end", 0.0) / 1000.0,
-                           info.frame_count if info is not None else None, stream.skipped,
+                           info.frame_count if info is not None else None, stream.skipped_of(i),
                            bool(info is not None and info.is_live))
         with self._lock:
             if presenter.generation != self._generation:
                 return
             self._seq += 1
-            out = Shown(self._seq, result, frame, image, display, shown, drawn, timings, stream.inferences,
+            out = Shown(self._seq, result, frame, image, display, shown, drawn, timings, stream.inferences_of(i),
                         started, done, trails if draw.tracking.track else {})
-            self._out = out
+            self._outs[i] = out
             notify = not self._out_pending
             self._out_pending = True
         if notify:
             self._ready.emit()
 
     def _on_ready(self) -> None:
-        result = self.take_result()
-        if result is not None:
+        for result in self.take_results():
             self.result_ready.emit(result)
+
+    def take_results(self) -> list[Shown]:
+        """Each stream's newest unseen result, in stream order (GUI thread)."""
+        with self._lock:
+            outs, self._outs = self._outs, {}
+            self._out_pending = False
+        return [outs[i] for i in sorted(outs)]
 
     def take_result(self) -> Shown | None:
         """The newest unseen result (GUI thread), or None."""
-        with self._lock:
-            result, self._out = self._out, None
-            self._out_pending = False
-        return result
+        results = self.take_results()
+        return max(results, key=lambda r: r.seq) if results else None
+
+    def statuses(self) -> list:
+        """Each stream's `StreamStatus` (playing, reconnecting, failed, ...); empty with no stream."""
+        stream = self.stream
+        return stream.statuses if stream is not None else []
 
     @property
     def published(self) -> int:
@@ -560,8 +639,8 @@ class LivePipeline(QObject):
 
     @property
     def received(self) -> int:
-        """Frames the source gave so far."""
-        return self.stream.states[0].frames_read if self.stream is not None else 0
+        """Frames the sources gave so far."""
+        return sum(s.frames_read for s in self.stream.states) if self.stream is not None else 0
 
     @property
     def inferred(self) -> int:
@@ -580,10 +659,10 @@ class LivePipeline(QObject):
         if stream is None or presenter is None:
             return True
         with stream.cond:
-            state = stream.states[0]
-            model_busy = stream.detector is not None and not state.model_idle   # no model: nothing takes its frames
-            waiting = (not state.display.empty or model_busy
-                       or (state.runs > state.runs_taken and not stream.options.show_every_frame))
+            # no model: nothing takes a stream's frames for the model
+            waiting = any(not state.display.empty or (stream.detector is not None and not state.model_idle)
+                          or (state.runs > state.runs_taken and not stream.options.show_every_frame)
+                          for state in stream.states)
             taken = stream.taken     # a result taken but not drawn yet: the presenter is about to be busy
         return (not waiting and taken == presenter.presented and not presenter.busy and not presenter.redraw.is_set()
                 and not presenter.rerun.is_set() and not self._out_pending)
@@ -597,8 +676,8 @@ class LivePipeline(QObject):
         ok = self._stop_stream(timeout_s=timeout_ms / 1000.0)
         for loader in list(self._loaders):
             _keep_until_finished(loader)
-        recorder, self.recorder = self.recorder, None
-        if recorder is not None:
+        recorders, self.recorders = self.recorders, {}
+        for recorder in recorders.values():
             recorder.close()
         self.tap.detach()
         return ok

@@ -24,11 +24,14 @@ def run_gui(args, config: DetectorConfig) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     apply_theme(app)
+    sources = tuple(getattr(args, "source_specs", None) or ())
+    timeout = getattr(args, "connect_timeout", None)
     options = WindowOptions(source=args.source, threshold=args.threshold,
-                            loop=True if args.loop or is_demo_clip(args.source) else None,
+                            loop=True if args.loop or any(map(is_demo_clip, sources or [args.source])) else None,
                             realtime=False if args.fast else None,
                             hold=True if getattr(args, "hold_frames", False) else None,
-                            track=True if getattr(args, "track", False) else None, smooth=getattr(args, "smooth", None))
+                            track=True if getattr(args, "track", False) else None, smooth=getattr(args, "smooth", None),
+                            sources=sources if len(sources) > 1 else (), connect_timeout_s=timeout or None)
     window = MainWindow(config, options)
     window.show()
     if getattr(args, "max_seconds", None):

@@ -4,11 +4,17 @@
 The GUI thread only paints and reacts: capture, inference and drawing run in the library's stream and the
 adapter's presenter (`LivePipeline`, over `centernet.live.Stream`), checkpoints load in a loader thread,
 snapshots and recordings are written off this thread.
+
+Several sources (`WindowOptions.sources`) play through one `Stream` (one model) in a grid of tiles
+(tile_grid.py): the selected tile's stream is the one the controls (threshold, classes, track, smooth, motion),
+the recording, the snapshot and the big numbers of the performance panel act on; the model, engine and input
+size are one for all, and pause / step act on every stream.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -23,7 +29,8 @@ from app.gui.menus import build_menus
 from app.gui.panels import build_panels
 from app.gui.live_adapter import LivePipeline
 from app.gui.recorder import Recorder
-from app.gui.stats import PipelineStats, device_description, memory_description
+from app.gui.stats import PipelineStats, device_description, memory_description, stream_table, \
+    tile_captions
 from app.gui.theme import APP_NAME, STYLE_SHEET
 from app.gui.window_settings import (default_settings, engine_given, pin_command_line, restore_settings,
                                      save_settings, stored_values)
@@ -46,6 +53,8 @@ class WindowOptions:
     hold: bool | None = None
     track: bool | None = None
     smooth: bool | None = None
+    sources: tuple[str, ...] = ()          # two or more: the grid of streams (then `source` is not used)
+    connect_timeout_s: float | None = 30.0   # the grid: a source that never answered is given up after this
 
 
 class MainWindow(QMainWindow):
@@ -80,7 +89,12 @@ class MainWindow(QMainWindow):
         self._message_timer.timeout.connect(self._clear_banner)
 
         self.pipeline = LivePipeline(self)
-        build_panels(self)
+        self.sources = tuple(str(s) for s in options.sources) if len(options.sources) > 1 else ()
+        self.results: dict[int, object] = {}        # the grid: each stream's newest Shown
+        self.stream_stats = [PipelineStats() for _ in self.sources]
+        self.recording_stream = 0
+        self._options_to_all = False    # the controls' next options go to every stream of the grid
+        build_panels(self, len(self.sources) or 1)
         build_menus(self)
         self._connect()
         o, source = options, options.source
@@ -109,6 +123,9 @@ class MainWindow(QMainWindow):
 
         if o.load_model:
             self.load_model(self.controls.model_request())
+        if self.grid is not None:
+            self.open_sources(self.sources)
+            return
         spec = source if source is not None else (self.settings.value("source", "") if o.open_last_source else "")
         if spec and (source is not None or Path(str(spec)).exists()):
             self.open_source(str(spec))
@@ -126,7 +143,13 @@ class MainWindow(QMainWindow):
         pl.model_loaded.connect(self._on_model_loaded)
         pl.model_failed.connect(self._on_model_failed)
         pl.error.connect(self._show_error)
-        self.view.frame_painted.connect(self._on_painted)
+        if self.grid is None:
+            self.view.frame_painted.connect(self._on_painted)
+        else:
+            for tile in self.grid.tiles:
+                tile.view.frame_painted.connect(partial(self._on_tile_painted, tile.index))
+            self.grid.selection_changed.connect(self._on_tile_selected)
+            pl.stream_status.connect(self._on_stream_status)
         c.source_requested.connect(self.open_source)
         c.model_requested.connect(self._on_model_requested)
         c.options_changed.connect(self._on_options)
@@ -146,6 +169,12 @@ class MainWindow(QMainWindow):
         spec = str(spec).strip()
         if not spec:
             return
+        if self.grid is not None:   # the Source panel in the grid: the selected tile's source (one stream: all anew)
+            sources = list(self.sources)
+            sources[self.grid.selected] = spec
+            self.sources = tuple(sources)
+            self.open_sources(self.sources)
+            return
         self.controls.set_source(spec)
         self.stats.reset()
         self.latency.clear()
@@ -158,6 +187,53 @@ class MainWindow(QMainWindow):
         self.pipeline.open_source(spec)
         self.pause_action.setChecked(False)
         self.transport.set_paused(False)
+
+    def open_sources(self, specs) -> None:
+        """The grid: every source through one stream, one tile each."""
+        self.stats = self.stream_stats[self.grid.selected]
+        for stats in self.stream_stats:
+            stats.reset()
+        self.latency.clear()
+        self.last_result = None
+        self.results = {}
+        self.pipeline.connect_timeout_s = self.options.connect_timeout_s
+        self.pipeline.set_options(self.controls.draw_options())   # every stream starts as the controls are set
+        for tile in self.grid.tiles:
+            tile.view.clear()
+            self.grid.set_caption(tile.index, f"[{tile.index}] {source_name(specs[tile.index])} · connecting")
+        self.controls.set_source(specs[self.grid.selected])
+        self.source_label.setText(f"{len(specs)} streams")
+        self.pipeline.open_sources(specs)
+        self.pause_action.setChecked(False)
+        self.transport.set_paused(False)
+
+    def _on_tile_selected(self, index: int) -> None:
+        """The controls, the transport's position and the big numbers now show stream `index`."""
+        self.stats = self.stream_stats[index]
+        self.latency.clear()
+        self.controls.show_options(self.pipeline.draw_of(index))
+        self.controls.set_source(self.sources[index])
+        self.last_result = self.results.get(index)
+        if self.last_result is not None:
+            f = self.last_result.frame
+            self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+
+    def _on_stream_status(self, index: int, kind: str, message: str) -> None:
+        """The grid: a stream's event goes on its own tile (the tile's caption says its phase)."""
+        view = self.grid.view(index)
+        if kind == "opened":
+            view.set_message("")
+        elif kind == "failed":
+            view.set_message(message, "error")
+        else:
+            view.set_message(message, "info" if message.startswith("reconnected") else "warning")
+
+    def escape(self) -> None:
+        """Esc: leave full screen, else the enlarged tile back to the grid."""
+        if self.isFullScreen():
+            self.toggle_fullscreen()
+        elif self.grid is not None:
+            self.grid.show_grid()
 
     def _on_source_opened(self, info: SourceInfo) -> None:
         if self._banner_topic == "source":
@@ -277,9 +353,10 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, detector) -> None:
         self.detector = detector
-        self.stats.reset()          # the readout describes this model from now on
+        for stats in {self.stats, *self.stream_stats}:   # the readout describes this model from now on
+            stats.reset()
         self.latency.clear()
-        self.controls.set_model_info(detector)
+        self._set_model_info(detector)
         self.device_text = f"{device_description(detector.device)} · engine {engine_text(detector)}"
         weights = self.pipeline.model_request.weights
         name = Path(weights).name if weights else "default model"
@@ -298,7 +375,7 @@ class MainWindow(QMainWindow):
             self.controls.model_info.setText("no model loaded")
         else:   # the previous model stays: show its checkpoint again
             self.controls.set_weights(self.pipeline.model_request.weights)
-            self.controls.set_model_info(self.detector)
+            self._set_model_info(self.detector)
         self.show_message(message, "error", sticky=True, topic="model")
         box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load model", message, QMessageBox.StandardButton.Ok, self)
         box.setInformativeText("The previous model stays in use." if self.detector is not None
@@ -307,17 +384,50 @@ class MainWindow(QMainWindow):
         box.open()    # not exec(): the GUI thread keeps painting
         self.message_box = box
 
+    def _set_model_info(self, detector) -> None:
+        """A model's task sets the toggles that apply to it: for every stream of a grid, each keeping its own
+        threshold and classes."""
+        self._options_to_all = True
+        try:
+            self.controls.set_model_info(detector)
+        finally:
+            self._options_to_all = False
+
     def _on_options(self, options) -> None:
-        self.pipeline.set_options(options)
+        if self.grid is None:
+            self.pipeline.set_options(options)
+        elif self._options_to_all:
+            for i in range(len(self.sources)):
+                own = self.pipeline.draw_of(i).render
+                mine = options if i == self.grid.selected else replace(
+                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes))
+                self.pipeline.set_options(mine, stream=i)
+        else:   # the user's change: the selected stream's
+            self.pipeline.set_options(options, stream=self.grid.selected)
         r = options.render
         self.settings.setValue("threshold", r.threshold)
 
     # ---- results ------------------------------------------------------------------------------------
     def _on_result(self, result) -> None:
-        self.last_result = result
         f = result.frame
-        self.view.show_frame(result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
+        if self.grid is not None:
+            index = result.result.stream
+            self.results[index] = result
+            self.grid.show_frame(index, result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
+            if index != self.grid.selected:
+                return
+        self.last_result = result
+        if self.grid is None:
+            self.view.show_frame(result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
         self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+
+    def _on_tile_painted(self, index: int, seq: int, painted_at: float) -> None:
+        result = self.results.get(index)
+        if result is not None and result.seq == seq:
+            self.stream_stats[index].on_result(result)
+            if index == self.grid.selected:
+                self.latency.add_sample(result.timings)
+                self.latency.set_drawn(result.shown, self.stats.displayed)
 
     def _on_painted(self, seq: int, painted_at: float) -> None:
         result = self.last_result
@@ -349,6 +459,13 @@ class MainWindow(QMainWindow):
         device = self.detector.device if self.detector is not None else None
         self.latency.update_numbers(self.stats.snapshot(), self.device_text or "device: no model",
                                     memory_description(device))
+        if self.grid is not None:
+            statuses = self.pipeline.statuses()
+            phases = [s.phase for s in statuses] if statuses else ["connecting"] * len(self.sources)
+            names = [source_name(s) for s in self.sources]
+            for i, line in enumerate(tile_captions(self.stream_stats, names, phases)):
+                self.grid.set_caption(i, line)
+            self.latency.set_streams(stream_table(self.stream_stats, phases))
 
     # ---- snapshot, recording, full screen -----------------------------------------------------------
     def snapshot(self) -> Path | None:
@@ -369,7 +486,9 @@ class MainWindow(QMainWindow):
 
     def toggle_recording(self) -> None:
         if self.recorder is None:
-            fps = self.pipeline.source_info.fps if self.pipeline.source_info else 25.0
+            stream = self.grid.selected if self.grid is not None else 0
+            info = self.pipeline.stream.infos[stream] if self.pipeline.stream is not None else None
+            fps = info.fps if info is not None and info.fps else 25.0
             path = self.output_dir / f"recording_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
             try:
                 self.recorder = Recorder(path, fps)
@@ -377,21 +496,25 @@ class MainWindow(QMainWindow):
                 self.show_message(str(e), "error")
                 self.record_action.setChecked(False)
                 return
-            self.pipeline.set_recorder(self.recorder)
-            self.view.set_badge("● REC")
+            self.recording_stream = stream
+            self.pipeline.set_recorder(self.recorder, stream=stream)
+            self._recording_view().set_badge("● REC")
             self.record_action.setChecked(True)
             self.show_message(f"recording to {path}", "info")
         else:
             recorder, self.recorder = self.recorder, None
-            self.pipeline.set_recorder(None)
+            self.pipeline.set_recorder(None, stream=self.recording_stream)
             QThreadPool.globalInstance().start(recorder.close)
-            self.view.set_badge("")
+            self._recording_view().set_badge("")
             self.record_action.setChecked(False)
             if recorder.frames:
                 self.show_message(f"recording saved to {recorder.path}", "info")
                 self.last_recording = recorder.path
             else:   # no frame came while recording: no file was ever written
                 self.show_message("recording stopped: no frame was recorded, nothing saved", "warning")
+
+    def _recording_view(self):
+        return self.grid.view(self.recording_stream) if self.grid is not None else self.view
 
     def toggle_fullscreen(self) -> None:
         full = not self.isFullScreen()
@@ -413,3 +536,8 @@ class MainWindow(QMainWindow):
         self.pipeline.shutdown(timeout_ms=1000)
         QThreadPool.globalInstance().waitForDone(2000)
         super().closeEvent(event)
+
+
+def source_name(spec: str) -> str:
+    """A tile's name for its source: a file's name, a URL or camera index whole."""
+    return spec if "://" in spec or spec.isdigit() else Path(spec).name

@@ -57,12 +57,14 @@ def build_menus(window: QMainWindow) -> None:
         window, APP_NAME, f"<b>{APP_NAME}</b><p>CenterNet (Objects as Points) on live video.</p>"))
     window.exit_fullscreen = QAction(window)
     window.exit_fullscreen.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-    window.exit_fullscreen.triggered.connect(lambda: window.isFullScreen() and window.toggle_fullscreen())
+    window.exit_fullscreen.triggered.connect(window.escape)   # full screen, else an enlarged tile
     window.addAction(window.exit_fullscreen)
 
 
 def show_shortcuts(window: QMainWindow) -> None:
     QMessageBox.information(window, "Keyboard shortcuts",
                             "Space  pause / play\n→  next frame\nS  snapshot (PNG)\nR  record (MP4)\n"
-                            "F  full screen (Esc leaves)\nQ  quit\nCtrl+O  open a video\nCtrl+U  open a stream\n"
+                            "F  full screen (Esc leaves)\nClick a tile  select its stream\n"
+                            "Double-click a tile  enlarge it (again, or Esc: the grid)\n"
+                            "Q  quit\nCtrl+O  open a video\nCtrl+U  open a stream\n"
                             "Ctrl+M  open a checkpoint")

@@ -10,17 +10,21 @@ from centernet.inference.backends.registry import installed_runtimes
 
 from app.gui.controls import Controls, TransportBar
 from app.gui.latency_panel import LatencyPanel
+from app.gui.tile_grid import TileGrid
 from app.gui.video_view import VideoView
 
 
-def build_panels(window: QMainWindow) -> None:
-    window.view = VideoView()
+def build_panels(window: QMainWindow, streams: int = 1) -> None:
+    """Several streams: a `TileGrid` in the middle (`window.grid`; `window.view` is then the first tile's view,
+    where the window's banners go); one: the single view as always (`window.grid` None)."""
+    window.grid = TileGrid(streams) if streams > 1 else None
+    window.view = window.grid.view(0) if window.grid is not None else VideoView()
     window.transport = TransportBar()
     central = QWidget()
     v = QVBoxLayout(central)
     v.setContentsMargins(0, 0, 0, 0)
     v.setSpacing(0)
-    v.addWidget(window.view, 1)
+    v.addWidget(window.grid if window.grid is not None else window.view, 1)
     v.addWidget(window.transport)
     window.setCentralWidget(central)
 

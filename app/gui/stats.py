@@ -158,6 +158,35 @@ def total_readout(streams: list[PipelineStats], device: str = "", memory: str = 
     return " | ".join(parts)
 
 
+def tile_captions(streams: list[PipelineStats], names: list[str], phases: list[str]) -> list[str]:
+    """The grid's tile captions: `[i] name · display · inference · overlay age · phase` (rolling rates, as the big
+    numbers of the performance panel)."""
+    captions = []
+    for i, (stats, name, phase) in enumerate(zip(streams, names, phases)):
+        snap = stats.snapshot()
+        age = snap["overlay_age_ms"]
+        captions.append(f"[{i}] {name} · display {snap['display_fps']:.1f} fps · inference "
+                        f"{snap['inference_fps']:.1f} fps · overlay age {'-' if age is None else f'{age:.0f} ms'} "
+                        f"· {phase}")
+    return captions
+
+
+def stream_table(streams: list[PipelineStats], phases: list[str]) -> list[str]:
+    """The captions' figures as a narrow table for the performance panel (names and phases are on the tiles):
+    how many play, a header, a row per stream, and the total (rates summed, overlay age the median of the
+    streams')."""
+    snaps = [s.snapshot() for s in streams]
+    age = lambda a: "-" if a is None else f"{a:.0f}"  # noqa: E731
+    rows = [f"{phases.count('playing')} of {len(phases)} streams playing", "      display  infer  age ms"]
+    for i, snap in enumerate(snaps):
+        rows.append(f"{f'[{i}]':<5} {snap['display_fps']:>7.1f} {snap['inference_fps']:>6.1f} "
+                    f"{age(snap['overlay_age_ms']):>7}")
+    ages = [s["overlay_age_ms"] for s in snaps if s["overlay_age_ms"] is not None]
+    rows.append(f"total {sum(s['display_fps'] for s in snaps):>7.1f} {sum(s['inference_fps'] for s in snaps):>6.1f} "
+                f"{age(median(ages) if ages else None):>7}")
+    return rows
+
+
 def process_rss_mb() -> float:
     """Resident memory of this process in MiB (Linux /proc; 0 elsewhere)."""
     try:
