@@ -98,12 +98,12 @@ def compile_batch(detector: Detector, batch: int) -> tuple:
                                                           "INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS")}
     config["ENABLE_CPU_PINNING"] = False
     compiled = core.compile_model(graph, model.device, config)
-    return compiled, compiled.create_infer_request(), compiled.inputs[0].get_partial_shape()[0]
+    return compiled, compiled.inputs[0].get_partial_shape()[0]
 
 
 def use_compiled(detector: Detector, compiled: tuple) -> None:
     model = detector.backend.model
-    model.compiled, model.request, model.fixed_batch = compiled
+    model.compiled, model.fixed_batch = compiled     # its infer requests follow the compiled model
 
 
 def read_frames(path: Path, count: int, start: int = 30) -> list:

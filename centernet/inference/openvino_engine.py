@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -180,8 +181,16 @@ class OpenVinoModel(torch.nn.Module):
             log.warning("OpenVINO runs %s here, not %s (no native bfloat16 on this %s)", self.precision, precision,
                         self.device)
         self.output_names = [o.get_any_name() for o in self.compiled.outputs]
-        self.request = self.compiled.create_infer_request()
+        self._requests = threading.local()   # one request per calling thread: two threads may run at once
         self.fixed_batch = self.compiled.inputs[0].get_partial_shape()[0]
+
+    def _thread_request(self):
+        """This thread's infer request (a request's buffers serve one run at a time; the live model thread's
+        second worker runs beside the first)."""
+        held = getattr(self._requests, "held", None)   # (compiled model, its request)
+        if held is None or held[0] is not self.compiled:
+            held = self._requests.held = (self.compiled, self.compiled.create_infer_request())
+        return held[1]
 
     def forward(self, x: torch.Tensor) -> dict:
         """Heads of a batch; the export's fixed batch of 1 runs image by image."""
@@ -190,5 +199,5 @@ class OpenVinoModel(torch.nn.Module):
             else [b[None] for b in batch]
         outs = []
         for p in parts:  # the input read in place, each output copied once (the request reuses its buffers)
-            outs.append(self.request.infer({0: p}, share_inputs=True, share_outputs=False).to_tuple())
+            outs.append(self._thread_request().infer({0: p}, share_inputs=True, share_outputs=False).to_tuple())
         return {n: torch.from_numpy(np.concatenate([o[i] for o in outs])) for i, n in enumerate(self.output_names)}

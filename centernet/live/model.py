@@ -6,8 +6,11 @@ the model cannot keep up with every stream each ready stream gets one run per ro
 model, whatever the streams' rates); a fast stream never queues work ahead of a slow one. Where the backend
 gains from batching (`backend.prefers_batch`: the CUDA graph) the newest frame of every ready stream goes
 through `Detector.detect_batch` together (on the frame path padded to one frame per stream, so a changing
-number of ready streams replays one captured graph); elsewhere (the CPU engines until measured faster) one
-by one.
+number of ready streams replays one captured graph); elsewhere (the CPU engines: measured no faster per frame
+in a batch) one by one. With several streams and a backend that may run two frames at once
+(`backend.overlaps_runs`: OpenVINO, ONNX Runtime) a second worker takes the next stream in turn, so one
+stream's pre-processing, decode and tracking run while the other's network does (never two runs of one
+stream at once: its tracker sees its frames in order).
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
 track association the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
 A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-
+from dataclasses import dataclass
 
 from centernet.live.frames import LiveFrame, Overlay
 from centernet.live.motion import track_velocities
@@ -25,17 +28,28 @@ from centernet.live.state import StreamState
 from centernet.tracking.live import LiveTracker
 
 
+MODEL_WORKERS = 2   # with several streams: the second overlaps its pre/post-processing with the first's network
+
+
+@dataclass
+class Turn:
+    """The stream the model's workers look at first next time (shared by them, under the stream's lock)."""
+
+    next: int = 0
+
+
 class ModelThread(threading.Thread):
     def __init__(self, detector, states: list[StreamState], options: StreamOptions, cond: threading.Condition,
-                 stop: threading.Event):
+                 stop: threading.Event, worker: int = 0, turn: Turn | None = None):
         # a daemon: a forward pass cannot be interrupted; leaving the loop joins it with a deadline
-        super().__init__(name="model", daemon=True)
+        super().__init__(name="model" if worker == 0 else f"model-{worker + 1}", daemon=True)
         self.detector = detector
         self.states = states
         self.options = options
         self.cond = cond
         self.stop_event = stop
-        self._turn = 0
+        self.worker = worker
+        self.turn = turn or Turn()
 
     @property
     def batched(self) -> bool:
@@ -49,16 +63,25 @@ class ModelThread(threading.Thread):
         stream, padded, keeps a changing number of ready streams on the same captured graph."""
         return self.batched and bool(getattr(self.detector.backend, "runs_frames", False))
 
+    @property
+    def working(self) -> bool:
+        """This worker takes frames now: the first whenever there is a model; another only beside it, where the
+        backend may run two frames at once and frames are not batched."""
+        if self.detector is None:
+            return False
+        if self.worker == 0:
+            return True
+        return bool(getattr(getattr(self.detector, "backend", None), "overlaps_runs", False)) and not self.batched
+
     def _next_jobs(self) -> list[tuple[StreamState, LiveFrame]]:
-        """Holding the lock: the next stream with a frame waiting, in turn (with batching: every such stream,
-        in turn); empty when stopping."""
+        """Holding the lock: the next stream with a frame waiting and no run under way, in turn (with batching:
+        every such stream, in turn); empty when stopping."""
         while not self.stop_event.is_set():
             n = len(self.states)
             jobs = []
-            for k in range(n):
-                state = self.states[(self._turn + k) % n]
-                if state.error is None and not state.model.empty and self._may_run(state) \
-                        and self.detector is not None:
+            for k in range(n if self.working else 0):
+                state = self.states[(self.turn.next + k) % n]
+                if state.error is None and state.inferring is None and not state.model.empty and self._may_run(state):
                     frame = state.model.take()
                     state.inferring = frame
                     state.replaced_before_inferring = state.model.replaced
@@ -66,7 +89,7 @@ class ModelThread(threading.Thread):
                     if not self.batched:
                         break
             if jobs:
-                self._turn = (jobs[-1][0].index + 1) % n
+                self.turn.next = (jobs[-1][0].index + 1) % n
                 return jobs
             self.cond.wait(0.25)
         return []

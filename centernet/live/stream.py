@@ -35,7 +35,7 @@ from centernet.io.input_list import numbered_inputs, read_list_file
 from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
-from centernet.live.model import ModelThread
+from centernet.live.model import MODEL_WORKERS, ModelThread, Turn
 from centernet.live.motion import moved
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
@@ -76,7 +76,7 @@ class Stream:
                 state.tracker = LiveTracker(options.tracking)
         self.threads: list[threading.Thread] = [
             *(CaptureThread(state, options, self.stop_event, on_event) for state in self.states),
-            ModelThread(detector, self.states, options, self.cond, self.stop_event)]
+            *self._model_workers(detector, options)]
         self.shown = 0
         self.taken = 0     # results taken out of the pipeline (under the lock; `shown` counts them once built)
         self.first_shown_at: float | None = None
@@ -85,6 +85,13 @@ class Stream:
         self._closed = False
         for thread in self.threads:
             thread.start()
+
+    def _model_workers(self, detector, options: StreamOptions) -> list[ModelThread]:
+        """One model thread; with several streams a second beside it (it works where the backend may run two
+        frames at once: `ModelThread.working`)."""
+        turn = Turn()
+        return [ModelThread(detector, self.states, options, self.cond, self.stop_event, worker, turn)
+                for worker in range(MODEL_WORKERS if len(self.states) > 1 else 1)]
 
     # ---- the user's side --------------------------------------------------------------------------------
     def __iter__(self):

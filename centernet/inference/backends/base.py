@@ -61,6 +61,8 @@ class Backend(Protocol):
     runs_frames: bool          # True: `run_frames` serves whole uint8 frames (pre-processing included)
     prefers_batch: bool        # True: a batch of N frames costs less than N single runs (the live model thread
                                # then runs every stream's waiting frame together; else one by one)
+    overlaps_runs: bool        # True: two threads may each run a frame at once (with several streams the live
+                               # model thread's second worker pre- and post-processes one while the other runs)
     engine: Any                # the torch Engine it runs (stats, pipelines), or None
 
     def run(self, batch: torch.Tensor) -> dict:

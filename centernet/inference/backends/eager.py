@@ -17,6 +17,7 @@ class EagerBackend:
 
     runs_frames = False
     prefers_batch = False   # CPU batch gain not measured yet (bench lane); a GPU eager run could set it
+    overlaps_runs = False   # torch already spreads one forward over the cores
     mode = EAGER   # the Engine's mode (the graph backend is the same engine in GRAPH mode)
 
     def __init__(self, target: Target, precision: str):
@@ -44,6 +45,7 @@ class PlainBackend:
 
     runs_frames = False
     prefers_batch = False
+    overlaps_runs = False   # torch already spreads one forward over the cores
     engine = None
 
     def __init__(self, target: Target, precision: str = "fp32"):

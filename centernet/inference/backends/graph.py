@@ -13,6 +13,7 @@ class GraphBackend(EagerBackend):
 
     runs_frames = True
     prefers_batch = True   # one replay serves a batch of frames
+    overlaps_runs = False   # one captured graph, one set of static buffers
     mode = GRAPH
 
     def hook_modules(self) -> tuple:

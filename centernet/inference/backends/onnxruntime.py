@@ -20,6 +20,7 @@ class OnnxRuntimeBackend:
 
     runs_frames = False
     prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
+    overlaps_runs = True   # an InferenceSession runs calls from several threads
     engine = None
 
     def __init__(self, target: Target, precision: str = "fp32"):

@@ -18,6 +18,7 @@ class OpenVinoBackend:
 
     runs_frames = False
     prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
+    overlaps_runs = True   # one infer request per thread
     engine = None
 
     def __init__(self, target: Target, precision: str):

@@ -2,6 +2,7 @@
 get skipped) and a folder of real frames."""
 from __future__ import annotations
 
+import threading
 import time
 
 import cv2
@@ -11,17 +12,29 @@ class Slowed:
     """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
     `prefers_batch` overrides its backend's flag. Counts the frames of each forward pass."""
 
-    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False):
+    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False,
+                 overlaps_runs: bool = False):
         self.inner = detector
         self.delay_s = delay_s
         flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
-        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames})()
+        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames,
+                                          "overlaps_runs": overlaps_runs})()
         self.batch_sizes: list[int] = []
+        self.lock = threading.Lock()
+        self.running = 0                 # calls under way now ...
+        self.most_running = 0            # ... and the most at once
 
     def __call__(self, image):
-        self.batch_sizes.append(1)
-        time.sleep(self.delay_s)
-        return self.inner(image)
+        with self.lock:
+            self.batch_sizes.append(1)
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            time.sleep(self.delay_s)
+            return self.inner(image)
+        finally:
+            with self.lock:
+                self.running -= 1
 
     def detect_batch(self, images):
         self.batch_sizes.append(len(images))

@@ -124,6 +124,22 @@ def test_four_streams_with_a_slow_model_get_an_equal_share(bikes, small_detector
     assert min(runs) >= 5, runs
     assert max(runs) <= min(runs) + 2, runs             # round robin: one run each per round
     assert set(slow.batch_sizes) == {1}                 # the eager CPU backend does not prefer batches
+    assert slow.most_running == 1                       # nor runs two frames at once: one worker
+
+
+def test_a_backend_that_overlaps_runs_gets_a_second_worker_and_the_shares_stay_equal(bikes, small_detector):
+    slow = Slowed(small_detector, delay_s=0.08, overlaps_runs=True)   # OpenVINO's and ONNX Runtime's flag
+    with stream([bikes] * 4, detector=slow, loop=True) as results:
+        take_for(results, 1.0)
+        start = [results.inferences_of(i) for i in range(4)]
+        take_for(results, 5.0)
+        runs = [results.inferences_of(i) - start[i] for i in range(4)]
+    assert_stopped(results)
+    assert slow.most_running == 2, slow.most_running   # the second worker ran beside the first
+    assert min(runs) >= 5 and max(runs) <= min(runs) + 3, runs
+    with stream(bikes, detector=Slowed(small_detector, delay_s=0.08, overlaps_runs=True), loop=True) as one:
+        take_for(one, 2.0)
+        assert [t.name for t in one.threads if t.name.startswith("model")] == ["model"]   # one stream: one worker
 
 
 def test_a_backend_that_prefers_batches_runs_every_ready_stream_together(bikes, small_detector):
