@@ -16,7 +16,7 @@ class EagerBackend:
     """The torch model prepared once by `Engine` (eager mode): a batch in, the heads out."""
 
     runs_frames = False
-    prefers_batch = False   # CPU batch gain not measured yet (bench lane); a GPU eager run could set it
+    prefers_batch = False   # slower per frame at batch 4 on a 2-core CPU (tools/batch_gain.py); a GPU: not measured
     overlaps_runs = False   # torch already spreads one forward over the cores
     mode = EAGER   # the Engine's mode (the graph backend is the same engine in GRAPH mode)
 

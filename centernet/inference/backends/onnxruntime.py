@@ -19,7 +19,7 @@ class OnnxRuntimeBackend:
     """An ONNX Runtime session: a batch in, the heads out (on the CPU, fp32)."""
 
     runs_frames = False
-    prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
+    prefers_batch = False   # measured: no faster per frame at batch 4 on a 2-core CPU (tools/batch_gain.py)
     overlaps_runs = True   # an InferenceSession runs calls from several threads
     engine = None
 

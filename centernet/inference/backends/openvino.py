@@ -17,7 +17,7 @@ class OpenVinoBackend:
     """A compiled OpenVINO model: a batch in, the heads (and the graph's top-K peaks) out."""
 
     runs_frames = False
-    prefers_batch = False   # until measured faster per frame at batch 4 (bench lane)
+    prefers_batch = False   # measured: no faster per frame at batch 4 on a 2-core CPU (tools/batch_gain.py)
     overlaps_runs = True   # one infer request per thread
     engine = None
 
