@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from centernet.live.frames import LiveFrame, Overlay
 from centernet.live.motion import track_velocities
 from centernet.live.options import StreamOptions
-from centernet.live.state import StreamState
+from centernet.live.state import StreamState, in_turn
 from centernet.tracking.live import LiveTracker
 
 
@@ -79,8 +79,7 @@ class ModelThread(threading.Thread):
         while not self.stop_event.is_set():
             n = len(self.states)
             jobs = []
-            for k in range(n if self.working else 0):
-                state = self.states[(self.turn.next + k) % n]
+            for state in in_turn(self.states, self.turn.next) if self.working else ():
                 if state.error is None and state.inferring is None and not state.model.empty and self._may_run(state):
                     frame = state.model.take()
                     state.inferring = frame
@@ -144,8 +143,7 @@ class ModelThread(threading.Thread):
                 state.runs_taken = state.runs
             state.runs += 1
             state.replaced_before_overlay = state.replaced_before_inferring
-            state.overlay = Overlay(overlay.frame, overlay.dets, overlay.timings, overlay.done_at, state.runs,
-                                    overlay.velocity, overlay.trails)
+            state.overlay = replace(overlay, run=state.runs)
             self.cond.notify_all()
 
     def infer(self, state: StreamState, frame: LiveFrame, dets=None, detector=None) -> Overlay:

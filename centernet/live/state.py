@@ -80,3 +80,8 @@ class StreamState:
         if show_every_frame:
             return self.display.replaced
         return self.model.replaced + self.overlays_dropped
+
+
+def in_turn(states: list, first: int) -> list:
+    """`states` starting at index `first` and wrapping round (round robin: the one after the last served first)."""
+    return states[first:] + states[:first]

@@ -39,7 +39,7 @@ from centernet.live.model import MODEL_WORKERS, ModelThread, Turn
 from centernet.live.motion import moved
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
-from centernet.live.state import StreamState
+from centernet.live.state import StreamState, in_turn
 from centernet.tracking.live import LiveTracker, LiveTrackingOptions, smoothing_default
 
 
@@ -276,8 +276,7 @@ class Stream:
         with self.cond:
             while True:
                 self._check_errors()
-                for k in range(n):
-                    state = self.states[(self._turn + k) % n]
+                for state in in_turn(self.states, self._turn):
                     taken = self._ready(state) if state.error is None else None
                     if taken is not None:
                         self._turn = (state.index + 1) % n

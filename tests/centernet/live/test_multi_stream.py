@@ -113,14 +113,21 @@ def test_a_stalled_stream_reconnects_and_rejoins_while_the_other_keeps_going(bik
     assert not any(e.kind == "failed" for e in events)
 
 
-def test_four_streams_with_a_slow_model_get_an_equal_share(bikes, small_detector):
-    slow = Slowed(small_detector, delay_s=0.08)       # ~10 runs a second for 4 x 25 frames a second
+def runs_per_stream(bikes, slow) -> list[int]:
+    """Four copies of the clip through `slow`: each stream's model runs over 5 s, after a 1 s start (threads
+    checked stopped after)."""
     with stream([bikes] * 4, detector=slow, loop=True) as results:
         take_for(results, 1.0)
         start = [results.inferences_of(i) for i in range(4)]
         take_for(results, 5.0)
         runs = [results.inferences_of(i) - start[i] for i in range(4)]
     assert_stopped(results)
+    return runs
+
+
+def test_four_streams_with_a_slow_model_get_an_equal_share(bikes, small_detector):
+    slow = Slowed(small_detector, delay_s=0.08)       # ~10 runs a second for 4 x 25 frames a second
+    runs = runs_per_stream(bikes, slow)
     assert min(runs) >= 5, runs
     assert max(runs) <= min(runs) + 2, runs             # round robin: one run each per round
     assert set(slow.batch_sizes) == {1}                 # the eager CPU backend does not prefer batches
@@ -129,12 +136,7 @@ def test_four_streams_with_a_slow_model_get_an_equal_share(bikes, small_detector
 
 def test_a_backend_that_overlaps_runs_gets_a_second_worker_and_the_shares_stay_equal(bikes, small_detector):
     slow = Slowed(small_detector, delay_s=0.08, overlaps_runs=True)   # OpenVINO's and ONNX Runtime's flag
-    with stream([bikes] * 4, detector=slow, loop=True) as results:
-        take_for(results, 1.0)
-        start = [results.inferences_of(i) for i in range(4)]
-        take_for(results, 5.0)
-        runs = [results.inferences_of(i) - start[i] for i in range(4)]
-    assert_stopped(results)
+    runs = runs_per_stream(bikes, slow)
     assert slow.most_running == 2, slow.most_running   # the second worker ran beside the first
     assert min(runs) >= 5 and max(runs) <= min(runs) + 3, runs
     with stream(bikes, detector=Slowed(small_detector, delay_s=0.08, overlaps_runs=True), loop=True) as one:
