@@ -10,7 +10,9 @@ number of ready streams replays one captured graph); elsewhere (the CPU engines:
 in a batch) one by one. With several streams and a backend that may run two frames at once
 (`backend.overlaps_runs`: OpenVINO, ONNX Runtime) a second worker takes the next stream in turn, so one
 stream's pre-processing, decode and tracking run while the other's network does (never two runs of one
-stream at once: its tracker sees its frames in order).
+stream at once: its tracker sees its frames in order); the backend is told how many runs come at once
+(`set_parallel_runs`: OpenVINO then runs two CPU streams of half the threads each, measured 1.3x the frames
+of one two-thread stream on 2 cores) while two streams or more are live, and one when one is left.
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
 track association the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
 A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from centernet.live.frames import LiveFrame, Overlay
 from centernet.live.motion import track_velocities
@@ -33,9 +35,20 @@ MODEL_WORKERS = 2   # with several streams: the second overlaps its pre/post-pro
 
 @dataclass
 class Turn:
-    """The stream the model's workers look at first next time (shared by them, under the stream's lock)."""
+    """What the model's workers share: the stream they look at first next time (under the stream's lock), and
+    the parallel runs the backend was last told for which detector (under `lock`: a switch may compile)."""
 
     next: int = 0
+    told: tuple = (None, 1)      # (detector, runs)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def set_parallel_runs(detector, runs: int) -> None:
+    """Tell `detector`'s backend how many frames its callers run at once (a detector without a backend, as
+    test doubles are, has nothing to tell)."""
+    backend = getattr(detector, "backend", None)
+    if backend is not None and hasattr(backend, "set_parallel_runs"):
+        backend.set_parallel_runs(runs)
 
 
 class ModelThread(threading.Thread):
@@ -93,6 +106,24 @@ class ModelThread(threading.Thread):
             self.cond.wait(0.25)
         return []
 
+    def _runs_wanted(self, detector) -> int:
+        """How many runs the workers make at once from now: one per live stream (not ended, not failed), at
+        most MODEL_WORKERS, where the backend overlaps runs; else one."""
+        if not self.working or self.batched or len(self.states) == 1:
+            return 1
+        live = sum(1 for state in self.states if state.error is None and not state.capture_done)
+        return max(1, min(MODEL_WORKERS, live))
+
+    def _tell_backend(self, detector) -> None:
+        """Switch the backend's parallel runs when the number of live streams (or the detector) changed."""
+        wanted = (detector, self._runs_wanted(detector))
+        if self.turn.told[0] is detector and self.turn.told[1] == wanted[1]:
+            return
+        with self.turn.lock:
+            if self.turn.told[0] is not detector or self.turn.told[1] != wanted[1]:
+                set_parallel_runs(detector, wanted[1])
+                self.turn.told = wanted
+
     def _may_run(self, state: StreamState) -> bool:
         """As fast as the model goes keeps every output: the next run waits until the last one was taken."""
         return self.options.realtime or state.runs_taken >= state.runs
@@ -105,6 +136,7 @@ class ModelThread(threading.Thread):
                 return
             detector = self.detector    # set_detector may replace it during the run
             try:
+                self._tell_backend(detector)
                 batch = self._forward(detector, jobs)
             except BaseException as e:   # the consumer reports it (a CenterNetError is a message; others a bug)
                 for state, _ in jobs:

@@ -35,7 +35,7 @@ from centernet.io.input_list import numbered_inputs, read_list_file
 from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
-from centernet.live.model import MODEL_WORKERS, ModelThread, Turn
+from centernet.live.model import MODEL_WORKERS, ModelThread, Turn, set_parallel_runs
 from centernet.live.motion import moved
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
@@ -89,7 +89,7 @@ class Stream:
     def _model_workers(self, detector, options: StreamOptions) -> list[ModelThread]:
         """One model thread; with several streams a second beside it (it works where the backend may run two
         frames at once: `ModelThread.working`)."""
-        turn = Turn()
+        turn = self.model_turn = Turn()
         return [ModelThread(detector, self.states, options, self.cond, self.stop_event, worker, turn)
                 for worker in range(MODEL_WORKERS if len(self.states) > 1 else 1)]
 
@@ -181,6 +181,7 @@ class Stream:
         """Run `detector` from the next frame on. A run of the previous one still under way is discarded, and the
         previous detections and tracks with it (another model's classes and boxes)."""
         with self.cond:
+            self._release_detector()
             self.detector = detector
             for thread in self.threads:
                 if isinstance(thread, ModelThread):
@@ -384,7 +385,18 @@ class Stream:
         for thread in self.threads:
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self.threads)
+        ended = not any(t.is_alive() for t in self.threads)
+        if ended:
+            self._release_detector()
+        return ended
+
+    def _release_detector(self) -> None:
+        """The detector back to one run at a time (the setting a lone caller runs fastest with), when the
+        model workers had told its backend more (a user's detector outlives the stream)."""
+        with self.model_turn.lock:
+            if self.model_turn.told[1] != 1 and self.model_turn.told[0] is not None:
+                set_parallel_runs(self.model_turn.told[0], 1)
+            self.model_turn.told = (None, 1)
 
     @property
     def alive_threads(self) -> list[threading.Thread]:

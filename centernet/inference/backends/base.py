@@ -74,6 +74,10 @@ class Backend(Protocol):
     def hook_modules(self) -> tuple:
         """The torch modules a forward hook may watch while this backend runs (none for runtimes)."""
 
+    def set_parallel_runs(self, runs: int) -> None:
+        """Callers will run `runs` frames at once (where `overlaps_runs`): a runtime may split its threads
+        among them (OpenVINO's CPU streams); the others ignore it."""
+
 
 @dataclass(frozen=True)
 class BackendKind:

@@ -39,6 +39,9 @@ class EagerBackend:
     def hook_modules(self) -> tuple:
         return (self.engine.model,)
 
+    def set_parallel_runs(self, runs: int) -> None:
+        pass   # one forward at a time
+
 
 class PlainBackend:
     """The model exactly as loaded: no folding, no layout or precision change (the reference path)."""
@@ -61,6 +64,9 @@ class PlainBackend:
 
     def hook_modules(self) -> tuple:
         return (self.model,)
+
+    def set_parallel_runs(self, runs: int) -> None:
+        pass   # one forward at a time
 
 
 def _plain_reason(w: Workload) -> str | None:

@@ -39,6 +39,9 @@ class OnnxRuntimeBackend:
     def hook_modules(self) -> tuple:
         return (self.session,)   # an nn.Module that returns the heads dict
 
+    def set_parallel_runs(self, runs: int) -> None:
+        pass   # ONNX Runtime shares one thread pool among concurrent calls
+
 
 def load_exported(path: str | Path):
     """An exported `.onnx` file as (session, CheckpointInfo): the file carries its own info."""

@@ -37,6 +37,9 @@ class OpenVinoBackend:
     def hook_modules(self) -> tuple:
         return (self.model,)   # an nn.Module that returns the heads dict
 
+    def set_parallel_runs(self, runs: int) -> None:
+        self.model.set_parallel_runs(runs)
+
 
 def unsupported_reason(w: Workload) -> str | None:
     if w.precision not in ("fp32", "bf16", "auto"):

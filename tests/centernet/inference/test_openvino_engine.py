@@ -157,3 +157,24 @@ def test_a_model_without_a_centre_heatmap_gains_no_peak_outputs():
     head.output(0).set_names({"kpt_heatmap"})
     model = ov.Model([head], [param])
     assert not add_peak_outputs(model, 20) and len(model.get_results()) == 1
+
+
+def test_parallel_runs_switch_to_cpu_streams_and_back_with_the_same_detections(seeded_checkpoint, home, monkeypatch):
+    from centernet.inference.detector import Detector
+    monkeypatch.setenv("CENTERNET_HOME", str(home))
+    image = cv2.imread(str(sorted(need(DATA / "demo_images").glob("*.jpg"))[0]))
+    ov = Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino",
+                                  input_size=(96, 96))
+    model = ov.backend.model
+    one = model.compiled
+    alone = ov(image)
+    assert model.parallel_runs == 1 and int(one.get_property("NUM_STREAMS")) == 1
+    ov.backend.set_parallel_runs(2)
+    two = model.compiled
+    streams = int(two.get_property("NUM_STREAMS"))
+    assert two is not one and model.parallel_runs == streams == min(2, model.threads or 2)
+    assert_same_detections(alone, ov(image))            # the same fp32 network, split differently over threads
+    ov.backend.set_parallel_runs(1)
+    assert model.compiled is one and model.parallel_runs == 1   # compiled once each: a switch back is free
+    ov.backend.set_parallel_runs(2)
+    assert model.compiled is two

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 
+import cv2
 import pytest
 
 from centernet.live import StreamOptions, stream
@@ -185,3 +186,36 @@ def test_leaving_a_loop_over_several_streams_stops_every_thread(bikes, small_det
         assert not [t for t in threading.enumerate() if t in results.threads]
     finally:
         server.stop()
+
+
+def short_clip(path, video, frames: int):
+    """The first `frames` frames of `video` as their own file (a source that ends while another plays)."""
+    cap = cv2.VideoCapture(str(video))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    first = cap.read()[1]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (first.shape[1], first.shape[0]))
+    out.write(first)
+    for _ in range(frames - 1):
+        out.write(cap.read()[1])
+    out.release()
+    return path
+
+
+def test_openvino_runs_two_cpu_streams_while_two_sources_play_and_one_when_one_is_left(tmp_path, bikes,
+                                                                                     seeded_checkpoint):
+    pytest.importorskip("openvino", reason="openvino is not installed (pip install -e .[dev])")
+    from centernet.inference.detector import Detector
+    detector = Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino",
+                                        input_size=(64, 64))
+    model = detector.backend.model
+    short = short_clip(tmp_path / "short.avi", bikes, 40)     # 1.6 s at the clip's 25 fps
+    seen = []   # (short clip ended, parallel runs) at each result
+    with stream([short, bikes], detector=detector, loop=False) as results:
+        for r in results:
+            seen.append((results.status(0).phase == "ended", model.parallel_runs))
+            if r.stream == 1 and r.frame_index >= 75:     # 3 s of the long clip: the short one ended long ago
+                break
+    assert_stopped(results)
+    assert (False, 2) in seen                            # both playing: two CPU streams, one run on each
+    assert seen[-1] == (True, 1)                         # one left: every thread on its runs again
+    assert model.parallel_runs == 1                      # and the detector left as it was found
