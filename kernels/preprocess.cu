@@ -1,11 +1,14 @@
 // Fused pre-processing: uint8 HWC BGR frames -> warped, normalised NCHW input (float or half).
-// Mirrors centernet/gpu_preprocess.py step by step (same float32 operations in the same order;
-// compiled with --fmad=false so no multiply-add is contracted), which reproduces OpenCV's
+// Mirrors centernet/inference/gpu_preprocess.py step by step (same float32 operations in the same
+// order; compiled with --fmad=false so no multiply-add is contracted), which reproduces OpenCV's
 // bilinear warpAffine. One thread per output pixel; blockIdx.z is the batch item.
+// Each frame's warp is data, not a constant: frame b sits in the top-left corner of its slot of a
+// shared canvas (B, ch, cw, 3) and brings its own source matrix (B, 6) and size (B, 2: h, w), so
+// frames of different sizes share one launch (and one captured CUDA graph). Samples outside a
+// frame's own size read the border value 0, as warpAffine with a constant border.
 #include <cuda_fp16.h>
 
 struct WarpParams {
-    float m[6];        // input pixel (x, y) -> source pixel: sx = m0 x + m1 y + m2, sy = m3 x + m4 y + m5
     float scale;       // pixel multiplier (1/255 or 1)
     float mean[3];     // per output channel
     float std[3];
@@ -14,48 +17,68 @@ struct WarpParams {
 };
 // preprocess.py passes the struct by value as a numpy structured array with this layout: every
 // member is 4-byte, so no padding, and the size pins the field list (NVRTC has no offsetof)
-static_assert(sizeof(WarpParams) == 60, "WarpParams changed: update WARP_PARAMS_DTYPE in preprocess.py");
+static_assert(sizeof(WarpParams) == 36, "WarpParams changed: update WARP_PARAMS_DTYPE in preprocess.py");
 
-__device__ __forceinline__ float tap(const unsigned char* img, int fh, int fw, int y, int x, int c) {
-    if (x < 0 || x >= fw || y < 0 || y >= fh) return 0.0f;  // constant zero border
-    return (float)img[((long)y * fw + x) * 3 + c];
+// One frame of the canvas: its pixels (row stride cw), its own size, its matrix from input pixel
+// (x, y) to source pixel: sx = m0 x + m1 y + m2, sy = m3 x + m4 y + m5.
+struct Frame {
+    const unsigned char* img;
+    int fh, fw, cw;
+    const float* m;
+};
+
+__device__ __forceinline__ float tap(const Frame& f, int y, int x, int c) {
+    if (x < 0 || x >= f.fw || y < 0 || y >= f.fh) return 0.0f;  // constant zero border at the frame's own edge
+    return (float)f.img[((long)y * f.cw + x) * 3 + c];
 }
 
-__device__ __forceinline__ float warped_value(const unsigned char* img, int fh, int fw, const WarpParams& p,
-                                              int x, int y, int c) {
+__device__ __forceinline__ float warped_value(const Frame& f, const WarpParams& p, int x, int y, int c) {
     float fx = (float)x, fy = (float)y;
-    float sx = p.m[0] * fx + p.m[1] * fy + p.m[2];
-    float sy = p.m[3] * fx + p.m[4] * fy + p.m[5];
+    float sx = f.m[0] * fx + f.m[1] * fy + f.m[2];
+    float sy = f.m[3] * fx + f.m[4] * fy + f.m[5];
     float x0f = floorf(sx), y0f = floorf(sy);
     float ax = sx - x0f, ay = sy - y0f;
     int x0 = (int)x0f, y0 = (int)y0f;
-    float top = tap(img, fh, fw, y0, x0, c) * (1.0f - ax) + tap(img, fh, fw, y0, x0 + 1, c) * ax;
-    float bottom = tap(img, fh, fw, y0 + 1, x0, c) * (1.0f - ax) + tap(img, fh, fw, y0 + 1, x0 + 1, c) * ax;
+    float top = tap(f, y0, x0, c) * (1.0f - ax) + tap(f, y0, x0 + 1, c) * ax;
+    float bottom = tap(f, y0 + 1, x0, c) * (1.0f - ax) + tap(f, y0 + 1, x0 + 1, c) * ax;
     float v = top * (1.0f - ay) + bottom * ay;
     return p.truncate ? floorf(v) : fminf(fmaxf(rintf(v), 0.0f), 255.0f);
 }
 
-__device__ __forceinline__ float normalised(const unsigned char* frames, int fh, int fw, const WarpParams& p,
-                                            int x, int y, int c, int b) {
-    const unsigned char* img = frames + (long)b * fh * fw * 3;
-    int src_c = p.rgb ? 2 - c : c;
-    return (warped_value(img, fh, fw, p, x, y, src_c) * p.scale - p.mean[c]) / p.std[c];
+__device__ __forceinline__ Frame frame_of(const unsigned char* frames, int ch, int cw, const float* matrices,
+                                          const int* sizes, int b) {
+    Frame f;
+    f.img = frames + (long)b * ch * cw * 3;
+    f.fh = min(sizes[2 * b], ch);  // a size beyond the canvas is clipped to it: never a read outside the slot
+    f.fw = min(sizes[2 * b + 1], cw);
+    f.cw = cw;
+    f.m = matrices + 6 * b;
+    return f;
 }
 
-extern "C" __global__ void warp_normalize_f32(const unsigned char* __restrict__ frames, int fh, int fw,
+__device__ __forceinline__ float normalised(const Frame& f, const WarpParams& p, int x, int y, int c) {
+    int src_c = p.rgb ? 2 - c : c;
+    return (warped_value(f, p, x, y, src_c) * p.scale - p.mean[c]) / p.std[c];
+}
+
+extern "C" __global__ void warp_normalize_f32(const unsigned char* __restrict__ frames, int ch, int cw,
+                                              const float* __restrict__ matrices, const int* __restrict__ sizes,
                                               float* __restrict__ out, int oh, int ow, WarpParams p) {
     int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y, b = blockIdx.z;
     if (x >= ow || y >= oh) return;
+    Frame f = frame_of(frames, ch, cw, matrices, sizes, b);
     long plane = (long)oh * ow;
     for (int c = 0; c < 3; ++c)
-        out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = normalised(frames, fh, fw, p, x, y, c, b);
+        out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = normalised(f, p, x, y, c);
 }
 
-extern "C" __global__ void warp_normalize_f16(const unsigned char* __restrict__ frames, int fh, int fw,
+extern "C" __global__ void warp_normalize_f16(const unsigned char* __restrict__ frames, int ch, int cw,
+                                              const float* __restrict__ matrices, const int* __restrict__ sizes,
                                               __half* __restrict__ out, int oh, int ow, WarpParams p) {
     int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y, b = blockIdx.z;
     if (x >= ow || y >= oh) return;
+    Frame f = frame_of(frames, ch, cw, matrices, sizes, b);
     long plane = (long)oh * ow;
     for (int c = 0; c < 3; ++c)
-        out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = __float2half_rn(normalised(frames, fh, fw, p, x, y, c, b));
+        out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = __float2half_rn(normalised(f, p, x, y, c));
 }

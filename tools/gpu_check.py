@@ -8,8 +8,9 @@ tests/tools/test_gpu_check.py runs its CPU-side parts.
 Checks: the pre-processing kernel and its torch reference against OpenCV; the peak kernel against
 the torch decode; CUDA graph against eager; fp16 against fp32 on the default models (real weights);
 graph against eager through the Detector for ctdet with flip, multi_pose (with and without flip) and
-ddd, in batches. Then benchmarks of the engine against the plain fp32 eager path for res_18,
-resdcn_18, dla_34 and hourglass, the batched res_18 graph (32 frames a replay, frames/s), and the
+ddd, in batches; frames of four sizes sharing one replay against each frame alone (and the kernel
+on such a canvas against its reference). Then benchmarks of the engine against the plain fp32 eager
+path for res_18, resdcn_18, dla_34 and hourglass, the batched res_18 graph (32 frames a replay, frames/s), and the
 peak kernel against the torch decode. Also: the graph with the torch pre-processing and decode
 (kernels off), fp16 graphs for multi_pose and ddd, a capture from a worker thread and with forward
 hooks. Each step runs under a time limit (all of them within TOTAL_LIMIT_S, so that `pytest -m
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 import cv2
+import numpy as np
 import torch
 import torchvision
 from torchvision.ops import box_iou
@@ -40,7 +42,8 @@ from centernet.errors import CenterNetError, ConfigError  # noqa: E402
 from centernet.inference.decode import ctdet_decode_batch, gather_at, peak_mask_scores, topk_peaks  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
 from centernet.inference.backends.torch_engine import EAGER, GRAPH, Engine  # noqa: E402
-from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix  # noqa: E402
+from centernet.inference.frame_canvas import fill_canvas, plan_warps  # noqa: E402
+from centernet.inference.gpu_preprocess import input_coordinates, preprocess_frames, preprocess_on_device  # noqa: E402
 from centernet.geometry.transforms import PreprocessSpec, preprocess  # noqa: E402
 from centernet.jobs.bench import BenchOptions, agreement, bench, bench_frames, write_json  # noqa: E402
 from centernet.models.build import build_model  # noqa: E402
@@ -54,6 +57,9 @@ from kernels.runtime import probe  # noqa: E402
 
 
 def check_preprocess(frames) -> dict:
+    """The kernel against its torch reference and OpenCV per frame, and, per spec, the frames resized to
+    four sizes on one canvas (each frame's own matrix and size, the canvas beyond them 255) against the
+    reference: what lets streams of different sizes share a graph replay."""
     specs = {"affine": PreprocessSpec(),
              "stretch_rgb": PreprocessSpec(resize="stretch", channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0),
                                            std=(1, 1, 1)),
@@ -62,22 +68,30 @@ def check_preprocess(frames) -> dict:
     out = {}
     for name, spec in specs.items():
         kernel_vs_torch, grey_mean, grey_max = 0.0, 0.0, 0.0
+        params = warp_params(spec.pixel_scale, spec.mean, spec.std, spec.channel_order == "rgb", spec.truncate_pixels)
         for f in frames:
             host, tf = preprocess(f, spec)
             dev_frame = torch.from_numpy(f).cuda()
             ref = preprocess_on_device(dev_frame, tf, spec)
+            warps = plan_warps("ctdet", spec, [f.shape[:2]])
             buf = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous (ref: a view of HWC)
-            warp_normalize(dev_frame[None].contiguous(), buf, warp_params(source_matrix(tf, spec), spec.pixel_scale,
-                                                                          spec.mean, spec.std,
-                                                                          spec.channel_order == "rgb",
-                                                                          spec.truncate_pixels))
+            warp_normalize(dev_frame[None].contiguous(), torch.from_numpy(warps.matrices).cuda(),
+                           torch.from_numpy(warps.sizes).cuda(), buf, params)
             kernel_vs_torch = max(kernel_vs_torch, float((buf - ref).abs().max()))
             std = torch.tensor(spec.std, device="cuda").view(1, 3, 1, 1)
             grey = ((buf - host.cuda()) * std / spec.pixel_scale).abs()
             grey_mean, grey_max = max(grey_mean, float(grey.mean())), max(grey_max, float(grey.max()))
+        mixed = [cv2.resize(f, (w, h)) for f, (h, w) in zip(frames, ((720, 1280), (540, 960), (480, 640), (300, 500)))]
+        warps = plan_warps("ctdet", spec, [f.shape[:2] for f in mixed])
+        canvas = torch.from_numpy(fill_canvas(np.full((len(mixed), 768, 1280, 3), 255, np.uint8), mixed)).cuda()
+        matrices, sizes = torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda()
+        ref = preprocess_frames(canvas, matrices, sizes, spec, input_coordinates(spec.input_size, "cuda"))
+        buf = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)
+        warp_normalize(canvas, matrices, sizes, buf, params)
+        canvas_vs_torch = float((buf - ref).abs().max())
         out[name] = {"kernel_vs_torch_max": kernel_vs_torch, "vs_opencv_grey_mean": grey_mean,
-                     "vs_opencv_grey_max": grey_max,
-                     "pass": kernel_vs_torch <= 1e-3 and grey_mean <= 0.5 and grey_max <= 4}
+                     "vs_opencv_grey_max": grey_max, "canvas_kernel_vs_torch_max": canvas_vs_torch,
+                     "pass": kernel_vs_torch <= 1e-3 and grey_mean <= 0.5 and grey_max <= 4 and canvas_vs_torch <= 1e-3}
     return out
 
 
@@ -210,6 +224,33 @@ def check_graph_tasks(frames, device: str = "cuda", fast_engine: str = GRAPH, ca
     return out
 
 
+MIXED_CASES = (("ctdet", "default", True), ("ddd", "dla_34", False))
+MIXED_SIZES = {"ctdet": ((720, 1280), (540, 960), (480, 640), (360, 640)),
+               "ddd": ((375, 1242), (370, 1224), (384, 1280), (352, 1216))}
+
+
+def check_mixed_sizes(frames, device: str = "cuda", fast_engine: str = GRAPH, cases=MIXED_CASES,
+                      sizes=MIXED_SIZES, input_size=None) -> dict:
+    """Frames of four sizes in one call (each frame's own warp fed into one graph replay), then a padded
+    call (the first frame repeated, as the live model thread pads), against each frame alone through
+    the eager path. On a GPU: one capture, two replays. `fast_engine` "eager" runs the same code on a CPU."""
+    out = {}
+    for task, arch, flip in cases:
+        model, info = load_checkpoint(default_weights(task)) if arch == "default" else task_model(task, arch)
+        clip = [cv2.resize(f, (w, h)) for f, (h, w) in zip(frames, sizes[task])]
+        fast = Detector(model, info, device, flip=flip, engine=fast_engine, input_size=input_size)
+        eager = Detector(model, info, device, flip=flip, engine=EAGER, input_size=input_size)
+        got = fast.detect_batch(clip) + fast.detect_batch(clip[:1] * len(clip))[:1]
+        want = [eager.detect_batch([f])[0] for f in clip]
+        stats = fast.engine.stats
+        name = f"{task}_{info.arch}{'_flip' if flip else ''}"
+        out[name] = {**compare_detections(want + want[:1], got, task), "mode": fast.engine.mode,
+                     "sizes": [list(f.shape[:2]) for f in clip], "captures": stats.captures, "replays": stats.replays}
+        if fast_engine == GRAPH:
+            out[name]["pass"] = out[name]["pass"] and stats.captures == 1 and stats.replays == 2
+    return out
+
+
 def check_capture_conditions(frames, device: str = "cuda", input_size=(256, 256), batch: int = 2) -> dict:
     """Captures in the conditions the app makes: from a worker thread while another thread allocates
     ("thread_local" capture mode), and with forward hooks on the model. A hook that skips while
@@ -334,6 +375,7 @@ def gpu_check_steps(frames, frames8, probe_result) -> list[Step]:
         Step("graph_fp16_tasks", lambda: check_graph_tasks(frames8, cases=FP16_CASES, precision="fp16"), 90),
         Step("graph_torch_only", lambda: check_graph_tasks(frames8, cases=TORCH_ONLY_CASES, use_kernels=False), 90),
         Step("graph_worker_thread_and_hooks", lambda: check_capture_conditions(frames8), 90),
+        Step("graph_mixed_frame_sizes", lambda: check_mixed_sizes(frames8), 60),
         Step("bench_res_18", bench_arch("res_18", 300), 60, "benchmark"),
         Step("bench_resdcn_18", bench_arch("resdcn_18", 300), 60, "benchmark"),
         Step("bench_dla_34", bench_arch("dla_34", 200), 60, "benchmark"),

@@ -1,10 +1,12 @@
-"""One captured CUDA graph: a `FramePipeline` for frames of one size and batch, replayed per call.
+"""One captured CUDA graph: a `FramePipeline` for a batch of frames on one canvas, replayed per call.
 
-The graph owns static device buffers (the uint8 frames in, the `FixedDetections` out, packed into
-one float32 (B, K, C) tensor) and pinned host copies of both. Per call: frames into the pinned
-buffer, one async H2D, replay, one D2H of the K rows per image, one event wait. The computation
-itself lives in `frame_pipeline.py` (plain torch, testable on any device); this file only
-allocates, warms up, captures and replays.
+The graph owns static device buffers (the uint8 canvas (B, H, W, 3) in, each frame's source matrix
+(B, 2, 3) and own size (B, 2) in, the `FixedDetections` out, packed into one float32 (B, K, C)
+tensor) and pinned host copies of them. The warp is data: frames of any sizes up to the canvas share
+one graph. Per call: frames, matrices and sizes into the pinned buffers, async H2D copies (per frame,
+only its own rows), replay, one D2H of the K rows per image, one event wait. The computation itself
+lives in `frame_pipeline.py` (plain torch, testable on any device); this file only allocates, warms
+up, captures and replays.
 """
 from __future__ import annotations
 
@@ -14,40 +16,52 @@ import numpy as np
 import torch
 
 from centernet.detections import FixedDetections
+from centernet.inference.frame_canvas import FrameWarps, fill_canvas, fits
 from centernet.inference.frame_pipeline import FramePipeline
 
 WARMUP_RUNS = 3  # cuDNN autotuning, lazy allocations and kernel compilation stay out of the graph
 
 
 class CudaGraphPipeline:
-    """`pipeline` captured for `batch` frames of size `frame_hw` on its (CUDA) device."""
+    """`pipeline` captured for `batch` frames on a canvas of `canvas_hw` on its (CUDA) device."""
 
-    def __init__(self, pipeline: FramePipeline, frame_hw: tuple[int, int], batch: int):
+    def __init__(self, pipeline: FramePipeline, canvas_hw: tuple[int, int], batch: int):
         device = pipeline.device
-        h, w = frame_hw
-        self.pipeline, self.batch = pipeline, batch
-        self.transform = pipeline.transform
+        h, w = canvas_hw
+        self.pipeline, self.batch, self.canvas_hw = pipeline, batch, (h, w)
         self.host_frames = torch.zeros(batch, h, w, 3, dtype=torch.uint8).pin_memory()
+        self.host_matrices = torch.zeros(batch, 2, 3, dtype=torch.float32).pin_memory()
+        self.host_sizes = torch.zeros(batch, 2, dtype=torch.int32).pin_memory()
         self.frames = torch.zeros(batch, h, w, 3, dtype=torch.uint8, device=device)
+        self.matrices = torch.zeros(batch, 2, 3, dtype=torch.float32, device=device)
+        self.sizes = torch.zeros(batch, 2, dtype=torch.int32, device=device)
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(WARMUP_RUNS):  # pack_rows too: its kernels load here, not inside the capture
-                pack_rows(pipeline(self.frames))
+                pack_rows(pipeline(self.frames, self.matrices, self.sizes))
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.inference_mode():
-            self.packed, self.layout = capture(self.graph, side, lambda: pack_rows(pipeline(self.frames)))
+            self.packed, self.layout = capture(self.graph, side,
+                                               lambda: pack_rows(pipeline(self.frames, self.matrices, self.sizes)))
         self.host_packed = torch.empty(self.packed.shape, dtype=self.packed.dtype).pin_memory()
         self.done = torch.cuda.Event()
 
-    def run(self, frames: list[np.ndarray]) -> FixedDetections:
-        """`batch` BGR uint8 frames of the captured size -> their detections (B, K, ...) on the host."""
+    def run(self, frames: list[np.ndarray], warps: FrameWarps) -> FixedDetections:
+        """`batch` BGR uint8 frames that fit the canvas, with their warps -> detections (B, K, ...) on the host."""
         if len(frames) != self.batch:
             raise ValueError(f"this graph was captured for {self.batch} frames, got {len(frames)}")
-        for i, f in enumerate(frames):
-            self.host_frames[i].numpy()[...] = f
-        self.frames.copy_(self.host_frames, non_blocking=True)
+        if not fits(self.canvas_hw, [f.shape[:2] for f in frames]):
+            raise ValueError(f"frames of {sorted({f.shape[:2] for f in frames})} do not fit this graph's "
+                             f"{self.canvas_hw} canvas")
+        fill_canvas(self.host_frames.numpy(), frames)
+        self.host_matrices.numpy()[...] = warps.matrices
+        self.host_sizes.numpy()[...] = warps.sizes
+        for i, f in enumerate(frames):  # a frame's own rows (whole rows of the slot: one contiguous copy)
+            self.frames[i, :f.shape[0]].copy_(self.host_frames[i, :f.shape[0]], non_blocking=True)
+        self.matrices.copy_(self.host_matrices, non_blocking=True)
+        self.sizes.copy_(self.host_sizes, non_blocking=True)
         self.graph.replay()
         self.host_packed.copy_(self.packed, non_blocking=True)
         self.done.record()

@@ -212,17 +212,17 @@ class Detector:
 
     def _detect_graph(self, images: list[np.ndarray],
                       cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
-        """Every image through the backend's frame pipeline (the captured CUDA graph):
-        images of one size share a run, at most MAX_FRAME_BATCH at a time. Same results as the
-        eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
+        """Every image through the backend's frame pipeline (the captured CUDA graph): images of any
+        sizes share a run (each brings its own warp), at most MAX_FRAME_BATCH at a time. Same results
+        as the eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
         frames = [as_bgr_uint8(img) for img in images]
-        results: list[Detections | None] = [None] * len(images)
-        for indices in _batches_by_size(frames, MAX_FRAME_BATCH):
+        results: list[Detections] = []
+        for start in range(0, len(frames), MAX_FRAME_BATCH):
             with self.timer(self.backend.name):   # one stage: the backend's whole frame path
-                out = self.backend.run_frames([frames[i] for i in indices], flip=self.flip, spec=self.spec)
+                out = self.backend.run_frames(frames[start:start + MAX_FRAME_BATCH], flip=self.flip, spec=self.spec)
             with self.timer("post"):
-                for i, dets in zip(indices, out.detections.split()):
-                    results[i] = self.to_image(dets, out.transform, self._camera(cameras, i))
+                for i, (dets, tf) in enumerate(zip(out.detections.split(), out.transforms), start):
+                    results.append(self.to_image(dets, tf, self._camera(cameras, i)))
         return self._with_timings(results)
 
     def _with_timings(self, results: list[Detections]) -> list[Detections]:
@@ -315,14 +315,6 @@ def ddd_to_image(dets: Detections, tf: InputTransform, camera: np.ndarray,
     out.location = torch.from_numpy(location_from_center(center_img, depth, dims, camera))
     out.rotation_y = torch.from_numpy(alpha_to_rot_y(dets.alpha.numpy(), center_img[:, 0], camera))
     return out
-
-
-def _batches_by_size(frames: list[np.ndarray], max_batch: int) -> list[list[int]]:
-    """Indices of same-size frames, in order of first appearance, cut into runs of at most max_batch."""
-    groups: dict[tuple, list[int]] = {}
-    for i, f in enumerate(frames):
-        groups.setdefault(f.shape, []).append(i)
-    return [idx[j:j + max_batch] for idx in groups.values() for j in range(0, len(idx), max_batch)]
 
 
 def _group_by_shape(tensors: list[torch.Tensor]) -> list[tuple[list[int], torch.Tensor]]:

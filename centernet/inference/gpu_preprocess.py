@@ -6,6 +6,8 @@ images): source coordinates from the float32 inverse matrix, bilinear weights in
 rounded to the nearest integer (uint8), zero outside the frame. Older OpenCV builds used fixed-point
 1/32-pixel weights and differ by at most a few grey levels at edges. The stretch and pad-to-square
 modes use cv2.resize's half-pixel centres (within a few grey levels of its fixed-point weights).
+Each frame's warp is data (`preprocess_frames`: a (B, 2, 3) matrix and a (B, 2) size per batch), so
+frames of different sizes share one canvas, one pass and one captured CUDA graph.
 """
 from __future__ import annotations
 
@@ -38,36 +40,68 @@ def source_matrix(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
     return shifted.astype(np.float32)
 
 
-def sampling_grid(tf: InputTransform, spec: PreprocessSpec, device) -> torch.Tensor:
-    """(h, w, 2) float32 source coordinates of every input pixel, computed as OpenCV does."""
-    m = source_matrix(tf, spec)
-    h, w = tf.input_size
+def source_matrices(transforms, spec: PreprocessSpec) -> np.ndarray:
+    """(B, 2, 3) float32: each frame's `source_matrix`, the per-frame warp the kernel and its reference read."""
+    return np.stack([source_matrix(tf, spec) for tf in transforms]).astype(np.float32)
+
+
+def input_coordinates(input_size: tuple[int, int], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h, w) float32 x and y of every input pixel. Made once, outside any CUDA-graph capture."""
+    h, w = input_size
     ys, xs = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-    sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
-    sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-    return torch.from_numpy(np.stack([sx, sy], -1)).to(device)
+    return torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
 
 
-def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = False) -> torch.Tensor:
-    """Bilinear sampling of a (H, W, 3) uint8 frame, or a batch (B, H, W, 3), at grid (h, w, 2) ->
-    (h, w, 3) or (B, h, w, 3) float32 of integers.
+def sampling_grids(matrices: torch.Tensor, coords: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """(B, h, w, 2) float32 source coordinates of every input pixel of each frame, from its (B, 2, 3)
+    matrix on the device: the same float32 products and sums, in the same order, as the kernel (and
+    as OpenCV), so a matrix filled into a static buffer before a replay gives the grid a constant would."""
+    xs, ys = coords
+    m = matrices[:, :, :, None, None]
+    sx = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
+    sy = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+    return torch.stack([sx, sy], -1)
 
-    Rounded to nearest like OpenCV's uint8 output, or floored (truncate) like TF.js int32 inputs.
+
+def sampling_grid(tf: InputTransform, spec: PreprocessSpec, device) -> torch.Tensor:
+    """(h, w, 2) float32 source coordinates of every input pixel of one transform, computed as OpenCV does."""
+    matrix = torch.from_numpy(source_matrix(tf, spec))[None].to(device)
+    return sampling_grids(matrix, input_coordinates(tf.input_size, device))[0]
+
+
+def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = False,
+                     sizes: torch.Tensor | None = None) -> torch.Tensor:
+    """Bilinear sampling of a (H, W, 3) uint8 frame, or a batch (B, H, W, 3), at grid (h, w, 2) or, one
+    per frame, (B, h, w, 2) -> (h, w, 3) or (B, h, w, 3) float32 of integers.
+
+    sizes: (B, 2) each frame's own (h, w) in the top-left corner of its slot (a canvas shared by frames
+    of different sizes; clipped to the slot); samples outside it read 0, as OpenCV's constant border.
+    None: the whole slot. Rounded to nearest like OpenCV's uint8 output, or floored (truncate) like
+    TF.js int32 inputs.
     """
-    fh, fw = frame.shape[-3:-1]
+    single = frame.dim() == 3
+    frames = frame[None] if single else frame
+    b, fh, fw = frames.shape[:3]
+    grid = grid.expand(b, *grid.shape) if grid.dim() == 3 else grid
+    if sizes is None:
+        own_h, own_w = fh, fw
+    else:
+        own_h, own_w = sizes[:, 0].clamp(max=fh).view(b, 1, 1), sizes[:, 1].clamp(max=fw).view(b, 1, 1)
     x, y = grid[..., 0], grid[..., 1]
     x0f, y0f = torch.floor(x), torch.floor(y)
     ax, ay = (x - x0f)[..., None], (y - y0f)[..., None]
     x0, y0 = x0f.long(), y0f.long()
-    img = frame.float()
+    item = torch.arange(b, device=frames.device).view(b, 1, 1)
+    img = frames.float()
 
     def tap(yy, xx):
-        inside = ((xx >= 0) & (xx < fw) & (yy >= 0) & (yy < fh))[..., None]
-        return img[..., yy.clamp(0, fh - 1), xx.clamp(0, fw - 1), :] * inside
+        inside = ((xx >= 0) & (xx < own_w) & (yy >= 0) & (yy < own_h))[..., None]
+        return img[item, yy.clamp(0, fh - 1), xx.clamp(0, fw - 1)] * inside
 
     value = (tap(y0, x0) * (1 - ax) + tap(y0, x0 + 1) * ax) * (1 - ay) \
         + (tap(y0 + 1, x0) * (1 - ax) + tap(y0 + 1, x0 + 1) * ax) * ay
-    return torch.floor(value) if truncate else torch.round(value).clamp(0, 255)
+    value = torch.floor(value) if truncate else torch.round(value).clamp(0, 255)
+    return value[0] if single else value
 
 
 def normalization(spec: PreprocessSpec, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,3 +134,14 @@ def preprocess_on_device(frame: torch.Tensor, tf: InputTransform, spec: Preproce
     if grid is None:
         grid = sampling_grid(tf, spec, frame.device)
     return normalize_nchw(warp_bilinear_u8(frame, grid, spec.truncate_pixels), spec, dtype, norm)
+
+
+def preprocess_frames(canvas: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor, spec: PreprocessSpec,
+                      coords: tuple[torch.Tensor, torch.Tensor], dtype=torch.float32,
+                      norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Frames of any sizes, each with its own warp: canvas (B, H, W, 3) uint8 (frame i in the top-left
+    corner of slot i), matrices (B, 2, 3) float32 (`source_matrices`), sizes (B, 2) their own (h, w)
+    -> (B, 3, h, w) at the input size of `coords`. The torch reference of the kernel; capturable (no
+    host copy, no sync) with `coords` and `norm` made beforehand."""
+    grid = sampling_grids(matrices, coords)
+    return normalize_nchw(warp_bilinear_u8(canvas, grid, spec.truncate_pixels, sizes), spec, dtype, norm)

@@ -73,23 +73,35 @@ def test_every_kernel_file_is_covered():
 
 def test_warp_params_are_a_one_element_array_laid_out_as_the_c_struct():
     """CuPy passes a one-element numpy array by value (it refuses ctypes structures); the layout must
-    be preprocess.cu's `struct WarpParams`: float m[6], scale, mean[3], std[3]; int rgb, truncate."""
+    be preprocess.cu's `struct WarpParams`: float scale, mean[3], std[3]; int rgb, truncate. The warp
+    itself is no longer a constant of it: each frame's matrix and size are device buffers."""
     import numpy as np
     from kernels.preprocess import WARP_PARAMS_DTYPE, warp_params
     offsets = {name: WARP_PARAMS_DTYPE.fields[name][1] for name in WARP_PARAMS_DTYPE.names}
-    assert offsets == {"m": 0, "scale": 24, "mean": 28, "std": 40, "rgb": 52, "truncate": 56}
-    assert WARP_PARAMS_DTYPE.itemsize == 60  # preprocess.cu static_asserts sizeof(WarpParams) == 60
-    p = warp_params(np.arange(6).reshape(2, 3), 1 / 255, (0.4, 0.5, 0.6), (0.2, 0.3, 0.4), True, False)
+    assert offsets == {"scale": 0, "mean": 4, "std": 16, "rgb": 28, "truncate": 32}
+    assert WARP_PARAMS_DTYPE.itemsize == 36  # preprocess.cu static_asserts sizeof(WarpParams) == 36
+    p = warp_params(1 / 255, (0.4, 0.5, 0.6), (0.2, 0.3, 0.4), True, False)
     assert isinstance(p, np.ndarray) and p.shape == (1,)
     raw = np.frombuffer(p.tobytes(), np.float32)
-    assert raw[:6].tolist() == [0, 1, 2, 3, 4, 5] and raw[6] == np.float32(1 / 255)
-    assert np.allclose(raw[7:13], [0.4, 0.5, 0.6, 0.2, 0.3, 0.4])
-    assert np.frombuffer(p.tobytes(), np.int32)[13:].tolist() == [1, 0]
+    assert raw[0] == np.float32(1 / 255)
+    assert np.allclose(raw[1:7], [0.4, 0.5, 0.6, 0.2, 0.3, 0.4])
+    assert np.frombuffer(p.tobytes(), np.int32)[7:].tolist() == [1, 0]
+
+
+def test_the_warp_kernel_reads_each_frames_matrix_and_size_from_buffers():
+    """The per-frame warp is data the kernel reads at launch (so a captured graph serves frames of any
+    size): its signature takes the canvas, the (B, 6) matrices and (B, 2) sizes, not a matrix by value."""
+    import re
+    source = kernel_sources()["preprocess.cu"]
+    for entry in ENTRY_POINTS["preprocess.cu"]:
+        signature = re.search(rf"{entry}\(([^)]*)\)", source).group(1)
+        assert "const float* __restrict__ matrices" in signature and "const int* __restrict__ sizes" in signature
 
 
 def test_warp_normalize_refuses_a_strided_output_before_launching():
     """The kernel writes raw NCHW memory: the torch reference's output is an NCHW view of HWC memory,
-    so `torch.empty_like` of it would be filled in the wrong order; the check needs no GPU."""
+    so `torch.empty_like` of it would be filled in the wrong order; the check needs no GPU. The
+    per-frame matrices and sizes are checked the same way (dtype, shape, contiguity)."""
     import numpy as np
     import torch
     from centernet.inference.gpu_preprocess import preprocess_on_device
@@ -100,10 +112,15 @@ def test_warp_normalize_refuses_a_strided_output_before_launching():
     tf = plan_transform(spec, (48, 80))
     ref = preprocess_on_device(frame, tf, spec)
     assert not ref.is_contiguous()
-    params = warp_params(np.eye(2, 3), 1 / 255, spec.mean, spec.std, False, False)
+    params = warp_params(1 / 255, spec.mean, spec.std, False, False)
+    matrices, sizes = torch.zeros(1, 2, 3), torch.tensor([[48, 80]], dtype=torch.int32)
     with pytest.raises(ValueError, match="out must be a contiguous"):
-        warp_normalize(frame[None], torch.empty_like(ref), params)
+        warp_normalize(frame[None], matrices, sizes, torch.empty_like(ref), params)
     with pytest.raises(ValueError, match="out must be a contiguous"):
-        warp_normalize(frame[None], torch.empty(ref.shape, dtype=torch.bfloat16), params)
+        warp_normalize(frame[None], matrices, sizes, torch.empty(ref.shape, dtype=torch.bfloat16), params)
     with pytest.raises(ValueError, match="frames must be a contiguous"):
-        warp_normalize(frame[None].permute(0, 2, 1, 3), torch.empty(ref.shape), params)
+        warp_normalize(frame[None].permute(0, 2, 1, 3), matrices, sizes, torch.empty(ref.shape), params)
+    with pytest.raises(ValueError, match=r"matrices must be a contiguous \(1, 2, 3\) float32"):
+        warp_normalize(frame[None], torch.zeros(2, 2, 3), sizes, torch.empty(ref.shape), params)
+    with pytest.raises(ValueError, match=r"sizes must be a contiguous \(1, 2\) int32"):
+        warp_normalize(frame[None], matrices, sizes.long(), torch.empty(ref.shape), params)

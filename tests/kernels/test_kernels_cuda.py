@@ -93,15 +93,37 @@ def test_gather_kernel_equals_gather_at(usable_kernels, dtype, layout):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_preprocess_kernel_equals_the_torch_reference(usable_kernels, dtype):
-    from centernet.inference.gpu_preprocess import preprocess_on_device, source_matrix
-    from centernet.geometry.transforms import PreprocessSpec, plan_transform
+    from centernet.inference.frame_canvas import plan_warps
+    from centernet.inference.gpu_preprocess import preprocess_on_device
+    from centernet.geometry.transforms import PreprocessSpec
     from kernels.preprocess import warp_normalize, warp_params
     rng = np.random.default_rng(0)
     frame = torch.from_numpy(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)).cuda()
     spec = PreprocessSpec()
-    tf = plan_transform(spec, (720, 1280))
-    ref = preprocess_on_device(frame, tf, spec, dtype=dtype)
+    warps = plan_warps("ctdet", spec, [(720, 1280)])
+    ref = preprocess_on_device(frame, warps.transforms[0], spec, dtype=dtype)
     out = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous, unlike ref (an NCHW view of HWC)
-    warp_normalize(frame[None], out, warp_params(source_matrix(tf, spec), spec.pixel_scale, spec.mean, spec.std,
-                                                 False, False))
+    warp_normalize(frame[None], torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda(), out,
+                   warp_params(spec.pixel_scale, spec.mean, spec.std, False, False))
     assert float((out.float() - ref.float()).abs().max()) <= 1e-3
+
+
+@pytest.mark.parametrize("resize", ["affine", "pad_square"])
+def test_preprocess_kernel_warps_frames_of_different_sizes_on_one_canvas_each_as_alone(usable_kernels, resize):
+    """Each frame's matrix and size are read from buffers; pixels of the canvas beyond a frame's own
+    size (255 here) are never read: every frame equals the torch reference of that frame alone."""
+    from centernet.inference.frame_canvas import fill_canvas, plan_warps
+    from centernet.inference.gpu_preprocess import preprocess_on_device
+    from centernet.geometry.transforms import PreprocessSpec
+    from kernels.preprocess import warp_normalize, warp_params
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (*hw, 3), dtype=np.uint8) for hw in ((720, 1280), (480, 640), (600, 400))]
+    spec = PreprocessSpec(resize=resize, input_size=(384, 384))
+    warps = plan_warps("ctdet", spec, [f.shape[:2] for f in frames])
+    canvas = torch.from_numpy(fill_canvas(np.full((3, 768, 1280, 3), 255, np.uint8), frames)).cuda()
+    out = torch.empty(3, 3, 384, 384, device="cuda")
+    warp_normalize(canvas, torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda(), out,
+                   warp_params(spec.pixel_scale, spec.mean, spec.std, False, False))
+    for i, (f, tf) in enumerate(zip(frames, warps.transforms)):
+        ref = preprocess_on_device(torch.from_numpy(f).cuda(), tf, spec)
+        assert float((out[i:i + 1] - ref).abs().max()) <= 1e-3, i

@@ -8,7 +8,7 @@ import torch
 
 from centernet.errors import ConfigError
 from tests.conftest import ROOT
-from tools.gpu_check import bench_batched, check_graph_tasks, run_gpu_check
+from tools.gpu_check import bench_batched, check_graph_tasks, check_mixed_sizes, run_gpu_check
 
 
 def _frames(n=4, hw=(96, 160)):
@@ -23,6 +23,16 @@ def test_graph_check_runs_every_task_and_flip_with_the_eager_engine_on_the_cpu()
     for name, r in report.items():
         assert r["mode"] == "eager" and r["detections"] > 0 and r["pass"], name
     assert report["multi_pose_res_18_flip"]["joint_px_median_max"] == 0 and report["ddd_res_18"]["depth_m_max"] == 0
+
+
+def test_mixed_size_check_runs_frames_of_four_sizes_in_one_call_with_the_eager_engine_on_the_cpu():
+    cases = (("ctdet", "res_18", True), ("ddd", "res_18", False))
+    sizes = {"ctdet": ((96, 160), (120, 120), (64, 96), (80, 60)), "ddd": ((96, 320), (90, 300), (100, 330), (88, 290))}
+    report = check_mixed_sizes(_frames(), "cpu", fast_engine="eager", cases=cases, sizes=sizes, input_size=(64, 64))
+    assert set(report) == {"ctdet_res_18_flip", "ddd_res_18"}
+    for name, r in report.items():
+        assert r["mode"] == "eager" and r["detections"] > 0 and r["pass"], name
+        assert len({tuple(hw) for hw in r["sizes"]}) == 4
 
 
 def test_batched_benchmark_reports_frames_per_second_on_the_cpu():

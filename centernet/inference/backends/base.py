@@ -69,7 +69,7 @@ class Backend(Protocol):
         """Heads (name -> tensor, on `device` or the CPU) of a batch of same-size pre-processed inputs."""
 
     def run_frames(self, frames: list, flip: bool = False, spec=None):
-        """Same-size BGR uint8 frames -> PipelineOutput (only where `runs_frames`)."""
+        """BGR uint8 frames of any sizes -> PipelineOutput, one run for all (only where `runs_frames`)."""
 
     def hook_modules(self) -> tuple:
         """The torch modules a forward hook may watch while this backend runs (none for runtimes)."""

@@ -5,10 +5,13 @@
   plain model's within float rounding) or bf16 (oneDNN's native bfloat16: ~2x faster where the
   CPU has AVX512-BF16/AMX, same AP on coco_mini; what `precision="auto"` picks there).
 - CUDA ("graph"): fp16/bf16/fp32 weights, channels_last, and one `torch.cuda.CUDAGraph` per input
-  (frame size, batch, pre-processing spec, flip) capturing the `FramePipeline` (frame_pipeline.py:
+  (canvas, batch, pre-processing spec, flip) capturing the `FramePipeline` (frame_pipeline.py:
   pre-processing, [flip], network, [flip merge], fixed-shape decode for ctdet, multi_pose or ddd).
-  Per batch: copy into a pinned host buffer, one async H2D, replay, one D2H of the K rows per
-  image (cuda_graph.py). Graphs are cached (bounded, LRU); `stats` counts captures and replays.
+  Each frame's warp is data (frame_canvas.py), so frames of different sizes share a replay; the
+  canvas grows to the largest frame seen (re-capturing once per growth), up to a bound beyond which a
+  frame gets a canvas of its own. Per batch: copy into pinned host buffers, async H2Ds, replay, one
+  D2H of the K rows per image (cuda_graph.py). Graphs are cached (bounded, LRU); `stats` counts
+  captures and replays.
 
 The plain torch path is the contract; `Engine` only makes it faster.
 """
@@ -29,6 +32,7 @@ from centernet.inference.bn_folding import fold_batch_norm
 from centernet.inference.cuda_graph import CudaGraphPipeline
 from centernet.inference.backends.base import Workload, precision_reason
 from centernet.detections import FixedDetections
+from centernet.inference.frame_canvas import MAX_CANVAS, fits, rounded_canvas, within_bound
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS, DecodeOptions, FramePipeline
 from centernet.geometry.transforms import InputTransform, PreprocessSpec, plan_task_transform
 from centernet.models.backbones.dcn import use_fast_deform_conv
@@ -45,20 +49,20 @@ GRAPH_NEEDS = "the graph engine needs CUDA, a ctdet, multi_pose or ddd model and
 
 @dataclass
 class EngineStats:
-    captures: int = 0    # CUDA graphs captured (a new frame size, batch, input spec or flip)
+    captures: int = 0    # CUDA graphs captured (a new canvas, batch, input spec or flip)
     replays: int = 0     # batches run through a captured graph
     eager_runs: int = 0  # forwards and frame pipelines run without a graph
-    evictions: int = 0   # graphs dropped from the bounded cache
+    evictions: int = 0   # graphs dropped from the bounded cache (or left behind by a grown canvas)
     capture_failures: int = 0  # inputs whose capture failed: they run eager from then on
     last_times: dict = field(default_factory=dict)  # per-image stage ms of the last batch (set by Detector)
 
 
 @dataclass
 class PipelineOutput:
-    """What `Engine.run_frames` returns for a batch of same-size frames."""
+    """What `Engine.run_frames` returns for a batch of frames (of any sizes)."""
 
-    detections: FixedDetections  # on the host, (B, K, ...) in output-map cells; score 0 marks no detection
-    transform: InputTransform    # shared by every frame of the batch
+    detections: FixedDetections              # on the host, (B, K, ...) in output-map cells; score 0: none
+    transforms: tuple[InputTransform, ...]   # frame i's, to take its detections back to image pixels
 
 
 def cpu_has_native_bf16() -> bool:
@@ -137,8 +141,9 @@ class Engine:
 
     mode "eager" runs anywhere; "graph" needs CUDA, a ctdet, multi_pose or ddd model and a fixed
     input size; "auto" picks graph where it can, eager otherwise. `run_frames` runs the whole
-    `FramePipeline` for a batch of same-size frames: replaying a captured graph in graph mode, as
-    plain torch otherwise. flip_pairs: the (left, right) joints a mirror swaps (multi_pose flip).
+    `FramePipeline` for a batch of frames of any sizes (each with its own warp): replaying a captured
+    graph in graph mode, as plain torch otherwise. flip_pairs: the (left, right) joints a mirror swaps
+    (multi_pose flip).
     """
 
     def __init__(self, model: nn.Module, spec: PreprocessSpec, device: torch.device, precision: str = "fp32",
@@ -162,7 +167,9 @@ class Engine:
             use_kernels = device.type == "cuda" and kernels_usable()
         self.use_kernels = use_kernels
         self.failed_captures: dict = {}  # graph key -> its capture's error: that input runs eager
-        self._cache: OrderedDict = OrderedDict()  # (frame hw, batch or None, spec, flip) -> graph or pipeline
+        self._cache: OrderedDict = OrderedDict()  # (canvas hw or None, batch or None, spec, flip) -> graph or pipeline
+        self.canvas_hw: tuple[int, int] | None = None  # the canvas graphs share; grows with the frames seen
+        self._oversized: set = set()  # canvases of frames beyond MAX_CANVAS (logged once each)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> dict:
@@ -175,28 +182,48 @@ class Engine:
         """The input transform of a frame size: the Detector's at scale 1 (ddd keeps its own geometry)."""
         return plan_task_transform(self.task, spec or self.spec, tuple(frame_hw))
 
-    def pipeline(self, frame_hw: tuple[int, int], flip: bool = False,
-                 spec: PreprocessSpec | None = None) -> FramePipeline:
-        """The per-frame computation for frames of one size, on this engine's device and model."""
+    def pipeline(self, flip: bool = False, spec: PreprocessSpec | None = None) -> FramePipeline:
+        """The per-frame computation (frames of any sizes) on this engine's device and model."""
         spec = spec or self.spec
         options = DecodeOptions(self.task, self.k, self.box_mode, flip and self.task in FLIP_TASKS, self.flip_pairs)
         input_dtype = torch.float16 if self.precision == "fp16" else torch.float32  # the model casts bf16 itself
-        return FramePipeline(self.model, spec, self.plan(frame_hw, spec), options, self.device, input_dtype,
-                             self.use_kernels)
+        return FramePipeline(self.model, spec, options, self.device, input_dtype, self.use_kernels)
 
-    def graph_for(self, frame_hw: tuple[int, int], batch: int, flip: bool = False,
+    def canvas_for(self, frame_sizes: list[tuple[int, int]]) -> tuple[int, int]:
+        """The canvas these frames run on: the shared one, grown to hold them if needed (sides rounded up,
+        at most MAX_CANVAS; the graphs of the smaller canvas are dropped: they would not serve again), or,
+        for a frame beyond MAX_CANVAS, a canvas of this batch's own (captured apart, logged once)."""
+        if fits(self.canvas_hw, frame_sizes):
+            return self.canvas_hw
+        grown = rounded_canvas(frame_sizes, self.canvas_hw)
+        if within_bound(grown):
+            if self.canvas_hw is not None:
+                log.info("frames up to %dx%d: the shared frame canvas grows from %dx%d to %dx%d (graphs captured "
+                         "again)", grown[1], grown[0], self.canvas_hw[1], self.canvas_hw[0], grown[1], grown[0])
+                self._drop_canvas(self.canvas_hw)
+            self.canvas_hw = grown
+            return grown
+        own = rounded_canvas(frame_sizes)
+        if own not in self._oversized:
+            self._oversized.add(own)
+            log.warning("a frame larger than %dx%d: its batch runs on a %dx%d canvas of its own, captured apart",
+                        MAX_CANVAS[1], MAX_CANVAS[0], own[1], own[0])
+        return own
+
+    def graph_for(self, frame_sizes: list[tuple[int, int]], flip: bool = False,
                   spec: PreprocessSpec | None = None):
-        """The captured graph for this frame size, batch, spec and flip (captured on first use), or None
-        when its capture failed, now or before: that input then runs eager, and the failure is
-        logged once (a failed capture is not retried on every frame)."""
+        """The captured graph for a batch of frames of these sizes (its canvas: `canvas_for`), spec and
+        flip, captured on first use, or None when its capture failed, now or before: that input then
+        runs eager, and the failure is logged once (a failed capture is not retried on every frame)."""
         spec = spec or self.spec
         flip = flip and self.task in FLIP_TASKS
-        key = (tuple(frame_hw), batch, spec, flip)
+        canvas = self.canvas_for(frame_sizes)
+        key = (canvas, len(frame_sizes), spec, flip)
         if key in self.failed_captures:
             return None
 
         def capture():
-            graph = CudaGraphPipeline(self.pipeline(frame_hw, flip, spec), tuple(frame_hw), batch)
+            graph = CudaGraphPipeline(self.pipeline(flip, spec), canvas, len(frame_sizes))
             self.stats.captures += 1
             return graph
 
@@ -205,34 +232,44 @@ class Engine:
         except Exception as e:  # anything the capture meets (a hook that syncs, an allocation, a kernel)
             self.failed_captures[key] = f"{type(e).__name__}: {e}"
             self.stats.capture_failures += 1
-            log.warning("CUDA graph capture failed for %d frame(s) of %dx%d (%s: %s); these frames run eager "
-                        "from now on", batch, frame_hw[1], frame_hw[0], type(e).__name__, str(e).splitlines()[0])
+            sizes = ", ".join(f"{w}x{h}" for h, w in dict.fromkeys(tuple(hw) for hw in frame_sizes))
+            log.warning("CUDA graph capture failed for %d frame(s) of %s on a %dx%d canvas (%s: %s); these frames "
+                        "run eager from now on", len(frame_sizes), sizes, canvas[1], canvas[0], type(e).__name__,
+                        str(e).splitlines()[0])
             return None
 
     def run_frames(self, frames: list[np.ndarray], flip: bool = False,
                    spec: PreprocessSpec | None = None) -> PipelineOutput:
-        """Same-size BGR uint8 frames -> their fixed-shape detections on the host (output-map cells)."""
-        hw = tuple(frames[0].shape[:2])
-        graph = self.graph_for(hw, len(frames), flip, spec) if self.mode == GRAPH else None
-        if graph is not None:
-            dets = graph.run(frames)
-            self.stats.replays += 1
-            return PipelineOutput(dets, graph.transform)
+        """BGR uint8 frames of any sizes -> their fixed-shape detections on the host (output-map cells),
+        one graph replay (or one eager pipeline run) for all of them."""
         spec = spec or self.spec
         flip = flip and self.task in FLIP_TASKS
-        pipe = self._cached((hw, None, spec, flip), lambda: self.pipeline(hw, flip, spec))
+        sizes = [tuple(f.shape[:2]) for f in frames]
+        graph = self.graph_for(sizes, flip, spec) if self.mode == GRAPH else None
+        if graph is not None:
+            warps = graph.pipeline.warps(sizes)
+            dets = graph.run(frames, warps)
+            self.stats.replays += 1
+            return PipelineOutput(dets, warps.transforms)
+        pipe = self._cached((None, None, spec, flip), lambda: self.pipeline(flip, spec))
         with torch.inference_mode():
-            dets = pipe(torch.from_numpy(np.stack(frames)).to(self.device))
+            dets, warps = pipe.run(frames)
         self.stats.eager_runs += 1
-        return PipelineOutput(dets.map(lambda t: t.to("cpu")), pipe.transform)
+        return PipelineOutput(dets.map(lambda t: t.to("cpu")), warps.transforms)
 
     def run_graph(self, frames: list[np.ndarray],
                   flip: bool = False) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, InputTransform]]:
-        """Same-size BGR uint8 frames -> per frame (scores, classes, boxes in cells, transform): the box
-        columns of `run_frames`, zero-score rows included."""
+        """BGR uint8 frames -> per frame (scores, classes, boxes in cells, transform): the box columns of
+        `run_frames`, zero-score rows included."""
         out = self.run_frames(frames, flip)
         d = out.detections
-        return [(d.scores[i], d.labels[i], d.boxes[i], out.transform) for i in range(len(frames))]
+        return [(d.scores[i], d.labels[i], d.boxes[i], out.transforms[i]) for i in range(len(frames))]
+
+    def _drop_canvas(self, canvas: tuple[int, int]) -> None:
+        """Frees the graphs of a canvas the engine no longer uses (each holds its own memory pool)."""
+        for key in [key for key in self._cache if key[0] == canvas]:
+            del self._cache[key]
+            self.stats.evictions += 1
 
     def _cached(self, key, make):
         """A bounded LRU cache of graphs and pipelines: evicting a graph frees its memory pool."""

@@ -78,7 +78,7 @@ def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) ->
 
     eager: the pool's prepared copy (BN folded, channels_last, cast) run as is; graph and
     onnxruntime: the Detector builds its engine from the loaded model. Images go in order of size
-    and each new size is warmed up untimed first (a graph is captured per frame size).
+    and each new size is warmed up untimed first (a larger frame may grow the graph's canvas: a capture).
     """
     base, info = pool.get(cfg.model)
     try:
@@ -94,7 +94,7 @@ def run_detector(cfg: Config, pool: ModelPool, images: ImageSet, warmup: int) ->
     dets, times, seen = [None] * len(order), [None] * len(order), set()
     for i in order:
         img = images.images[i]
-        if not seen or (det.uses_graph and img.shape not in seen):  # a graph is captured per frame size
+        if not seen or (det.uses_graph and img.shape not in seen):  # a larger size may grow the canvas: a capture
             for _ in range(max(1, warmup)):
                 det(img)
             seen.add(img.shape)

@@ -9,6 +9,7 @@ import torch
 
 from centernet.inference.cuda_graph import pack_rows, unpack_rows
 from centernet.inference.detector import Detector
+from centernet.inference.frame_canvas import MAX_CANVAS
 from centernet.inference.backends.torch_engine import Engine
 from centernet.geometry.transforms import PreprocessSpec
 from tests.centernet.inference.test_frame_pipeline import CASES, _model, _setup, assert_same_detections
@@ -85,25 +86,87 @@ def test_graph_gives_the_eager_detections_for_every_task_with_and_without_flip(t
     assert graph.engine.stats.captures == 2 and graph.engine.stats.replays == 4
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where capturing fails (no GPU)")
+def test_frames_of_any_size_and_a_changing_number_of_real_frames_ask_for_one_graph(caplog):
+    """The graph a batch asks for depends on its canvas and batch size, not on its frames' sizes: where
+    capturing fails for real (no GPU), the engine remembers every key it asked for. Padded batches of
+    three frames of three sizes with 3, 1 and 2 real ones ask for one; a taller frame grows the shared
+    canvas once (one more key, said once); a frame beyond MAX_CANVAS runs on a canvas of its own
+    (said once), the shared canvas unchanged."""
+    model, _ = _model("ctdet")
+    eng = Engine(model, PreprocessSpec(input_size=(64, 64)), torch.device("cpu"), "fp32", "eager", k=10)
+    eng.mode = "graph"  # what a CUDA engine is; here each capture fails and is remembered by its key
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (*hw, 3), dtype=np.uint8) for hw in ((48, 64), (60, 40), (30, 90))]
+    with caplog.at_level("INFO", logger="centernet.inference.backends.torch_engine"):
+        for ready in ([0, 1, 2], [1], [2, 0]):
+            real = [frames[i] for i in ready]
+            eng.run_frames(real + [real[-1]] * (3 - len(real)))
+        assert list(eng.failed_captures) == [((64, 128), 3, eng.spec, False)] and eng.canvas_hw == (64, 128)
+        tall = rng.integers(0, 255, (100, 50, 3), dtype=np.uint8)
+        eng.run_frames([tall, *frames[:2]])
+        assert eng.canvas_hw == (128, 128) and eng.stats.capture_failures == 2
+        eng.run_frames(frames)  # fits the grown canvas: the tall batch's key, not tried again
+        assert eng.stats.capture_failures == 2
+        huge = np.zeros((MAX_CANVAS[0] + 1, 32, 3), np.uint8)
+        for _ in range(2):
+            eng.run_frames([huge, *frames[:2]])
+        assert eng.canvas_hw == (128, 128) and eng.stats.capture_failures == 3
+    assert eng.stats.eager_runs == 7 and eng.stats.captures == 0
+    said = [r.message for r in caplog.records]
+    assert len([m for m in said if "grows from 128x64 to 128x128" in m]) == 1
+    oversized = [m for m in said if "canvas of its own" in m]
+    assert len(oversized) == 1 and f"larger than {MAX_CANVAS[1]}x{MAX_CANVAS[0]}" in oversized[0]
+
+
 @pytest.mark.cuda
 @cuda
-def test_graph_is_recaptured_for_a_new_frame_size_batch_spec_or_flip_and_the_cache_is_bounded():
+def test_graph_serves_any_frame_size_on_its_canvas_is_recaptured_for_a_batch_canvas_spec_or_flip_and_bounded():
     model, _ = _model("ctdet")
     eng = Engine(model, PreprocessSpec(input_size=(256, 256)), torch.device("cuda"), "fp32", "graph", max_graphs=3)
     rng = np.random.default_rng(0)
     small = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(4)]
+    other = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
     large = [rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) for _ in range(2)]
     first = eng.run_frames(small[:2]).detections
     again = eng.run_frames(small[:2]).detections
     assert eng.stats.captures == 1 and eng.stats.replays == 2 and torch.equal(first.scores, again.scores)
+    assert eng.canvas_hw == (256, 320)
+    eng.run_frames([small[0], other])       # another frame size on the same canvas: the same graph
+    assert eng.stats.captures == 1 and eng.stats.replays == 3
     eng.run_frames(small)                   # batch 4
-    eng.run_frames(large)                   # frame size
-    assert eng.stats.captures == 3 and eng.stats.evictions == 0
+    assert eng.stats.captures == 2
+    eng.run_frames(large)                   # larger frames: the canvas grows, its smaller graphs are dropped
+    assert eng.stats.captures == 3 and eng.canvas_hw == (512, 640) and eng.stats.evictions == 2
     eng.run_frames(small[:2], spec=PreprocessSpec(input_size=(320, 320)))  # input resolution
     eng.run_frames(small[:2], flip=True)    # flip
     assert eng.stats.captures == 5 and eng.stats.evictions == 2
-    eng.run_frames(small[:2])               # evicted: captured again
-    assert eng.stats.captures == 6 and eng.stats.replays == 7
+    eng.run_frames(small)                   # batch 4 again, on the grown canvas: the bound evicts the oldest
+    assert eng.stats.captures == 6 and eng.stats.evictions == 3
+    eng.run_frames(large)                   # evicted: captured again
+    assert eng.stats.captures == 7 and eng.stats.replays == 9
+
+
+@pytest.mark.cuda
+@cuda
+@pytest.mark.parametrize("task, flip", [("ctdet", True), ("multi_pose", False), ("ddd", False)])
+def test_frames_of_different_sizes_share_one_replay_and_give_each_frames_eager_detections(task, flip):
+    """Each frame's warp fed into the replay: real images in their own sizes, one capture, one replay;
+    a padded batch (the live model thread's: the last real frame repeated) replays the same graph."""
+    from tests.centernet.inference.test_frame_pipeline import _mixed
+    _, images = _mixed(task, flip)
+    model, info = _model(task)
+    size = CASES[task][1]
+    graph = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="graph")
+    eager = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager")
+    got = graph.detect_batch(images)
+    assert graph.engine.stats.captures == 1 and graph.engine.stats.replays == 1
+    want = [eager.detect_batch([image])[0] for image in images]
+    assert_same_detections(want, got, task)
+    assert_same_detections(got, want, task)
+    padded = graph.detect_batch([images[-1]] * len(images))[:1]
+    assert graph.engine.stats.captures == 1 and graph.engine.stats.replays == 2
+    assert_same_detections(want[-1:], padded, task)
 
 
 @pytest.mark.cuda

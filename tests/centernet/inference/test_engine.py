@@ -48,17 +48,23 @@ def test_graph_mode_for_any_pipeline_task_without_cuda_is_refused_clearly(res18)
         Engine(res18, PreprocessSpec(), torch.device("cpu"), mode="graph", task="ddd")
 
 
-def test_run_frames_off_the_gpu_runs_the_frame_pipeline_cached_by_shape_in_a_bounded_lru(res18):
+def test_run_frames_off_the_gpu_runs_one_frame_pipeline_for_every_size_cached_by_spec_in_a_bounded_lru(res18):
+    """Each frame's warp is data: frames of any sizes share one pipeline (and one run); the input
+    resolution and flip are what make another, kept in a bounded LRU."""
     eng = Engine(res18, PreprocessSpec(input_size=(128, 128)), torch.device("cpu"), k=20, max_graphs=2)
     rng = np.random.default_rng(0)
     frames = {hw: [rng.integers(0, 255, (*hw, 3), dtype=np.uint8) for _ in range(2)]
               for hw in ((96, 160), (120, 120), (64, 64))}
     out = eng.run_frames(frames[(96, 160)])
     assert out.detections.boxes.shape == (2, 20, 4) and out.detections.boxes.device.type == "cpu"
-    assert out.transform.image_size == (96, 160) and out.transform.input_size == (128, 128)
-    for hw in ((96, 160), (120, 120), (96, 160), (64, 64)):  # the third size evicts the least recently used
-        eng.run_frames(frames[hw])
-    eng.run_frames(frames[(96, 160)], flip=True)  # flip is part of the key
+    assert out.transforms[0].image_size == (96, 160) and out.transforms[0].input_size == (128, 128)
+    mixed = eng.run_frames([frames[(96, 160)][0], frames[(120, 120)][0], frames[(64, 64)][0]])  # one run
+    assert [tf.image_size for tf in mixed.transforms] == [(96, 160), (120, 120), (64, 64)]
+    assert eng.stats.evictions == 0 and len(eng._cache) == 1
+    specs = {n: PreprocessSpec(input_size=(n, n)) for n in (128, 96, 64)}
+    for n in (128, 96, 64):  # the third resolution evicts the least recently used
+        eng.run_frames(frames[(120, 120)], spec=specs[n])
+    eng.run_frames(frames[(96, 160)], spec=specs[64], flip=True)  # flip is part of the key
     assert eng.stats.evictions == 2 and eng.stats.eager_runs == 6 and eng.stats.captures == 0
     legacy = eng.run_graph(frames[(64, 64)])  # per frame (scores, classes, boxes, transform), zero rows kept
     assert len(legacy) == 2 and legacy[0][0].shape == (20,) and legacy[0][2].shape == (20, 4)

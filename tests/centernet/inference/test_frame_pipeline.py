@@ -9,6 +9,7 @@ path's own input tensor, the pipeline must reproduce its decode exactly.
 from functools import lru_cache
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -19,9 +20,10 @@ from centernet.geometry.cameras import load_camera
 from centernet.models.checkpoint import info_for_original, strict_load
 from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.detector import Detector
+from centernet.inference.frame_canvas import plan_warps
 from centernet.inference.frame_pipeline import FLIP_TASKS, DecodeOptions, FramePipeline
 from centernet.models.build import build_model
-from centernet.geometry.transforms import PreprocessSpec, plan_task_transform
+from centernet.geometry.transforms import PreprocessSpec
 from tests.conftest import DATA, need, seeded_state_dict
 
 # task -> arch, input size (small enough for the CPU suite), three real images (the first sets the batch's size)
@@ -105,12 +107,70 @@ def test_frame_pipeline_fed_the_eager_input_decodes_exactly_as_the_detector(task
     x = torch.cat([det.preprocess(im)[0] for im in images])
     with torch.inference_mode():
         want = det.decode(det.forward(torch.cat([x, x.flip(3)]) if flip else x), flip=flip)
-        got = det.engine.pipeline(images[0].shape[:2], flip, det.spec).infer(x).split()
+        got = det.engine.pipeline(flip, det.spec).infer(x).split()
     for g, w in zip(got, want):
         assert len(w) > 0
         for name in FIELDS:
             a, b = getattr(g, name), getattr(w, name)
             assert (a is None) == (b is None) and (a is None or torch.equal(a, b)), name
+
+
+# task -> real images of different sizes, in their own sizes (ddd: KITTI's 1242x375 and 1224x370)
+MIXED = {"ctdet": ["images/bus.jpg", "images/zidane.jpg", "images/messi5.jpg"],
+         "multi_pose": ["images/zidane.jpg", "images/basketball1.png", "images/bus.jpg"],
+         "ddd": ["kitti/000008.png", "kitti/training/image_2/000000.png"]}
+
+
+def _mixed(task, flip=False):
+    """A CPU Detector (eager engine) and real images of different sizes, not resized."""
+    model, info = _model(task)
+    det = Detector(model, info, device="cpu", input_size=CASES[task][1], flip=flip)
+    images = [cv2.imread(str(need(DATA / n))) for n in MIXED[task]]
+    assert len({im.shape for im in images}) == len(images)
+    return det, images
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task, flip", [("ctdet", False), ("ctdet", True), ("multi_pose", False), ("ddd", False)])
+def test_frames_of_different_sizes_in_one_run_give_each_frames_eager_detections(task, flip):
+    """Each frame brings its own warp into one canvas: one pipeline run (one graph replay on a GPU)
+    for every size, and each frame's detections are what it gives alone through the eager path."""
+    det, images = _mixed(task, flip)
+    runs = det.engine.stats.eager_runs
+    together = det._detect_graph(images)
+    assert det.engine.stats.eager_runs == runs + 1
+    alone = [det.detect_batch([image])[0] for image in images]
+    assert_same_detections(alone, together, task)
+    assert_same_detections(together, alone, task)
+
+
+@pytest.mark.slow
+def test_a_padded_batch_with_a_changing_number_of_real_frames_gives_each_frames_detections():
+    """As the live model thread pads (centernet/live/model.py: one frame per stream, the last real frame
+    repeated): streams of three sizes, rounds of 3, 1 and 2 ready frames in one run of three each."""
+    det, images = _mixed("ctdet")
+    alone = [det.detect_batch([image])[0] for image in images]
+    runs = det.engine.stats.eager_runs
+    for ready in ([0, 1, 2], [1], [2, 0]):
+        real = [images[i] for i in ready]
+        padded = real + [real[-1]] * (len(images) - len(real))
+        got = det._detect_graph(padded)[:len(real)]
+        want = [alone[i] for i in ready]
+        assert_same_detections(want, got, "ctdet")
+        assert_same_detections(got, want, "ctdet")
+    assert det.engine.stats.eager_runs == runs + 3
+
+
+def test_each_frames_warp_is_planned_for_its_own_size_and_refused_without_a_fixed_input():
+    det, images = _mixed("ctdet")
+    warps = det.engine.pipeline().warps([im.shape[:2] for im in images])
+    assert warps.matrices.shape == (3, 2, 3) and warps.matrices.dtype == np.float32
+    assert warps.sizes.tolist() == [list(im.shape[:2]) for im in images]
+    for tf, image in zip(warps.transforms, images):
+        want = det.preprocess(image)[1]
+        assert (tf.matrix == want.matrix).all() and tf.image_size == image.shape[:2]
+    with pytest.raises(ValueError, match="fixed network input size"):
+        plan_warps("ctdet", PreprocessSpec(keep_res=True), [(96, 160), (120, 120)])
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -126,10 +186,12 @@ def test_default_model_pipeline_gives_the_eager_detections_with_real_weights(fli
 
 def test_ddd_pipeline_plans_the_detectors_own_geometry_and_ignores_flip():
     det, images = _setup("ddd", True, 1)
-    pipe = det.engine.pipeline(images[0].shape[:2], flip=True)
+    pipe = det.engine.pipeline(flip=True)
     _, tf = det.preprocess(images[0])
     assert not pipe.options.merges_flip
-    assert (pipe.transform.matrix == tf.matrix).all() and pipe.transform.input_size == tf.input_size
+    planned = pipe.plan(images[0].shape[:2])
+    assert (planned.matrix == tf.matrix).all() and planned.input_size == tf.input_size
+    assert (pipe.warps([images[0].shape[:2]]).transforms[0].matrix == tf.matrix).all()
 
 
 class DeviceProvenance(TorchDispatchMode):
@@ -169,10 +231,12 @@ def test_frame_pipeline_is_graph_capturable_no_sync_no_mask_no_host_copy(task, h
     assert (use_fast_deform_conv(model) > 0) == (arch == "resdcn_18")
     spec = PreprocessSpec(input_size=(128, 160))
     options = DecodeOptions(task, 20, "ltrb" if heads else "size", flip, COCO_FLIP_PAIRS)
-    pipe = FramePipeline(model, spec, plan_task_transform(task, spec, (90, 150)), options, "meta")
-    frames = torch.empty(2, 90, 150, 3, dtype=torch.uint8, device="meta")
-    known = [frames, *model.parameters(), *model.buffers(), pipe._grid, *pipe._norm]
+    pipe = FramePipeline(model, spec, options, "meta")
+    frames = torch.empty(2, 90, 150, 3, dtype=torch.uint8, device="meta")  # a canvas: each frame's warp is data
+    matrices = torch.empty(2, 2, 3, dtype=torch.float32, device="meta")
+    sizes = torch.empty(2, 2, dtype=torch.int32, device="meta")
+    known = [frames, matrices, sizes, *model.parameters(), *model.buffers(), *pipe._coords, *pipe._norm]
     with torch.inference_mode(), DeviceProvenance(known) as seen:
-        out = pipe(frames)
+        out = pipe(frames, matrices, sizes)
     assert seen.foreign == []
     assert out.scores.shape == (2, 20) and out.boxes.shape == (2, 20, 4)
