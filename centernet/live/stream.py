@@ -36,7 +36,7 @@ from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import MODEL_WORKERS, ModelThread, Turn
-from centernet.live.motion import moved
+from centernet.live.motion import motion_step
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
 from centernet.live.state import StreamState, in_turn
@@ -356,7 +356,7 @@ class Stream:
             age = 0.0 if inferred else max(0.0, (frame.captured_at - overlay.frame.captured_at) * 1000.0)
             if not inferred and o.motion and overlay.velocity is not None:
                 start = time.perf_counter()
-                dets = moved(dets, overlay.velocity, frame.timestamp_ms - overlay.frame.timestamp_ms)
+                dets = motion_step(overlay, frame.image, frame.timestamp_ms)
                 timings["motion"] = timings.get("motion", 0.0) + (time.perf_counter() - start) * 1000.0
         now = time.perf_counter()
         timings["end_to_end"] = (now - frame.captured_at) * 1000.0
