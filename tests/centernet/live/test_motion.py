@@ -113,7 +113,7 @@ def test_a_static_camera_never_counts_as_another_picture():
         pytest.skip(f"{VTEST} is absent (../shared is not beside this checkout)")
     frames = clip_frames(VTEST, 40)
     changes = [picture_change(frames[i - k], frames[i]) for i in range(12, 40, 3) for k in (1, 5, 12)]
-    assert max(changes) < PICTURE_CHANGE / 2 and min(changes) > 0.0   # measured at most 7.4 over the whole clip
+    assert max(changes) < PICTURE_CHANGE / 2 and min(changes) > 0.0   # measured at most 8.6 over the whole clip
 
 
 @pytest.fixture(scope="module")
