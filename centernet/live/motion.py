@@ -8,8 +8,8 @@ ByteTrack's Kalman velocity, which learns slowly (velocity noise 1/160 of the he
 moving the size too, which the detector's size jitter makes a loss. The tracker only associates; no second
 tracker. A box with no track, or a track seen once, stays where it was. Keypoints move with their box's
 centre. When the picture itself changed since the model's frame (a cut in an edited video, a passing vehicle
-filling the view, another image of a folder) its boxes belong to another picture: none is shown until the
-model runs again (on the demo clip such boxes matched that frame's own detections with a mean IoU of 0.00-0.02).
+filling the view) its boxes belong to another picture: none is shown until the model runs again (on the demo
+clip such boxes matched that frame's own detections with a mean IoU of 0.00-0.02).
 Pure functions of numpy arrays and Detections.
 """
 from __future__ import annotations
