@@ -10,8 +10,8 @@ per clip and K):
 In real time: each clip played at its own rate through `centernet.live.stream` (its threads and pacing),
 the motion step on, each skipped frame scored with the boxes it showed and with the same boxes unmoved
 (paired: same frames, same ages; "their IoU": the model outputs behind the scored frames against the truth of
-the frames they ran on, 1.0 when the truth is of the frames played), on a quiet machine and beside a busy neighbour (a process this tool starts
-that keeps every core busy with matrix products); a table at the end:
+the frames they ran on, 1.0 when the truth is of the frames played), on a quiet machine and beside a busy
+neighbour (a process this tool starts that keeps every core busy with matrix products); a table at the end:
 
     python tools/live_motion.py ../shared/data/video/vtest.avi assets/demo/bikes.mp4 --realtime --frames 300 --rounds 2
 """
