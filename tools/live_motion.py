@@ -9,8 +9,9 @@ per clip and K):
 
 In real time: each clip played at its own rate through `centernet.live.stream` (its threads and pacing),
 the motion step on, each skipped frame scored with the boxes it showed and with the same boxes unmoved
-(paired: same frames, same ages), on a quiet machine and beside a busy neighbour (a process this tool starts
-that keeps every core busy with matrix products); a table at the end:
+(paired: same frames, same ages; "their IoU": the model outputs behind the scored frames against the truth of
+the frames they ran on, 1.0 when the truth is of the frames played), on a quiet machine and beside a busy
+neighbour (a process this tool starts that keeps every core busy with matrix products); a table at the end:
 
     python tools/live_motion.py ../shared/data/video/vtest.avi assets/demo/bikes.mp4 --realtime --frames 300 --rounds 2
 """
@@ -78,13 +79,14 @@ def realtime(detector, args) -> None:
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
-    print("\n| clip | load (load average) | frames shown | model runs | skipped frames scored (unpaired) | their "
-          "boxes | mean overlay age ms | mean IoU, unmoved | with the step | gain |")
+    print("\n| clip | load (load average) | frames shown | model runs (their IoU) | skipped frames scored "
+          "(unpaired) | their boxes, unmoved / with the step | mean overlay age ms | mean IoU, unmoved | with the step "
+          "| gain |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clip']} | {r['load']} ({r['loadavg']}) | {r['frames']} | {r['runs']} | {r['skipped']} "
-              f"({r['unpaired']}) | {r['boxes']} | {r['mean_age_ms']} | {r['iou_without_step']} | "
-              f"{r['iou_with_step']} | {r['gain']:+.3f} |")
+        print(f"| {r['clip']} | {r['load']} ({r['loadavg']}) | {r['frames']} | {r['runs']} ({r['runs_iou']}) | "
+              f"{r['skipped']} ({r['unpaired']}) | {r['boxes']} / {r['boxes_with_step']} | {r['mean_age_ms']} | "
+              f"{r['iou_without_step']} | {r['iou_with_step']} | {r['gain']:+.3f} |")
 
 
 def play_row(detector, clip: str, truth: list, load: str, args) -> dict:
@@ -93,10 +95,10 @@ def play_row(detector, clip: str, truth: list, load: str, args) -> dict:
     on, off = s.with_step, s.without_step
     rnd = lambda v, digits=4: round(v, digits) if v is not None else None  # noqa: E731
     row = {"clip": Path(clip).name, "load": load, "loadavg": round(load_average, 1), "frames": on.frames,
-           "runs": s.runs, "skipped": on.skipped, "unpaired": s.unpaired, "boxes": on.boxes,
-           "mean_age_ms": rnd(on.mean_age_ms, 1),
+           "runs": s.runs, "runs_iou": rnd(s.runs_iou, 3), "skipped": on.skipped, "unpaired": s.unpaired,
+           "boxes": off.boxes, "boxes_with_step": on.boxes, "mean_age_ms": rnd(on.mean_age_ms, 1),
            "iou_without_step": rnd(off.mean_iou), "iou_with_step": rnd(on.mean_iou),
-           "gain": (on.mean_iou - off.mean_iou) if on.boxes else 0.0}
+           "gain": (on.mean_iou - off.mean_iou) if on.boxes and off.boxes else 0.0}
     print(json.dumps(row), flush=True)
     return row
 

@@ -1,8 +1,8 @@
 """How well the boxes shown on frames the model skipped match those frames' own detections (issue 32).
 
-Two ways to play a clip, one score. Offline (`skipped_frame_iou`): the model runs on every K-th frame, through
-the live pipeline's own `ModelThread.infer` (tracker, motion velocities); the frames in between show that
-run's boxes, moved to their own time by the motion step or left where they were. In real time (`play_scored`,
+Two ways to play a clip, one score. Offline (`skipped_frames`, `skipped_frame_iou`): the model runs on every K-th
+frame, through the live pipeline's own `ModelThread.infer` (tracker, motion velocities); the frames in between
+show that run's boxes, through the motion step (`motion_step`) or left where they were. In real time (`play_scored`,
 with `score_shown`): the clip goes through `centernet.live.stream` at its own rate, so the model skips
 whatever frames the machine's load makes it skip; each skipped frame is scored twice, with the boxes it showed
 and with the same boxes unmoved (one play: the same frames, ages and model runs for both). The truth is the
@@ -14,15 +14,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from itertools import takewhile
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from centernet.detections import Detections
-from centernet.live.frames import LiveFrame, StreamResult
+from centernet.live.frames import LiveFrame, Overlay, StreamResult
 from centernet.live.model import ModelThread
-from centernet.live.motion import moved
+from centernet.live.motion import motion_step
 from centernet.live.options import StreamOptions
 from centernet.live.state import StreamState
 from centernet.live.stream import Stream, stream
@@ -41,28 +41,49 @@ def best_iou_by_class(shown: Detections, truth: Detections) -> list[float]:
     return np.where(s["labels"][:, None] == t["labels"][None, :], iou, 0.0).max(axis=1).tolist()
 
 
-def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: int, threshold: float = 0.3,
-                      truth: list[Detections] | None = None) -> dict:
-    """{"boxes", "iou_without_step", "iou_with_step"} for `frames` ((image, timestamp_ms) pairs); `truth`: the
-    Detector's output on each frame when already computed (the model's runs reuse it: it is deterministic)."""
-    if truth is None:
-        truth = [detector(image) for image, _ in frames]
-    outputs = {id(image): dets for (image, _), dets in zip(frames, truth)}   # the Detector's, computed once
+@dataclass(frozen=True)
+class SkippedFrame:
+    """A frame the model skipped in an offline play."""
+
+    index: int               # the frame's position in the clip
+    overlay: Overlay         # the model's last run before it
+    shown: Detections        # the boxes shown on it with the motion step
+    truth: Detections        # the Detector's own output on it (every score: the scoring keeps those >= threshold)
+
+
+def skipped_frames(frames: list[tuple[np.ndarray, float]], every: int, truth: Sequence[Detections],
+                   threshold: float = 0.3) -> Iterator[SkippedFrame]:
+    """The model on every `every`-th of `frames` ((image, timestamp_ms) pairs) through the live model thread's own
+    code (`ModelThread.infer`: tracker, velocities), each frame in between shown with the motion step; `truth[i]`:
+    the Detector's output on frame i (the model's runs reuse it: it is deterministic)."""
+    outputs = {id(image): dets for (image, _), dets in zip(frames, truth)}
     options = StreamOptions(threshold=threshold)
     state = StreamState(0, "clip", threading.Condition())
     state.tracker = LiveTracker(options.tracking)
     model = ModelThread(lambda image: outputs[id(image)], [state], options, state.cond, threading.Event())
-    with_step, without, overlay = [], [], None
+    overlay = None
     for i, (image, ts) in enumerate(frames):
         if i % every == 0:
             overlay = model.infer(state, LiveFrame(image, i, ts, 0.0, 0.0))
         elif overlay is not None:
-            seen = truth[i].above(threshold)
-            without += best_iou_by_class(overlay.dets, seen)
-            with_step += best_iou_by_class(moved(overlay.dets, overlay.velocity, ts - overlay.frame.timestamp_ms), seen)
+            yield SkippedFrame(i, overlay, motion_step(overlay, image, ts), truth[i])
+
+
+def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: int, threshold: float = 0.3,
+                      truth: list[Detections] | None = None) -> dict:
+    """{"boxes" (the last run's, shown on skipped frames), "boxes_with_step" (those the step showed: it drops
+    the boxes of another picture), "iou_without_step", "iou_with_step"} for `frames` ((image, timestamp_ms)
+    pairs); `truth`: the Detector's output on each frame when already computed."""
+    if truth is None:
+        truth = [detector(image) for image, _ in frames]
+    with_step, without = [], []
+    for f in skipped_frames(frames, every, truth, threshold):
+        seen = f.truth.above(threshold)
+        without += best_iou_by_class(f.overlay.dets, seen)
+        with_step += best_iou_by_class(f.shown, seen)
     mean = lambda v: round(float(np.mean(v)), 4) if v else None  # noqa: E731
-    return {"every": every, "boxes": len(with_step), "iou_without_step": mean(without),
-            "iou_with_step": mean(with_step)}
+    return {"every": every, "boxes": len(without), "boxes_with_step": len(with_step),
+            "iou_without_step": mean(without), "iou_with_step": mean(with_step)}
 
 
 @dataclass(frozen=True)
@@ -91,16 +112,17 @@ def score_shown(results: Iterable[StreamResult], truth: Sequence[Detections], th
     return ShownScore(frames, skipped, len(ious), mean(ious), mean(ages))
 
 
-def _unmoved(shown: Stream, r: StreamResult) -> Detections | None:
-    """The boxes `r` showed before the motion step moved them: the stream's newest model output, when it is
-    still the one `r` was built from (moving it again gives `r`'s boxes exactly); None when the model has
-    published a newer one since (that frame is then left out of both scores)."""
+def _source_overlay(shown: Stream, r: StreamResult) -> Overlay | None:
+    """The model output `r`'s boxes were built from: the stream's newest, when it is still that one (the step on
+    it again gives `r`'s boxes exactly); None when the model has published a newer one since (that frame is then
+    left out of both scores)."""
     with shown.cond:
         overlay = shown.states[0].overlay
-    if overlay is None or overlay.velocity is None or len(overlay.dets) != len(r.detections):
+    if overlay is None or overlay.velocity is None or overlay.frame.index >= r.frame_index:
         return None
-    again = moved(overlay.dets, overlay.velocity, r.timestamp_ms - overlay.frame.timestamp_ms)
-    return overlay.dets if torch.equal(again.boxes, r.detections.boxes) else None
+    again = motion_step(overlay, r.image, r.timestamp_ms)
+    same = len(again) == len(r.detections) and torch.equal(again.boxes, r.detections.boxes)
+    return overlay if same else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,8 @@ class LiveScore:
     without_step: ShownScore
     runs: int                # model runs
     unpaired: int            # skipped frames left out: the model published again before they could be paired
+    runs_iou: float | None   # the model's outputs behind the scored frames vs the truth of their frames: 1.0 when
+                             # the truth is of the very frames played (a check of the pairing)
 
 
 def play_scored(detector, clip: str, truth: Sequence[Detections], *, max_frames: int, threshold: float = 0.3
@@ -118,19 +142,23 @@ def play_scored(detector, clip: str, truth: Sequence[Detections], *, max_frames:
     """`clip`'s first `max_frames` frames played in real time through `centernet.live.stream` (its threads,
     pacing and mailboxes), the step on; each skipped frame scored with the boxes it showed and with those
     boxes unmoved."""
-    with_step, without, unpaired = [], [], 0
+    with_step, without, unpaired, sources = [], [], 0, {}
     with stream(clip, detector=detector, threshold=threshold, motion=True) as shown:
         for r in takewhile(lambda r: r.frame_index < max_frames, shown):
+            source = None if r.inferred or r.overlay_age_ms is None else _source_overlay(shown, r)
             r = replace(r, image=np.empty((0, 0, 3), np.uint8))    # the scoring needs the boxes only
             if r.inferred or r.overlay_age_ms is None:
                 with_step.append(r)
                 without.append(r)
                 continue
-            unmoved = _unmoved(shown, r)
-            if unmoved is None:
+            if source is None:
                 unpaired += 1
                 continue
+            sources[source.frame.index] = source.dets
             with_step.append(r)
-            without.append(replace(r, detections=unmoved))
+            without.append(replace(r, detections=source.dets))
         runs = shown.inferences
-    return LiveScore(score_shown(with_step, truth, threshold), score_shown(without, truth, threshold), runs, unpaired)
+    runs_iou = [v for i, dets in sources.items() if i < len(truth)
+                for v in best_iou_by_class(dets, truth[i].above(threshold))]
+    return LiveScore(score_shown(with_step, truth, threshold), score_shown(without, truth, threshold), runs, unpaired,
+                     float(np.mean(runs_iou)) if runs_iou else None)

@@ -36,7 +36,7 @@ from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import MODEL_WORKERS, ModelThread, Turn, set_parallel_runs
-from centernet.live.motion import moved
+from centernet.live.motion import motion_step
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
 from centernet.live.state import StreamState, in_turn
@@ -357,7 +357,7 @@ class Stream:
             age = 0.0 if inferred else max(0.0, (frame.captured_at - overlay.frame.captured_at) * 1000.0)
             if not inferred and o.motion and overlay.velocity is not None:
                 start = time.perf_counter()
-                dets = moved(dets, overlay.velocity, frame.timestamp_ms - overlay.frame.timestamp_ms)
+                dets = motion_step(overlay, frame.image, frame.timestamp_ms)
                 timings["motion"] = timings.get("motion", 0.0) + (time.perf_counter() - start) * 1000.0
         now = time.perf_counter()
         timings["end_to_end"] = (now - frame.captured_at) * 1000.0
@@ -443,7 +443,7 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
     goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
     on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
-    frames the model skipped along their tracks. `options` replaces all of these at once. `on_event` is
+    frames the model skipped along their tracks (none shown where the picture changed since: a cut). `options` replaces all of these at once. `on_event` is
     called with each `StreamEvent` (source opened, reconnecting... from the capture threads; a stream failed,
     with several sources, from the loop's thread)."""
     for source in source_list(sources):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -13,8 +15,8 @@ import torch
 from centernet.detections import Detections
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
-from centernet.live.frames import StreamResult
-from centernet.live.motion import moved, track_velocities
+from centernet.live.frames import LiveFrame, Overlay, StreamResult
+from centernet.live.motion import PICTURE_CHANGE, motion_step, moved, picture_change, track_velocities
 from centernet.live.motion_eval import best_iou_by_class, play_scored, score_shown, skipped_frame_iou
 from centernet.live.stream import stream
 from centernet.tracking.bytetrack import ByteTracker
@@ -22,6 +24,7 @@ from tests.centernet.live.helpers import Slowed
 from tests.conftest import DATA
 
 VTEST = DATA / "video" / "vtest.avi"     # people walking, static camera, 10 fps
+DEMO = Path(__file__).resolve().parents[3] / "assets" / "demo" / "bikes.mp4"   # 25 fps, a cut before frame 30
 
 
 def person(box) -> Detections:
@@ -80,6 +83,37 @@ def test_velocity_is_per_ms_of_source_time_whatever_the_gap_between_runs():
         velocity, memory = track_velocities(tracker, dets, memory, t_ms)
     assert velocity[0, 0] == pytest.approx(0.04 * (1 - 0.5 ** 3), abs=1e-9)   # low-passed up from half of it
     assert velocity[0, 1] == 0.0
+
+
+def clip_frames(path, count: int) -> list:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, image = cap.read()
+        assert ok, path
+        frames.append(image)
+    return frames
+
+
+def test_across_a_cut_the_last_runs_boxes_are_not_shown_and_within_a_shot_they_move():
+    frames = clip_frames(DEMO, 32)
+    dets = person([300.0, 60.0, 360.0, 200.0])
+    overlay = Overlay(LiveFrame(frames[25], 25, 1000.0, 0.0, 0.0), dets, {}, 0.0, 1, np.array([[0.1, 0.0, 0.0, 0.0]]))
+    same_shot = motion_step(overlay, frames[29], 1160.0)
+    assert same_shot.boxes[0].tolist() == pytest.approx([316.0, 60.0, 376.0, 200.0])   # 160 ms at 0.1 px / ms
+    after_cut = motion_step(overlay, frames[31], 1240.0)
+    assert len(after_cut) == 0 and after_cut.boxes.shape == (0, 4)
+    still = replace(overlay, velocity=np.zeros((1, 4)))
+    assert motion_step(still, frames[29], 1160.0).boxes.tolist() == dets.boxes.tolist()
+    assert len(motion_step(still, frames[31], 1240.0)) == 0      # still boxes of another picture go too
+
+
+def test_a_static_camera_never_counts_as_another_picture():
+    if not VTEST.exists():
+        pytest.skip(f"{VTEST} is absent (../shared is not beside this checkout)")
+    frames = clip_frames(VTEST, 40)
+    changes = [picture_change(frames[i - k], frames[i]) for i in range(12, 40, 3) for k in (1, 5, 12)]
+    assert max(changes) < PICTURE_CHANGE / 2 and min(changes) > 0.0   # measured at most 8.6 over the whole clip
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +184,4 @@ def test_a_real_time_play_scores_the_same_skipped_frames_moved_and_unmoved(vtest
     assert score.runs > 0 and 0 < on.frames + score.unpaired <= 30      # results of frames 0-29 (a few may drop)
     assert (on.frames, on.skipped, on.boxes, on.mean_age_ms) == (off.frames, off.skipped, off.boxes, off.mean_age_ms)
     assert on.skipped > 0 and on.mean_iou is not None and off.mean_iou is not None
+    assert score.runs_iou == pytest.approx(1.0)    # the truth is of the very frames played
