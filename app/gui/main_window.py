@@ -7,8 +7,9 @@ snapshots and recordings are written off this thread.
 
 Several sources (`WindowOptions.sources`) play through one `Stream` (one model) in a grid of tiles
 (tile_grid.py): the selected tile's stream is the one the controls (threshold, classes, track, smooth, motion),
-the recording, the snapshot and the big numbers of the performance panel act on; the model, engine and input
-size are one for all, and pause / step act on every stream.
+the recording, the snapshot, the heatmap (shown on the selected tile only), the seek bar and the big numbers of
+the performance panel act on; the model, engine and input size are one for all, and pause / step, loop, real
+time and hold frames act on every stream.
 """
 from __future__ import annotations
 
@@ -95,6 +96,9 @@ class MainWindow(QMainWindow):
         self.recording_stream = 0
         self._options_to_all = False    # the controls' next options go to every stream of the grid
         build_panels(self, len(self.sources) or 1)
+        self.transport.set_streams(len(self.sources) or 1)
+        if self.grid is not None:
+            self.controls.toggles["heatmap"].setToolTip("The model's centre heatmap, on the selected tile")
         build_menus(self)
         self._connect()
         o, source = options, options.source
@@ -173,7 +177,10 @@ class MainWindow(QMainWindow):
             sources = list(self.sources)
             sources[self.grid.selected] = spec
             self.sources = tuple(sources)
+            draws = [self.pipeline.draw_of(i) for i in range(len(sources))]
             self.open_sources(self.sources)
+            for i, draw in enumerate(draws):      # every tile keeps its own options
+                self.pipeline.set_options(draw, stream=i)
             return
         self.controls.set_source(spec)
         self.stats.reset()
@@ -197,32 +204,58 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.results = {}
         self.pipeline.connect_timeout_s = self.options.connect_timeout_s
-        self.pipeline.set_options(self.controls.draw_options())   # every stream starts as the controls are set
+        options = self.controls.draw_options()
+        # every stream starts as the controls are set; the heatmap shows on the selected tile only
+        self.pipeline.set_options(replace(options, heatmap=False))
         for tile in self.grid.tiles:
             tile.view.clear()
             self.grid.set_caption(tile.index, f"[{tile.index}] {source_name(specs[tile.index])} · connecting")
         self.controls.set_source(specs[self.grid.selected])
         self.source_label.setText(f"{len(specs)} streams")
+        self.setWindowTitle(f"{len(specs)} streams: {', '.join(source_name(s) for s in specs)} — {APP_NAME}")
+        self.transport.set_source(None, False)
         self.pipeline.open_sources(specs)
+        if options.heatmap:
+            self.pipeline.set_options(options, stream=self.grid.selected)
         self.pause_action.setChecked(False)
         self.transport.set_paused(False)
 
     def _on_tile_selected(self, index: int) -> None:
-        """The controls, the transport's position and the big numbers now show stream `index`."""
+        """The controls, the seek bar and the big numbers now show stream `index`; the heatmap, when on, moves to
+        its tile."""
+        heatmap = self.controls.toggles["heatmap"].isChecked()
+        for i in range(len(self.sources)):
+            draw = self.pipeline.draw_of(i)
+            if draw.heatmap != (heatmap and i == index):
+                self.pipeline.set_options(replace(draw, heatmap=heatmap and i == index), stream=i)
         self.stats = self.stream_stats[index]
         self.latency.clear()
         self.controls.show_options(self.pipeline.draw_of(index))
         self.controls.set_source(self.sources[index])
+        self._show_stream_source(index)
         self.last_result = self.results.get(index)
         if self.last_result is not None:
             f = self.last_result.frame
-            self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+            self.transport.set_position(f.index, f.frame_count, f.timestamp_ms, index)
+
+    def _show_stream_source(self, index: int) -> None:
+        """The grid: the seek bar and the status bar follow the selected stream's source."""
+        stream = self.pipeline.stream
+        info = stream.infos[index] if stream is not None and index < len(stream.infos) else None
+        if info is None:
+            self.transport.set_source(None, False)
+            self.source_label.setText(f"{len(self.sources)} streams")
+            return
+        self.transport.set_source(info.frame_count, info.kind in ("video", "folder"))
+        self.source_label.setText(f"{len(self.sources)} streams · [{index}] {info.describe()}")
 
     def _on_stream_status(self, index: int, kind: str, message: str) -> None:
         """The grid: a stream's event goes on its own tile (the tile's caption says its phase)."""
         view = self.grid.view(index)
         if kind == "opened":
             view.set_message("")
+            if index == self.grid.selected:
+                self._show_stream_source(index)
         elif kind == "failed":
             view.set_message(message, "error")
         else:
@@ -236,6 +269,8 @@ class MainWindow(QMainWindow):
             self.grid.show_grid()
 
     def _on_source_opened(self, info: SourceInfo) -> None:
+        if self.grid is not None:    # each stream's opening is its tile's (_on_stream_status)
+            return
         if self._banner_topic == "source":
             self.view.set_message("")
             self.statusBar().clearMessage()
@@ -308,8 +343,9 @@ class MainWindow(QMainWindow):
         self.pipeline.step()
 
     def seek(self, index: int) -> None:
+        """The seek bar: the selected stream's own position in the grid."""
         self._clear_end_message()
-        self.pipeline.seek(index)
+        self.pipeline.seek(index, stream=self.grid.selected if self.grid is not None else None)
 
     def _on_paused_changed(self, paused: bool) -> None:
         self.pause_action.setChecked(paused)
@@ -400,7 +436,8 @@ class MainWindow(QMainWindow):
             for i in range(len(self.sources)):
                 own = self.pipeline.draw_of(i).render
                 mine = options if i == self.grid.selected else replace(
-                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes))
+                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes),
+                    heatmap=False)
                 self.pipeline.set_options(mine, stream=i)
         else:   # the user's change: the selected stream's
             self.pipeline.set_options(options, stream=self.grid.selected)
@@ -419,7 +456,8 @@ class MainWindow(QMainWindow):
         self.last_result = result
         if self.grid is None:
             self.view.show_frame(result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
-        self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+        self.transport.set_position(f.index, f.frame_count, f.timestamp_ms,
+                                    self.grid.selected if self.grid is not None else None)
 
     def _on_tile_painted(self, index: int, seq: int, painted_at: float) -> None:
         result = self.results.get(index)
