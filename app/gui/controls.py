@@ -117,11 +117,20 @@ class Controls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
-        layout.addWidget(self._source_group())
+        self.source_box = self._source_group()
+        layout.addWidget(self.source_box)
         self.cuda, self.cpu_bf16, self.installed = cuda, cpu_bf16, dict(installed or {})
         layout.addWidget(self._model_group(cuda, cpu_bf16, self.installed))
-        layout.addWidget(self._display_group())
+        self.display_box = self._display_group()
+        layout.addWidget(self.display_box)
         layout.addStretch(1)
+
+    def set_selected_stream(self, stream: int | None) -> None:
+        """The grid: the Source and Display panels name the tile they act on (None: one source, plain titles);
+        the model is one for every stream."""
+        which = f" · tile [{stream}]" if stream is not None else ""
+        self.source_box.setTitle(f"Source{which}")
+        self.display_box.setTitle(f"Display{which}")
 
     # ---- source -------------------------------------------------------------------------------------
     def _source_group(self) -> QGroupBox:

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.transport.set_streams(len(self.sources) or 1)
         if self.grid is not None:
             self.controls.toggles["heatmap"].setToolTip("The model's centre heatmap, on the selected tile")
+            self.controls.set_selected_stream(0)
         build_menus(self)
         self._connect()
         o, source = options, options.source
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
                 self.pipeline.set_options(replace(draw, heatmap=heatmap and i == index), stream=i)
         self.stats = self.stream_stats[index]
         self.latency.clear()
+        self.controls.set_selected_stream(index)
         self.controls.show_options(self.pipeline.draw_of(index))
         self.controls.set_source(self.sources[index])
         self._show_stream_source(index)

@@ -299,3 +299,21 @@ def test_seeking_a_tile_whose_clip_ended_plays_it_again_while_the_other_goes_on(
     qtbot.waitUntil(lambda: window.results[0].frame.index == 7, timeout=30000)   # played on to its end again
     assert window.results[1].seq > seq and "playing" in window.grid.tiles[1].caption.text()
     qtbot.waitUntil(lambda: "ended" in window.grid.tiles[0].caption.text(), timeout=10000)
+
+
+def test_five_tiles_with_their_captions_and_the_streams_table_fit_a_1440_pixel_window(make_window, qtbot, bikes):
+    window = make_window(sources=(str(bikes),) * 5, loop=True)
+    window.resize(1440, 900)
+    qtbot.waitUntil(lambda: window.latency.streams_label.isVisible()
+                    and all("playing" in t.caption.text() for t in window.grid.tiles), timeout=60000)
+    qtbot.wait(500)
+    assert window.width() == 1440                          # the window did not grow past the screen's width
+    assert not window.latency.chart.isVisible()            # the table stands in for the chart
+    caption = window.grid.tiles[4].caption
+    assert caption.width() < caption.fontMetrics().horizontalAdvance(caption.text())   # narrower than its text ...
+    assert caption.toolTip() == caption.text()             # ... drawn elided, the whole text in its tooltip
+    controls = window.controls
+    assert controls.width() >= controls.minimumSizeHint().width()   # the Controls panel is not cut off
+    assert controls.source_box.title() == "Source · tile [0]" and controls.display_box.title() == "Display · tile [0]"
+    qtbot.mouseClick(window.grid.tiles[3].view, Qt.MouseButton.LeftButton)
+    assert controls.source_box.title() == "Source · tile [3]"
