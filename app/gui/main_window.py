@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         if self.grid is not None:
             self.controls.toggles["heatmap"].setToolTip("The model's centre heatmap, on the selected tile")
             self.controls.set_selected_stream(0)
+            self.latency_dock.setWindowTitle("Performance · tile [0]")
         build_menus(self)
         self._connect()
         o, source = options, options.source
@@ -231,6 +232,7 @@ class MainWindow(QMainWindow):
                 self.pipeline.set_options(replace(draw, heatmap=heatmap and i == index), stream=i)
         self.stats = self.stream_stats[index]
         self.latency.clear()
+        self.latency_dock.setWindowTitle(f"Performance · tile [{index}]")
         self.controls.set_selected_stream(index)
         self.controls.show_options(self.pipeline.draw_of(index))
         self.controls.set_source(self.sources[index])
@@ -274,7 +276,7 @@ class MainWindow(QMainWindow):
         if self.grid is not None:    # each stream's opening is its tile's (_on_stream_status)
             return
         if self._banner_topic == "source":
-            self.view.set_message("")
+            self._set_banner("")
             self.statusBar().clearMessage()
         self.source_label.setText(info.describe())
         name = info.spec if info.kind in ("stream", "camera") else Path(info.spec).name
@@ -295,7 +297,7 @@ class MainWindow(QMainWindow):
     def _clear_end_message(self) -> None:
         """Play, step or seek after the end: the end message is stale."""
         if self._banner_topic == "end":
-            self.view.set_message("")
+            self._set_banner("")
             self.statusBar().clearMessage()
             self._banner_topic = ""
 
@@ -304,12 +306,18 @@ class MainWindow(QMainWindow):
         if level == "error":
             self.last_error = message
         self._banner_topic = topic
-        self.view.set_message(message, level)
+        self._set_banner(message, level)
         self.statusBar().showMessage(message, 0 if sticky else 6000)
         if sticky:
             self._message_timer.stop()
         else:
             self._message_timer.start()
+
+    def _set_banner(self, message: str, level: str = "info") -> None:
+        """The window's own message over the video; in the grid only in the status bar (a tile's banner is its
+        stream's: reconnecting, failed)."""
+        if self.grid is None:
+            self.view.set_message(message, level)
 
     def _open_file_dialog(self) -> None:
         self.controls.source_kind.setCurrentIndex(self.controls.source_kind.findData("file"))
@@ -403,7 +411,7 @@ class MainWindow(QMainWindow):
         request = self.pipeline.model_request
         self.settings.setValue("engine", engine_key(request.device, request.engine, request.precision))
         if self._banner_topic == "model":
-            self.view.set_message("")
+            self._set_banner("")
             self._banner_topic = ""
 
     def _on_model_failed(self, message: str) -> None:
@@ -477,7 +485,7 @@ class MainWindow(QMainWindow):
             self.latency.set_drawn(result.shown, self.stats.displayed)
 
     def _clear_banner(self) -> None:
-        self.view.set_message("")
+        self._set_banner("")
         self._banner_topic = ""
 
     def _show_error(self, message: str) -> None:

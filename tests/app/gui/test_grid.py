@@ -317,3 +317,20 @@ def test_five_tiles_with_their_captions_and_the_streams_table_fit_a_1440_pixel_w
     assert controls.source_box.title() == "Source · tile [0]" and controls.display_box.title() == "Display · tile [0]"
     qtbot.mouseClick(window.grid.tiles[3].view, Qt.MouseButton.LeftButton)
     assert controls.source_box.title() == "Source · tile [3]"
+
+
+def test_the_windows_own_messages_go_to_the_status_bar_and_leave_the_tiles_banners_alone(make_window, qtbot, bikes):
+    url = f"http://127.0.0.1:{closed_port()}/cam.mjpg"
+    window = make_window(sources=(url, str(bikes)), loop=True, connect_timeout_s=2.0)
+    qtbot.waitUntil(lambda: "no frame from" in window.grid.tiles[0].view.message, timeout=60000)
+    qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
+    assert window.latency_dock.windowTitle() == "Performance · tile [1]"
+    qtbot.waitUntil(lambda: 1 in window.results, timeout=60000)
+    path = window.snapshot()
+    assert "snapshot saved to" in window.statusBar().currentMessage()
+    assert "no frame from" in window.grid.tiles[0].view.message       # stream 0's failure stays on its tile
+    assert window.grid.tiles[1].view.message == ""
+    qtbot.waitUntil(lambda: path.exists(), timeout=10000)
+    assert cv2.imread(str(path)).shape[:2] == (272, 640)               # the selected tile's frame
+    window._clear_banner()                                              # the message's timer running out
+    assert "no frame from" in window.grid.tiles[0].view.message
