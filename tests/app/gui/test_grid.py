@@ -245,6 +245,12 @@ def test_paused_the_seek_bar_moves_the_selected_tiles_stream_only_with_its_own_h
         drawn = draw_heatmap(sought.frame.image, heat, heat_to_image(detector, sought.frame.image.shape[:2], heat.shape))
         return float(np.abs(drawn.astype(float) - sought.image.astype(float)).mean())
     assert error(own) < 1.0 and error(other) > 3 * error(own) + 0.5, (error(own), error(other))
+    # still paused, another tile selected: the heatmap moves there at once (the model runs its frame again)
+    seqs = {i: window.results[i].seq for i in (0, 1)}
+    qtbot.mouseClick(window.grid.tiles[0].view, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(newer_than(window, seqs), timeout=60000)
+    qtbot.waitUntil(lambda: heat_drawn(window.results[0]) and plain(window.results[1]), timeout=60000)
+    assert window.results[0].frame.index == before[0].frame.index and window.results[1].frame.index == 600
 
 
 def test_real_time_and_hold_frames_act_on_every_stream_each_going_on_where_it_was(make_window, qtbot, bikes,
@@ -334,3 +340,15 @@ def test_the_windows_own_messages_go_to_the_status_bar_and_leave_the_tiles_banne
     assert cv2.imread(str(path)).shape[:2] == (272, 640)               # the selected tile's frame
     window._clear_banner()                                              # the message's timer running out
     assert "no frame from" in window.grid.tiles[0].view.message
+
+
+def test_a_new_source_in_one_tile_keeps_every_tiles_own_options(make_window, qtbot, bikes):
+    window = make_window(sources=(str(bikes), str(bikes)), loop=True, threshold=0.3)
+    qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
+    window.controls.set_threshold(0.45)
+    window.controls.source_edit.setText(str(bikes))
+    window.open_source(str(bikes))                     # the Source panel: tile 1's source anew
+    stream = window.pipeline.stream
+    assert [s.options.threshold for s in stream.states] == [pytest.approx(0.3), pytest.approx(0.45)]
+    assert window.controls.threshold == pytest.approx(0.45)
+    qtbot.waitUntil(lambda: all(i in window.results for i in (0, 1)), timeout=60000)
