@@ -178,8 +178,13 @@ class TappedDetector:
         stream = self._wanted_stream(image)
         if stream is None:
             return self.detector(image)
-        dets, self.heats[stream] = self.tap.run(self.detector, image)
+        dets, heat = self.tap.run(self.detector, image)
+        self._keep(stream, heat)
         return dets
+
+    def _keep(self, stream: int, heat) -> None:
+        if stream in self.wanted:     # the selection may have moved on during the run
+            self.heats[stream] = heat
 
     def detect_batch(self, images):
         """A batch of several streams' frames (a padded batch repeats the last frame: its heatmap is kept once)."""
@@ -190,7 +195,7 @@ class TappedDetector:
         wanted = [first.get(s) == i for i, s in enumerate(streams)]
         out, heats = self.tap.run_batch(self.detector.detect_batch, self.detector, images, wanted)
         for stream, i in first.items():
-            self.heats[stream] = heats[i]
+            self._keep(stream, heats[i])
         return out
 
     def __getattr__(self, name):
@@ -294,7 +299,8 @@ class Presenter(threading.Thread):
                 results, fresh = list(self.lasts.values()), False
             else:
                 results, fresh = [result], True
-            self.redraw.clear()
+            if not fresh:   # a fresh result is one stream's: a redraw asked for the others waits for the next gap
+                self.redraw.clear()
             self.busy = True
             try:
                 for result in results:

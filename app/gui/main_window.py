@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 from app.gui.cameras import CameraLister
 from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
+from centernet.io.writers.atomic import atomic_file
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
 from app.gui.live_adapter import LivePipeline
@@ -524,9 +525,11 @@ class MainWindow(QMainWindow):
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
 
-        def write():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), image)
+        def write():   # written whole, then renamed: a viewer (or a test) never reads half a PNG
+            ok, png = cv2.imencode(".png", image)
+            if ok:
+                with atomic_file(path, "wb") as f:
+                    f.write(png.tobytes())
         QThreadPool.globalInstance().start(write)
         self.show_message(f"snapshot saved to {path}", "info")
         self.last_snapshot = path

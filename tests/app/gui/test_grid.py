@@ -172,8 +172,14 @@ def pause_grid(qtbot, window):
     pipeline = window.pipeline
     pipeline.set_paused(True)
     qtbot.waitUntil(lambda: pipeline.paused, timeout=5000)
-    qtbot.waitUntil(lambda: pipeline.idle() and window.results
-                    and max(r.seq for r in window.results.values()) == pipeline.published, timeout=60000)
+    for _ in range(10):    # idle, and still idle a moment later (a frame waiting for its time may still come)
+        qtbot.waitUntil(lambda: pipeline.idle() and window.results
+                        and max(r.seq for r in window.results.values()) == pipeline.published, timeout=60000)
+        published = pipeline.published
+        qtbot.wait(600)
+        if pipeline.published == published and pipeline.idle():
+            return
+    raise AssertionError("the paused grid kept publishing")
 
 
 def newer_than(window, seqs):
