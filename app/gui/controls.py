@@ -117,11 +117,20 @@ class Controls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
-        layout.addWidget(self._source_group())
+        self.source_box = self._source_group()
+        layout.addWidget(self.source_box)
         self.cuda, self.cpu_bf16, self.installed = cuda, cpu_bf16, dict(installed or {})
         layout.addWidget(self._model_group(cuda, cpu_bf16, self.installed))
-        layout.addWidget(self._display_group())
+        self.display_box = self._display_group()
+        layout.addWidget(self.display_box)
         layout.addStretch(1)
+
+    def set_selected_stream(self, stream: int | None) -> None:
+        """The grid: the Source and Display panels name the tile they act on (None: one source, plain titles);
+        the model is one for every stream."""
+        which = f" · tile [{stream}]" if stream is not None else ""
+        self.source_box.setTitle(f"Source{which}")
+        self.display_box.setTitle(f"Display{which}")
 
     # ---- source -------------------------------------------------------------------------------------
     def _source_group(self) -> QGroupBox:
@@ -556,10 +565,13 @@ class TransportBar(QWidget):
         self.hold_box = QCheckBox("Hold frames")
         self.hold_box.setToolTip("Show only the frames the model ran on, each with its own detections (for judging "
                                  "accuracy); off: every frame at the source's rate with the newest detections")
+        self.every_stream_label = QLabel("every stream:")   # the grid: what the toggles after it act on
+        self.every_stream_label.setObjectName("hint")
+        self.every_stream_label.hide()
         for w in (self.play_button, self.step_button):
             row.addWidget(w)
         row.addWidget(self.seek_slider, 1)
-        for w in (self.position_label, self.loop_box, self.realtime_box, self.hold_box):
+        for w in (self.position_label, self.every_stream_label, self.loop_box, self.realtime_box, self.hold_box):
             row.addWidget(w)
         for w in (self.play_button, self.step_button, self.seek_slider, self.loop_box, self.realtime_box,
                   self.hold_box):
@@ -574,6 +586,20 @@ class TransportBar(QWidget):
         self.realtime_box.toggled.connect(self.realtime_toggled)
         self.hold_box.toggled.connect(self.hold_toggled)
 
+    def set_streams(self, n: int) -> None:
+        """Several streams: the seek bar is the selected tile's, pause / step / loop / real time / hold act on every
+        stream (and say so)."""
+        grid = n > 1
+        self.every_stream_label.setVisible(grid)
+        every = " (every stream)" if grid else ""
+        self.play_button.setToolTip(f"Pause / play{every} (Space)")
+        self.step_button.setToolTip(f"Next frame{every} (→)")
+        self.seek_slider.setToolTip("Position of the selected tile's stream" if grid else "")
+        self.loop_box.setToolTip(f"Start a file again at its end{every}")
+        self.realtime_box.setToolTip(f"Play files at their frame rate{every}; off: as fast as the model goes")
+        self.hold_box.setToolTip(f"Show only the frames the model ran on, each with its own detections{every} (for "
+                                 "judging accuracy); off: every frame at the source's rate with the newest detections")
+
     def set_paused(self, paused: bool) -> None:
         pix = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
         self.play_button.setIcon(self.style().standardIcon(pix))
@@ -584,10 +610,12 @@ class TransportBar(QWidget):
             self.seek_slider.setRange(0, max((frame_count or 1) - 1, 0))
         self.step_button.setEnabled(seekable)
 
-    def set_position(self, index: int, frame_count: int | None, timestamp_ms: float) -> None:
+    def set_position(self, index: int, frame_count: int | None, timestamp_ms: float, stream: int | None = None) -> None:
+        """The frame shown (`stream`: the grid's selected stream, named first)."""
         if not self.seek_slider.isSliderDown():
             with QSignalBlocker(self.seek_slider):
                 self.seek_slider.setValue(index)
         seconds = timestamp_ms / 1000.0
         total = f" / {frame_count}" if frame_count else ""
-        self.position_label.setText(f"{int(seconds // 60)}:{seconds % 60:04.1f} · {index + 1}{total}")
+        which = f"[{stream}] " if stream is not None else ""
+        self.position_label.setText(f"{which}{int(seconds // 60)}:{seconds % 60:04.1f} · {index + 1}{total}")

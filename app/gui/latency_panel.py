@@ -156,7 +156,8 @@ class LatencyPanel(QWidget):
         row.addLayout(stages)
 
         self.chart = LatencyChart()
-        row.addWidget(self.chart, 1)
+        row.addWidget(self.chart, 100)
+        row.addStretch(1)    # the chart's room while the streams table stands in for it (the grid)
 
         info = QVBoxLayout()
         info.setSpacing(2)
@@ -204,8 +205,10 @@ class LatencyPanel(QWidget):
     def set_streams(self, lines: list[str]) -> None:
         """The per-stream lines and the total line of a grid of streams."""
         self.streams_label.setText("\n".join(lines))
+        # the table takes the chart's place (with both, the panel squeezed the chart and the big numbers'
+        # captions); the chart goes first: showing the table beside it widened the window for good (1440 -> 1482)
+        self.chart.setVisible(not lines)
         self.streams_label.setVisible(bool(lines))
-        self.chart.setMinimumWidth(120 if lines else 220)   # room for the table in a window of today's width
 
     def clear(self) -> None:
         for label in (self.display_fps_label, self.inference_fps_label, self.end_to_end_label, self.overlay_age_label):

@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -147,21 +148,55 @@ class ModelLoader(QThread):
 
 
 class TappedDetector:
-    """The detector the stream runs, keeping the centre heatmap of its newest run while the heatmap is shown
-    (the tap's forward hook, or a forward pass of its own for engines that run no module)."""
+    """The detector the stream runs, keeping the centre heatmap of each stream's newest run for the streams whose
+    heatmap is shown (`wanted`). `locate(image)` says whose frame a run is on (`Stream.stream_inferring`): with
+    several streams, and two model workers, runs of different streams may be under way at once."""
 
     def __init__(self, detector, tap: HeatmapTap):
         self.detector = detector
         self.tap = tap
-        self.heat: np.ndarray | None = None
+        self.wanted: frozenset[int] = frozenset()
+        self.locate: Callable[[np.ndarray], int | None] | None = None
+        self.heats: dict[int, np.ndarray | None] = {}    # stream -> the heatmap of its newest run
+
+    def want(self, streams) -> None:
+        """Keep the heatmaps of these streams' runs from now on (and forget the others')."""
+        self.wanted = frozenset(streams)
+        for stream in set(self.heats) - self.wanted:
+            self.heats.pop(stream, None)
+
+    def heat_of(self, stream: int) -> np.ndarray | None:
+        return self.heats.get(stream)
+
+    def _wanted_stream(self, image) -> int | None:
+        if not self.wanted or self.locate is None:
+            return None
+        stream = self.locate(image)
+        return stream if stream in self.wanted else None
 
     def __call__(self, image):
-        self.tap.heat = None
-        dets = self.detector(image)
-        if self.tap.enabled:
-            heat = self.tap.heat if self.tap.heat is not None else self.tap.compute(self.detector, image)
-            self.heat = heat
+        stream = self._wanted_stream(image)
+        if stream is None:
+            return self.detector(image)
+        dets, heat = self.tap.run(self.detector, image)
+        self._keep(stream, heat)
         return dets
+
+    def _keep(self, stream: int, heat) -> None:
+        if stream in self.wanted:     # the selection may have moved on during the run
+            self.heats[stream] = heat
+
+    def detect_batch(self, images):
+        """A batch of several streams' frames (a padded batch repeats the last frame: its heatmap is kept once)."""
+        streams = [self._wanted_stream(image) for image in images]
+        if not any(s is not None for s in streams):
+            return self.detector.detect_batch(images)
+        first = {s: i for i, s in reversed(list(enumerate(streams))) if s is not None}
+        wanted = [first.get(s) == i for i, s in enumerate(streams)]
+        out, heats = self.tap.run_batch(self.detector.detect_batch, self.detector, images, wanted)
+        for stream, i in first.items():
+            self._keep(stream, heats[i])
+        return out
 
     def __getattr__(self, name):
         return getattr(self.detector, name)
@@ -264,7 +299,8 @@ class Presenter(threading.Thread):
                 results, fresh = list(self.lasts.values()), False
             else:
                 results, fresh = [result], True
-            self.redraw.clear()
+            if not fresh:   # a fresh result is one stream's: a redraw asked for the others waits for the next gap
+                self.redraw.clear()
             self.busy = True
             try:
                 for result in results:
@@ -343,6 +379,7 @@ class LivePipeline(QObject):
         self.source_spec = self.source_specs[0]
         self.source_info = None
         self.stream_draws = {}
+        self._want_heat()
         self._start(0, paused=False)
 
     @property
@@ -352,15 +389,26 @@ class LivePipeline(QObject):
     def draw_of(self, stream: int) -> DrawOptions:
         return self.stream_draws.get(stream, self.draw)
 
+    def _want_heat(self) -> None:
+        """The model's tap keeps the heatmaps of the streams that show theirs."""
+        if self._tapped is not None:
+            self._tapped.want(i for i in range(max(1, len(self.source_specs))) if self.draw_of(i).heatmap)
+
+    def _tapped_locates(self, stream: Stream | None) -> None:
+        if self._tapped is not None:
+            self._tapped.locate = stream.stream_inferring if stream is not None else None
+
     def _options(self, draw: DrawOptions | None = None) -> StreamOptions:
         # with no model yet every frame is shown: hold and as-fast-as-the-model have no model to follow
         model = self._tapped is not None
         return stream_options(draw or self.draw, self.realtime or not model, self.hold and model, self.loop,
                               self.connect_timeout_s)
 
-    def _start(self, start_at: int, paused: bool) -> None:
-        """A new stream on the current source from frame `start_at` (the previous one stopped)."""
+    def _start(self, start_at: int | list[int], paused: bool) -> None:
+        """A new stream on the current sources from frame `start_at` (or each from its own; the previous one
+        stopped)."""
         self._stop_stream(timeout_s=1.0)
+        self._tapped_locates(None)
         self._generation += 1
         self._at_end = False
         generation = self._generation
@@ -370,6 +418,7 @@ class LivePipeline(QObject):
         except CenterNetError as e:
             self.source_failed.emit(str(e))
             return
+        self._tapped_locates(self.stream)
         for i, draw in self.stream_draws.items():
             self.stream.set_options(self._options(draw), stream=i)
         self.presenter = Presenter(self, self.stream, generation)
@@ -377,13 +426,17 @@ class LivePipeline(QObject):
         self._set_paused_flag(paused)
 
     def _restart_here(self) -> None:
-        """Options fixed at a stream's start changed: the stream again from the frame after the one shown."""
+        """Options fixed at a stream's start changed: every stream again from the frame after the one it shows."""
         if self.stream is None or self.source_spec is None:
             return
-        last = self.presenter.last if self.presenter is not None else None
-        # several streams of different lengths start again from their first frames
-        seekable = self.source_info is not None and self.source_info.kind in ("video", "folder") and not self.multi
-        self._start(last.frame_index + 1 if last is not None and seekable else 0, self._paused)
+        self._start([shown + 1 if shown is not None else 0 for shown in self._shown_positions()], self._paused)
+
+    def _shown_positions(self) -> list[int | None]:
+        """Each stream's frame on screen where its source can seek back to it (a file, a folder), else None."""
+        lasts = dict(self.presenter.lasts) if self.presenter is not None else {}
+        infos = self.stream.infos if self.stream is not None else []
+        return [lasts[i].frame_index if i in lasts and i < len(infos) and infos[i] is not None
+                and infos[i].kind in ("video", "folder") else None for i in range(len(self.source_specs))]
 
     def _stop_stream(self, timeout_s: float) -> bool:
         stream, presenter = self.stream, self.presenter
@@ -460,14 +513,17 @@ class LivePipeline(QObject):
             self.stream.step()
             self._set_paused_flag(True)
 
-    def seek(self, index: int) -> None:
-        if self._at_end:
-            self._start(int(index), paused=True)
-            self.stream.step()
+    def seek(self, index: int, stream: int | None = None) -> None:
+        """Frame `index` of stream `stream` (None: of every stream); the others go on where they are."""
+        if self._at_end:    # every stream ended: start again, paused, the others on the frames they show
+            shown = self._shown_positions()
+            self._start([int(index) if stream in (None, i) else at or 0 for i, at in enumerate(shown)], paused=True)
+            if self.stream is not None:
+                self.stream.step()
         elif self.stream is not None:
-            self.stream.seek(index)
+            self.stream.seek(index, stream=stream)
             if self._paused:
-                self.stream.step()    # paused: show the frame sought
+                self.stream.step(stream=stream)    # paused: show the frame sought
 
     def set_loop(self, loop: bool) -> None:
         self.loop = loop
@@ -493,7 +549,7 @@ class LivePipeline(QObject):
             self.stream_draws = {}
         else:
             previous, self.stream_draws[stream] = self.draw_of(stream), draw
-        self.tap.enabled = any(d.heatmap for d in (self.draw, *self.stream_draws.values()))
+        self._want_heat()
         running = self.stream
         if running is None:
             return
@@ -549,9 +605,10 @@ class LivePipeline(QObject):
         self._tapped = TappedDetector(detector, self.tap) if detector is not None else None
         if detector is not None:
             self.tap.attach(detector)
-        self.tap.enabled = self.draw.heatmap
+        self._want_heat()
         if self.stream is None:
             return
+        self._tapped_locates(self.stream)
         if had != (self._tapped is not None) and self._options() != self.stream.options:
             self._restart_here()          # hold or as-fast-as-the-model waited for a model
             return
@@ -581,8 +638,7 @@ class LivePipeline(QObject):
         tapped = stream.detector
         detector = tapped.detector if isinstance(tapped, TappedDetector) else tapped
         draw = self.draw_of(i)
-        # the tap keeps the newest run's heatmap, whichever stream's it was: shown with one source only
-        heat = tapped.heat if draw.heatmap and isinstance(tapped, TappedDetector) and not stream.multi else None
+        heat = tapped.heat_of(i) if draw.heatmap and isinstance(tapped, TappedDetector) else None
         trails = stream.trails_of(i) if draw.tracking.track else {}
         image, shown, drawn = render(result, detector, draw, heat, trails)
         recorder = self.recorders.get(i)

@@ -7,8 +7,9 @@ snapshots and recordings are written off this thread.
 
 Several sources (`WindowOptions.sources`) play through one `Stream` (one model) in a grid of tiles
 (tile_grid.py): the selected tile's stream is the one the controls (threshold, classes, track, smooth, motion),
-the recording, the snapshot and the big numbers of the performance panel act on; the model, engine and input
-size are one for all, and pause / step act on every stream.
+the recording, the snapshot, the heatmap (shown on the selected tile only), the seek bar and the big numbers of
+the performance panel act on; the model, engine and input size are one for all, and pause / step, loop, real
+time and hold frames act on every stream.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 from app.gui.cameras import CameraLister
 from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
+from centernet.io.writers.atomic import atomic_file
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
 from app.gui.live_adapter import LivePipeline
@@ -95,6 +97,11 @@ class MainWindow(QMainWindow):
         self.recording_stream = 0
         self._options_to_all = False    # the controls' next options go to every stream of the grid
         build_panels(self, len(self.sources) or 1)
+        self.transport.set_streams(len(self.sources) or 1)
+        if self.grid is not None:
+            self.controls.toggles["heatmap"].setToolTip("The model's centre heatmap, on the selected tile")
+            self.controls.set_selected_stream(0)
+            self.latency_dock.setWindowTitle("Performance · tile [0]")
         build_menus(self)
         self._connect()
         o, source = options, options.source
@@ -173,7 +180,10 @@ class MainWindow(QMainWindow):
             sources = list(self.sources)
             sources[self.grid.selected] = spec
             self.sources = tuple(sources)
+            draws = [self.pipeline.draw_of(i) for i in range(len(sources))]
             self.open_sources(self.sources)
+            for i, draw in enumerate(draws):      # every tile keeps its own options
+                self.pipeline.set_options(draw, stream=i)
             return
         self.controls.set_source(spec)
         self.stats.reset()
@@ -197,32 +207,60 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.results = {}
         self.pipeline.connect_timeout_s = self.options.connect_timeout_s
-        self.pipeline.set_options(self.controls.draw_options())   # every stream starts as the controls are set
+        options = self.controls.draw_options()
+        # every stream starts as the controls are set; the heatmap shows on the selected tile only
+        self.pipeline.set_options(replace(options, heatmap=False))
         for tile in self.grid.tiles:
             tile.view.clear()
             self.grid.set_caption(tile.index, f"[{tile.index}] {source_name(specs[tile.index])} · connecting")
         self.controls.set_source(specs[self.grid.selected])
         self.source_label.setText(f"{len(specs)} streams")
+        self.setWindowTitle(f"{len(specs)} streams: {', '.join(source_name(s) for s in specs)} — {APP_NAME}")
+        self.transport.set_source(None, False)
         self.pipeline.open_sources(specs)
+        if options.heatmap:
+            self.pipeline.set_options(options, stream=self.grid.selected)
         self.pause_action.setChecked(False)
         self.transport.set_paused(False)
 
     def _on_tile_selected(self, index: int) -> None:
-        """The controls, the transport's position and the big numbers now show stream `index`."""
+        """The controls, the seek bar and the big numbers now show stream `index`; the heatmap, when on, moves to
+        its tile."""
+        heatmap = self.controls.toggles["heatmap"].isChecked()
+        for i in range(len(self.sources)):
+            draw = self.pipeline.draw_of(i)
+            if draw.heatmap != (heatmap and i == index):
+                self.pipeline.set_options(replace(draw, heatmap=heatmap and i == index), stream=i)
         self.stats = self.stream_stats[index]
         self.latency.clear()
+        self.latency_dock.setWindowTitle(f"Performance · tile [{index}]")
+        self.controls.set_selected_stream(index)
         self.controls.show_options(self.pipeline.draw_of(index))
         self.controls.set_source(self.sources[index])
+        self._show_stream_source(index)
         self.last_result = self.results.get(index)
         if self.last_result is not None:
             f = self.last_result.frame
-            self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+            self.transport.set_position(f.index, f.frame_count, f.timestamp_ms, index)
+
+    def _show_stream_source(self, index: int) -> None:
+        """The grid: the seek bar and the status bar follow the selected stream's source."""
+        stream = self.pipeline.stream
+        info = stream.infos[index] if stream is not None and index < len(stream.infos) else None
+        if info is None:
+            self.transport.set_source(None, False)
+            self.source_label.setText(f"{len(self.sources)} streams")
+            return
+        self.transport.set_source(info.frame_count, info.kind in ("video", "folder"))
+        self.source_label.setText(f"{len(self.sources)} streams · [{index}] {info.describe()}")
 
     def _on_stream_status(self, index: int, kind: str, message: str) -> None:
         """The grid: a stream's event goes on its own tile (the tile's caption says its phase)."""
         view = self.grid.view(index)
         if kind == "opened":
             view.set_message("")
+            if index == self.grid.selected:
+                self._show_stream_source(index)
         elif kind == "failed":
             view.set_message(message, "error")
         else:
@@ -236,8 +274,10 @@ class MainWindow(QMainWindow):
             self.grid.show_grid()
 
     def _on_source_opened(self, info: SourceInfo) -> None:
+        if self.grid is not None:    # each stream's opening is its tile's (_on_stream_status)
+            return
         if self._banner_topic == "source":
-            self.view.set_message("")
+            self._set_banner("")
             self.statusBar().clearMessage()
         self.source_label.setText(info.describe())
         name = info.spec if info.kind in ("stream", "camera") else Path(info.spec).name
@@ -258,7 +298,7 @@ class MainWindow(QMainWindow):
     def _clear_end_message(self) -> None:
         """Play, step or seek after the end: the end message is stale."""
         if self._banner_topic == "end":
-            self.view.set_message("")
+            self._set_banner("")
             self.statusBar().clearMessage()
             self._banner_topic = ""
 
@@ -267,12 +307,18 @@ class MainWindow(QMainWindow):
         if level == "error":
             self.last_error = message
         self._banner_topic = topic
-        self.view.set_message(message, level)
+        self._set_banner(message, level)
         self.statusBar().showMessage(message, 0 if sticky else 6000)
         if sticky:
             self._message_timer.stop()
         else:
             self._message_timer.start()
+
+    def _set_banner(self, message: str, level: str = "info") -> None:
+        """The window's own message over the video; in the grid only in the status bar (a tile's banner is its
+        stream's: reconnecting, failed)."""
+        if self.grid is None:
+            self.view.set_message(message, level)
 
     def _open_file_dialog(self) -> None:
         self.controls.source_kind.setCurrentIndex(self.controls.source_kind.findData("file"))
@@ -308,8 +354,9 @@ class MainWindow(QMainWindow):
         self.pipeline.step()
 
     def seek(self, index: int) -> None:
+        """The seek bar: the selected stream's own position in the grid."""
         self._clear_end_message()
-        self.pipeline.seek(index)
+        self.pipeline.seek(index, stream=self.grid.selected if self.grid is not None else None)
 
     def _on_paused_changed(self, paused: bool) -> None:
         self.pause_action.setChecked(paused)
@@ -365,7 +412,7 @@ class MainWindow(QMainWindow):
         request = self.pipeline.model_request
         self.settings.setValue("engine", engine_key(request.device, request.engine, request.precision))
         if self._banner_topic == "model":
-            self.view.set_message("")
+            self._set_banner("")
             self._banner_topic = ""
 
     def _on_model_failed(self, message: str) -> None:
@@ -400,7 +447,8 @@ class MainWindow(QMainWindow):
             for i in range(len(self.sources)):
                 own = self.pipeline.draw_of(i).render
                 mine = options if i == self.grid.selected else replace(
-                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes))
+                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes),
+                    heatmap=False)
                 self.pipeline.set_options(mine, stream=i)
         else:   # the user's change: the selected stream's
             self.pipeline.set_options(options, stream=self.grid.selected)
@@ -419,7 +467,8 @@ class MainWindow(QMainWindow):
         self.last_result = result
         if self.grid is None:
             self.view.show_frame(result.display, result.seq, (f.image.shape[1], f.image.shape[0]))
-        self.transport.set_position(f.index, f.frame_count, f.timestamp_ms)
+        self.transport.set_position(f.index, f.frame_count, f.timestamp_ms,
+                                    self.grid.selected if self.grid is not None else None)
 
     def _on_tile_painted(self, index: int, seq: int, painted_at: float) -> None:
         result = self.results.get(index)
@@ -437,7 +486,7 @@ class MainWindow(QMainWindow):
             self.latency.set_drawn(result.shown, self.stats.displayed)
 
     def _clear_banner(self) -> None:
-        self.view.set_message("")
+        self._set_banner("")
         self._banner_topic = ""
 
     def _show_error(self, message: str) -> None:
@@ -476,9 +525,11 @@ class MainWindow(QMainWindow):
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
 
-        def write():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), image)
+        def write():   # written whole, then renamed: a viewer (or a test) never reads half a PNG
+            ok, png = cv2.imencode(".png", image)
+            if ok:
+                with atomic_file(path, "wb") as f:
+                    f.write(png.tobytes())
         QThreadPool.globalInstance().start(write)
         self.show_message(f"snapshot saved to {path}", "info")
         self.last_snapshot = path

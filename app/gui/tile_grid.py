@@ -2,8 +2,9 @@
 controls then act on its stream), double-click enlarges it (only it shown), double-click or Esc returns."""
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtCore import QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QPainter
+from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.gui.video_view import VideoView
 
@@ -14,6 +15,30 @@ PLAIN_STYLE = "QFrame#tile { border: 2px solid transparent; border-radius: 4px; 
 def grid_columns(n: int) -> int:
     """2 streams side by side, 3-4 in a 2x2, more in up to 3 columns."""
     return 1 if n <= 1 else 2 if n <= 4 else 3
+
+
+class Caption(QLabel):
+    """A tile's caption: its whole text (and tooltip), drawn elided in the middle when the tile is narrow, so the
+    stream's name and its phase (at the ends) stay in sight; it never widens the grid."""
+
+    def __init__(self, text: str, parent=None):
+        super().__init__(text, parent)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, super().minimumSizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, rect.width())
+        painter.drawText(rect, (self.alignment() | Qt.AlignmentFlag.AlignVCenter).value, text)
 
 
 class Tile(QFrame):
@@ -29,7 +54,7 @@ class Tile(QFrame):
         self.view = VideoView()
         self.view.setMinimumSize(160, 90)
         self.view.placeholder = "connecting…"
-        self.caption = QLabel(f"[{index}]")
+        self.caption = Caption(f"[{index}]")
         self.caption.setObjectName("tileCaption")
         v = QVBoxLayout(self)
         v.setContentsMargins(2, 2, 2, 2)

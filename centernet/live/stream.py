@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from centernet.detections import Detections
 from centernet.errors import CenterNetError, ConfigError, InputError
@@ -57,7 +57,7 @@ class Stream:
 
     def __init__(self, sources, detector, options: StreamOptions = StreamOptions(),
                  on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
-                 start_at: int = 0, paused: bool = False):
+                 start_at: int | Sequence[int] = 0, paused: bool = False):
         specs = source_list(sources)
         if not specs:
             raise ConfigError("no source given: name at least one camera index, file, folder or URL")
@@ -69,8 +69,11 @@ class Stream:
         self.cond = threading.Condition()
         self.stop_event = threading.Event()
         self.states = [StreamState(i, spec, self.cond, options) for i, spec in enumerate(specs)]
-        for state in self.states:
-            state.seek_to = start_at or None     # a front end starting again where it was (a seekable file)
+        starts = [start_at] * len(specs) if isinstance(start_at, int) else list(start_at)
+        if len(starts) != len(specs):
+            raise ConfigError(f"start_at names {len(starts)} positions for {len(specs)} sources: give one each")
+        for state, start in zip(self.states, starts):
+            state.seek_to = start or None        # a front end starting again where it was (a seekable file)
             state.paused = paused
             if options.tracking.active or options.motion:
                 state.tracker = LiveTracker(options.tracking)
@@ -204,20 +207,51 @@ class Stream:
     def paused(self) -> bool:
         return self.states[0].paused
 
-    def step(self) -> None:
-        """Pause (if playing) and read one more frame: in real time it is shown with its own detections."""
+    def step(self, stream: int | None = None) -> None:
+        """Pause (if playing) and read one more frame of stream `stream` (None: of every stream): in real time it is
+        shown with its own detections."""
         with self.cond:
-            for state in self.states:
+            for state in self._chosen(stream):
                 state.paused = True
                 state.steps += 1
             self.cond.notify_all()
 
-    def seek(self, frame_index: int) -> None:
-        """A seekable source (a file) goes on from `frame_index` (paused: a step or play reads it)."""
+    def seek(self, frame_index: int, stream: int | None = None) -> None:
+        """A seekable source (a file, a folder) of stream `stream` (None: every stream) goes on from `frame_index`
+        (paused: a step or play reads it); one that already ended plays again from there (with several sources,
+        while the others go on)."""
+        with self.cond:
+            for state in self._chosen(stream):
+                state.seek_to = int(frame_index)
+                if self._replayable(state):
+                    self._restart_capture(state)
+            self.cond.notify_all()
+
+    def _chosen(self, stream: int | None) -> list[StreamState]:
+        return self.states if stream is None else [self.states[stream]]
+
+    def _replayable(self, state: StreamState) -> bool:
+        """Under `self.cond`: a file or folder that ended (not failed), its capture thread done, the stream open."""
+        info = state.info
+        return (state.capture_done and state.error is None and not self._closed and info is not None
+                and info.kind in ("video", "folder"))
+
+    def _restart_capture(self, state: StreamState) -> None:
+        """Under `self.cond`: a new capture thread for a stream whose source ended (its old thread has returned)."""
+        state.capture_done = False
+        self._ended = False
+        thread = CaptureThread(state, self.options, self.stop_event, self.on_event)
+        self.threads.append(thread)
+        thread.start()
+
+    def stream_inferring(self, image) -> int | None:
+        """The stream whose frame `image` (the very array) a model worker runs on now, or None: how a detector
+        wrapper (the window's heatmap tap) tells the runs of several streams apart, two workers' included."""
         with self.cond:
             for state in self.states:
-                state.seek_to = int(frame_index)
-            self.cond.notify_all()
+                if state.inferring is not None and state.inferring.image is image:
+                    return state.index
+        return None
 
     def rerun(self, stream: int = 0) -> bool:
         """Stream `stream`'s newest result's frame again, the model run on it anew: while paused, a changed option

@@ -9,6 +9,7 @@ from collections import Counter
 import cv2
 import pytest
 
+from centernet.errors import ConfigError
 from centernet.live import StreamOptions, stream
 from centernet.live.stream import Stream
 from tests.app.conftest import closed_port
@@ -219,3 +220,98 @@ def test_openvino_runs_two_cpu_streams_while_two_sources_play_and_one_when_one_i
     assert (False, 2) in seen                            # both playing: two CPU streams, one run on each
     assert seen[-1] == (True, 1)                         # one left: every thread on its runs again
     assert model.parallel_runs == 1                      # and the detector left as it was found
+
+
+def small_folder(folder, video, n=3, size=(160, 68)):
+    """`folder` made, holding the first `n` frames of `video` scaled to `size`: a stream told apart by its size."""
+    folder.mkdir()
+    cap = cv2.VideoCapture(str(video))
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:02d}.jpg"), cv2.resize(cap.read()[1], size))
+    return folder
+
+
+def take_until(results: Stream, done, timeout_s: float = 30.0) -> list:
+    got, deadline = [], time.monotonic() + timeout_s
+    while not done(got) and time.monotonic() < deadline:
+        r = results.poll(0.1)
+        if r is not None:
+            got.append(r)
+    assert done(got), f"not done within {timeout_s} s: {[(r.stream, r.frame_index) for r in got][-20:]}"
+    return got
+
+
+def test_seek_and_step_act_on_the_stream_named_and_the_others_stay(bikes, small_detector):
+    with stream([bikes, bikes], detector=small_detector, loop=True) as results:
+        take_until(results, lambda got: {r.stream for r in got} == {0, 1})
+        results.set_paused(True)
+        take_for(results, 1.0)                                # the frames in flight when paused
+        read = [s.frames_read for s in results.states]
+        results.seek(150, stream=1)
+        results.step(stream=1)
+        sought = take_until(results, lambda got: any(r.stream == 1 for r in got))
+        assert [(r.stream, r.frame_index) for r in sought] == [(1, 150)]
+        assert take_for(results, 0.8) == []                   # one frame of stream 1, none of stream 0
+        assert results.states[0].frames_read == read[0]
+        results.step()                                        # no stream named: every stream's next frame
+        both = take_until(results, lambda got: {r.stream for r in got} == {0, 1})
+        assert {r.stream: r.frame_index for r in both}[1] == 151
+        assert {r.stream: r.frame_index for r in both}[0] < 150
+
+
+def test_a_stream_that_ended_plays_again_from_a_seek_while_the_other_goes_on(tmp_path, bikes, small_detector):
+    folder = image_folder(tmp_path / "images", bikes)
+    with stream([folder, bikes], detector=small_detector, loop=False,
+                options=StreamOptions(folder_dwell_s=0.1)) as results:
+        take_until(results, lambda got: any(r.stream == 0 and r.frame_index == 2 for r in got)   # its last image
+                   and results.status(0).phase == "ended" and any(r.stream == 1 for r in got))
+        results.seek(1, stream=0)
+        again = take_until(results, lambda got: [r.frame_index for r in got if r.stream == 0][-1:] == [2]
+                           and results.status(0).phase == "ended")
+        assert [r.frame_index for r in again if r.stream == 0][0] == 1
+        assert results.status(1).phase == "playing"          # the clip went on meanwhile
+        assert any(r.stream == 1 for r in again)
+        assert not results.ended
+    assert_stopped(results)
+
+
+def test_each_stream_may_start_at_its_own_frame(bikes, small_detector):
+    with Stream([bikes, bikes], small_detector, start_at=[0, 120]) as results:
+        got = take_until(results, lambda got: {r.stream for r in got} == {0, 1})
+        first = {i: min(r.frame_index for r in got if r.stream == i) for i in (0, 1)}
+        assert first[0] < 20 and first[1] == 120
+    with pytest.raises(ConfigError, match="start_at names 1 positions for 2 sources"):
+        Stream([bikes, bikes], small_detector, start_at=[5])
+
+
+class Locating:
+    """A detector wrapper that asks the stream, during each run, whose frame it runs on (as the window's heatmap
+    tap does); it notes (the stream's answer, the image's size)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.backend = inner.backend
+        self.stream: Stream | None = None
+        self.seen: list[tuple[int | None, tuple]] = []
+
+    def __call__(self, image):
+        if self.stream is not None:
+            self.seen.append((self.stream.stream_inferring(image), image.shape[:2]))
+        return self.inner(image)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_detector_wrapper_learns_which_streams_frame_each_run_is_with_two_workers(tmp_path, bikes, small_detector):
+    folder = small_folder(tmp_path / "small", bikes)
+    locating = Locating(Slowed(small_detector, delay_s=0.05, overlaps_runs=True))
+    with stream([bikes, folder], detector=locating, loop=True,
+                options=StreamOptions(loop=True, folder_dwell_s=0.05)) as results:
+        locating.stream = results
+        take_until(results, lambda got: len(locating.seen) >= 30)
+        assert results.stream_inferring(results.states[0].last_shown.image.copy()) is None   # the very array only
+    assert locating.inner.most_running == 2                   # the two workers ran at once
+    sizes = {0: (272, 640), 1: (68, 160)}
+    assert {stream for stream, _ in locating.seen} == {0, 1}
+    assert all(size == sizes[stream] for stream, size in locating.seen), locating.seen
