@@ -7,6 +7,10 @@ GUI thread, which takes the newest `Shown` (so a busy GUI never builds a queue, 
 model). Source events come back as signals; checkpoints load in a `ModelLoader` thread. Each `Shown`
 carries its `StreamResult` whole, `stream` index included.
 
+Threads other than the GUI thread (the stream's capture threads, the presenter) emit only through
+`LivePipeline._send`, which does nothing once `shutdown` ran: a thread that outlived the shutdown's join (a URL's
+open or read under way, a slow drawing) must not emit into the QObject Qt deletes with the window.
+
 Several sources (`open_sources`) run as one `Stream` (one model): each stream has its own drawing options
 (`set_options(draw, stream=i)`) and recorder, and its own latest-wins slot, so a busy stream never hides
 another's frames from the window's grid.
@@ -279,17 +283,17 @@ class Presenter(threading.Thread):
             try:
                 result = stream.poll(0.05)
             except CenterNetError as e:
-                p._from_presenter.emit("failed", str(e), self.generation)
+                p._send("_from_presenter", "failed", str(e), self.generation)
                 return
             except Exception as e:     # a model that fails on this input: a message, the stream ends
                 traceback.print_exc(file=sys.stderr)
-                p._from_presenter.emit("error", f"inference failed: {type(e).__name__}: {e}", self.generation)
+                p._send("_from_presenter", "error", f"inference failed: {type(e).__name__}: {e}", self.generation)
                 return
             if result is None:
                 if stream.ended:      # said once; the last frame can still be drawn again (a toggle)
                     if not ended:
                         ended = True
-                        p._from_presenter.emit("ended", "", self.generation)
+                        p._send("_from_presenter", "ended", "", self.generation)
                     if not self.redraw.wait(0.1):
                         continue
                 if self.rerun.is_set() and self._rerun_some():
@@ -309,7 +313,7 @@ class Presenter(threading.Thread):
                     p._present(self, result)
             except Exception as e:   # a bug in drawing or recording: report, keep going
                 traceback.print_exc(file=sys.stderr)
-                p._from_presenter.emit("error", f"drawing failed: {type(e).__name__}: {e}", self.generation)
+                p._send("_from_presenter", "error", f"drawing failed: {type(e).__name__}: {e}", self.generation)
             finally:
                 self.presented += fresh
                 self.busy = False
@@ -359,7 +363,9 @@ class LivePipeline(QObject):
         self._seq = 0
         self._outs: dict[int, Shown] = {}     # each stream's newest unseen Shown
         self._out_pending = False
-        self._lock = threading.Lock()
+        # guards the results above and `_closed` for the threads' emits (reentrant: an emit from the GUI thread
+        # is a direct call of its slot)
+        self._lock = threading.RLock()
         self._loaders: list[ModelLoader] = []
         self._wanted_model: DetectorConfig | None = None
         self.model_request: DetectorConfig | None = None
@@ -414,7 +420,8 @@ class LivePipeline(QObject):
         generation = self._generation
         try:
             self.stream = Stream(self.source_specs if self.multi else self.source_spec, self._tapped, self._options(),
-                                 on_event=lambda e: self._event.emit(e, generation), start_at=start_at, paused=paused)
+                                 on_event=lambda e: self._send("_event", e, generation), start_at=start_at,
+                                 paused=paused)
         except CenterNetError as e:
             self.source_failed.emit(str(e))
             return
@@ -647,7 +654,7 @@ class LivePipeline(QObject):
                 recorder.write(image, result.frame_index)
             except Exception as e:
                 self.recorders.pop(i, None)
-                self._from_presenter.emit("error", f"recording stopped: {e}", presenter.generation)
+                self._send("_from_presenter", "error", f"recording stopped: {e}", presenter.generation)
         display = for_display(image)
         done = time.perf_counter()
         timings = dict(result.timings, render=(done - started) * 1000.0)
@@ -656,17 +663,25 @@ class LivePipeline(QObject):
                            started - result.timings.get("end_to_end", 0.0) / 1000.0,
                            info.frame_count if info is not None else None, stream.skipped_of(i),
                            bool(info is not None and info.is_live))
+        inferences = stream.inferences_of(i)
         with self._lock:
-            if presenter.generation != self._generation:
+            if presenter.generation != self._generation or self._closed:
                 return
             self._seq += 1
-            out = Shown(self._seq, result, frame, image, display, shown, drawn, timings, stream.inferences_of(i),
+            out = Shown(self._seq, result, frame, image, display, shown, drawn, timings, inferences,
                         started, done, trails if draw.tracking.track else {})
             self._outs[i] = out
-            notify = not self._out_pending
-            self._out_pending = True
-        if notify:
-            self._ready.emit()
+            if not self._out_pending:
+                self._out_pending = True
+                self._ready.emit()
+
+    def _send(self, signal: str, *args) -> None:
+        """Emit signal `signal` from a thread other than the GUI thread, unless the pipeline shut down. Under the
+        lock `shutdown` takes, so no emit is under way when it returns and none starts after: the QObject may go
+        then (with its window) while a straggler still runs."""
+        with self._lock:
+            if not self._closed:
+                getattr(self, signal).emit(*args)
 
     def _on_ready(self) -> None:
         for result in self.take_results():
@@ -726,9 +741,10 @@ class LivePipeline(QObject):
     # ---- shutdown -----------------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Stop every thread and release the source; True when everything ended within the timeout."""
-        if self._closed:
-            return True
-        self._closed = True
+        with self._lock:     # waits for an emit under way; the threads emit nothing more (`_send`)
+            if self._closed:
+                return True
+            self._closed = True
         ok = self._stop_stream(timeout_s=timeout_ms / 1000.0)
         for loader in list(self._loaders):
             _keep_until_finished(loader)

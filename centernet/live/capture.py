@@ -46,15 +46,19 @@ class CaptureThread(threading.Thread):
         self.started_at = time.monotonic()
 
     # ---- events ---------------------------------------------------------------------------------------
+    def _event(self, event: StreamEvent) -> None:
+        """Tell the user's callback, unless the stream is stopping: a thread that outlived `Stream.close`'s
+        deadline (an open or read under way) says nothing to a consumer that has gone."""
+        if self.on_event is not None and not self.stop_event.is_set():
+            self.on_event(event)
+
     def _say(self, message: str) -> None:
-        if self.on_event is not None:
-            self.on_event(StreamEvent(self.state.index, "status", message))
+        self._event(StreamEvent(self.state.index, "status", message))
 
     def _opened(self, info: SourceInfo) -> None:
         with self.state.cond:
             self.state.info = info
-        if self.on_event is not None:
-            self.on_event(StreamEvent(self.state.index, "opened", f"source: {info.describe()}", info))
+        self._event(StreamEvent(self.state.index, "opened", f"source: {info.describe()}", info))
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped; True when stopping."""

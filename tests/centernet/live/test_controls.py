@@ -117,7 +117,9 @@ def test_the_motion_toggle_moves_skipped_frames_boxes_or_leaves_them(bikes, smal
 
 def test_another_detector_takes_over_and_the_old_detections_go(bikes, small_detector):
     with Stream(str(bikes), WalkingDetector(small_detector, 0.02, score=0.5)) as results:
-        assert any(len(r.detections) and float(r.detections.scores[0]) == 0.5 for r in take(results, 10))
+        # the first detections, however long the first run takes on a loaded machine, are the first model's
+        first = next(r for r in results if len(r.detections))
+        assert float(first.detections.scores[0]) == 0.5
         results.set_detector(WalkingDetector(small_detector, 0.02, score=0.8))
         got = take(results, 20)
         assert got[-1].inferred or got[-1].overlay_age_ms is not None
