@@ -65,16 +65,21 @@ def test_a_failed_capture_is_remembered_and_that_input_runs_eager(caplog):
     assert eng.stats.capture_failures == 2
 
 
+def _graph_and_eager(task: str, flip: bool) -> tuple[Detector, Detector]:
+    """The task's seeded model on the GPU through the graph engine and the eager one (the reference)."""
+    model, info = _model(task)
+    size = CASES[task][1]
+    return (Detector(model, info, device="cuda", input_size=size, flip=flip, engine="graph"),
+            Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager"))
+
+
 @pytest.mark.cuda
 @cuda
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("task", ["ctdet", "multi_pose", "ddd"])
 def test_graph_gives_the_eager_detections_for_every_task_with_and_without_flip(task, flip):
     _, images = _setup(task, flip, 3)
-    model, info = _model(task)
-    size = CASES[task][1]
-    graph = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="graph")
-    eager = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager")
+    graph, eager = _graph_and_eager(task, flip)
     got = graph.detect_batch(images)
     assert graph.engine.stats.captures == 1 and graph.engine.stats.replays == 1
     assert graph.engine.deform_conv == "gathered"  # dla_34 (multi_pose, ddd) has DCNs: captured, not left out
@@ -155,10 +160,7 @@ def test_frames_of_different_sizes_share_one_replay_and_give_each_frames_eager_d
     a padded batch (the live model thread's: the last real frame repeated) replays the same graph."""
     from tests.centernet.inference.test_frame_pipeline import _mixed
     _, images = _mixed(task, flip)
-    model, info = _model(task)
-    size = CASES[task][1]
-    graph = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="graph")
-    eager = Detector(model, info, device="cuda", input_size=size, flip=flip, engine="eager")
+    graph, eager = _graph_and_eager(task, flip)
     got = graph.detect_batch(images)
     assert graph.engine.stats.captures == 1 and graph.engine.stats.replays == 1
     want = [eager.detect_batch([image])[0] for image in images]
