@@ -477,9 +477,9 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
     goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
     on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
-    frames the model skipped along their tracks (none shown where the picture changed since: a cut). `options` replaces all of these at once. `on_event` is
-    called with each `StreamEvent` (source opened, reconnecting... from the capture threads; a stream failed,
-    with several sources, from the loop's thread)."""
+    frames the model skipped along their tracks (none shown where the picture changed since: a cut).
+    `options` replaces all of these at once. `on_event` is called with each `StreamEvent` (source opened,
+    reconnecting... from the capture threads; a stream failed, with several sources, from the loop's thread)."""
     for source in source_list(sources):
         check_source(source)
     if not 0.0 <= threshold <= 1.0:
