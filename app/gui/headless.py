@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -93,8 +94,16 @@ class Readout:
         return [stats.displayed > 0 for stats in self.stats]
 
 
+_SAYING = threading.Lock()
+
+
 def say(text: str, out=sys.stdout, err: bool = False) -> None:
-    print(text, file=sys.stderr if err else out, flush=True)
+    """One whole line: the capture threads' events and the readout's lines come from several threads, and
+    `print` writes the text and its newline apart, so two lines could run together."""
+    stream = sys.stderr if err else out
+    with _SAYING:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def stream_options(options: HeadlessOptions, task: str) -> StreamOptions:

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from tests.conftest import ROOT
 
@@ -58,3 +59,33 @@ def test_headless_track_runs_the_tracker_and_times_it(bikes, seeded_res18):
     plain = run_main("--headless", "--source", str(bikes), "--weights", str(seeded_res18), "--input-size", "64",
                      "--device", "cpu", "--max-frames", "20", "--threshold", "0.2")
     assert " track " not in plain.stdout                                # boxes: no tracker unless asked
+
+
+def test_lines_said_from_many_threads_at_once_stay_whole():
+    """The capture threads' `[i] source: ...` events and the readout's lines come from several threads."""
+    import threading
+    from app.gui.headless import say
+
+    class Yielding:
+        """A stream that lets other threads run between writes (where `print` splits a line and its newline)."""
+
+        def __init__(self):
+            self.parts = []
+
+        def write(self, text):
+            self.parts.append(text)
+            time.sleep(0)
+
+        def flush(self):
+            time.sleep(0)
+
+    out = Yielding()
+    threads = [threading.Thread(target=lambda i=i: [say(f"[{i}] line {k}", out) for k in range(300)])
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = "".join(out.parts).split("\n")
+    assert lines[-1] == "" and len(lines) == 6 * 300 + 1
+    assert all(re.fullmatch(r"\[\d\] line \d+", line) for line in lines[:-1])
