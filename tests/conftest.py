@@ -24,6 +24,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def two_cpu_threads(monkeypatch):
+    """CENTERNET_THREADS=2 for this test (a parallel worker runs one thread: OpenVINO then has no second CPU
+    stream to give), torch's thread count put back after it."""
+    import torch
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if allowed < 2:
+        pytest.skip("one CPU core: no second thread for a second OpenVINO stream")
+    before = torch.get_num_threads()
+    monkeypatch.setenv("CENTERNET_THREADS", "2")
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_testnodedown(node, error) -> None:
     """When a parallel worker dies, say how (the signal or exit status): its own stderr went with it."""
     popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)

@@ -159,7 +159,8 @@ def test_a_model_without_a_centre_heatmap_gains_no_peak_outputs():
     assert not add_peak_outputs(model, 20) and len(model.get_results()) == 1
 
 
-def test_parallel_runs_switch_to_cpu_streams_and_back_with_the_same_detections(seeded_checkpoint, home, monkeypatch):
+def test_parallel_runs_switch_to_cpu_streams_and_back_with_the_same_detections(seeded_checkpoint, home, monkeypatch,
+                                                                                 two_cpu_threads):
     from centernet.inference.detector import Detector
     monkeypatch.setenv("CENTERNET_HOME", str(home))
     image = cv2.imread(str(sorted(need(DATA / "demo_images").glob("*.jpg"))[0]))
@@ -172,7 +173,7 @@ def test_parallel_runs_switch_to_cpu_streams_and_back_with_the_same_detections(s
     ov.backend.set_parallel_runs(2)
     two = model.compiled
     streams = int(two.get_property("NUM_STREAMS"))
-    assert two is not one and model.parallel_runs == streams == min(2, model.threads or 2)
+    assert model.threads == 2 and two is not one and model.parallel_runs == streams == 2
     assert_same_detections(alone, ov(image))            # the same fp32 network, split differently over threads
     ov.backend.set_parallel_runs(1)
     assert model.compiled is one and model.parallel_runs == 1   # compiled once each: a switch back is free

@@ -203,7 +203,8 @@ def short_clip(path, video, frames: int):
 
 
 def test_openvino_runs_two_cpu_streams_while_two_sources_play_and_one_when_one_is_left(tmp_path, bikes,
-                                                                                     seeded_checkpoint):
+                                                                                     seeded_checkpoint,
+                                                                                     two_cpu_threads):
     pytest.importorskip("openvino", reason="openvino is not installed (pip install -e .[dev])")
     from centernet.inference.detector import Detector
     detector = Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino",
