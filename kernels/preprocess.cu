@@ -3,9 +3,11 @@
 // order; compiled with --fmad=false so no multiply-add is contracted), which reproduces OpenCV's
 // bilinear warpAffine. One thread per output pixel; blockIdx.z is the batch item.
 // Each frame's warp is data, not a constant: frame b sits in the top-left corner of its slot of a
-// shared canvas (B, ch, cw, 3) and brings its own source matrix (B, 6) and size (B, 2: h, w), so
-// frames of different sizes share one launch (and one captured CUDA graph). Samples outside a
-// frame's own size read the border value 0, as warpAffine with a constant border.
+// shared canvas (B, ch, cw, 3) and brings its own source matrix (B, 6), size (B, 2: h, w) and sample
+// bounds (B, 4: x0, y0, x1, y1), so frames of different sizes share one launch (and one captured CUDA
+// graph). Each source coordinate is clamped to its bounds (cv2.resize repeats the edge of the frame, or
+// of the frame with its pads; for warpAffine they are one pixel of border around the frame: no change),
+// then taps outside the frame's own size read the border value 0.
 #include <cuda_fp16.h>
 
 struct WarpParams {
@@ -20,11 +22,13 @@ struct WarpParams {
 static_assert(sizeof(WarpParams) == 36, "WarpParams changed: update WARP_PARAMS_DTYPE in preprocess.py");
 
 // One frame of the canvas: its pixels (row stride cw), its own size, its matrix from input pixel
-// (x, y) to source pixel: sx = m0 x + m1 y + m2, sy = m3 x + m4 y + m5.
+// (x, y) to source pixel: sx = m0 x + m1 y + m2, sy = m3 x + m4 y + m5, and the bounds sx and sy are
+// clamped to: b0 <= sx <= b2, b1 <= sy <= b3.
 struct Frame {
     const unsigned char* img;
     int fh, fw, cw;
     const float* m;
+    const float* b;
 };
 
 __device__ __forceinline__ float tap(const Frame& f, int y, int x, int c) {
@@ -34,8 +38,8 @@ __device__ __forceinline__ float tap(const Frame& f, int y, int x, int c) {
 
 __device__ __forceinline__ float warped_value(const Frame& f, const WarpParams& p, int x, int y, int c) {
     float fx = (float)x, fy = (float)y;
-    float sx = f.m[0] * fx + f.m[1] * fy + f.m[2];
-    float sy = f.m[3] * fx + f.m[4] * fy + f.m[5];
+    float sx = fminf(fmaxf(f.m[0] * fx + f.m[1] * fy + f.m[2], f.b[0]), f.b[2]);
+    float sy = fminf(fmaxf(f.m[3] * fx + f.m[4] * fy + f.m[5], f.b[1]), f.b[3]);
     float x0f = floorf(sx), y0f = floorf(sy);
     float ax = sx - x0f, ay = sy - y0f;
     int x0 = (int)x0f, y0 = (int)y0f;
@@ -46,13 +50,14 @@ __device__ __forceinline__ float warped_value(const Frame& f, const WarpParams& 
 }
 
 __device__ __forceinline__ Frame frame_of(const unsigned char* frames, int ch, int cw, const float* matrices,
-                                          const int* sizes, int b) {
+                                          const int* sizes, const float* bounds, int b) {
     Frame f;
     f.img = frames + (long)b * ch * cw * 3;
     f.fh = min(sizes[2 * b], ch);  // a size beyond the canvas is clipped to it: never a read outside the slot
     f.fw = min(sizes[2 * b + 1], cw);
     f.cw = cw;
     f.m = matrices + 6 * b;
+    f.b = bounds + 4 * b;
     return f;
 }
 
@@ -63,10 +68,11 @@ __device__ __forceinline__ float normalised(const Frame& f, const WarpParams& p,
 
 extern "C" __global__ void warp_normalize_f32(const unsigned char* __restrict__ frames, int ch, int cw,
                                               const float* __restrict__ matrices, const int* __restrict__ sizes,
+                                              const float* __restrict__ bounds,
                                               float* __restrict__ out, int oh, int ow, WarpParams p) {
     int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y, b = blockIdx.z;
     if (x >= ow || y >= oh) return;
-    Frame f = frame_of(frames, ch, cw, matrices, sizes, b);
+    Frame f = frame_of(frames, ch, cw, matrices, sizes, bounds, b);
     long plane = (long)oh * ow;
     for (int c = 0; c < 3; ++c)
         out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = normalised(f, p, x, y, c);
@@ -74,10 +80,11 @@ extern "C" __global__ void warp_normalize_f32(const unsigned char* __restrict__ 
 
 extern "C" __global__ void warp_normalize_f16(const unsigned char* __restrict__ frames, int ch, int cw,
                                               const float* __restrict__ matrices, const int* __restrict__ sizes,
+                                              const float* __restrict__ bounds,
                                               __half* __restrict__ out, int oh, int ow, WarpParams p) {
     int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y, b = blockIdx.z;
     if (x >= ow || y >= oh) return;
-    Frame f = frame_of(frames, ch, cw, matrices, sizes, b);
+    Frame f = frame_of(frames, ch, cw, matrices, sizes, bounds, b);
     long plane = (long)oh * ow;
     for (int c = 0; c < 3; ++c)
         out[(long)b * 3 * plane + c * plane + (long)y * ow + x] = __float2half_rn(normalised(f, p, x, y, c));

@@ -1,8 +1,8 @@
 """Fused uint8 frames -> normalised NCHW input (preprocess.cu); reference: centernet.inference.gpu_preprocess.
 
 The frames sit in one canvas (B, ch, cw, 3), each in the top-left corner of its slot, with its own source
-matrix (B, 2, 3) and size (B, 2): the warp is data read at launch, so frames of different sizes share a
-launch and a captured graph refills those buffers before each replay.
+matrix (B, 2, 3), size (B, 2) and sample bounds (B, 4): the warp is data read at launch, so frames of
+different sizes share a launch and a captured graph refills those buffers before each replay.
 """
 from __future__ import annotations
 
@@ -30,10 +30,11 @@ def _refuse(name: str, t, want: str) -> None:
     raise ValueError(f"{name} must be {want}, got {t.dtype} {tuple(t.shape)} strides {t.stride()}")
 
 
-def warp_normalize(frames, matrices, sizes, out, params: np.ndarray) -> None:
+def warp_normalize(frames, matrices, sizes, bounds, out, params: np.ndarray) -> None:
     """frames: (B, ch, cw, 3) uint8 canvas; matrices: (B, 2, 3) float32 input pixel -> source pixel;
-    sizes: (B, 2) int32 each frame's own (h, w) (clipped to the canvas); out: (B, 3, h, w) float32 or
-    float16. All CUDA tensors.
+    sizes: (B, 2) int32 each frame's own (h, w) (clipped to the canvas); bounds: (B, 4) float32 the
+    x0, y0, x1, y1 each source coordinate is clamped to (`gpu_preprocess.source_bounds`); out:
+    (B, 3, h, w) float32 or float16. All CUDA tensors.
 
     All must be contiguous: the kernel indexes raw memory (a RawKernel ignores strides), so a
     strided `out` (e.g. `torch.empty_like` of the torch reference, whose NCHW is a view of HWC
@@ -45,6 +46,8 @@ def warp_normalize(frames, matrices, sizes, out, params: np.ndarray) -> None:
         _refuse("matrices", matrices, f"a contiguous ({b}, 2, 3) float32 tensor")
     if sizes.dtype != torch.int32 or tuple(sizes.shape) != (b, 2) or not sizes.is_contiguous():
         _refuse("sizes", sizes, f"a contiguous ({b}, 2) int32 tensor")
+    if bounds.dtype != torch.float32 or tuple(bounds.shape) != (b, 4) or not bounds.is_contiguous():
+        _refuse("bounds", bounds, f"a contiguous ({b}, 4) float32 tensor")
     if (out.dtype not in (torch.float32, torch.float16) or out.dim() != 4 or out.shape[:2] != (b, 3)
             or not out.is_contiguous()):
         _refuse("out", out, "a contiguous (B, 3, h, w) float32 or float16 tensor")
@@ -57,4 +60,4 @@ def warp_normalize(frames, matrices, sizes, out, params: np.ndarray) -> None:
     grid = ((ow + 31) // 32, (oh + 7) // 8, b)
     with current_stream():
         kernel(grid, block, (as_cupy(frames), cupy.int32(ch), cupy.int32(cw), as_cupy(matrices), as_cupy(sizes),
-                             as_cupy(out), cupy.int32(oh), cupy.int32(ow), params))
+                             as_cupy(bounds), as_cupy(out), cupy.int32(oh), cupy.int32(ow), params))

@@ -57,26 +57,29 @@ from kernels.runtime import probe  # noqa: E402
 
 
 def check_preprocess(frames) -> dict:
-    """The kernel against its torch reference and OpenCV per frame, and, per spec, the frames resized to
-    four sizes on one canvas (each frame's own matrix and size, the canvas beyond them 255) against the
+    """The kernel against its torch reference and OpenCV per frame (also a 176x144 one, which the resize
+    modes enlarge: its edge repeated as cv2.resize does), and, per spec, the frames resized to four sizes
+    on one canvas (each frame's own matrix, size and bounds, the canvas beyond them 255) against the
     reference: what lets streams of different sizes share a graph replay."""
     specs = {"affine": PreprocessSpec(),
              "stretch_rgb": PreprocessSpec(resize="stretch", channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0),
                                            std=(1, 1, 1)),
+             "pad_square_rgb": PreprocessSpec(resize="pad_square", channel_order="rgb", pixel_scale=1.0,
+                                              mean=(0, 0, 0), std=(1, 1, 1)),
              "pad_square_trunc": PreprocessSpec(resize="pad_square", input_size=(384, 384), channel_order="rgb",
                                                 pixel_scale=1.0, mean=(0, 0, 0), std=(1, 1, 1), truncate_pixels=True)}
     out = {}
     for name, spec in specs.items():
         kernel_vs_torch, grey_mean, grey_max = 0.0, 0.0, 0.0
         params = warp_params(spec.pixel_scale, spec.mean, spec.std, spec.channel_order == "rgb", spec.truncate_pixels)
-        for f in frames:
+        for f in [*frames, cv2.resize(frames[0], (176, 144), interpolation=cv2.INTER_AREA)]:
             host, tf = preprocess(f, spec)
             dev_frame = torch.from_numpy(f).cuda()
             ref = preprocess_on_device(dev_frame, tf, spec)
             warps = plan_warps("ctdet", spec, [f.shape[:2]])
             buf = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous (ref: a view of HWC)
             warp_normalize(dev_frame[None].contiguous(), torch.from_numpy(warps.matrices).cuda(),
-                           torch.from_numpy(warps.sizes).cuda(), buf, params)
+                           torch.from_numpy(warps.sizes).cuda(), torch.from_numpy(warps.bounds).cuda(), buf, params)
             kernel_vs_torch = max(kernel_vs_torch, float((buf - ref).abs().max()))
             std = torch.tensor(spec.std, device="cuda").view(1, 3, 1, 1)
             grey = ((buf - host.cuda()) * std / spec.pixel_scale).abs()
@@ -84,10 +87,10 @@ def check_preprocess(frames) -> dict:
         mixed = [cv2.resize(f, (w, h)) for f, (h, w) in zip(frames, ((720, 1280), (540, 960), (480, 640), (300, 500)))]
         warps = plan_warps("ctdet", spec, [f.shape[:2] for f in mixed])
         canvas = torch.from_numpy(fill_canvas(np.full((len(mixed), 768, 1280, 3), 255, np.uint8), mixed)).cuda()
-        matrices, sizes = torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda()
-        ref = preprocess_frames(canvas, matrices, sizes, spec, input_coordinates(spec.input_size, "cuda"))
+        matrices, sizes, bounds = (torch.from_numpy(a).cuda() for a in (warps.matrices, warps.sizes, warps.bounds))
+        ref = preprocess_frames(canvas, matrices, sizes, bounds, spec, input_coordinates(spec.input_size, "cuda"))
         buf = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)
-        warp_normalize(canvas, matrices, sizes, buf, params)
+        warp_normalize(canvas, matrices, sizes, bounds, buf, params)
         canvas_vs_torch = float((buf - ref).abs().max())
         out[name] = {"kernel_vs_torch_max": kernel_vs_torch, "vs_opencv_grey_mean": grey_mean,
                      "vs_opencv_grey_max": grey_max, "canvas_kernel_vs_torch_max": canvas_vs_torch,

@@ -1,12 +1,12 @@
 """One captured CUDA graph: a `FramePipeline` for a batch of frames on one canvas, replayed per call.
 
 The graph owns static device buffers (the uint8 canvas (B, H, W, 3) in, each frame's source matrix
-(B, 2, 3) and own size (B, 2) in, the `FixedDetections` out, packed into one float32 (B, K, C)
-tensor) and pinned host copies of them. The warp is data: frames of any sizes up to the canvas share
-one graph. Per call: frames, matrices and sizes into the pinned buffers, async H2D copies (per frame,
-only its own rows), replay, one D2H of the K rows per image, one event wait. The computation itself
-lives in `frame_pipeline.py` (plain torch, testable on any device); this file only allocates, warms
-up, captures and replays.
+(B, 2, 3), own size (B, 2) and sample bounds (B, 4) in, the `FixedDetections` out, packed into one
+float32 (B, K, C) tensor) and pinned host copies of them. The warp is data: frames of any sizes up to
+the canvas share one graph. Per call: frames, matrices, sizes and bounds into the pinned buffers, async
+H2D copies (per frame, only its own rows), replay, one D2H of the K rows per image, one event wait. The
+computation itself lives in `frame_pipeline.py` (plain torch, testable on any device); this file only
+allocates, warms up, captures and replays.
 """
 from __future__ import annotations
 
@@ -32,19 +32,24 @@ class CudaGraphPipeline:
         self.host_frames = torch.zeros(batch, h, w, 3, dtype=torch.uint8).pin_memory()
         self.host_matrices = torch.zeros(batch, 2, 3, dtype=torch.float32).pin_memory()
         self.host_sizes = torch.zeros(batch, 2, dtype=torch.int32).pin_memory()
+        self.host_bounds = torch.zeros(batch, 4, dtype=torch.float32).pin_memory()
         self.frames = torch.zeros(batch, h, w, 3, dtype=torch.uint8, device=device)
         self.matrices = torch.zeros(batch, 2, 3, dtype=torch.float32, device=device)
         self.sizes = torch.zeros(batch, 2, dtype=torch.int32, device=device)
+        self.bounds = torch.zeros(batch, 4, dtype=torch.float32, device=device)
+
+        def step():
+            return pack_rows(pipeline(self.frames, self.matrices, self.sizes, self.bounds))
+
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(WARMUP_RUNS):  # pack_rows too: its kernels load here, not inside the capture
-                pack_rows(pipeline(self.frames, self.matrices, self.sizes))
+                step()
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.inference_mode():
-            self.packed, self.layout = capture(self.graph, side,
-                                               lambda: pack_rows(pipeline(self.frames, self.matrices, self.sizes)))
+            self.packed, self.layout = capture(self.graph, side, step)
         self.host_packed = torch.empty(self.packed.shape, dtype=self.packed.dtype).pin_memory()
         self.done = torch.cuda.Event()
 
@@ -58,10 +63,12 @@ class CudaGraphPipeline:
         fill_canvas(self.host_frames.numpy(), frames)
         self.host_matrices.numpy()[...] = warps.matrices
         self.host_sizes.numpy()[...] = warps.sizes
+        self.host_bounds.numpy()[...] = warps.bounds
         for i, f in enumerate(frames):  # a frame's own rows (whole rows of the slot: one contiguous copy)
             self.frames[i, :f.shape[0]].copy_(self.host_frames[i, :f.shape[0]], non_blocking=True)
         self.matrices.copy_(self.host_matrices, non_blocking=True)
         self.sizes.copy_(self.host_sizes, non_blocking=True)
+        self.bounds.copy_(self.host_bounds, non_blocking=True)
         self.graph.replay()
         self.host_packed.copy_(self.packed, non_blocking=True)
         self.done.record()

@@ -2,9 +2,9 @@
 one uint8 canvas (B, H, W, 3), frame i in the top-left corner of slot i.
 
 The frame path (`frame_pipeline.py`, and the CUDA graph that captures it, `cuda_graph.py`) reads the
-warps as data: a (B, 2, 3) source matrix and a (B, 2) own size per frame, filled before each run. So a
-captured graph depends on the canvas and the batch only, not on the frames' sizes: streams of
-different sizes share one replay. The canvas an engine keeps grows to hold the largest frame it has
+warps as data: a (B, 2, 3) source matrix, a (B, 2) own size and (B, 4) sample bounds per frame, filled
+before each run. So a captured graph depends on the canvas and the batch only, not on the frames'
+sizes: streams of different sizes share one replay. The canvas an engine keeps grows to hold the largest frame it has
 seen (sides rounded up, so that slowly growing sizes re-capture rarely), up to MAX_CANVAS; a frame
 beyond that runs on a canvas of its own size (captured separately).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from centernet.geometry.transforms import InputTransform, PreprocessSpec, plan_task_transform
-from centernet.inference.gpu_preprocess import source_matrices
+from centernet.inference.gpu_preprocess import source_matrices, warp_bounds
 
 CANVAS_STEP = 64           # canvas sides are multiples of this
 MAX_CANVAS = (2176, 3840)  # (h, w): 4K UHD; the shared canvas never grows beyond it
@@ -28,6 +28,7 @@ class FrameWarps:
     transforms: tuple[InputTransform, ...]  # frame i -> network input (and back, for its detections)
     matrices: np.ndarray                    # (B, 2, 3) float32: input pixel -> source pixel
     sizes: np.ndarray                       # (B, 2) int32: each frame's own (h, w)
+    bounds: np.ndarray                      # (B, 4) float32: x0, y0, x1, y1 its samples are clamped to
 
 
 def plan_warps(task: str, spec: PreprocessSpec, frame_sizes: list[tuple[int, int]]) -> FrameWarps:
@@ -39,7 +40,7 @@ def plan_warps(task: str, spec: PreprocessSpec, frame_sizes: list[tuple[int, int
         raise ValueError(f"frames of different sizes need a fixed network input size, got {sorted(inputs)} "
                          f"(keep_res follows each frame): run them one size at a time")
     sizes = np.asarray([tuple(hw) for hw in frame_sizes], dtype=np.int32).reshape(-1, 2)
-    return FrameWarps(transforms, source_matrices(transforms, spec), sizes)
+    return FrameWarps(transforms, source_matrices(transforms, spec), sizes, warp_bounds(transforms, spec))
 
 
 def rounded_canvas(frame_sizes, current: tuple[int, int] | None = None) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The per-frame computation as plain torch: uint8 frames in, fixed-shape detections out.
 
 `FramePipeline`: a canvas of frames (B, H, W, 3) uint8 BGR on the device, each frame with its own
-warp (a (B, 2, 3) source matrix and a (B, 2) size, `frame_canvas.py`) -> pre-processing (the torch
+warp (a (B, 2, 3) source matrix, a (B, 2) size and (B, 4) sample bounds, `frame_canvas.py`) -> pre-processing (the torch
 reference of `gpu_preprocess.py`, or the CuPy kernel) -> [flip: the mirrored inputs appended, batch
 2B] -> network -> [`merge_flip`] -> the task's fixed-shape decoder -> `FixedDetections` (B, K, ...)
 in output-map cells. The warps are inputs, not constants: frames of different sizes share a call.
@@ -77,31 +77,36 @@ class FramePipeline:
         return plan_task_transform(self.options.task, self.spec, tuple(frame_hw))
 
     def warps(self, frame_sizes: list[tuple[int, int]]) -> FrameWarps:
-        """Each frame's warp (host side), to fill the matrices and sizes a call reads."""
+        """Each frame's warp (host side), to fill the matrices, sizes and bounds a call reads."""
         warps = plan_warps(self.options.task, self.spec, frame_sizes)
         if warps.transforms[0].input_size != self.input_size:
             raise ValueError(f"this pipeline runs {self.input_size} inputs, the frames plan "
                              f"{warps.transforms[0].input_size}")
         return warps
 
-    def __call__(self, frames: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor) -> FixedDetections:
-        return self.infer(self.preprocess(frames, matrices, sizes))
+    def __call__(self, frames: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor,
+                 bounds: torch.Tensor) -> FixedDetections:
+        return self.infer(self.preprocess(frames, matrices, sizes, bounds))
 
-    def preprocess(self, frames: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
-        """Canvas (B, H, W, 3) uint8 BGR, matrices (B, 2, 3) float32, own sizes (B, 2) int32 -> (B, 3, h, w)
-        normalised network input."""
+    def preprocess(self, frames: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor,
+                   bounds: torch.Tensor) -> torch.Tensor:
+        """Canvas (B, H, W, 3) uint8 BGR, matrices (B, 2, 3) float32, own sizes (B, 2) int32, sample bounds
+        (B, 4) float32 -> (B, 3, h, w) normalised network input."""
         if not self.use_kernels:
-            return preprocess_frames(frames, matrices, sizes, self.spec, self._coords, self.input_dtype, self._norm)
+            return preprocess_frames(frames, matrices, sizes, bounds, self.spec, self._coords, self.input_dtype,
+                                     self._norm)
         h, w = self.input_size
         x = torch.empty(frames.shape[0], 3, h, w, dtype=self.input_dtype, device=frames.device)
-        warp_normalize(frames.contiguous(), matrices.contiguous(), sizes.contiguous(), x, self._warp)
+        warp_normalize(frames.contiguous(), matrices.contiguous(), sizes.contiguous(), bounds.contiguous(), x,
+                       self._warp)
         return x
 
     def run(self, frames: list) -> tuple[FixedDetections, FrameWarps]:
         """BGR uint8 frames of any sizes (numpy) -> their detections, without a graph: one canvas, each
         frame's own warp. Returns the warps too (their transforms take detections to image pixels)."""
         warps = self.warps([f.shape[:2] for f in frames])
-        on_device = [torch.from_numpy(a).to(self.device) for a in (frame_canvas(frames), warps.matrices, warps.sizes)]
+        on_device = [torch.from_numpy(a).to(self.device)
+                     for a in (frame_canvas(frames), warps.matrices, warps.sizes, warps.bounds)]
         return self(*on_device), warps
 
     def infer(self, x: torch.Tensor) -> FixedDetections:

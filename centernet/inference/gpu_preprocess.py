@@ -5,9 +5,11 @@ bilinear `warpAffine` as OpenCV 4.11+ computes it (measured bit-exact against Op
 images): source coordinates from the float32 inverse matrix, bilinear weights in float32, the result
 rounded to the nearest integer (uint8), zero outside the frame. Older OpenCV builds used fixed-point
 1/32-pixel weights and differ by at most a few grey levels at edges. The stretch and pad-to-square
-modes use cv2.resize's half-pixel centres (within a few grey levels of its fixed-point weights).
-Each frame's warp is data (`preprocess_frames`: a (B, 2, 3) matrix and a (B, 2) size per batch), so
-frames of different sizes share one canvas, one pass and one captured CUDA graph.
+modes use cv2.resize's half-pixel centres (within a few grey levels of its fixed-point weights) and,
+like it, repeat the edge of what they resize (the frame, or the frame with its zero pads): each sample
+coordinate is clamped to that rectangle (`source_bounds`) before its bilinear taps.
+Each frame's warp is data (`preprocess_frames`: a (B, 2, 3) matrix, a (B, 2) size and (B, 4) bounds
+per batch), so frames of different sizes share one canvas, one pass and one captured CUDA graph.
 """
 from __future__ import annotations
 
@@ -45,6 +47,26 @@ def source_matrices(transforms, spec: PreprocessSpec) -> np.ndarray:
     return np.stack([source_matrix(tf, spec) for tf in transforms]).astype(np.float32)
 
 
+def source_bounds(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
+    """(4,) float32 x0, y0, x1, y1: the rectangle each sample's source coordinate is clamped to before
+    its bilinear taps (taps outside the frame itself still read 0).
+
+    cv2.resize repeats the edge pixel of what it resizes: the frame ("stretch"), or the frame with its
+    zero pads ("pad_square": [-pad, size - 1 + pad]). warpAffine's border is 0 all around, so there one
+    pixel of it around the frame clamps to the same values as no clamp at all (and keeps a far
+    coordinate from overflowing an integer)."""
+    h, w = tf.image_size
+    if spec.resize == "affine":
+        return np.array([-1, -1, w, h], dtype=np.float32)
+    px, py = tf.meta.get("pad_x", 0), tf.meta.get("pad_y", 0)
+    return np.array([-px, -py, w - 1 + px, h - 1 + py], dtype=np.float32)
+
+
+def warp_bounds(transforms, spec: PreprocessSpec) -> np.ndarray:
+    """(B, 4) float32: each frame's `source_bounds`, read per frame beside its matrix and size."""
+    return np.stack([source_bounds(tf, spec) for tf in transforms]).astype(np.float32).reshape(-1, 4)
+
+
 def input_coordinates(input_size: tuple[int, int], device) -> tuple[torch.Tensor, torch.Tensor]:
     """(h, w) float32 x and y of every input pixel. Made once, outside any CUDA-graph capture."""
     h, w = input_size
@@ -52,21 +74,25 @@ def input_coordinates(input_size: tuple[int, int], device) -> tuple[torch.Tensor
     return torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
 
 
-def sampling_grids(matrices: torch.Tensor, coords: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def sampling_grids(matrices: torch.Tensor, bounds: torch.Tensor,
+                   coords: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """(B, h, w, 2) float32 source coordinates of every input pixel of each frame, from its (B, 2, 3)
-    matrix on the device: the same float32 products and sums, in the same order, as the kernel (and
-    as OpenCV), so a matrix filled into a static buffer before a replay gives the grid a constant would."""
+    matrix on the device, clamped to its (B, 4) `source_bounds`: the same float32 products, sums and
+    clamps, in the same order, as the kernel (and as OpenCV), so a matrix filled into a static buffer
+    before a replay gives the grid a constant would."""
     xs, ys = coords
     m = matrices[:, :, :, None, None]
-    sx = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
-    sy = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+    lo_x, lo_y, hi_x, hi_y = bounds[:, :, None, None].unbind(1)
+    sx = (m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]).clamp(lo_x, hi_x)
+    sy = (m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]).clamp(lo_y, hi_y)
     return torch.stack([sx, sy], -1)
 
 
 def sampling_grid(tf: InputTransform, spec: PreprocessSpec, device) -> torch.Tensor:
     """(h, w, 2) float32 source coordinates of every input pixel of one transform, computed as OpenCV does."""
     matrix = torch.from_numpy(source_matrix(tf, spec))[None].to(device)
-    return sampling_grids(matrix, input_coordinates(tf.input_size, device))[0]
+    bounds = torch.from_numpy(source_bounds(tf, spec))[None].to(device)
+    return sampling_grids(matrix, bounds, input_coordinates(tf.input_size, device))[0]
 
 
 def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = False,
@@ -75,7 +101,8 @@ def warp_bilinear_u8(frame: torch.Tensor, grid: torch.Tensor, truncate: bool = F
     per frame, (B, h, w, 2) -> (h, w, 3) or (B, h, w, 3) float32 of integers.
 
     sizes: (B, 2) each frame's own (h, w) in the top-left corner of its slot (a canvas shared by frames
-    of different sizes; clipped to the slot); samples outside it read 0, as OpenCV's constant border.
+    of different sizes; clipped to the slot); taps outside it read 0, as OpenCV's constant border (and
+    the pads of "pad_square"; the grid is already clamped to the rectangle a resize repeats).
     None: the whole slot. Rounded to nearest like OpenCV's uint8 output, or floored (truncate) like
     TF.js int32 inputs.
     """
@@ -136,12 +163,12 @@ def preprocess_on_device(frame: torch.Tensor, tf: InputTransform, spec: Preproce
     return normalize_nchw(warp_bilinear_u8(frame, grid, spec.truncate_pixels), spec, dtype, norm)
 
 
-def preprocess_frames(canvas: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor, spec: PreprocessSpec,
-                      coords: tuple[torch.Tensor, torch.Tensor], dtype=torch.float32,
+def preprocess_frames(canvas: torch.Tensor, matrices: torch.Tensor, sizes: torch.Tensor, bounds: torch.Tensor,
+                      spec: PreprocessSpec, coords: tuple[torch.Tensor, torch.Tensor], dtype=torch.float32,
                       norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Frames of any sizes, each with its own warp: canvas (B, H, W, 3) uint8 (frame i in the top-left
-    corner of slot i), matrices (B, 2, 3) float32 (`source_matrices`), sizes (B, 2) their own (h, w)
-    -> (B, 3, h, w) at the input size of `coords`. The torch reference of the kernel; capturable (no
-    host copy, no sync) with `coords` and `norm` made beforehand."""
-    grid = sampling_grids(matrices, coords)
+    corner of slot i), matrices (B, 2, 3) float32 (`source_matrices`), sizes (B, 2) their own (h, w),
+    bounds (B, 4) float32 (`warp_bounds`) -> (B, 3, h, w) at the input size of `coords`. The torch
+    reference of the kernel; capturable (no host copy, no sync) with `coords` and `norm` made beforehand."""
+    grid = sampling_grids(matrices, bounds, coords)
     return normalize_nchw(warp_bilinear_u8(canvas, grid, spec.truncate_pixels, sizes), spec, dtype, norm)

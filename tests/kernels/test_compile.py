@@ -90,12 +90,14 @@ def test_warp_params_are_a_one_element_array_laid_out_as_the_c_struct():
 
 def test_the_warp_kernel_reads_each_frames_matrix_and_size_from_buffers():
     """The per-frame warp is data the kernel reads at launch (so a captured graph serves frames of any
-    size): its signature takes the canvas, the (B, 6) matrices and (B, 2) sizes, not a matrix by value."""
+    size): its signature takes the canvas, the (B, 6) matrices, (B, 2) sizes and (B, 4) sample bounds,
+    not a matrix by value."""
     import re
     source = kernel_sources()["preprocess.cu"]
     for entry in ENTRY_POINTS["preprocess.cu"]:
         signature = re.search(rf"{entry}\(([^)]*)\)", source).group(1)
         assert "const float* __restrict__ matrices" in signature and "const int* __restrict__ sizes" in signature
+        assert "const float* __restrict__ bounds" in signature
 
 
 def test_warp_normalize_refuses_a_strided_output_before_launching():
@@ -114,13 +116,16 @@ def test_warp_normalize_refuses_a_strided_output_before_launching():
     assert not ref.is_contiguous()
     params = warp_params(1 / 255, spec.mean, spec.std, False, False)
     matrices, sizes = torch.zeros(1, 2, 3), torch.tensor([[48, 80]], dtype=torch.int32)
+    bounds = torch.tensor([[0, 0, 79, 47]], dtype=torch.float32)
     with pytest.raises(ValueError, match="out must be a contiguous"):
-        warp_normalize(frame[None], matrices, sizes, torch.empty_like(ref), params)
+        warp_normalize(frame[None], matrices, sizes, bounds, torch.empty_like(ref), params)
     with pytest.raises(ValueError, match="out must be a contiguous"):
-        warp_normalize(frame[None], matrices, sizes, torch.empty(ref.shape, dtype=torch.bfloat16), params)
+        warp_normalize(frame[None], matrices, sizes, bounds, torch.empty(ref.shape, dtype=torch.bfloat16), params)
     with pytest.raises(ValueError, match="frames must be a contiguous"):
-        warp_normalize(frame[None].permute(0, 2, 1, 3), matrices, sizes, torch.empty(ref.shape), params)
+        warp_normalize(frame[None].permute(0, 2, 1, 3), matrices, sizes, bounds, torch.empty(ref.shape), params)
     with pytest.raises(ValueError, match=r"matrices must be a contiguous \(1, 2, 3\) float32"):
-        warp_normalize(frame[None], torch.zeros(2, 2, 3), sizes, torch.empty(ref.shape), params)
+        warp_normalize(frame[None], torch.zeros(2, 2, 3), sizes, bounds, torch.empty(ref.shape), params)
     with pytest.raises(ValueError, match=r"sizes must be a contiguous \(1, 2\) int32"):
-        warp_normalize(frame[None], matrices, sizes.long(), torch.empty(ref.shape), params)
+        warp_normalize(frame[None], matrices, sizes.long(), bounds, torch.empty(ref.shape), params)
+    with pytest.raises(ValueError, match=r"bounds must be a contiguous \(1, 4\) float32"):
+        warp_normalize(frame[None], matrices, sizes, bounds[:, :2], torch.empty(ref.shape), params)

@@ -103,7 +103,8 @@ def test_preprocess_kernel_equals_the_torch_reference(usable_kernels, dtype):
     warps = plan_warps("ctdet", spec, [(720, 1280)])
     ref = preprocess_on_device(frame, warps.transforms[0], spec, dtype=dtype)
     out = torch.empty(ref.shape, dtype=ref.dtype, device=ref.device)  # contiguous, unlike ref (an NCHW view of HWC)
-    warp_normalize(frame[None], torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda(), out,
+    matrices, sizes, bounds = (torch.from_numpy(a).cuda() for a in (warps.matrices, warps.sizes, warps.bounds))
+    warp_normalize(frame[None], matrices, sizes, bounds, out,
                    warp_params(spec.pixel_scale, spec.mean, spec.std, False, False))
     assert float((out.float() - ref.float()).abs().max()) <= 1e-3
 
@@ -122,8 +123,41 @@ def test_preprocess_kernel_warps_frames_of_different_sizes_on_one_canvas_each_as
     warps = plan_warps("ctdet", spec, [f.shape[:2] for f in frames])
     canvas = torch.from_numpy(fill_canvas(np.full((3, 768, 1280, 3), 255, np.uint8), frames)).cuda()
     out = torch.empty(3, 3, 384, 384, device="cuda")
-    warp_normalize(canvas, torch.from_numpy(warps.matrices).cuda(), torch.from_numpy(warps.sizes).cuda(), out,
+    matrices, sizes, bounds = (torch.from_numpy(a).cuda() for a in (warps.matrices, warps.sizes, warps.bounds))
+    warp_normalize(canvas, matrices, sizes, bounds, out,
                    warp_params(spec.pixel_scale, spec.mean, spec.std, False, False))
+    for i, (f, tf) in enumerate(zip(frames, warps.transforms)):
+        ref = preprocess_on_device(torch.from_numpy(f).cuda(), tf, spec)
+        assert float((out[i:i + 1] - ref).abs().max()) <= 1e-3, i
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+@pytest.mark.parametrize("resize", ["stretch", "pad_square"])
+def test_preprocess_kernel_repeats_the_edge_of_an_enlarged_frame_as_its_reference(usable_kernels, resize, truncate):
+    """Frames smaller than the input (a 176x144 video frame, messi5 342x548, a portrait 150x200) beside a
+    larger one on a canvas of 255: each sample clamped to its own frame's bounds (with its pads), as the
+    torch reference (tests/centernet/inference/test_gpu_preprocess.py checks that against cv2.resize)."""
+    import cv2
+    from centernet.inference.frame_canvas import fill_canvas, plan_warps
+    from centernet.inference.gpu_preprocess import preprocess_on_device
+    from centernet.geometry.transforms import PreprocessSpec
+    from kernels.preprocess import warp_normalize, warp_params
+    from tests.conftest import DATA, need
+    capture = cv2.VideoCapture(str(need(DATA / "video" / "carphone_pristine.mp4")))
+    ok, carphone = capture.read()
+    capture.release()
+    assert ok
+    bus = cv2.imread(str(need(DATA / "images" / "bus.jpg")))
+    frames = [cv2.imread(str(need(DATA / "images" / "zidane.jpg"))), carphone,
+              cv2.imread(str(need(DATA / "images" / "messi5.jpg"))), cv2.resize(bus, (150, 200))]
+    spec = PreprocessSpec(resize=resize, channel_order="rgb", pixel_scale=1.0, mean=(0, 0, 0), std=(1, 1, 1),
+                          truncate_pixels=truncate)
+    warps = plan_warps("ctdet", spec, [f.shape[:2] for f in frames])
+    canvas = torch.from_numpy(fill_canvas(np.full((len(frames), 720, 1280, 3), 255, np.uint8), frames)).cuda()
+    out = torch.empty(len(frames), 3, *spec.input_size, device="cuda")
+    matrices, sizes, bounds = (torch.from_numpy(a).cuda() for a in (warps.matrices, warps.sizes, warps.bounds))
+    params = warp_params(spec.pixel_scale, spec.mean, spec.std, rgb=True, truncate=truncate)
+    warp_normalize(canvas, matrices, sizes, bounds, out, params)
     for i, (f, tf) in enumerate(zip(frames, warps.transforms)):
         ref = preprocess_on_device(torch.from_numpy(f).cuda(), tf, spec)
         assert float((out[i:i + 1] - ref).abs().max()) <= 1e-3, i

@@ -235,8 +235,9 @@ def test_frame_pipeline_is_graph_capturable_no_sync_no_mask_no_host_copy(task, h
     frames = torch.empty(2, 90, 150, 3, dtype=torch.uint8, device="meta")  # a canvas: each frame's warp is data
     matrices = torch.empty(2, 2, 3, dtype=torch.float32, device="meta")
     sizes = torch.empty(2, 2, dtype=torch.int32, device="meta")
-    known = [frames, matrices, sizes, *model.parameters(), *model.buffers(), *pipe._coords, *pipe._norm]
+    bounds = torch.empty(2, 4, dtype=torch.float32, device="meta")
+    known = [frames, matrices, sizes, bounds, *model.parameters(), *model.buffers(), *pipe._coords, *pipe._norm]
     with torch.inference_mode(), DeviceProvenance(known) as seen:
-        out = pipe(frames, matrices, sizes)
+        out = pipe(frames, matrices, sizes, bounds)
     assert seen.foreign == []
     assert out.scores.shape == (2, 20) and out.boxes.shape == (2, 20, 4)
