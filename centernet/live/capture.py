@@ -175,18 +175,18 @@ class CaptureThread(threading.Thread):
                     clock, stopping = self._pace(clock, frame.timestamp_ms)
                     if stopping:
                         return
-            if not stepping and self.state.paused:   # paused while this frame waited for its time
-                if source.seekable:
-                    source.seek(frame.index)         # read again on play or step
-                continue
             timestamp_ms = self._live_time(source, arrivals) if source.is_live else frame.timestamp_ms
             index = self.state.frames_read if source.is_live else frame.index   # a reconnect restarts the source's count
             live = LiveFrame(frame.image, index, float(timestamp_ms), time.perf_counter(), read_ms, lap)
-            with self.state.cond:
-                self.state.frames_read += 1
-                if show_all:
-                    self.state.display.put(live)
-                self.state.model.put(live)
+            with self.state.cond:   # checked where the frame is put: once set_paused returns, no frame comes in
+                handed = stepping or not self.state.paused
+                if handed:
+                    self.state.frames_read += 1
+                    if show_all:
+                        self.state.display.put(live)
+                    self.state.model.put(live)
+            if not handed and source.seekable:   # paused while this frame was read or waited for its time
+                source.seek(frame.index)         # read again on play or step
 
     def _seek(self, source: FrameSource) -> bool:
         """Go to the frame `Stream.seek` asked for (a seekable source); True when it did."""
