@@ -42,6 +42,9 @@ class Turn:
     told: tuple = (None, 1)      # (detector, runs)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def is_told(self, detector, runs: int) -> bool:
+        return self.told[0] is detector and self.told[1] == runs
+
 
 def set_parallel_runs(detector, runs: int) -> None:
     """Tell `detector`'s backend how many frames its callers run at once (a detector without a backend, as
@@ -106,7 +109,7 @@ class ModelThread(threading.Thread):
             self.cond.wait(0.25)
         return []
 
-    def _runs_wanted(self, detector) -> int:
+    def _runs_wanted(self) -> int:
         """How many runs the workers make at once from now: one per live stream (not ended, not failed), at
         most MODEL_WORKERS, where the backend overlaps runs; else one."""
         if not self.working or self.batched or len(self.states) == 1:
@@ -116,13 +119,13 @@ class ModelThread(threading.Thread):
 
     def _tell_backend(self, detector) -> None:
         """Switch the backend's parallel runs when the number of live streams (or the detector) changed."""
-        wanted = (detector, self._runs_wanted(detector))
-        if self.turn.told[0] is detector and self.turn.told[1] == wanted[1]:
+        runs = self._runs_wanted()
+        if self.turn.is_told(detector, runs):   # the common case, without the lock
             return
         with self.turn.lock:
-            if self.turn.told[0] is not detector or self.turn.told[1] != wanted[1]:
-                set_parallel_runs(detector, wanted[1])
-                self.turn.told = wanted
+            if not self.turn.is_told(detector, runs):
+                set_parallel_runs(detector, runs)
+                self.turn.told = (detector, runs)
 
     def _may_run(self, state: StreamState) -> bool:
         """As fast as the model goes keeps every output: the next run waits until the last one was taken."""
