@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from centernet.inference.config import DetectorConfig  # noqa: E402
-from centernet.live.motion_eval import skipped_frames  # noqa: E402
+from centernet.live.motion_eval import same_class_iou, skipped_frames  # noqa: E402
 from centernet.inference.detector import Detector  # noqa: E402
 from centernet.tracking.bytetrack import iou_matrix  # noqa: E402
 from tools.live_motion import read_frames  # noqa: E402
@@ -40,14 +40,6 @@ MATCH = 0.3       # a shown box with no truth box at this IoU has vanished
 STILL = 0.1       # ... but is it still detected under the display threshold?
 LOW = 0.35        # shown boxes scoring under this: the ones an aging confidence would drop first
 COVERED = 0.5     # a truth box is covered by a shown box at this IoU
-
-
-def same_class_iou(a: dict, b: dict) -> np.ndarray:
-    """IoU of every box of `a` with every box of `b` (numpy Detections), 0 across classes."""
-    if len(a["boxes"]) == 0 or len(b["boxes"]) == 0:
-        return np.zeros((len(a["boxes"]), len(b["boxes"])))
-    iou = iou_matrix(a["boxes"].astype(np.float64), b["boxes"].astype(np.float64))
-    return np.where(a["labels"][:, None] == b["labels"][None, :], iou, 0.0)
 
 
 def best(iou: np.ndarray) -> np.ndarray:

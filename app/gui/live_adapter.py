@@ -443,7 +443,7 @@ class LivePipeline(QObject):
         lasts = dict(self.presenter.lasts) if self.presenter is not None else {}
         infos = self.stream.infos if self.stream is not None else []
         return [lasts[i].frame_index if i in lasts and i < len(infos) and infos[i] is not None
-                and infos[i].kind in ("video", "folder") else None for i in range(len(self.source_specs))]
+                and infos[i].seekable else None for i in range(len(self.source_specs))]
 
     def _stop_stream(self, timeout_s: float) -> bool:
         stream, presenter = self.stream, self.presenter

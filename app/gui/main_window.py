@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
             self.transport.set_source(None, False)
             self.source_label.setText(f"{len(self.sources)} streams")
             return
-        self.transport.set_source(info.frame_count, info.kind in ("video", "folder"))
+        self.transport.set_source(info.frame_count, info.seekable)
         self.source_label.setText(f"{len(self.sources)} streams · [{index}] {info.describe()}")
 
     def _on_stream_status(self, index: int, kind: str, message: str) -> None:
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
         self.source_label.setText(info.describe())
         name = info.spec if info.kind in ("stream", "camera") else Path(info.spec).name
         self.setWindowTitle(f"{name} — {APP_NAME}")
-        self.transport.set_source(info.frame_count, info.kind in ("video", "folder"))
+        self.transport.set_source(info.frame_count, info.seekable)
 
     def _on_source_failed(self, message: str) -> None:
         message = message.replace("list them with --list-cameras", "the ⟳ button in the Source panel lists them")

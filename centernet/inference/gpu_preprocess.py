@@ -44,7 +44,7 @@ def source_matrix(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
 
 def source_matrices(transforms, spec: PreprocessSpec) -> np.ndarray:
     """(B, 2, 3) float32: each frame's `source_matrix`, the per-frame warp the kernel and its reference read."""
-    return np.stack([source_matrix(tf, spec) for tf in transforms]).astype(np.float32)
+    return np.stack([source_matrix(tf, spec) for tf in transforms])   # float32 rows
 
 
 def source_bounds(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
@@ -64,7 +64,7 @@ def source_bounds(tf: InputTransform, spec: PreprocessSpec) -> np.ndarray:
 
 def warp_bounds(transforms, spec: PreprocessSpec) -> np.ndarray:
     """(B, 4) float32: each frame's `source_bounds`, read per frame beside its matrix and size."""
-    return np.stack([source_bounds(tf, spec) for tf in transforms]).astype(np.float32).reshape(-1, 4)
+    return np.stack([source_bounds(tf, spec) for tf in transforms]).reshape(-1, 4)   # float32 rows
 
 
 def input_coordinates(input_size: tuple[int, int], device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,11 @@ class SourceInfo:
     frame_count: int | None
     is_live: bool
 
+    @property
+    def seekable(self) -> bool:
+        """A file or a folder: a position to seek to and a length (a seek bar; a replay once it ended)."""
+        return self.kind in ("video", "folder")
+
     def describe(self) -> str:
         w, h = self.size
         length = f", {self.frame_count} frames" if self.frame_count else ""

@@ -30,15 +30,21 @@ from centernet.tracking.bytetrack import iou_matrix
 from centernet.tracking.live import LiveTracker
 
 
+def same_class_iou(a: dict, b: dict) -> np.ndarray:
+    """IoU of every box of `a` with every box of `b` (numpy Detections), 0 across classes."""
+    if len(a["boxes"]) == 0 or len(b["boxes"]) == 0:
+        return np.zeros((len(a["boxes"]), len(b["boxes"])))
+    iou = iou_matrix(a["boxes"].astype(np.float64), b["boxes"].astype(np.float64))
+    return np.where(a["labels"][:, None] == b["labels"][None, :], iou, 0.0)
+
+
 def best_iou_by_class(shown: Detections, truth: Detections) -> list[float]:
     """Per shown box: the best IoU with a truth box of its class."""
     if len(shown) == 0:
         return []
-    s, t = shown.numpy(), truth.numpy()
     if len(truth) == 0:
         return [0.0] * len(shown)
-    iou = iou_matrix(s["boxes"].astype(np.float64), t["boxes"].astype(np.float64))
-    return np.where(s["labels"][:, None] == t["labels"][None, :], iou, 0.0).max(axis=1).tolist()
+    return same_class_iou(shown.numpy(), truth.numpy()).max(axis=1).tolist()
 
 
 @dataclass(frozen=True)

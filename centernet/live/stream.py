@@ -234,7 +234,7 @@ class Stream:
         """Under `self.cond`: a file or folder that ended (not failed), its capture thread done, the stream open."""
         info = state.info
         return (state.capture_done and state.error is None and not self._closed and info is not None
-                and info.kind in ("video", "folder"))
+                and info.seekable)
 
     def _restart_capture(self, state: StreamState) -> None:
         """Under `self.cond`: a new capture thread for a stream whose source ended (its old thread has returned)."""

@@ -34,7 +34,7 @@ from centernet.inference.backends.base import Workload, precision_reason
 from centernet.detections import FixedDetections
 from centernet.inference.frame_canvas import MAX_CANVAS, fits, rounded_canvas, within_bound
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS, DecodeOptions, FramePipeline
-from centernet.geometry.transforms import InputTransform, PreprocessSpec, plan_task_transform
+from centernet.geometry.transforms import InputTransform, PreprocessSpec
 from centernet.models.backbones.dcn import use_fast_deform_conv
 from kernels.runtime import probe
 
@@ -177,10 +177,6 @@ class Engine:
         self.stats.eager_runs += 1
         x = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         return self.model(x)
-
-    def plan(self, frame_hw: tuple[int, int], spec: PreprocessSpec | None = None) -> InputTransform:
-        """The input transform of a frame size: the Detector's at scale 1 (ddd keeps its own geometry)."""
-        return plan_task_transform(self.task, spec or self.spec, tuple(frame_hw))
 
     def pipeline(self, flip: bool = False, spec: PreprocessSpec | None = None) -> FramePipeline:
         """The per-frame computation (frames of any sizes) on this engine's device and model."""
