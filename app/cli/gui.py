@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                    help="One-Euro smoothing of boxes and skeletons, this run only (default: the window's Smooth "
                         "toggle, on for pose models until switched off)")
     p.add_argument("--motion", action=argparse.BooleanOptionalAction, default=True,
-                   help="move the boxes of frames the model skipped along their tracks (default: on)")
+                   help="move the boxes of frames the model skipped to where their objects are "
+                        "(optical flow, else their tracks; default: on)")
     p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="headless or several sources: give up on a source that never gave a frame after this "
                         "long (0: never; a stream that worked and dropped keeps reconnecting; with several "

@@ -45,7 +45,7 @@ class HeadlessOptions:
     hold_frames: bool = False          # show only the frames the model ran on
     track: bool = False                # track ids and trails
     smooth: bool | None = None         # One-Euro smoothing (None: on for pose models)
-    motion: bool = True                # move the boxes of frames the model skipped along their tracks
+    motion: bool = True                # move the boxes of frames the model skipped by their flow
     connect_timeout_s: float | None = DEFAULT_CONNECT_TIMEOUT_S   # give up on a source that never gave a frame
     verbose: bool = False              # keep FFmpeg's / OpenCV's own log lines
     serve: tuple[str, int] | None = None   # (host, port) of the browser view (app/web); None: no view

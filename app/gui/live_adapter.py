@@ -64,7 +64,7 @@ atexit.register(join_stragglers)
 @dataclass(frozen=True)
 class DrawOptions:
     """What the window shows: the renderer's options, the heatmap, tracking (ids, trails, smoothing) and the
-    motion step (boxes of frames the model skipped moved along their tracks)."""
+    motion step (boxes of frames the model skipped moved by their optical flow)."""
 
     render: RenderOptions = RenderOptions()
     heatmap: bool = False

@@ -14,7 +14,8 @@ stream at once: its tracker sees its frames in order); the backend is told how m
 (`set_parallel_runs`: OpenVINO then runs two CPU streams of half the threads each, measured 1.3x the frames
 of one two-thread stream on 2 cores) while two streams or more are live, and one when one is left.
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
-track association the motion step needs: so it runs whenever the motion step is on, ids drawn or not).
+track association the motion step's fallback velocity needs: so it runs whenever the motion step is on,
+ids drawn or not).
 A failed forward pass is the stream's error: the consumer reports it (with one stream: raises it).
 """
 from __future__ import annotations

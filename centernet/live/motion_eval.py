@@ -22,7 +22,7 @@ import torch
 from centernet.detections import Detections
 from centernet.live.frames import LiveFrame, Overlay, StreamResult
 from centernet.live.model import ModelThread
-from centernet.live.motion import motion_step
+from centernet.live.motion import MotionStep, motion_step
 from centernet.live.options import StreamOptions
 from centernet.live.state import StreamState
 from centernet.live.stream import Stream, stream
@@ -67,12 +67,12 @@ def skipped_frames(frames: list[tuple[np.ndarray, float]], every: int, truth: Se
     state = StreamState(0, "clip", threading.Condition())
     state.tracker = LiveTracker(options.tracking)
     model = ModelThread(lambda image: outputs[id(image)], [state], options, state.cond, threading.Event())
-    overlay = None
+    overlay, step = None, MotionStep()
     for i, (image, ts) in enumerate(frames):
         if i % every == 0:
             overlay = model.infer(state, LiveFrame(image, i, ts, 0.0, 0.0))
         elif overlay is not None:
-            yield SkippedFrame(i, overlay, motion_step(overlay, image, ts), truth[i])
+            yield SkippedFrame(i, overlay, step(overlay, image, ts), truth[i])
 
 
 def skipped_frame_iou(detector, frames: list[tuple[np.ndarray, float]], every: int, threshold: float = 0.3,

@@ -15,7 +15,7 @@ class StreamOptions:
     threshold: float = 0.3               # detections below this score are left out of every result
     classes: frozenset | None = None     # class indices kept (None: all)
     tracking: LiveTrackingOptions = LiveTrackingOptions()   # track ids / trails and One-Euro smoothing
-    motion: bool = True                  # frames the model skipped: boxes moved along their tracks (none after a cut)
+    motion: bool = True                  # frames the model skipped: boxes moved by their flow (none after a cut)
     folder_dwell_s: float = 1.0          # an image of a folder stays this long in real-time play
     connect_timeout_s: float | None = 30.0   # a source that never gave a frame is given up after this (None: never)
     open_timeout_s: float = STREAM_OPEN_TIMEOUT_S   # a URL: bound on opening it

@@ -11,6 +11,7 @@ import threading
 
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo
 from centernet.live.mailbox import Mailbox
+from centernet.live.motion import MotionStep
 from centernet.live.options import StreamOptions
 from centernet.tracking.live import LiveTracker
 
@@ -29,6 +30,7 @@ class StreamState:
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: LiveFrame | None = None   # the frame the model is running on
         self.overlay: Overlay | None = None  # the newest model output
+        self.motion_step = MotionStep()      # the consumer's: moves the newest output's boxes to a skipped frame
         self.runs = 0                        # model runs published
         self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
         self.overlays_dropped = 0            # model outputs replaced before the consumer took them

@@ -10,14 +10,14 @@
 Three actors (STYLE.md, "The app"): a capture thread per source reads frames, one model thread runs the
 Detector on the newest frame of every stream (model.py: round robin, batched where the backend gains), and
 the user's loop (this iterator) takes each frame shown with what belongs on it. In real time (the default)
-every frame comes at the source's rate with the newest detections, moved to the frame's own time along
-their tracks (the motion step) when the model skipped it; `realtime=False` gives every frame of a file,
-each inferred, as fast as the model goes; `hold=True` only the frames the model ran on. With several
-sources the results of every stream come as each is ready, taken round robin (no stream's results wait
-behind another's); a stream that fails (never connects within the connect timeout, a decode or model
-error) is reported on its own (a "failed" `StreamEvent`, `status(i)`) and the others go on; with one source
-its error is raised from `poll()` / the loop. Leaving the loop (`break`, an exception, the `with` block's
-end) stops every thread it started within `StreamOptions.join_timeout_s`.
+every frame comes at the source's rate with the newest detections, moved to where their objects are on
+that frame (the motion step: optical flow, or their tracks) when the model skipped it; `realtime=False`
+gives every frame of a file, each inferred, as fast as the model goes; `hold=True` only the frames the
+model ran on. With several sources the results of every stream come as each is ready, taken round robin
+(no stream's results wait behind another's); a stream that fails (never connects within the connect
+timeout, a decode or model error) is reported on its own (a "failed" `StreamEvent`, `status(i)`) and the
+others go on; with one source its error is raised from `poll()` / the loop. Leaving the loop (`break`, an
+exception, the `with` block's end) stops every thread it started within `StreamOptions.join_timeout_s`.
 """
 from __future__ import annotations
 
@@ -36,7 +36,6 @@ from centernet.io.sources import source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import MODEL_WORKERS, ModelThread, Turn, set_parallel_runs
-from centernet.live.motion import motion_step
 from centernet.live.options import StreamOptions
 from centernet.library_logs import route_library_logs
 from centernet.live.state import StreamState, in_turn
@@ -391,7 +390,7 @@ class Stream:
             age = 0.0 if inferred else max(0.0, (frame.captured_at - overlay.frame.captured_at) * 1000.0)
             if not inferred and o.motion and overlay.velocity is not None:
                 start = time.perf_counter()
-                dets = motion_step(overlay, frame.image, frame.timestamp_ms)
+                dets = state.motion_step(overlay, frame.image, frame.timestamp_ms)
                 timings["motion"] = timings.get("motion", 0.0) + (time.perf_counter() - start) * 1000.0
         now = time.perf_counter()
         timings["end_to_end"] = (now - frame.captured_at) * 1000.0
@@ -477,7 +476,8 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
     goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
     on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
-    frames the model skipped along their tracks (none shown where the picture changed since: a cut).
+    frames the model skipped by their optical flow (or along their tracks; none shown where the picture
+    changed since: a cut).
     `options` replaces all of these at once. `on_event` is called with each `StreamEvent` (source opened,
     reconnecting... from the capture threads; a stream failed, with several sources, from the loop's thread)."""
     for source in source_list(sources):
