@@ -81,12 +81,12 @@ def realtime(detector, args) -> None:
                 neighbour.wait()
     print("\n| clip | load (load average) | frames shown | model runs (their IoU) | skipped frames scored "
           "(unpaired) | their boxes, unmoved / with the step | mean overlay age ms | mean IoU, unmoved | with the step "
-          "| gain |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| gain | step ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clip']} | {r['load']} ({r['loadavg']}) | {r['frames']} | {r['runs']} ({r['runs_iou']}) | "
               f"{r['skipped']} ({r['unpaired']}) | {r['boxes']} / {r['boxes_with_step']} | {r['mean_age_ms']} | "
-              f"{r['iou_without_step']} | {r['iou_with_step']} | {r['gain']:+.3f} |")
+              f"{r['iou_without_step']} | {r['iou_with_step']} | {r['gain']:+.3f} | {r['motion_ms']} |")
 
 
 def play_row(detector, clip: str, truth: list, load: str, args) -> dict:
@@ -98,7 +98,7 @@ def play_row(detector, clip: str, truth: list, load: str, args) -> dict:
            "runs": s.runs, "runs_iou": rnd(s.runs_iou, 3), "skipped": on.skipped, "unpaired": s.unpaired,
            "boxes": off.boxes, "boxes_with_step": on.boxes, "mean_age_ms": rnd(on.mean_age_ms, 1),
            "iou_without_step": rnd(off.mean_iou), "iou_with_step": rnd(on.mean_iou),
-           "gain": (on.mean_iou - off.mean_iou) if on.boxes and off.boxes else 0.0}
+           "gain": (on.mean_iou - off.mean_iou) if on.boxes and off.boxes else 0.0, "motion_ms": rnd(s.motion_ms, 2)}
     print(json.dumps(row), flush=True)
     return row
 

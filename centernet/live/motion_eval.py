@@ -119,14 +119,15 @@ def score_shown(results: Iterable[StreamResult], truth: Sequence[Detections], th
 
 
 def _source_overlay(shown: Stream, r: StreamResult) -> Overlay | None:
-    """The model output `r`'s boxes were built from: the stream's newest, when it is still that one (the step on
-    it again gives `r`'s boxes exactly); None when the model has published a newer one since (that frame is then
-    left out of both scores)."""
+    """The model output `r`'s boxes were built from: the stream's newest, when it is still that one (the
+    stream's own step on it again, from this same thread, gives `r`'s boxes exactly); None when the model has
+    published a newer one since (that frame is then left out of both scores)."""
+    state = shown.states[0]
     with shown.cond:
-        overlay = shown.states[0].overlay
+        overlay = state.overlay
     if overlay is None or overlay.velocity is None or overlay.frame.index >= r.frame_index:
         return None
-    again = motion_step(overlay, r.image, r.timestamp_ms)
+    again = state.motion_step(overlay, r.image, r.timestamp_ms)
     same = len(again) == len(r.detections) and torch.equal(again.boxes, r.detections.boxes)
     return overlay if same else None
 
@@ -141,6 +142,7 @@ class LiveScore:
     unpaired: int            # skipped frames left out: the model published again before they could be paired
     runs_iou: float | None   # the model's outputs behind the scored frames vs the truth of their frames: 1.0 when
                              # the truth is of the very frames played (a check of the pairing)
+    motion_ms: float | None  # the step's mean time on a scored frame (the stream's "motion" timing)
 
 
 def play_scored(detector, clip: str, truth: Sequence[Detections], *, max_frames: int, threshold: float = 0.3
@@ -148,7 +150,7 @@ def play_scored(detector, clip: str, truth: Sequence[Detections], *, max_frames:
     """`clip`'s first `max_frames` frames played in real time through `centernet.live.stream` (its threads,
     pacing and mailboxes), the step on; each skipped frame scored with the boxes it showed and with those
     boxes unmoved."""
-    with_step, without, unpaired, sources = [], [], 0, {}
+    with_step, without, unpaired, sources, motion_ms = [], [], 0, {}, []
     with stream(clip, detector=detector, threshold=threshold, motion=True) as shown:
         for r in takewhile(lambda r: r.frame_index < max_frames, shown):
             source = None if r.inferred or r.overlay_age_ms is None else _source_overlay(shown, r)
@@ -161,10 +163,12 @@ def play_scored(detector, clip: str, truth: Sequence[Detections], *, max_frames:
                 unpaired += 1
                 continue
             sources[source.frame.index] = source.dets
+            motion_ms.append(r.timings.get("motion", 0.0))
             with_step.append(r)
             without.append(replace(r, detections=source.dets))
         runs = shown.inferences
     runs_iou = [v for i, dets in sources.items() if i < len(truth)
                 for v in best_iou_by_class(dets, truth[i].above(threshold))]
+    mean = lambda v: float(np.mean(v)) if v else None  # noqa: E731
     return LiveScore(score_shown(with_step, truth, threshold), score_shown(without, truth, threshold), runs, unpaired,
-                     float(np.mean(runs_iou)) if runs_iou else None)
+                     mean(runs_iou), mean(motion_ms))

@@ -249,3 +249,4 @@ def test_a_real_time_play_scores_the_same_skipped_frames_moved_and_unmoved(vtest
     assert (on.frames, on.skipped, on.boxes, on.mean_age_ms) == (off.frames, off.skipped, off.boxes, off.mean_age_ms)
     assert on.skipped > 0 and on.mean_iou is not None and off.mean_iou is not None
     assert score.runs_iou == pytest.approx(1.0)    # the truth is of the very frames played
+    assert score.motion_ms is not None and 0.0 < score.motion_ms < 1000.0   # the step's own time, from the stream
