@@ -17,17 +17,16 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import torch
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.cameras import CameraLister
 from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
-from centernet.io.writers.atomic import atomic_file
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
 from app.gui.live_adapter import DrawOptions, LivePipeline
@@ -38,6 +37,8 @@ from app.gui.theme import APP_NAME, STYLE_SHEET
 from app.gui.window_settings import (default_settings, engine_given, pin_command_line, restore_settings,
                                      save_settings, stored_values)
 from app.gui.zoo_dialog import ZooDialog
+from centernet.errors import CenterNetError
+from centernet.jobs.detect import write_image
 from centernet.live import SourceInfo
 
 
@@ -63,6 +64,8 @@ class WindowOptions:
 class MainWindow(QMainWindow):
     """See the module docstring. `config` and `options` are the `gui` command's options: where they differ from
     the defaults they win over the settings."""
+
+    snapshot_written = pyqtSignal(object, str)   # a snapshot's path and why it was not saved ("" when it was)
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), options: WindowOptions = WindowOptions(),
                  settings: QSettings | None = None):
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
         pl.model_loaded.connect(self._on_model_loaded)
         pl.model_failed.connect(self._on_model_failed)
         pl.error.connect(self._show_error)
+        self.snapshot_written.connect(self._on_snapshot_written)
         if self.grid is None:
             self.view.frame_painted.connect(self._on_painted)
         else:
@@ -522,22 +526,22 @@ class MainWindow(QMainWindow):
 
     # ---- snapshot, recording, full screen -----------------------------------------------------------
     def snapshot(self) -> Path | None:
-        """Save the frame on screen (with overlays) as PNG, written off the GUI thread."""
+        """Save the frame on screen (with overlays) as PNG, written off the GUI thread; the status bar says when it
+        is saved, or why it could not be (`snapshot_written`)."""
         if self.last_result is None:
             self.show_message("nothing to save yet: open a source first", "warning")
             return None
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
-
-        def write():   # written whole, then renamed: a viewer (or a test) never reads half a PNG
-            ok, png = cv2.imencode(".png", image)
-            if ok:
-                with atomic_file(path, "wb") as f:
-                    f.write(png.tobytes())
-        QThreadPool.globalInstance().start(write)
-        self.show_message(f"snapshot saved to {path}", "info")
+        QThreadPool.globalInstance().start(partial(write_snapshot, path, image, self.snapshot_written.emit))
         self.last_snapshot = path
         return path
+
+    def _on_snapshot_written(self, path: Path, error: str) -> None:
+        if error:
+            self.show_message(f"snapshot not saved: {error}", "error")
+        else:
+            self.show_message(f"snapshot saved to {path}", "info")
 
     def toggle_recording(self) -> None:
         if self.recorder is None:
@@ -591,6 +595,19 @@ class MainWindow(QMainWindow):
         self.pipeline.shutdown(timeout_ms=1000)
         QThreadPool.globalInstance().waitForDone(2000)
         super().closeEvent(event)
+
+
+def write_snapshot(path: Path, image, done: Callable[[Path, str], None]) -> None:
+    """Write a snapshot (off the GUI thread, whole then renamed: a viewer never reads half a PNG), then tell
+    `done` why it could not be written, or "" when it was: a failure is the user's to fix, not a crash."""
+    try:
+        write_image(path, image, fix="free space or make that folder writable")
+    except CenterNetError as e:
+        done(path, str(e))
+    except cv2.error as e:   # a frame OpenCV cannot encode
+        done(path, f"could not encode {path.name}: {e.err}")
+    else:
+        done(path, "")
 
 
 def source_name(spec: str) -> str:

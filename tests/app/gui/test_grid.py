@@ -338,7 +338,8 @@ def test_the_windows_own_messages_go_to_the_status_bar_and_leave_the_tiles_banne
     qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
     assert window.latency_dock.windowTitle() == "Performance · tile [1]"
     qtbot.waitUntil(lambda: 1 in window.results, timeout=60000)
-    path = window.snapshot()
+    with qtbot.waitSignal(window.snapshot_written, timeout=10000):   # said once written
+        path = window.snapshot()
     assert "snapshot saved to" in window.statusBar().currentMessage()
     assert "no frame from" in window.grid.tiles[0].view.message       # stream 0's failure stays on its tile
     assert window.grid.tiles[1].view.message == ""
