@@ -388,8 +388,9 @@ class Controls(QWidget):
     def _emit_model(self) -> None:
         self.model_requested.emit(self.model_request())
 
-    def set_model_info(self, detector) -> None:
-        """Show what the checkpoint is; enable the toggles that apply to its task; class names for the filter."""
+    def set_model_info(self, detector, emit: bool = True) -> None:
+        """Show what the checkpoint is; enable the toggles that apply to its task; class names for the filter.
+        `emit`: False when the caller applies `draw_options()` itself (the grid: to every stream)."""
         info = detector.info
         h, w = detector.spec.input_size
         size = "keep res" if detector.spec.keep_res else f"{h}×{w}"
@@ -397,9 +398,9 @@ class Controls(QWidget):
                                 f"{info.format} format · {detector.device}")
         self.flip.setEnabled(info.decode.get("rule", "centernet") == "centernet")
         self.set_engine_reasons(detector)
-        self.set_task(info.task, info.class_names)
+        self.set_task(info.task, info.class_names, emit)
 
-    def set_task(self, task: str, class_names) -> None:
+    def set_task(self, task: str, class_names, emit: bool = True) -> None:
         self.task = task
         self.class_names = tuple(class_names)
         allowed = TASK_TOGGLES.get(task, {"boxes", "labels"})
@@ -409,7 +410,8 @@ class Controls(QWidget):
         with QSignalBlocker(self.toggles["smooth"]):
             self.toggles["smooth"].setChecked(self.smooth_for(task))
         self.class_filter.setCompleter(QCompleter(list(self.class_names), self.class_filter))
-        self._emit_options()
+        if emit:
+            self._emit_options()
 
     # ---- display ------------------------------------------------------------------------------------
     def _display_group(self) -> QGroupBox:

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -379,12 +379,15 @@ class LivePipeline(QObject):
         """Start reading `spec` (camera index, file, folder, image or URL); errors come as source_failed."""
         self.open_sources([spec])
 
-    def open_sources(self, specs) -> None:
-        """Start reading every spec through one `Stream` (one model); results carry their stream's index."""
+    def open_sources(self, specs, draws: Sequence[DrawOptions] = ()) -> None:
+        """Start reading every spec through one `Stream` (one model); results carry their stream's index.
+        `draws`: each stream's own options from its first frame (none: every stream's are `options`)."""
         self.source_specs = [str(spec) for spec in specs]
         self.source_spec = self.source_specs[0]
         self.source_info = None
-        self.stream_draws = {}
+        if draws:   # the Stream starts with the first stream's (`_start` gives each its own at once)
+            self.draw = draws[0]
+        self.stream_draws = dict(enumerate(draws))
         self._want_heat()
         self._start(0, paused=False)
 

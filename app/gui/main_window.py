@@ -17,19 +17,19 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Callable, Sequence
 
 import cv2
 import torch
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.cameras import CameraLister
 from app.gui.controls import engine_key, engine_text
 from centernet.inference.config import DetectorConfig
-from centernet.io.writers.atomic import atomic_file
 from app.gui.menus import build_menus
 from app.gui.panels import build_panels
-from app.gui.live_adapter import LivePipeline
+from app.gui.live_adapter import DrawOptions, LivePipeline
 from app.gui.recorder import Recorder
 from app.gui.stats import PipelineStats, device_description, memory_description, stream_table, \
     tile_captions
@@ -37,6 +37,8 @@ from app.gui.theme import APP_NAME, STYLE_SHEET
 from app.gui.window_settings import (default_settings, engine_given, pin_command_line, restore_settings,
                                      save_settings, stored_values)
 from app.gui.zoo_dialog import ZooDialog
+from centernet.errors import CenterNetError
+from centernet.jobs.detect import write_image
 from centernet.live import SourceInfo
 
 
@@ -62,6 +64,8 @@ class WindowOptions:
 class MainWindow(QMainWindow):
     """See the module docstring. `config` and `options` are the `gui` command's options: where they differ from
     the defaults they win over the settings."""
+
+    snapshot_written = pyqtSignal(object, str)   # a snapshot's path and why it was not saved ("" when it was)
 
     def __init__(self, config: DetectorConfig = DetectorConfig(), options: WindowOptions = WindowOptions(),
                  settings: QSettings | None = None):
@@ -95,7 +99,6 @@ class MainWindow(QMainWindow):
         self.results: dict[int, object] = {}        # the grid: each stream's newest Shown
         self.stream_stats = [PipelineStats() for _ in self.sources]
         self.recording_stream = 0
-        self._options_to_all = False    # the controls' next options go to every stream of the grid
         build_panels(self, len(self.sources) or 1)
         self.transport.set_streams(len(self.sources) or 1)
         if self.grid is not None:
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
         pl.model_loaded.connect(self._on_model_loaded)
         pl.model_failed.connect(self._on_model_failed)
         pl.error.connect(self._show_error)
+        self.snapshot_written.connect(self._on_snapshot_written)
         if self.grid is None:
             self.view.frame_painted.connect(self._on_painted)
         else:
@@ -180,10 +184,7 @@ class MainWindow(QMainWindow):
             sources = list(self.sources)
             sources[self.grid.selected] = spec
             self.sources = tuple(sources)
-            draws = [self.pipeline.draw_of(i) for i in range(len(sources))]
-            self.open_sources(self.sources)
-            for i, draw in enumerate(draws):      # every tile keeps its own options
-                self.pipeline.set_options(draw, stream=i)
+            self.open_sources(self.sources, self._stream_draws())   # every tile keeps its own options
             return
         self.controls.set_source(spec)
         self.stats.reset()
@@ -198,8 +199,9 @@ class MainWindow(QMainWindow):
         self.pause_action.setChecked(False)
         self.transport.set_paused(False)
 
-    def open_sources(self, specs) -> None:
-        """The grid: every source through one stream, one tile each."""
+    def open_sources(self, specs, draws: Sequence[DrawOptions] | None = None) -> None:
+        """The grid: every source through one stream, one tile each; `draws`, each stream's options (None: every
+        stream starts as the controls are set)."""
         self.stats = self.stream_stats[self.grid.selected]
         for stats in self.stream_stats:
             stats.reset()
@@ -207,9 +209,8 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.results = {}
         self.pipeline.connect_timeout_s = self.options.connect_timeout_s
-        options = self.controls.draw_options()
-        # every stream starts as the controls are set; the heatmap shows on the selected tile only
-        self.pipeline.set_options(replace(options, heatmap=False))
+        if draws is None:
+            draws = [self.controls.draw_options()] * len(specs)
         for tile in self.grid.tiles:
             tile.view.clear()
             self.grid.set_caption(tile.index, f"[{tile.index}] {source_name(specs[tile.index])} · connecting")
@@ -217,20 +218,14 @@ class MainWindow(QMainWindow):
         self.source_label.setText(f"{len(specs)} streams")
         self.setWindowTitle(f"{len(specs)} streams: {', '.join(source_name(s) for s in specs)} — {APP_NAME}")
         self.transport.set_source(None, False)
-        self.pipeline.open_sources(specs)
-        if options.heatmap:
-            self.pipeline.set_options(options, stream=self.grid.selected)
+        self.pipeline.open_sources(specs, self._heatmap_on_selected_tile(draws))
         self.pause_action.setChecked(False)
         self.transport.set_paused(False)
 
     def _on_tile_selected(self, index: int) -> None:
         """The controls, the seek bar and the big numbers now show stream `index`; the heatmap, when on, moves to
         its tile."""
-        heatmap = self.controls.toggles["heatmap"].isChecked()
-        for i in range(len(self.sources)):
-            draw = self.pipeline.draw_of(i)
-            if draw.heatmap != (heatmap and i == index):
-                self.pipeline.set_options(replace(draw, heatmap=heatmap and i == index), stream=i)
+        self._set_stream_draws(self._stream_draws())
         self.stats = self.stream_stats[index]
         self.latency.clear()
         self.latency_dock.setWindowTitle(f"Performance · tile [{index}]")
@@ -434,26 +429,39 @@ class MainWindow(QMainWindow):
     def _set_model_info(self, detector) -> None:
         """A model's task sets the toggles that apply to it: for every stream of a grid, each keeping its own
         threshold and classes."""
-        self._options_to_all = True
-        try:
-            self.controls.set_model_info(detector)
-        finally:
-            self._options_to_all = False
+        self.controls.set_model_info(detector, emit=False)
+        self._on_options(self.controls.draw_options(), every_stream=True)
 
-    def _on_options(self, options) -> None:
+    def _on_options(self, options: DrawOptions, every_stream: bool = False) -> None:
+        """The controls' options: the selected stream's (the user's change); `every_stream`, the other streams of
+        a grid take its toggles too, each keeping its own threshold and classes."""
         if self.grid is None:
             self.pipeline.set_options(options)
-        elif self._options_to_all:
-            for i in range(len(self.sources)):
-                own = self.pipeline.draw_of(i).render
-                mine = options if i == self.grid.selected else replace(
-                    options, render=replace(options.render, threshold=own.threshold, classes=own.classes),
-                    heatmap=False)
-                self.pipeline.set_options(mine, stream=i)
-        else:   # the user's change: the selected stream's
-            self.pipeline.set_options(options, stream=self.grid.selected)
-        r = options.render
-        self.settings.setValue("threshold", r.threshold)
+        else:
+            draws = self._stream_draws()
+            for i, own in enumerate(draws):
+                if i == self.grid.selected:
+                    draws[i] = options
+                elif every_stream:
+                    draws[i] = replace(options, render=replace(options.render, threshold=own.render.threshold,
+                                                                classes=own.render.classes))
+            self._set_stream_draws(draws)
+        self.settings.setValue("threshold", options.render.threshold)
+
+    # ---- each stream's options (the grid) ------------------------------------------------------------
+    def _stream_draws(self) -> list[DrawOptions]:
+        return [self.pipeline.draw_of(i) for i in range(len(self.sources))]
+
+    def _heatmap_on_selected_tile(self, draws: Sequence[DrawOptions]) -> list[DrawOptions]:
+        """The one place of the rule: the heatmap shows on the selected tile only (when its toggle is on)."""
+        heatmap = self.controls.toggles["heatmap"].isChecked()
+        return [replace(draw, heatmap=heatmap and i == self.grid.selected) for i, draw in enumerate(draws)]
+
+    def _set_stream_draws(self, draws: Sequence[DrawOptions]) -> None:
+        """Each stream of the grid its options under the rule above (only those that change)."""
+        for i, draw in enumerate(self._heatmap_on_selected_tile(draws)):
+            if draw != self.pipeline.draw_of(i):
+                self.pipeline.set_options(draw, stream=i)
 
     # ---- results ------------------------------------------------------------------------------------
     def _on_result(self, result) -> None:
@@ -518,22 +526,22 @@ class MainWindow(QMainWindow):
 
     # ---- snapshot, recording, full screen -----------------------------------------------------------
     def snapshot(self) -> Path | None:
-        """Save the frame on screen (with overlays) as PNG, written off the GUI thread."""
+        """Save the frame on screen (with overlays) as PNG, written off the GUI thread; the status bar says when it
+        is saved, or why it could not be (`snapshot_written`)."""
         if self.last_result is None:
             self.show_message("nothing to save yet: open a source first", "warning")
             return None
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
-
-        def write():   # written whole, then renamed: a viewer (or a test) never reads half a PNG
-            ok, png = cv2.imencode(".png", image)
-            if ok:
-                with atomic_file(path, "wb") as f:
-                    f.write(png.tobytes())
-        QThreadPool.globalInstance().start(write)
-        self.show_message(f"snapshot saved to {path}", "info")
+        QThreadPool.globalInstance().start(partial(write_snapshot, path, image, self.snapshot_written.emit))
         self.last_snapshot = path
         return path
+
+    def _on_snapshot_written(self, path: Path, error: str) -> None:
+        if error:
+            self.show_message(f"snapshot not saved: {error}", "error")
+        else:
+            self.show_message(f"snapshot saved to {path}", "info")
 
     def toggle_recording(self) -> None:
         if self.recorder is None:
@@ -587,6 +595,19 @@ class MainWindow(QMainWindow):
         self.pipeline.shutdown(timeout_ms=1000)
         QThreadPool.globalInstance().waitForDone(2000)
         super().closeEvent(event)
+
+
+def write_snapshot(path: Path, image, done: Callable[[Path, str], None]) -> None:
+    """Write a snapshot (off the GUI thread, whole then renamed: a viewer never reads half a PNG), then tell
+    `done` why it could not be written, or "" when it was: a failure is the user's to fix, not a crash."""
+    try:
+        write_image(path, image, fix="free space or make that folder writable")
+    except CenterNetError as e:
+        done(path, str(e))
+    except cv2.error as e:   # a frame OpenCV cannot encode
+        done(path, f"could not encode {path.name}: {e.err}")
+    else:
+        done(path, "")
 
 
 def source_name(spec: str) -> str:

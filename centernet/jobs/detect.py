@@ -29,7 +29,8 @@ def unique_output_name(path: Path, used: set) -> str:
     return name
 
 
-def write_image(path: Path, image) -> None:
+def write_image(path: Path, image, fix: str = "free space or choose another --out") -> None:
+    """Encode `image` by `path`'s suffix (else PNG) and write it whole; InputError says why not, then `fix`."""
     ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") else ".png", image)
     if not ok:
         raise InputError(f"could not encode {path}")
@@ -37,7 +38,7 @@ def write_image(path: Path, image) -> None:
         with atomic_path(path) as tmp:   # a full disk leaves no orphan .part behind
             tmp.write_bytes(buf.tobytes())
     except OSError as e:
-        raise InputError(f"cannot write {path}: {e.strerror or e}; free space or choose another --out") from None
+        raise InputError(f"cannot write {path}: {e.strerror or e}; {fix}") from None
 
 
 @dataclass(frozen=True)

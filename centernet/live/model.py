@@ -48,11 +48,8 @@ class Turn:
 
 
 def set_parallel_runs(detector, runs: int) -> None:
-    """Tell `detector`'s backend how many frames its callers run at once (a detector without a backend, as
-    test doubles are, has nothing to tell)."""
-    backend = getattr(detector, "backend", None)
-    if backend is not None and hasattr(backend, "set_parallel_runs"):
-        backend.set_parallel_runs(runs)
+    """Tell `detector`'s backend how many frames its callers run at once (every backend takes it; most ignore it)."""
+    detector.backend.set_parallel_runs(runs)
 
 
 class ModelThread(threading.Thread):

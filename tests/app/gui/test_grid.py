@@ -338,7 +338,8 @@ def test_the_windows_own_messages_go_to_the_status_bar_and_leave_the_tiles_banne
     qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
     assert window.latency_dock.windowTitle() == "Performance · tile [1]"
     qtbot.waitUntil(lambda: 1 in window.results, timeout=60000)
-    path = window.snapshot()
+    with qtbot.waitSignal(window.snapshot_written, timeout=10000):   # said once written
+        path = window.snapshot()
     assert "snapshot saved to" in window.statusBar().currentMessage()
     assert "no frame from" in window.grid.tiles[0].view.message       # stream 0's failure stays on its tile
     assert window.grid.tiles[1].view.message == ""
@@ -358,3 +359,34 @@ def test_a_new_source_in_one_tile_keeps_every_tiles_own_options(make_window, qtb
     assert [s.options.threshold for s in stream.states] == [pytest.approx(0.3), pytest.approx(0.45)]
     assert window.controls.threshold == pytest.approx(0.45)
     qtbot.waitUntil(lambda: all(i in window.results for i in (0, 1)), timeout=60000)
+
+
+def test_a_new_source_in_one_tile_keeps_the_heatmap_on_the_selected_tile_only(make_window, qtbot, bikes):
+    window = make_window(sources=(str(bikes), str(bikes)), loop=True)
+    qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
+    window.controls.toggles["heatmap"].setChecked(True)
+    window.open_source(str(bikes))                     # the Source panel: tile 1's source anew
+    assert [window.pipeline.draw_of(i).heatmap for i in (0, 1)] == [False, True]
+    qtbot.mouseClick(window.grid.tiles[0].view, Qt.MouseButton.LeftButton)
+    assert [window.pipeline.draw_of(i).heatmap for i in (0, 1)] == [True, False]
+
+
+def test_a_model_loading_gives_every_tile_the_task_toggles_each_keeping_its_threshold(make_window, qtbot, bikes,
+                                                                                      seeded_res18):
+    window = make_window(sources=(str(bikes), str(bikes)), weights=str(seeded_res18), input_size=INPUT, loop=True,
+                         threshold=0.3)
+    qtbot.waitUntil(lambda: window.detector is not None, timeout=90000)
+    qtbot.mouseClick(window.grid.tiles[1].view, Qt.MouseButton.LeftButton)
+    window.controls.set_threshold(0.45)
+    window.controls.toggles["track"].setChecked(True)      # tile 1's only, until a model sets the toggles
+    window.controls.toggles["heatmap"].setChecked(True)
+    assert [window.pipeline.draw_of(i).tracking.track for i in (0, 1)] == [False, True]
+    with qtbot.waitSignal(window.pipeline.model_loaded, timeout=90000):
+        window.load_model(window.controls.model_request())
+    draws = [window.pipeline.draw_of(i) for i in (0, 1)]
+    assert [d.tracking.track for d in draws] == [True, True]
+    assert [d.render.threshold for d in draws] == [pytest.approx(0.3), pytest.approx(0.45)]
+    assert [d.heatmap for d in draws] == [False, True]
+    states = window.pipeline.stream.states
+    assert [s.options.threshold for s in states] == [pytest.approx(0.3), pytest.approx(0.45)]
+    assert all(s.options.tracking.track for s in states)

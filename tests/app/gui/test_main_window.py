@@ -335,3 +335,28 @@ def test_a_bad_class_filter_is_not_brought_back(make_window, settings):
     assert not bad.controls.class_filter_error.isHidden()
     bad.close()
     assert make_window(load_model=False, open_last_source=False).controls.class_filter.text() == "person"
+
+
+def test_a_snapshot_is_the_frame_on_screen_and_an_unwritable_folder_is_said_in_the_status_bar(make_window, qtbot,
+                                                                                             bikes, tmp_path):
+    window = make_window(source=str(bikes), loop=True, output_dir=tmp_path / "shots")
+    wait_for_result(qtbot, window)
+    pause_and_settle(qtbot, window)
+    with qtbot.waitSignal(window.snapshot_written, timeout=10000) as written:
+        path = window.snapshot()
+    assert written.args == [path, ""]
+    assert window.statusBar().currentMessage() == f"snapshot saved to {path}"
+    assert np.array_equal(cv2.imread(str(path)), window.last_result.image)   # PNG: the very pixels shown
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    window.output_dir = blocker / "shots"      # below a regular file: no one can write there, root included
+    with qtbot.waitSignal(window.snapshot_written, timeout=10000):
+        bad = window.snapshot()
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"snapshot not saved: cannot write {bad}: ") and "\n" not in message
+    assert message.endswith("; free space or make that folder writable") and window.last_error == message
+    assert not blocker.is_dir() and window.isVisible()
+    seq = window.last_result.seq
+    window.pipeline.set_paused(False)           # the window goes on playing
+    wait_for_result(qtbot, window, lambda r: r.seq > seq, timeout=30000)

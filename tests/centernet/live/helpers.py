@@ -8,17 +8,35 @@ import time
 import cv2
 
 
+class FlaggedBackend:
+    """The real detector's backend, with the flags the live model thread reads set by the test (another backend's:
+    OpenVINO's overlapping runs, the CUDA graph's batches); it notes each number of parallel runs it is told, and
+    passes it on."""
+
+    def __init__(self, backend, prefers_batch: bool, runs_frames: bool, overlaps_runs: bool):
+        self.inner = backend
+        self.prefers_batch, self.runs_frames, self.overlaps_runs = prefers_batch, runs_frames, overlaps_runs
+        self.told: list[int] = []
+
+    def set_parallel_runs(self, runs: int) -> None:
+        self.told.append(runs)
+        self.inner.set_parallel_runs(runs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 class Slowed:
     """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
-    `prefers_batch` overrides its backend's flag. Counts the frames of each forward pass."""
+    `prefers_batch`, `runs_frames` and `overlaps_runs` set its backend's flags. Counts the frames of each forward
+    pass."""
 
     def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False,
                  overlaps_runs: bool = False):
         self.inner = detector
         self.delay_s = delay_s
         flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
-        self.backend = type("Flags", (), {"prefers_batch": flag, "runs_frames": runs_frames,
-                                          "overlaps_runs": overlaps_runs})()
+        self.backend = FlaggedBackend(detector.backend, flag, runs_frames, overlaps_runs)
         self.batch_sizes: list[int] = []
         self.lock = threading.Lock()
         self.running = 0                 # calls under way now ...

@@ -141,9 +141,13 @@ def test_a_backend_that_overlaps_runs_gets_a_second_worker_and_the_shares_stay_e
     runs = runs_per_stream(bikes, slow)
     assert slow.most_running == 2, slow.most_running   # the second worker ran beside the first
     assert min(runs) >= 5 and max(runs) <= min(runs) + 3, runs
-    with stream(bikes, detector=Slowed(small_detector, delay_s=0.08, overlaps_runs=True), loop=True) as one:
+    told = slow.backend.told
+    assert told[0] == 2 and told[-1] == 1 and set(told) == {1, 2}, told   # two at once, one again after the stream
+    lone = Slowed(small_detector, delay_s=0.08, overlaps_runs=True)
+    with stream(bikes, detector=lone, loop=True) as one:
         take_for(one, 2.0)
         assert [t.name for t in one.threads if t.name.startswith("model")] == ["model"]   # one stream: one worker
+    assert lone.backend.told == [1]
 
 
 def test_a_backend_that_prefers_batches_runs_every_ready_stream_together(bikes, small_detector):
