@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -147,5 +148,7 @@ def test_a_stream_that_stalls_reconnects_while_the_file_keeps_its_rate(bikes, se
     file_lines = [line for line in after if line.startswith("[0] display")]
     assert len(file_lines) >= 5                             # its readout went on every second
     rates = [float(re.search(r"display ([\d.]+) fps", line).group(1)) for line in file_lines[2:]]
-    assert rates and min(rates) > 10, rates                  # a 25 fps clip, not held back by the dead stream
+    # a 25 fps clip, not held back by the dead stream: waiting on it (2 s connect timeouts) would leave a second with
+    # next to no frames; one slow second of a loaded machine is allowed (the median holds the clip's rate)
+    assert rates and min(rates) > 3 and statistics.median(rates) > 12, rates
     assert "final [0]: " in "\n".join(lines) and "streams played 2 of 2" in lines[-1]
