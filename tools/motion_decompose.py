@@ -14,9 +14,9 @@ boxes, is the sum of:
   size     what is left on the matched boxes: the size change (and jitter)
 
 with, per row: the share of shown boxes whose track has a velocity (the fallback where the flow fails), of
-vanished boxes still detected at a score >= 0.1, of shown boxes scoring under 0.35 and their mean IoU, the truth boxes that
-appear (none of the shown boxes at IoU >= 0.3; the issue's score does not count them), and the truth boxes
-covered at IoU >= 0.5 by the shown boxes without and with the step (the step must not buy its IoU with them).
+vanished boxes still detected at a score >= 0.1, of shown boxes scoring under 0.35 and their mean IoU, the truth
+boxes that appear (none of the shown boxes at IoU >= 0.3; the issue's score does not count them), and the truth
+boxes covered at IoU >= 0.5 by the shown boxes without and with the step (the step must not buy its IoU with them).
 
     python tools/motion_decompose.py assets/demo/bikes.mp4 ../shared/data/video/vtest.avi --every 2 3 5 8 --frames 300
 """
