@@ -132,6 +132,9 @@ def test_the_flow_measures_where_a_boxs_content_went_and_a_flat_box_stays_unmeas
     assert shift[0].tolist() == pytest.approx([9.0, -5.0], abs=0.5)
     assert np.isnan(shift[1]).all()
     assert flow_shifts(sketch(before), sketch(before), boxes)[0].tolist() == pytest.approx([0.0, 0.0], abs=0.01)
+    outside = np.array([[700.0, 500.0, 760.0, 600.0], [-50.0, 10.0, 0.0, 0.0]])   # off the frame, and empty
+    assert np.isnan(flow_shifts(sketch(before), sketch(now), outside)).all()
+    assert flow_shifts(sketch(before), sketch(now), np.zeros((0, 4))).shape == (0, 2)
 
 
 def test_an_object_moving_over_a_still_background_moves_its_box_and_only_its_box():
