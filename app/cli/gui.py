@@ -8,7 +8,10 @@ from app.cli.options import SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
     add_model_options, detector_config
 from app.web import parse_address
 from centernet.errors import ConfigError
+from centernet.io.sources import list_cameras
 from centernet.live.stream import read_sources
+
+CAMERAS_PROBED = 8    # indices 0..7: what OpenCV's camera probing covers in the window's ⟳ too
 
 
 def add_parser(sub) -> None:
@@ -38,6 +41,8 @@ def add_parser(sub) -> None:
                         "long (0: never; a stream that worked and dropped keeps reconnecting; with several "
                         "sources the others go on)")
     SERVE.add(p)
+    p.add_argument("--list-cameras", action="store_true",
+                   help="print the camera indices OpenCV can open here (for --source N) and exit")
     # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
     p.set_defaults(func=run, precision="auto")
 
@@ -60,7 +65,17 @@ def sources_of(args) -> list[str]:
     return sources
 
 
+def cameras_text(found: list[int], probed: int = CAMERAS_PROBED) -> str:
+    """What `--list-cameras` prints."""
+    if not found:
+        return f"no camera found (OpenCV opened none of indices 0-{probed - 1})"
+    return "cameras: " + ", ".join(str(i) for i in found) + " (pass one as --source N)"
+
+
 def run(args) -> int:
+    if args.list_cameras:
+        print(cameras_text(list_cameras(CAMERAS_PROBED)))
+        return 0
     check_limits(args)
     sources = sources_of(args)
     if args.serve is not None and not args.headless:

@@ -43,8 +43,11 @@ from centernet.tracking.live import LiveTracker, LiveTrackingOptions, smoothing_
 
 
 def source_list(sources) -> list:
-    """One spec (camera index, path, URL) or a list / tuple of them, as a list."""
-    return list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    """One spec (camera index, path, URL) or a list / tuple of them, as a list; an empty one is a ConfigError."""
+    specs = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not specs:
+        raise ConfigError("no source given: name at least one camera index, file, folder or URL")
+    return specs
 
 
 class Stream:
@@ -57,16 +60,14 @@ class Stream:
     def __init__(self, sources, detector, options: StreamOptions = StreamOptions(),
                  on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
                  start_at: int | Sequence[int] = 0, paused: bool = False):
+        self.stop_event = threading.Event()     # first: __del__ sets it, also after a failed __init__
         specs = source_list(sources)
-        if not specs:
-            raise ConfigError("no source given: name at least one camera index, file, folder or URL")
         if not verbose:
             route_library_logs(verbose=False)
         self.detector = detector
         self.options = options
         self.on_event = on_event
         self.cond = threading.Condition()
-        self.stop_event = threading.Event()
         self.states = [StreamState(i, spec, self.cond, options) for i, spec in enumerate(specs)]
         starts = [start_at] * len(specs) if isinstance(start_at, int) else list(start_at)
         if len(starts) != len(specs):

@@ -1,6 +1,8 @@
 """`centernet.live.stream` on real files, a folder and a real local MJPEG stream: results, errors, shutdown."""
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 
@@ -9,7 +11,8 @@ import numpy as np
 import pytest
 
 from centernet.detections import Detections
-from centernet.errors import InputError, SourceError
+from centernet.errors import ConfigError, InputError, SourceError
+from centernet.inference.detector import Detector
 from centernet.live import StreamOptions, draw_result, stream
 from centernet.live.stream import Stream
 from tests.app.conftest import closed_port
@@ -138,6 +141,23 @@ def test_a_loop_left_by_an_exception_stops_every_thread(bikes, small_detector):
 def test_a_missing_file_fails_at_once(tmp_path, small_detector):
     with pytest.raises(InputError, match="input not found"):
         stream(tmp_path / "missing.mp4", detector=small_detector)
+
+
+def test_no_source_is_a_config_error_before_a_model_loads_and_leaves_no_noise(monkeypatch):
+    def load(*args, **kwargs):
+        raise AssertionError("a model was loaded for a stream with no source")
+    monkeypatch.setattr(Detector, "from_config", load)
+    unraisable = []    # what Python would print as "Exception ignored in ... __del__"
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    for make in (lambda: stream([]), lambda: Stream([], detector=None)):
+        try:
+            make()
+        except ConfigError as e:
+            assert "no source given" in str(e)
+        else:
+            pytest.fail("no error for an empty list of sources")
+    gc.collect()
+    assert unraisable == []
 
 
 def test_a_local_file_that_is_not_a_video_fails_at_once(tmp_path, small_detector):
