@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from centernet.classes import parse_classes
 from centernet.detections import Detections
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.inference.config import DetectorConfig
@@ -466,6 +467,17 @@ def read_sources(path: str | Path) -> list[str]:
     return [spec for _, spec in entries]
 
 
+def class_filter(classes, class_names) -> frozenset | None:
+    """`stream()`'s `classes`: names or indices (or one "person,car" string) -> class indices; None keeps every
+    class. A name the model does not know is an InputError before any thread starts (not a failed stream)."""
+    if classes is None:
+        return None
+    text = classes if isinstance(classes, str) else ",".join(str(c) for c in classes)
+    if not text.strip():
+        raise ConfigError("classes names no class: give names or indices, e.g. ['person', 'car'], or None for all")
+    return parse_classes(text, class_names)
+
+
 def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool = True, track: bool = False,
            smooth: bool | None = None, threshold: float = 0.3, classes=None, hold: bool = False, loop: bool = False,
            motion: bool = True, detector: Detector | None = None, options: StreamOptions | None = None,
@@ -476,9 +488,9 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     `config` picks the model (or pass a loaded `detector`). `realtime`: the source's own rate, every frame
     shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
     goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
-    on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
-    frames the model skipped by their optical flow (or along their tracks; none shown where the picture
-    changed since: a cut).
+    on for pose models); `threshold` / `classes` (names or indices): what the detections keep; `motion`: move
+    the boxes of frames the model skipped by their optical flow (or along their tracks; none shown where the
+    picture changed since: a cut).
     `options` replaces all of these at once. `on_event` is called with each `StreamEvent` (source opened,
     reconnecting... from the capture threads; a stream failed, with several sources, from the loop's thread)."""
     for source in source_list(sources):
@@ -490,6 +502,6 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     if options is None:
         smooth = smoothing_default(detector.info.task) if smooth is None else smooth
         options = StreamOptions(realtime=realtime, hold=hold, loop=loop, threshold=float(threshold),
-                                classes=frozenset(classes) if classes is not None else None,
+                                classes=class_filter(classes, detector.class_names),
                                 tracking=LiveTrackingOptions(track=track, smooth=smooth), motion=motion)
     return Stream(sources, detector, options, on_event, verbose)

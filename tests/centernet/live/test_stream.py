@@ -108,6 +108,30 @@ def test_a_single_image_gives_one_result(tmp_path, bikes, small_detector):
     assert len(got) == 1 and got[0].inferred and got[0].image.shape == (272, 640, 3)
 
 
+def test_classes_by_name_or_index_keep_only_those_and_an_unknown_name_fails_before_any_thread(tmp_path, bikes,
+                                                                                              small_detector):
+    image = tmp_path / "one.png"
+    cv2.imwrite(str(image), cv2.VideoCapture(str(bikes)).read()[1])
+    names = small_detector.class_names
+
+    def labels(classes) -> set:
+        with stream(image, detector=small_detector, threshold=0.0, classes=classes) as results:
+            (r,) = list(results)
+        return set(r.detections.labels.tolist())
+
+    every = sorted(labels(None))     # threshold 0: the top 100 peaks of the seeded model, of many classes
+    assert len(every) > 2
+    a, b = every[:2]
+    assert labels([names[a], names[b].upper()]) == {a, b}
+    assert labels([a]) == labels(names[a]) == labels(f"{names[a]}, {b}") - {b} == {a}
+    before = set(threading.enumerate())
+    with pytest.raises(InputError, match="unknown class 'persn'"):
+        stream(image, detector=small_detector, classes=["persn"])
+    with pytest.raises(ConfigError, match="names no class"):
+        stream(image, detector=small_detector, classes=[])
+    assert set(threading.enumerate()) == before
+
+
 def test_mjpeg_stream_then_break_stops_every_thread(bikes, small_detector):
     model = PacedDetector(small_detector, cv2.VideoCapture(str(bikes)).read()[1])   # some runs end within a frame
     server = MJPEGServer().start()
