@@ -478,19 +478,23 @@ def class_filter(classes, class_names) -> frozenset | None:
     return parse_classes(text, class_names)
 
 
-def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool = True, track: bool = False,
+LIVE_CONFIG = DetectorConfig(precision="auto")   # the window's default: the fastest precision (bf16 where it runs)
+
+
+def stream(sources, config: DetectorConfig = LIVE_CONFIG, *, realtime: bool = True, track: bool = False,
            smooth: bool | None = None, threshold: float = 0.3, classes=None, hold: bool = False, loop: bool = False,
            motion: bool = True, detector: Detector | None = None, options: StreamOptions | None = None,
            on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False) -> Stream:
     """Play `sources` (one or a list of: camera index, video file, folder, image, rtsp/http URL) through one
     Detector; each result's `stream` is its source's index in the list.
 
-    `config` picks the model (or pass a loaded `detector`). `realtime`: the source's own rate, every frame
-    shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
-    goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
-    on for pose models); `threshold` / `classes` (names or indices): what the detections keep; `motion`: move
-    the boxes of frames the model skipped by their optical flow (or along their tracks; none shown where the
-    picture changed since: a cut).
+    `config` picks the model (or pass a loaded `detector`); by default the shipped model at the fastest
+    precision, as the window (bf16 where the CPU runs it; a `DetectorConfig` of your own is fp32 unless it
+    says). `realtime`: the source's own rate, every frame shown with the newest detections (False: every frame
+    of a file, each inferred, as fast as the model goes); `hold`: only the frames the model ran on; `track`:
+    track ids; `smooth`: One-Euro smoothing (None: on for pose models); `threshold` / `classes` (names or
+    indices): what the detections keep; `motion`: move the boxes of frames the model skipped by their optical
+    flow (or along their tracks; none shown where the picture changed since: a cut).
     `options` replaces all of these at once. `on_event` is called with each `StreamEvent` (source opened,
     reconnecting... from the capture threads; a stream failed, with several sources, from the loop's thread)."""
     for source in source_list(sources):

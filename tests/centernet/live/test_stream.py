@@ -12,6 +12,7 @@ import pytest
 
 from centernet.detections import Detections
 from centernet.errors import ConfigError, InputError, SourceError
+from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.live import StreamOptions, draw_result, stream
 from centernet.live.stream import Stream
@@ -130,6 +131,18 @@ def test_classes_by_name_or_index_keep_only_those_and_an_unknown_name_fails_befo
     with pytest.raises(ConfigError, match="names no class"):
         stream(image, detector=small_detector, classes=[])
     assert set(threading.enumerate()) == before
+
+
+def test_with_no_model_given_the_shipped_one_runs_at_the_windows_precision(tmp_path, bikes):
+    image = tmp_path / "one.png"
+    clip = cv2.VideoCapture(str(bikes))
+    clip.set(cv2.CAP_PROP_POS_FRAMES, 120)    # a cyclist and a motorbike
+    cv2.imwrite(str(image), clip.read()[1])
+    with stream(image) as results:
+        (r,) = list(results)
+    window = Detector.from_config(DetectorConfig(precision="auto"))    # what `main.py gui` loads by default
+    assert results.detector.backend.precision == window.backend.precision
+    assert results.detector.info.arch == window.info.arch and len(r.detections) > 0   # real objects on the clip
 
 
 def test_mjpeg_stream_then_break_stops_every_thread(bikes, small_detector):
