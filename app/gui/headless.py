@@ -127,7 +127,7 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     view = None
     try:
         for source in sources:
-            check_source(source)      # a missing file fails before a model is loaded
+            check_source(source, open_local=True)   # a missing or undecodable file fails before a model loads
         if options.serve is not None:   # a port in use fails before a model is loaded too
             view = ViewServer(options.serve, list(sources))
             say(f"serving {view.url}", out)

@@ -33,7 +33,7 @@ from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.io.input_list import numbered_inputs, read_list_file
-from centernet.io.sources import source_kind
+from centernet.io.sources import FrameSource, source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import MODEL_WORKERS, ModelThread, Turn, set_parallel_runs
@@ -443,12 +443,17 @@ def error_text(error: BaseException) -> str:
     return str(error) if isinstance(error, CenterNetError) else f"{type(error).__name__}: {error}"
 
 
-def check_source(source) -> None:
-    """Fail at once on a local file that is missing, before a model is loaded."""
+def check_source(source, open_local: bool = False) -> None:
+    """Fail at once on a local file that is missing, before a model is loaded; with `open_local`, also on a
+    local file or folder OpenCV cannot open (milliseconds, where a first model load may take 20 s: a front
+    end's user waits for nothing; a camera or URL is left to its capture thread, which may take seconds)."""
     spec = parse_source(source)
     kind = source_kind(spec)
     if kind in ("video", "image") and not Path(str(spec)).is_file():
         raise InputError(f"input not found: {spec} (check the path)")
+    if open_local and kind in ("video", "image", "folder"):
+        with FrameSource(spec):
+            pass
 
 
 def read_sources(path: str | Path) -> list[str]:
