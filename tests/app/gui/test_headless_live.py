@@ -60,8 +60,9 @@ def test_an_undecodable_file_or_an_imageless_folder_fails_before_the_model_loads
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
     (tmp_path / "empty").mkdir()
-    for sources, message in ((["--source", str(junk)], "error: cannot open video"),
-                             (["--source", str(bikes), "--source", str(tmp_path / "empty")], "error: no images in folder")):
+    cases = ((["--source", str(junk)], "error: cannot open video"),
+             (["--source", str(bikes), "--source", str(tmp_path / "empty")], "error: no images in folder"))
+    for sources, message in cases:
         proc, _ = run_headless(*sources, *model_args(seeded_res18))
         assert proc.returncode == 2, proc.stdout
         errors = [line for line in proc.stderr.splitlines() if line.strip()]
