@@ -8,7 +8,10 @@ from app.cli.options import SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
     add_model_options, detector_config
 from app.web import parse_address
 from centernet.errors import ConfigError
+from centernet.io.sources import list_cameras
 from centernet.live.stream import read_sources
+
+CAMERAS_PROBED = 8    # indices 0..7: what OpenCV's camera probing covers in the window's ⟳ too
 
 
 def add_parser(sub) -> None:
@@ -16,8 +19,9 @@ def add_parser(sub) -> None:
     SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window "
                                      "shows them in a grid)")
     SOURCES_FILE.add(p)
-    add_model_options(p)
-    THRESHOLD.add(p, help="score threshold for drawing (default: last used, else 0.3)")
+    # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
+    add_model_options(p, precision="auto")
+    THRESHOLD.add(p, help="score threshold for drawing (default: the window's last used, else 0.3; headless: 0.3)")
     p.add_argument("--headless", action="store_true", help="no window: run the pipeline, print the readout each second")
     p.add_argument("--max-seconds", type=float, help="headless: stop after this many seconds; window: close it this long after the model is ready")
     p.add_argument("--max-frames", type=int, help="headless: stop after this many frames")
@@ -35,11 +39,12 @@ def add_parser(sub) -> None:
                         "(optical flow, else their tracks; default: on)")
     p.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="headless or several sources: give up on a source that never gave a frame after this "
-                        "long (0: never; a stream that worked and dropped keeps reconnecting; with several "
+                        "long (default 30; 0: never; a stream that worked and dropped keeps reconnecting; with several "
                         "sources the others go on)")
     SERVE.add(p)
-    # the live view runs at the fastest precision by default (bf16 where the CPU has it); detect keeps fp32
-    p.set_defaults(func=run, precision="auto")
+    p.add_argument("--list-cameras", action="store_true",
+                   help="print the camera indices OpenCV can open here (for --source N) and exit")
+    p.set_defaults(func=run)
 
 
 def check_limits(args) -> None:
@@ -60,7 +65,17 @@ def sources_of(args) -> list[str]:
     return sources
 
 
+def cameras_text(found: list[int], probed: int = CAMERAS_PROBED) -> str:
+    """What `--list-cameras` prints."""
+    if not found:
+        return f"no camera found (OpenCV opened none of indices 0-{probed - 1})"
+    return "cameras: " + ", ".join(str(i) for i in found) + " (pass one as --source N)"
+
+
 def run(args) -> int:
+    if args.list_cameras:
+        print(cameras_text(list_cameras(CAMERAS_PROBED)))
+        return 0
     check_limits(args)
     sources = sources_of(args)
     if args.serve is not None and not args.headless:

@@ -140,7 +140,7 @@ DEVICE = Option("--device", "cpu, cuda, cuda:N or auto (default); with --engine 
 KEEP_RES = Option("--keep-res", "keep the image resolution (padded), as the original", {"action": "store_true"})
 INPUT_SIZE = Option("--input-size", "network input HxW or N (default: the checkpoint's)", {"type": parse_size})
 ENGINE = Option("--engine", engine_help(), {"default": _CONFIG.engine, "choices": ENGINE_NAMES})
-PRECISION = Option("--precision", "network precision: fp32 (default, equal to the original), fp16 (GPU), bf16 (GPU, "
+PRECISION = Option("--precision", "network precision: fp32 (equal to the original), fp16 (GPU), bf16 (GPU, "
                    "or a CPU with AVX512-BF16/AMX: ~2x faster there, same AP on coco_mini, not bit-equal), auto "
                    "(fp16 on a GPU, bf16 on such a CPU, else fp32)", {"default": _CONFIG.precision, "choices": PRECISIONS})
 FLIP = Option("--flip", "also run the mirrored image and average (ctdet, multi_pose)", {"action": "store_true"})
@@ -174,10 +174,11 @@ JSON = Option("--json", "also write the numbers to this JSON file", {"type": Pat
 QUIET = Option("--quiet", "no progress bar", {"action": "store_true"})
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """The options a DetectorConfig is built from (`detector_config`)."""
-    for option in (WEIGHTS, ARCH, TASK, DEVICE, KEEP_RES, INPUT_SIZE, ENGINE, PRECISION):
+def add_model_options(p: argparse.ArgumentParser, *, precision: str = _CONFIG.precision) -> None:
+    """The options a DetectorConfig is built from (`detector_config`); `precision`: the command's default."""
+    for option in (WEIGHTS, ARCH, TASK, DEVICE, KEEP_RES, INPUT_SIZE, ENGINE):
         option.add(p)
+    PRECISION.add(p, default=precision, help=f"{PRECISION.help}; default: {precision}")
 
 
 def add_tta_options(p: argparse.ArgumentParser) -> None:

@@ -28,8 +28,10 @@ TOGGLES = (("boxes", "Boxes"), ("labels", "Labels"), ("skeleton", "Skeleton"), (
            ("heatmap", "Heatmap"), ("track", "Track ids"), ("smooth", "Smooth"), ("motion", "Motion"))
 TOGGLE_TIPS = {"track": "Follow each object from frame to frame (ByteTrack, as annotate --track): ids and trails",
                "smooth": "Steady boxes and skeletons (One-Euro filter per track); annotations stay raw",
-               "motion": "Frames the model skipped: each box moved to where its object is on that frame (optical flow; "
-                         "along its track where the flow fails; none shown after a cut, until the model runs again)"}
+               # plain-text tooltips do not wrap: a long one runs across the whole video
+               "motion": "On frames the model skipped, each box moves to where its object is now\n"
+                         "(optical flow; along its track where the flow fails; none after a cut,\n"
+                         "until the model runs again). Off: the last run's boxes, unmoved"}
 TOGGLES_OFF = {"heatmap", "track"}            # off until switched on; "smooth" depends on the task
 ALWAYS = {"boxes", "labels", "heatmap", "track", "smooth", "motion"}
 TASK_TOGGLES = {"ctdet": ALWAYS, "multi_pose": ALWAYS | {"skeleton"}, "ddd": ALWAYS | {"cuboids"}}
@@ -394,8 +396,9 @@ class Controls(QWidget):
         info = detector.info
         h, w = detector.spec.input_size
         size = "keep res" if detector.spec.keep_res else f"{h}×{w}"
-        self.model_info.setText(f"{info.task} · {info.arch} · {info.num_classes} classes · input {size} · "
-                                f"{info.format} format · {detector.device}")
+        classes = f"{info.num_classes} class{'' if info.num_classes == 1 else 'es'}"
+        self.model_info.setText(f"{info.task} · {info.arch} · {classes} · input {size} · {info.format} format · "
+                                f"{detector.device}")
         self.flip.setEnabled(info.decode.get("rule", "centernet") == "centernet")
         self.set_engine_reasons(detector)
         self.set_task(info.task, info.class_names, emit)

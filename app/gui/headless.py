@@ -5,19 +5,22 @@ It runs where PyQt6 is not installed. Lines: `serving http://HOST:PORT/` first w
 view, app/web), `engine: ...` and `model: ...` once, `source: ...` when the
 source opens, `status: ...` as it reconnects, a readout per second, and `final: ...` for the whole run
 (fps counted since the first frame shown, stage medians over the run). Exit codes: 0; 2 when the source
-or the model fails, or when no frame was ever read; 130 on Ctrl-C (after the final line).
+or the model fails, or when no frame was ever read; 130 on Ctrl-C and 143 on SIGTERM (a service manager's
+stop, `timeout`, `docker stop`), each after the final line.
 
 Several sources (one model for all): every line about a stream starts with its index (`[1] source: ...`,
 `[1] display ...` each second, `final [1]: ...`), a stream that fails says so on its own (`[1] error: ...`
 on stderr) while the others go on, and `final total: ...` sums them. Exit codes: 0 when every stream
-played, 1 when some never gave a frame while others did, 2 when none did; 130 on Ctrl-C.
+played, 1 when some never gave a frame while others did, 2 when none did; 130 on Ctrl-C, 143 on SIGTERM.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from app.gui.stats import PipelineStats, device_description, memory_description, total_readout
@@ -95,6 +98,7 @@ class Readout:
 
 
 _SAYING = threading.Lock()
+EXIT_TERMINATED = 128 + signal.SIGTERM     # 143, as a shell reports a process SIGTERM ended
 
 
 def say(text: str, out=sys.stdout, err: bool = False) -> None:
@@ -123,7 +127,7 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     view = None
     try:
         for source in sources:
-            check_source(source)      # a missing file fails before a model is loaded
+            check_source(source, open_local=True)   # a missing or undecodable file fails before a model loads
         if options.serve is not None:   # a port in use fails before a model is loaded too
             view = ViewServer(options.serve, list(sources))
             say(f"serving {view.url}", out)
@@ -148,7 +152,10 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
 
     results = Stream(list(sources), detector, stream_options(options, detector.info.task), on_event,
                      verbose=options.verbose)
-    code = play(results, readout, options, started, view)
+    with sigterm_as_interrupt() as terminated:
+        code = play(results, readout, options, started, view)
+    if terminated and code == 130:
+        code = EXIT_TERMINATED
     stopped = results.close(timeout_s=2.0)
     if view is not None:
         view.close()
@@ -163,10 +170,30 @@ def run_headless(options: HeadlessOptions, config: DetectorConfig | None, out=sy
     return code
 
 
+@contextmanager
+def sigterm_as_interrupt():
+    """While playing, SIGTERM ends the run as Ctrl-C does (the final readout, every thread stopped) instead of
+    killing it mid-line; yields a list that holds True once SIGTERM came. Only the main thread may set handlers."""
+    terminated: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield terminated
+        return
+
+    def on_term(signum, frame):
+        terminated.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def exit_code(code: int, played: list[bool], sources, failed: list[bool]) -> int:
     """The run's exit code from `play`'s and which streams showed a frame; says which never did."""
     if len(played) == 1:
-        if not played[0] and code in (0, 130):
+        if not played[0] and code in (0, 130, EXIT_TERMINATED):
             say(f"error: no frame was read from {sources[0]}", err=True)
             return 2 if code == 0 else code
         return code

@@ -21,7 +21,7 @@ class LatencyChart(QWidget):
     def __init__(self, length: int = 150, parent=None):
         super().__init__(parent)
         self.samples: deque[dict] = deque(maxlen=length)
-        self.setMinimumSize(220, 90)
+        self.setMinimumSize(140, 90)   # narrow before the numbers beside it: at 220 their captions clipped
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("Per-stage latency of recent frames, stacked (ms)")
 
@@ -56,7 +56,7 @@ class LatencyChart(QWidget):
             text = f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"
             p.drawText(QRectF(0, y - 7, 32, 14), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
         p.drawText(QRectF(area.left(), area.bottom() + 1, area.width(), 14), Qt.AlignmentFlag.AlignRight,
-                   "ms per frame, stacked by stage")
+                   chart_caption(p.fontMetrics().horizontalAdvance, area.width()))
         n = len(self.samples)
         if n < 2:
             p.end()
@@ -79,6 +79,12 @@ class LatencyChart(QWidget):
             p.fillPath(path, color)
             base = upper
         p.end()
+
+
+def chart_caption(width_of, room: float) -> str:
+    """The caption under the chart, shortened where the chart is narrow (its tooltip says the rest)."""
+    full = "ms per frame, stacked by stage"
+    return full if width_of(full) <= room else "ms per frame"
 
 
 def _nice_ceiling(value: float) -> float:
@@ -168,7 +174,7 @@ class LatencyPanel(QWidget):
         self.boxes_label = QLabel("drawn: 0")
         for label in (self.device_label, self.memory_label, self.skipped_label, self.boxes_label):
             label.setObjectName("infoLine")
-            label.setMinimumWidth(230)
+            label.setMinimumWidth(200)     # the device line, the longest, has its whole text in its tooltip
             label.setMaximumWidth(300)
             info.addWidget(label)
         info.addStretch(1)

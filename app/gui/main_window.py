@@ -39,6 +39,7 @@ from app.gui.window_settings import (default_settings, engine_given, pin_command
 from app.gui.zoo_dialog import ZooDialog
 from centernet.errors import CenterNetError
 from centernet.jobs.detect import write_image
+from centernet.io.sources import CAMERA_LIST_HINT
 from centernet.live import SourceInfo
 
 
@@ -280,7 +281,7 @@ class MainWindow(QMainWindow):
         self.transport.set_source(info.frame_count, info.seekable)
 
     def _on_source_failed(self, message: str) -> None:
-        message = message.replace("list them with --list-cameras", "the ⟳ button in the Source panel lists them")
+        message = message.replace(CAMERA_LIST_HINT, "the ⟳ button in the Source panel lists them")
         self.source_label.setText("no source")
         self.view.clear()
         self.show_message(message, "error", sticky=True, topic="source")

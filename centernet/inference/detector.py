@@ -25,7 +25,7 @@ from centernet.classes import COCO_FLIP_PAIRS
 from centernet.inference.decode import decode_fixed, peaks_from_flat_index
 from centernet.inference.backends.torch_engine import graph_ready
 from centernet.detections import Detections
-from centernet.errors import ConfigError
+from centernet.errors import ConfigError, InputError
 from centernet.inference.frame_pipeline import FLIP_TASKS, PIPELINE_TASKS
 from centernet.inference.openvino_engine import PEAK_INDEX, PEAK_SCORES, has_deformable_conv
 from centernet.geometry.boxes3d import alpha_to_rot_y, location_from_center
@@ -182,6 +182,8 @@ class Detector:
 
         cameras: per-image 3x4 matrices for ddd (None: the detector's camera).
         """
+        for image in images:
+            check_image(image)
         self.timer.reset()
         if self.backend.runs_frames:
             return self._detect_graph(images, cameras)
@@ -277,6 +279,17 @@ class Detector:
         if dets.keypoints is not None:
             out.keypoints = torch.from_numpy(output_points_to_image(dets.keypoints.numpy(), tf, 4))
         return out
+
+
+def check_image(image) -> None:
+    """An image is a numpy array (BGR, grey or BGRA); `cv2.imread` gives None for a file it cannot read, which
+    would otherwise fail deep in pre-processing as "'NoneType' object has no attribute 'dtype'"."""
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3) and image.size:
+        return
+    if image is None:
+        raise InputError("no image (None): cv2.imread gives None for a file it cannot read; check the path")
+    what = f"an array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+    raise InputError(f"not an image: {what}; give an H x W x 3 BGR numpy array (e.g. cv2.imread(path))")
 
 
 def preprocess_ddd(image: np.ndarray, spec: PreprocessSpec) -> tuple[torch.Tensor, InputTransform]:

@@ -14,6 +14,7 @@ from centernet.geometry.transforms import as_bgr_uint8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
+CAMERA_LIST_HINT = "list them with `main.py gui --list-cameras`"   # the window shows its own way instead
 
 
 def is_image_path(path: Path) -> bool:
@@ -176,7 +177,7 @@ class FrameSource:
             cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
-            hint = {"camera": "no camera with that index (list them with --list-cameras)",
+            hint = {"camera": f"no camera with that index ({CAMERA_LIST_HINT})",
                     "stream": f"the URL is unreachable, not a video stream, or sent no frame within "
                               f"{open_timeout_s:g} s",
                     "video": "not a video OpenCV can decode"}[self.kind]

@@ -73,7 +73,8 @@ class StreamResult:
     timestamp_ms: float
     image: np.ndarray                    # the BGR frame, not drawn on
     detections: Detections               # in image pixels, above the threshold; empty before the first model run
-    inferred: bool                       # the model ran on this very frame (False: moved or older detections)
+    inferred: bool                       # the detections are the model's run on this very frame (False: an
+                                         # earlier run's, moved; also on a frame whose own run ends too late)
     track_ids: np.ndarray | None         # one id per detection (-1: not confirmed yet) when tracking; else None
     overlay_age_ms: float | None         # how much older the frame the model last ran on is (None: none yet)
     timings: dict                        # stage -> ms (capture, pre, net, decode, post, track, motion, end_to_end)

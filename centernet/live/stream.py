@@ -27,12 +27,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from centernet.classes import parse_classes
 from centernet.detections import Detections
 from centernet.errors import CenterNetError, ConfigError, InputError
 from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.io.input_list import numbered_inputs, read_list_file
-from centernet.io.sources import source_kind
+from centernet.io.sources import FrameSource, source_kind
 from centernet.live.capture import CaptureThread, parse_source
 from centernet.live.frames import LiveFrame, Overlay, SourceInfo, StreamEvent, StreamResult, StreamStatus
 from centernet.live.model import MODEL_WORKERS, ModelThread, Turn, set_parallel_runs
@@ -43,8 +44,11 @@ from centernet.tracking.live import LiveTracker, LiveTrackingOptions, smoothing_
 
 
 def source_list(sources) -> list:
-    """One spec (camera index, path, URL) or a list / tuple of them, as a list."""
-    return list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    """One spec (camera index, path, URL) or a list / tuple of them, as a list; an empty one is a ConfigError."""
+    specs = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not specs:
+        raise ConfigError("no source given: name at least one camera index, file, folder or URL")
+    return specs
 
 
 class Stream:
@@ -57,16 +61,14 @@ class Stream:
     def __init__(self, sources, detector, options: StreamOptions = StreamOptions(),
                  on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False, *,
                  start_at: int | Sequence[int] = 0, paused: bool = False):
+        self.stop_event = threading.Event()     # first: __del__ sets it, also after a failed __init__
         specs = source_list(sources)
-        if not specs:
-            raise ConfigError("no source given: name at least one camera index, file, folder or URL")
         if not verbose:
             route_library_logs(verbose=False)
         self.detector = detector
         self.options = options
         self.on_event = on_event
         self.cond = threading.Condition()
-        self.stop_event = threading.Event()
         self.states = [StreamState(i, spec, self.cond, options) for i, spec in enumerate(specs)]
         starts = [start_at] * len(specs) if isinstance(start_at, int) else list(start_at)
         if len(starts) != len(specs):
@@ -441,12 +443,17 @@ def error_text(error: BaseException) -> str:
     return str(error) if isinstance(error, CenterNetError) else f"{type(error).__name__}: {error}"
 
 
-def check_source(source) -> None:
-    """Fail at once on a local file that is missing, before a model is loaded."""
+def check_source(source, open_local: bool = False) -> None:
+    """Fail at once on a local file that is missing, before a model is loaded; with `open_local`, also on a
+    local file or folder OpenCV cannot open (milliseconds, where a first model load may take 20 s: a front
+    end's user waits for nothing; a camera or URL is left to its capture thread, which may take seconds)."""
     spec = parse_source(source)
     kind = source_kind(spec)
     if kind in ("video", "image") and not Path(str(spec)).is_file():
         raise InputError(f"input not found: {spec} (check the path)")
+    if open_local and kind in ("video", "image", "folder"):
+        with FrameSource(spec):
+            pass
 
 
 def read_sources(path: str | Path) -> list[str]:
@@ -465,19 +472,34 @@ def read_sources(path: str | Path) -> list[str]:
     return [spec for _, spec in entries]
 
 
-def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool = True, track: bool = False,
+def class_filter(classes, class_names) -> frozenset | None:
+    """`stream()`'s `classes`: names or indices (or one "person,car" string) -> class indices; None keeps every
+    class. A name the model does not know is an InputError before any thread starts (not a failed stream)."""
+    if classes is None:
+        return None
+    text = classes if isinstance(classes, str) else ",".join(str(c) for c in classes)
+    if not text.strip():
+        raise ConfigError("classes names no class: give names or indices, e.g. ['person', 'car'], or None for all")
+    return parse_classes(text, class_names)
+
+
+LIVE_CONFIG = DetectorConfig(precision="auto")   # the window's default: the fastest precision (bf16 where it runs)
+
+
+def stream(sources, config: DetectorConfig = LIVE_CONFIG, *, realtime: bool = True, track: bool = False,
            smooth: bool | None = None, threshold: float = 0.3, classes=None, hold: bool = False, loop: bool = False,
            motion: bool = True, detector: Detector | None = None, options: StreamOptions | None = None,
            on_event: Callable[[StreamEvent], None] | None = None, verbose: bool = False) -> Stream:
     """Play `sources` (one or a list of: camera index, video file, folder, image, rtsp/http URL) through one
     Detector; each result's `stream` is its source's index in the list.
 
-    `config` picks the model (or pass a loaded `detector`). `realtime`: the source's own rate, every frame
-    shown with the newest detections (False: every frame of a file, each inferred, as fast as the model
-    goes); `hold`: only the frames the model ran on; `track`: track ids; `smooth`: One-Euro smoothing (None:
-    on for pose models); `threshold` / `classes`: what the detections keep; `motion`: move the boxes of
-    frames the model skipped by their optical flow (or along their tracks; none shown where the picture
-    changed since: a cut).
+    `config` picks the model (or pass a loaded `detector`); by default the shipped model at the fastest
+    precision, as the window (bf16 where the CPU runs it; a `DetectorConfig` of your own is fp32 unless it
+    says). `realtime`: the source's own rate, every frame shown with the newest detections (False: every frame
+    of a file, each inferred, as fast as the model goes); `hold`: only the frames the model ran on; `track`:
+    track ids; `smooth`: One-Euro smoothing (None: on for pose models); `threshold` / `classes` (names or
+    indices): what the detections keep; `motion`: move the boxes of frames the model skipped by their optical
+    flow (or along their tracks; none shown where the picture changed since: a cut).
     `options` replaces all of these at once. `on_event` is called with each `StreamEvent` (source opened,
     reconnecting... from the capture threads; a stream failed, with several sources, from the loop's thread)."""
     for source in source_list(sources):
@@ -489,6 +511,6 @@ def stream(sources, config: DetectorConfig = DetectorConfig(), *, realtime: bool
     if options is None:
         smooth = smoothing_default(detector.info.task) if smooth is None else smooth
         options = StreamOptions(realtime=realtime, hold=hold, loop=loop, threshold=float(threshold),
-                                classes=frozenset(classes) if classes is not None else None,
+                                classes=class_filter(classes, detector.class_names),
                                 tracking=LiveTrackingOptions(track=track, smooth=smooth), motion=motion)
     return Stream(sources, detector, options, on_event, verbose)

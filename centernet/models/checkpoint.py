@@ -50,7 +50,7 @@ class CheckpointInfo:
         return len(self.class_names)
 
     def describe(self) -> str:
-        return f"{self.task} {self.arch} ({self.num_classes} classes)"
+        return f"{self.task} {self.arch} ({self.num_classes} class{'' if self.num_classes == 1 else 'es'})"
 
 
 def read_file(path) -> dict:

@@ -144,6 +144,21 @@ def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, se
     assert stopped_after < 10   # a behavioural deadline with a wide margin (it takes well under 2 s)
 
 
+def test_sigterm_in_headless_gui_prints_the_final_readout_and_exits_143(bikes, seeded_res18):
+    # how a service manager, `timeout` or `docker stop` ends a `--serve` run: the same clean end as Ctrl-C
+    proc = start_main_py("gui", "--headless", "--source", bikes, "--loop", "--weights", seeded_res18,
+                         "--input-size", "64", "--device", "cpu")
+    try:
+        wait_for_line(proc, "display ")
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert sum(line.startswith("final: ") for line in out.splitlines()) == 1, out
+
+
 # ---- 3. detect whose every input fails keeps an existing --json ---------------------------------
 
 def detect_flags(weights):

@@ -32,6 +32,8 @@ def test_unopenable_url_shows_a_message_and_keeps_retrying(make_window, qtbot):
 def test_camera_index_that_does_not_exist_shows_a_message(make_window, qtbot):
     window = make_window(source="57")
     assert_shows_error(qtbot, window, "cannot open camera 57", "no camera with that index")
+    assert "the ⟳ button in the Source panel lists them" in window.view.message   # the window's way, not a flag
+    assert "--list-cameras" not in window.view.message
 
 
 def test_bad_checkpoint_shows_a_dialog_with_the_library_message(make_window, qtbot, tmp_path, bikes, seeded_res18):

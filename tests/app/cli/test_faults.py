@@ -280,6 +280,18 @@ def test_track_out_that_is_a_folder_says_so_as_detect_does(tmp_path):
     assert ".part" not in proc.stderr
 
 
+def test_a_missing_camera_names_a_flag_that_exists_and_lists_the_cameras(seeded_res18):
+    proc = main_py("gui", "--headless", "--source", "57", "--weights", seeded_res18, "--input-size", "64",
+                   "--device", "cpu", "--engine", "eager")
+    assert proc.returncode == 2
+    one_line_error(proc, "cannot open camera 57: no camera with that index", "`main.py gui --list-cameras`")
+    listing = main_py("gui", "--list-cameras")   # the flag the line names: accepted, one line, no model loaded
+    assert listing.returncode == 0 and listing.stderr == "", listing.stderr
+    lines = listing.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(("cameras: ", "no camera found (OpenCV opened none of")), lines
+    assert "57" not in lines[0]
+
+
 @pytest.fixture
 def unreadable(tmp_path):
     """run(*args): main.py in a process that files with mode 000 refuse. Root reads everything, so as root the

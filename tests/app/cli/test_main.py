@@ -25,3 +25,15 @@ def test_app_never_imported_by_the_library():
             stripped = line.strip()
             if stripped.startswith(("import app", "from app")) or "PyQt" in stripped and "import" in stripped:
                 raise AssertionError((path, line))
+
+
+def test_gui_help_gives_its_own_precision_default_and_detect_keeps_fp32():
+    def precision_help(command: str) -> str:
+        proc = subprocess.run([sys.executable, str(ROOT / "main.py"), command, "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        text = " ".join(proc.stdout.split("options:", 1)[1].split())    # the options, past the usage lines
+        return text[text.index("--precision {"):].split(" --", 1)[0]
+
+    assert precision_help("gui").endswith("default: auto") and "fp32 (default" not in precision_help("gui")
+    assert precision_help("detect").endswith("default: fp32")

@@ -23,6 +23,16 @@ def test_toggles_follow_the_task(qtbot):
     assert not c.draw_options().render.skeleton      # a disabled toggle draws nothing
 
 
+def test_toggle_tooltips_are_short_lines_and_motion_says_what_off_does(qtbot):
+    c = Controls()
+    qtbot.addWidget(c)
+    c.set_task("ctdet", COCO_CLASSES)
+    for key in ("track", "smooth", "motion"):
+        tip = c.toggles[key].toolTip()
+        assert tip and all(len(line) <= 100 for line in tip.splitlines()), tip   # Qt does not wrap plain text
+    assert "optical flow" in c.toggles["motion"].toolTip() and "Off:" in c.toggles["motion"].toolTip()
+
+
 def test_class_filter_and_threshold_make_the_render_options(qtbot):
     c = Controls()
     qtbot.addWidget(c)

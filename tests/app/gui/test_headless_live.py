@@ -56,6 +56,20 @@ def test_a_local_file_that_is_not_a_video_fails_at_once(tmp_path, seeded_res18):
     assert len(errors) == 1 and errors[0].startswith("error: cannot open video") and "junk.mp4" in errors[0], errors
 
 
+def test_an_undecodable_file_or_an_imageless_folder_fails_before_the_model_loads(tmp_path, bikes, seeded_res18):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    (tmp_path / "empty").mkdir()
+    cases = ((["--source", str(junk)], "error: cannot open video"),
+             (["--source", str(bikes), "--source", str(tmp_path / "empty")], "error: no images in folder"))
+    for sources, message in cases:
+        proc, _ = run_headless(*sources, *model_args(seeded_res18))
+        assert proc.returncode == 2, proc.stdout
+        errors = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(errors) == 1 and errors[0].startswith(message), errors
+        assert "engine:" not in proc.stdout and "model:" not in proc.stdout, proc.stdout   # no model was loaded
+
+
 def test_a_stream_that_never_answers_gives_up_after_the_connect_timeout_without_a_log_flood(seeded_res18):
     url = f"http://127.0.0.1:{closed_port()}/live.mjpg"
     proc, _ = run_headless("--source", url, *model_args(seeded_res18), "--connect-timeout", "4")

@@ -1,6 +1,8 @@
 """`centernet.live.stream` on real files, a folder and a real local MJPEG stream: results, errors, shutdown."""
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 
@@ -9,7 +11,9 @@ import numpy as np
 import pytest
 
 from centernet.detections import Detections
-from centernet.errors import InputError, SourceError
+from centernet.errors import ConfigError, InputError, SourceError
+from centernet.inference.config import DetectorConfig
+from centernet.inference.detector import Detector
 from centernet.live import StreamOptions, draw_result, stream
 from centernet.live.stream import Stream
 from tests.app.conftest import closed_port
@@ -105,6 +109,42 @@ def test_a_single_image_gives_one_result(tmp_path, bikes, small_detector):
     assert len(got) == 1 and got[0].inferred and got[0].image.shape == (272, 640, 3)
 
 
+def test_classes_by_name_or_index_keep_only_those_and_an_unknown_name_fails_before_any_thread(tmp_path, bikes,
+                                                                                              small_detector):
+    image = tmp_path / "one.png"
+    cv2.imwrite(str(image), cv2.VideoCapture(str(bikes)).read()[1])
+    names = small_detector.class_names
+
+    def labels(classes) -> set:
+        with stream(image, detector=small_detector, threshold=0.0, classes=classes) as results:
+            (r,) = list(results)
+        return set(r.detections.labels.tolist())
+
+    every = sorted(labels(None))     # threshold 0: the top 100 peaks of the seeded model, of many classes
+    assert len(every) > 2
+    a, b = every[:2]
+    assert labels([names[a], names[b].upper()]) == {a, b}
+    assert labels([a]) == labels(names[a]) == labels(f"{names[a]}, {b}") - {b} == {a}
+    before = set(threading.enumerate())
+    with pytest.raises(InputError, match="unknown class 'persn'"):
+        stream(image, detector=small_detector, classes=["persn"])
+    with pytest.raises(ConfigError, match="names no class"):
+        stream(image, detector=small_detector, classes=[])
+    assert set(threading.enumerate()) == before
+
+
+def test_with_no_model_given_the_shipped_one_runs_at_the_windows_precision(tmp_path, bikes):
+    image = tmp_path / "one.png"
+    clip = cv2.VideoCapture(str(bikes))
+    clip.set(cv2.CAP_PROP_POS_FRAMES, 120)    # a cyclist and a motorbike
+    cv2.imwrite(str(image), clip.read()[1])
+    with stream(image) as results:
+        (r,) = list(results)
+    window = Detector.from_config(DetectorConfig(precision="auto"))    # what `main.py gui` loads by default
+    assert results.detector.backend.precision == window.backend.precision
+    assert results.detector.info.arch == window.info.arch and len(r.detections) > 0   # real objects on the clip
+
+
 def test_mjpeg_stream_then_break_stops_every_thread(bikes, small_detector):
     model = PacedDetector(small_detector, cv2.VideoCapture(str(bikes)).read()[1])   # some runs end within a frame
     server = MJPEGServer().start()
@@ -138,6 +178,23 @@ def test_a_loop_left_by_an_exception_stops_every_thread(bikes, small_detector):
 def test_a_missing_file_fails_at_once(tmp_path, small_detector):
     with pytest.raises(InputError, match="input not found"):
         stream(tmp_path / "missing.mp4", detector=small_detector)
+
+
+def test_no_source_is_a_config_error_before_a_model_loads_and_leaves_no_noise(monkeypatch):
+    def load(*args, **kwargs):
+        raise AssertionError("a model was loaded for a stream with no source")
+    monkeypatch.setattr(Detector, "from_config", load)
+    unraisable = []    # what Python would print as "Exception ignored in ... __del__"
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    for make in (lambda: stream([]), lambda: Stream([], detector=None)):
+        try:
+            make()
+        except ConfigError as e:
+            assert "no source given" in str(e)
+        else:
+            pytest.fail("no error for an empty list of sources")
+    gc.collect()
+    assert unraisable == []
 
 
 def test_a_local_file_that_is_not_a_video_fails_at_once(tmp_path, small_detector):

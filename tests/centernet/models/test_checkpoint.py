@@ -124,3 +124,10 @@ def test_text_file_is_not_a_checkpoint_rather_than_unsafe(tmp_path):
     path.write_text("hello, this is not a checkpoint")
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         load_checkpoint(path)
+
+
+def test_describe_counts_one_class_in_the_singular(seeded_checkpoint):
+    from dataclasses import replace
+    info, _ = read_checkpoint(seeded_checkpoint("ctdet", "res_18"))
+    assert info.describe() == "ctdet res_18 (80 classes)"
+    assert replace(info, class_names=("person",)).describe() == "ctdet res_18 (1 class)"   # MoveNet's one class
