@@ -11,8 +11,17 @@ from centernet.errors import CenterNetError
 from centernet.library_logs import route_library_logs
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A usage error in one line that names the problem and where the fix is (argparse prints its whole usage
+    block first: 12 lines for gui, with the one that matters last). Its commands' parsers are of this class too
+    (`add_subparsers` makes them of the parent's)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="centernet", description="CenterNet Live: objects as points, in real time")
+    parser = OneLineErrors(prog="centernet", description="CenterNet Live: objects as points, in real time")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     detect.add_parser(sub)
     gui.add_parser(sub)

@@ -37,3 +37,13 @@ def test_gui_help_gives_its_own_precision_default_and_detect_keeps_fp32():
 
     assert precision_help("gui").endswith("default: auto") and "fp32 (default" not in precision_help("gui")
     assert precision_help("detect").endswith("default: fp32")
+
+
+def test_a_usage_error_is_one_line_that_names_the_flag_and_where_help_is():
+    for argv, named in ((["gui", "--threshold", "abc"], "--threshold"), (["detect"], "inputs"),
+                        (["nosuch"], "invalid choice")):
+        proc = subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, (argv, proc.stderr)
+        assert named in lines[0] and lines[0].endswith("--help)") and "usage:" not in proc.stderr, lines
