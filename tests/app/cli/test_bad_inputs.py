@@ -125,38 +125,26 @@ def test_resume_with_another_format_is_refused_and_keeps_the_partial_render(tmp_
     assert partial.exists() and partial.stat().st_size == size
 
 
-# ---- 2. Ctrl-C in gui --headless ------------------------------------------------------------------
+# ---- 2. Ctrl-C and SIGTERM in gui --headless -----------------------------------------------------
 
-def test_ctrl_c_in_headless_gui_prints_the_final_readout_and_exits_130(bikes, seeded_res18):
+# SIGTERM: how a service manager, `timeout` or `docker stop` ends a `--serve` run: the same clean end as Ctrl-C
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_in_headless_gui_prints_the_final_readout_and_exits_with_its_code(bikes, seeded_res18,
+                                                                                         signum, code):
     proc = start_main_py("gui", "--headless", "--source", bikes, "--loop", "--weights", seeded_res18,
                          "--input-size", "64", "--device", "cpu")
     try:
         wait_for_line(proc, "display ")
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, signum)
         sent = time.monotonic()
         out, err = proc.communicate(timeout=30)
         stopped_after = time.monotonic() - sent
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert sum(line.startswith("final: ") for line in out.splitlines()) == 1, out
     assert stopped_after < 10   # a behavioural deadline with a wide margin (it takes well under 2 s)
-
-
-def test_sigterm_in_headless_gui_prints_the_final_readout_and_exits_143(bikes, seeded_res18):
-    # how a service manager, `timeout` or `docker stop` ends a `--serve` run: the same clean end as Ctrl-C
-    proc = start_main_py("gui", "--headless", "--source", bikes, "--loop", "--weights", seeded_res18,
-                         "--input-size", "64", "--device", "cpu")
-    try:
-        wait_for_line(proc, "display ")
-        os.kill(proc.pid, signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 143, err
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert sum(line.startswith("final: ") for line in out.splitlines()) == 1, out
 
 
 # ---- 3. detect whose every input fails keeps an existing --json ---------------------------------
