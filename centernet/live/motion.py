@@ -107,10 +107,14 @@ def shifted(dets: Detections, shift: np.ndarray) -> Detections:
     return out
 
 
+def velocity_shifts(velocity_per_ms: np.ndarray, ahead_ms: float) -> np.ndarray:
+    """(N, 2) centre displacement after `ahead_ms` (clipped to 0..MAX_AHEAD_MS) along each row's velocity."""
+    return np.asarray(velocity_per_ms, np.float64)[:, :2] * float(np.clip(ahead_ms, 0.0, MAX_AHEAD_MS))
+
+
 def moved(dets: Detections, velocity_per_ms: np.ndarray, ahead_ms: float) -> Detections:
     """`dets` moved `ahead_ms` along their centre velocities (rows of zeros stay)."""
-    ahead_ms = float(np.clip(ahead_ms, 0.0, MAX_AHEAD_MS))
-    return shifted(dets, np.asarray(velocity_per_ms, np.float64)[:, :2] * ahead_ms) if len(dets) else dets
+    return shifted(dets, velocity_shifts(velocity_per_ms, ahead_ms)) if len(dets) else dets
 
 
 def _small(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -127,9 +131,14 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return _small(image, THUMBNAIL).astype(np.float32)
 
 
+def thumbnail_change(before: np.ndarray, now: np.ndarray) -> float:
+    """Mean absolute grey-level difference (0-255) between two thumbnails."""
+    return float(np.abs(before - now).mean())
+
+
 def picture_change(before: np.ndarray, now: np.ndarray) -> float:
-    """Mean absolute grey-level difference (0-255) between two frames' thumbnails."""
-    return float(np.abs(thumbnail(before) - thumbnail(now)).mean())
+    """`thumbnail_change` of two frames."""
+    return thumbnail_change(thumbnail(before), thumbnail(now))
 
 
 @dataclass(frozen=True)
@@ -190,17 +199,21 @@ def motion_step(overlay: Overlay, image: np.ndarray, timestamp_ms: float,
     """The boxes shown on a frame the model skipped (`image` at source time `timestamp_ms`): `overlay`'s moved
     by their measured flow (along their tracks where it cannot be measured); none when the picture changed too
     much since the model's frame. `before`: the model frame's sketch, when already made."""
-    if overlay.velocity is None or len(overlay.dets) == 0:
+    if nothing_to_move(overlay):
         return overlay.dets
     before = sketch(overlay.frame.image) if before is None else before
     now = sketch(image)
-    if float(np.abs(before.thumbnail - now.thumbnail).mean()) > PICTURE_CHANGE:
+    if thumbnail_change(before.thumbnail, now.thumbnail) > PICTURE_CHANGE:
         return overlay.dets[torch.zeros(len(overlay.dets), dtype=torch.bool)]
     shift = flow_shifts(before, now, overlay.dets.boxes.detach().cpu().numpy())
     unmeasured = np.isnan(shift).any(axis=1)
-    ahead_ms = float(np.clip(timestamp_ms - overlay.frame.timestamp_ms, 0.0, MAX_AHEAD_MS))
-    shift[unmeasured] = np.asarray(overlay.velocity, np.float64)[unmeasured, :2] * ahead_ms
+    shift[unmeasured] = velocity_shifts(overlay.velocity, timestamp_ms - overlay.frame.timestamp_ms)[unmeasured]
     return shifted(overlay.dets, shift)
+
+
+def nothing_to_move(overlay: Overlay) -> bool:
+    """No boxes, or the model ran without the motion step (no velocities): the step shows them as they are."""
+    return overlay.velocity is None or len(overlay.dets) == 0
 
 
 class MotionStep:
@@ -212,7 +225,7 @@ class MotionStep:
         self._before: FrameSketch | None = None
 
     def __call__(self, overlay: Overlay, image: np.ndarray, timestamp_ms: float) -> Detections:
-        if overlay.velocity is None or len(overlay.dets) == 0:
+        if nothing_to_move(overlay):    # before sketching: nothing to compare
             return overlay.dets
         if overlay is not self._overlay:
             self._overlay, self._before = overlay, sketch(overlay.frame.image)
