@@ -8,10 +8,8 @@ from app.cli.options import SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
     add_model_options, detector_config
 from app.web import parse_address
 from centernet.errors import ConfigError
-from centernet.io.sources import list_cameras
+from centernet.io.sources import CAMERAS_PROBED, list_cameras
 from centernet.live.stream import read_sources
-
-CAMERAS_PROBED = 8    # indices 0..7: what OpenCV's camera probing covers in the window's ⟳ too
 
 
 def add_parser(sub) -> None:
@@ -74,7 +72,7 @@ def cameras_text(found: list[int], probed: int = CAMERAS_PROBED) -> str:
 
 def run(args) -> int:
     if args.list_cameras:
-        print(cameras_text(list_cameras(CAMERAS_PROBED)))
+        print(cameras_text(list_cameras()))
         return 0
     check_limits(args)
     sources = sources_of(args)

@@ -396,9 +396,8 @@ class Controls(QWidget):
         info = detector.info
         h, w = detector.spec.input_size
         size = "keep res" if detector.spec.keep_res else f"{h}×{w}"
-        classes = f"{info.num_classes} class{'' if info.num_classes == 1 else 'es'}"
-        self.model_info.setText(f"{info.task} · {info.arch} · {classes} · input {size} · {info.format} format · "
-                                f"{detector.device}")
+        self.model_info.setText(f"{info.task} · {info.arch} · {info.classes_text} · input {size} · "
+                                f"{info.format} format · {detector.device}")
         self.flip.setEnabled(info.decode.get("rule", "centernet") == "centernet")
         self.set_engine_reasons(detector)
         self.set_task(info.task, info.class_names, emit)

@@ -272,7 +272,10 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     return as_bgr_uint8(image)
 
 
-def list_cameras(max_index: int = 8) -> list[int]:
+CAMERAS_PROBED = 8   # camera indices 0..7: what `list_cameras` tries (the window's ⟳ and `gui --list-cameras`)
+
+
+def list_cameras(max_index: int = CAMERAS_PROBED) -> list[int]:
     """Indices of cameras OpenCV can open (probes 0..max_index-1)."""
     found = []
     for i in range(max_index):

@@ -49,8 +49,13 @@ class CheckpointInfo:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def classes_text(self) -> str:
+        """"1 class", "80 classes"."""
+        return f"{self.num_classes} class{'' if self.num_classes == 1 else 'es'}"
+
     def describe(self) -> str:
-        return f"{self.task} {self.arch} ({self.num_classes} class{'' if self.num_classes == 1 else 'es'})"
+        return f"{self.task} {self.arch} ({self.classes_text})"
 
 
 def read_file(path) -> dict:
