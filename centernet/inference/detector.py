@@ -88,7 +88,6 @@ class Detector:
         self.flip = bool(flip)
         self.scales = scales
         self.camera = DEFAULT_CAMERA if camera is None else np.asarray(camera, dtype=np.float32)
-        self.timer = StageTimer(self.device)
         self.engine_asked, self.precision_asked = engine, precision   # what was asked ("auto" or a backend)
         self.backend: Backend = self._make_backend(engine, precision)
 
@@ -184,52 +183,53 @@ class Detector:
         """
         for image in images:
             check_image(image)
-        self.timer.reset()
+        timer = StageTimer(self.device)   # one per call: two threads may run the same detector at once
         if self.backend.runs_frames:
-            return self._detect_graph(images, cameras)
+            return self._detect_graph(images, cameras, timer)
         scales = self.scales[:1] if self.task == "ddd" else self.scales
         flip = self.flip and self.task in FLIP_TASKS
         per_scale: list[list[Detections]] = [[] for _ in images]
         for scale in scales:
-            with self.timer("pre"):
+            with timer("pre"):
                 prepared = [self.preprocess(img, scale) for img in images]
                 transforms = [tf for _, tf in prepared]
                 batches = _group_by_shape([x for x, _ in prepared])
             for indices, batch in batches:
                 if flip:
                     batch = torch.cat([batch, batch.flip(3)])
-                with self.timer("net"):
+                with timer("net"):
                     outputs = self.forward(batch)
-                with self.timer("decode"):
+                with timer("decode"):
                     decoded = self.decode(outputs, flip=flip)
-                with self.timer("post"):
+                with timer("post"):
                     for i, dets in zip(indices, decoded):
                         per_scale[i].append(self.to_image(dets.to("cpu"), transforms[i], self._camera(cameras, i)))
         if len(scales) > 1:  # keeps the original's best 100 (or K when K is larger)
-            with self.timer("merge"):
+            with timer("merge"):
                 results = [merge_scales(dets, self.info.num_classes, self.task, max(100, self.k)) for dets in per_scale]
         else:
             results = [dets[0] for dets in per_scale]
-        return self._with_timings(results)
+        return self._with_timings(results, timer)
 
-    def _detect_graph(self, images: list[np.ndarray],
-                      cameras: list[np.ndarray | None] | None = None) -> list[Detections]:
+    def _detect_graph(self, images: list[np.ndarray], cameras: list[np.ndarray | None] | None = None,
+                      timer: StageTimer | None = None) -> list[Detections]:
         """Every image through the backend's frame pipeline (the captured CUDA graph): images of any
         sizes share a run (each brings its own warp), at most MAX_FRAME_BATCH at a time. Same results
         as the eager path within the device pre-processing's rounding (see gpu_preprocess.py)."""
+        timer = timer or StageTimer(self.device)
         frames = [as_bgr_uint8(img) for img in images]
         results: list[Detections] = []
         for start in range(0, len(frames), MAX_FRAME_BATCH):
-            with self.timer(self.backend.name):   # one stage: the backend's whole frame path
+            with timer(self.backend.name):   # one stage: the backend's whole frame path
                 out = self.backend.run_frames(frames[start:start + MAX_FRAME_BATCH], flip=self.flip, spec=self.spec)
-            with self.timer("post"):
+            with timer("post"):
                 for i, (dets, tf) in enumerate(zip(out.detections.split(), out.transforms), start):
                     results.append(self.to_image(dets, tf, self._camera(cameras, i)))
-        return self._with_timings(results)
+        return self._with_timings(results, timer)
 
-    def _with_timings(self, results: list[Detections]) -> list[Detections]:
+    def _with_timings(self, results: list[Detections], timer: StageTimer) -> list[Detections]:
         """Per-image stage times (the batch's time over its size) on every result and in engine.stats."""
-        per_image = {stage: ms / len(results) for stage, ms in self.timer.times.items()}
+        per_image = {stage: ms / len(results) for stage, ms in timer.times.items()}
         for r in results:
             r.timings = dict(per_image)
         if self.engine is not None:

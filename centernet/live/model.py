@@ -10,9 +10,15 @@ number of ready streams replays one captured graph); elsewhere (the CPU engines:
 in a batch) one by one. With several streams and a backend that may run two frames at once
 (`backend.overlaps_runs`: OpenVINO, ONNX Runtime) a second worker takes the next stream in turn, so one
 stream's pre-processing, decode and tracking run while the other's network does (never two runs of one
-stream at once: its tracker sees its frames in order); the backend is told how many runs come at once
-(`set_parallel_runs`: OpenVINO then runs two CPU streams of half the threads each, measured 1.3x the frames
-of one two-thread stream on 2 cores) while two streams or more are live, and one when one is left.
+stream at once in real time: its newest frame is the one worth running); the backend is told how many runs
+come at once (`set_parallel_runs`: OpenVINO then runs two CPU streams of half the threads each, measured 1.3x
+the frames of one two-thread stream on 2 cores) while two streams or more are live, and one when one is left.
+As fast as the model goes (`realtime=False`: throughput, not latency, is the point) the two workers keep two
+frames of one stream in flight on such a backend, as OpenVINO's throughput mode does: one frame's pre- and
+post-processing overlap the other's network (`gui --headless --fast` on the 2-core EPYC, the demo clip,
+OpenVINO bf16: 1.02x / 1.05x the Detector alone's frames for MoveNet / the ctdet model, where one frame at a
+time gave 0.79x / 0.87x in the same hour; docs/benchmarks.md). Each stream's runs still reach its tracker and
+its consumer in frame order (a finished run waits for its predecessor's: `Job.number`), every frame once.
 After the forward pass each stream's own live tracker runs (ids, trails, One-Euro smoothing, and the
 track association the motion step's fallback velocity needs: so it runs whenever the motion step is on,
 ids drawn or not).
@@ -31,7 +37,18 @@ from centernet.live.state import StreamState, in_turn
 from centernet.tracking.live import LiveTracker
 
 
-MODEL_WORKERS = 2   # with several streams: the second overlaps its pre/post-processing with the first's network
+MODEL_WORKERS = 2   # the second overlaps its pre/post-processing with the first's network
+
+
+@dataclass(frozen=True)
+class Job:
+    """One frame of one stream taken for a run: `number` counts the stream's runs taken (its runs finish in this
+    order), `replaced_before` the frames its mailbox had dropped by then."""
+
+    state: StreamState
+    frame: LiveFrame
+    number: int
+    replaced_before: int
 
 
 @dataclass
@@ -85,35 +102,48 @@ class ModelThread(threading.Thread):
             return False
         if self.worker == 0:
             return True
-        return bool(getattr(getattr(self.detector, "backend", None), "overlaps_runs", False)) and not self.batched
+        return self.overlaps and not self.batched
 
-    def _next_jobs(self) -> list[tuple[StreamState, LiveFrame]]:
-        """Holding the lock: the next stream with a frame waiting and no run under way, in turn (with batching:
+    @property
+    def overlaps(self) -> bool:
+        """The current detector's backend may run two frames at once (OpenVINO, ONNX Runtime)."""
+        return bool(getattr(getattr(self.detector, "backend", None), "overlaps_runs", False))
+
+    @property
+    def runs_per_stream(self) -> int:
+        """How many frames of one stream may be in flight at once: two as fast as the model goes on a backend
+        that overlaps runs (unbatched); else one."""
+        if self.options.realtime or self.batched or not self.overlaps:
+            return 1
+        return MODEL_WORKERS
+
+    def _next_jobs(self) -> list[Job]:
+        """Holding the lock: the next stream with a frame waiting and room for a run, in turn (with batching:
         every such stream, in turn); empty when stopping."""
         while not self.stop_event.is_set():
             n = len(self.states)
             jobs = []
             for state in in_turn(self.states, self.turn.next) if self.working else ():
-                if state.error is None and state.inferring is None and not state.model.empty and self._may_run(state):
+                if state.error is None and not state.model.empty and self._may_run(state):
                     frame = state.model.take()
-                    state.inferring = frame
-                    state.replaced_before_inferring = state.model.replaced
-                    jobs.append((state, frame))
+                    jobs.append(Job(state, frame, state.runs_started, state.model.replaced))
+                    state.inferring.append(frame)
+                    state.runs_started += 1
                     if not self.batched:
                         break
             if jobs:
-                self.turn.next = (jobs[-1][0].index + 1) % n
+                self.turn.next = (jobs[-1].state.index + 1) % n
                 return jobs
             self.cond.wait(0.25)
         return []
 
     def _runs_wanted(self) -> int:
-        """How many runs the workers make at once from now: one per live stream (not ended, not failed), at
-        most MODEL_WORKERS, where the backend overlaps runs; else one."""
-        if not self.working or self.batched or len(self.states) == 1:
+        """How many runs the workers make at once from now: `runs_per_stream` per live stream (not ended, not
+        failed), at most MODEL_WORKERS, where the backend overlaps runs; else one."""
+        if not self.overlaps or self.batched:
             return 1
         live = sum(1 for state in self.states if state.error is None and not state.capture_done)
-        return max(1, min(MODEL_WORKERS, live))
+        return max(1, min(MODEL_WORKERS, live * self.runs_per_stream))
 
     def _tell_backend(self, detector) -> None:
         """Switch the backend's parallel runs when the number of live streams (or the detector) changed."""
@@ -126,8 +156,12 @@ class ModelThread(threading.Thread):
                 self.turn.told = (detector, runs)
 
     def _may_run(self, state: StreamState) -> bool:
-        """As fast as the model goes keeps every output: the next run waits until the last one was taken."""
-        return self.options.realtime or state.runs_taken >= state.runs
+        """Room for one more run of `state`: in real time when none is under way; as fast as the model goes
+        (every output kept) while its runs under way and its outputs not taken yet number fewer than
+        `runs_per_stream`."""
+        if self.options.realtime:
+            return not state.inferring
+        return len(state.inferring) + state.runs - state.runs_taken < self.runs_per_stream
 
     def run(self) -> None:
         while True:
@@ -138,46 +172,61 @@ class ModelThread(threading.Thread):
             detector = self.detector    # set_detector may replace it during the run
             try:
                 self._tell_backend(detector)
-                batch = self._forward(detector, jobs)
+                outputs = self._forward(detector, jobs)
             except BaseException as e:   # the consumer reports it (a CenterNetError is a message; others a bug)
-                for state, _ in jobs:
-                    self._failed(state, e)
+                for job in jobs:
+                    self._finish(job, error=e)
                 continue
-            for (state, frame), dets in zip(jobs, batch):
-                try:
-                    overlay = self.infer(state, frame, dets, detector)
-                except BaseException as e:
-                    self._failed(state, e)
+            for job, dets in zip(jobs, outputs):
+                if not self._await_turn(job):     # stopping, or the stream failed meanwhile
+                    self._finish(job)
                     continue
-                self._publish(state, overlay, detector)
+                try:
+                    overlay = self.infer(job.state, job.frame, dets, detector)
+                except BaseException as e:
+                    self._finish(job, error=e)
+                    continue
+                self._finish(job, overlay, detector)
 
-    def _forward(self, detector, jobs: list[tuple[StreamState, LiveFrame]]) -> list:
-        """One batch through the Detector when batching, else None per job (`infer` runs the Detector)."""
+    def _forward(self, detector, jobs: list[Job]) -> list:
+        """The Detector's output of each job: one batch when batching, else frame by frame."""
+        images = [job.frame.image for job in jobs]
         if not self.batched or (len(jobs) == 1 and not self.padded):
-            return [None] * len(jobs)
-        images = [frame.image for _, frame in jobs]
+            return [detector(image) for image in images]
         if self.padded:
             images += [images[-1]] * (len(self.states) - len(images))
         return detector.detect_batch(images)[:len(jobs)]
 
-    def _failed(self, state: StreamState, error: BaseException) -> None:
+    def _await_turn(self, job: Job) -> bool:
+        """Wait until every earlier run of the job's stream finished (its tracker and its consumer see its frames in
+        order) and, as fast as the model goes, the consumer took their outputs (none is replaced unseen). False
+        when stopping or the stream failed."""
+        state = job.state
         with self.cond:
-            state.inferring = None
-        state.fail(error)
+            while not self.stop_event.is_set() and state.error is None:
+                if state.runs_finished == job.number and (self.options.realtime or state.runs_taken >= state.runs):
+                    return True
+                self.cond.wait(0.25)
+        return False
 
-    def _publish(self, state: StreamState, overlay: Overlay, detector) -> None:
+    def _finish(self, job: Job, overlay: Overlay | None = None, detector=None,
+                error: BaseException | None = None) -> None:
+        """The job's run is over: its output published (unless the model changed during the run: it is stale), its
+        error set on the stream, or (neither) discarded; the stream's next run may finish."""
+        state = job.state
         with self.cond:
-            state.inferring = None
-            if detector is not self.detector:   # the model changed during the run: its output is stale
-                self.cond.notify_all()
-                return
-            if state.runs > state.runs_taken and not self.options.show_every_frame:
-                state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
-                state.runs_taken = state.runs
-            state.runs += 1
-            state.replaced_before_overlay = state.replaced_before_inferring
-            state.overlay = replace(overlay, run=state.runs)
+            state.run_ended(job.frame)
+            state.runs_finished = max(state.runs_finished, job.number + 1)
+            if overlay is not None and detector is self.detector:
+                if state.runs > state.runs_taken and not self.options.show_every_frame:
+                    state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
+                    state.runs_taken = state.runs
+                state.runs += 1
+                state.replaced_before_overlay = job.replaced_before
+                state.overlay = replace(overlay, run=state.runs)
             self.cond.notify_all()
+        if error is not None:
+            state.fail(error)
 
     def infer(self, state: StreamState, frame: LiveFrame, dets=None, detector=None) -> Overlay:
         """`frame`'s overlay for `state` (its own options and tracker); `dets`: the Detector's output when

@@ -28,14 +28,16 @@ class StreamState:
         self.last_shown: LiveFrame | None = None   # the frame of the newest result (Stream.rerun shows it again)
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
-        self.inferring: LiveFrame | None = None   # the frame the model is running on
+        self.inferring: list[LiveFrame] = []   # the frames the model runs on now (in real time at most one)
+        self.runs_started = 0                # model runs taken (each job's number) ...
+        self.runs_finished = 0               # ... and finished, in that order (published, failed or discarded)
         self.overlay: Overlay | None = None  # the newest model output
         self.motion_step = MotionStep()      # the consumer's: moves the newest output's boxes to a skipped frame
         self.runs = 0                        # model runs published
         self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
         self.overlays_dropped = 0            # model outputs replaced before the consumer took them
-        self.replaced_before_inferring = 0   # model-mailbox frames replaced before the model took `inferring`
-        self.replaced_before_overlay = 0     # ... before it took the newest overlay's frame
+        self.replaced_before_overlay = 0     # model-mailbox frames replaced before the model took the newest
+                                             # overlay's frame
         self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
         self.info: SourceInfo | None = None
         self.frames_read = 0
@@ -58,9 +60,16 @@ class StreamState:
             self.capture_done = True
             self.cond.notify_all()
 
+    def runs_on(self, frame: LiveFrame) -> bool:
+        """The model runs on this very frame now (by identity: frames compare by their pixels otherwise)."""
+        return any(f is frame for f in self.inferring)
+
+    def run_ended(self, frame: LiveFrame) -> None:
+        self.inferring = [f for f in self.inferring if f is not frame]
+
     @property
     def model_idle(self) -> bool:
-        return self.inferring is None and self.model.empty
+        return not self.inferring and self.model.empty
 
     def drained(self, show_every_frame: bool) -> bool:
         """The source ended and every frame it gave has been handed out (or will never be)."""

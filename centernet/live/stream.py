@@ -91,11 +91,12 @@ class Stream:
             thread.start()
 
     def _model_workers(self, detector, options: StreamOptions) -> list[ModelThread]:
-        """One model thread; with several streams a second beside it (it works where the backend may run two
-        frames at once: `ModelThread.working`)."""
+        """One model thread; with several streams, or as fast as the model goes, a second beside it (it works
+        where the backend may run two frames at once: `ModelThread.working`)."""
         turn = self.model_turn = Turn()
+        workers = MODEL_WORKERS if len(self.states) > 1 or not options.realtime else 1
         return [ModelThread(detector, self.states, options, self.cond, self.stop_event, worker, turn)
-                for worker in range(MODEL_WORKERS if len(self.states) > 1 else 1)]
+                for worker in range(workers)]
 
     # ---- the user's side --------------------------------------------------------------------------------
     def __iter__(self):
@@ -250,7 +251,7 @@ class Stream:
         wrapper (the window's heatmap tap) tells the runs of several streams apart, two workers' included."""
         with self.cond:
             for state in self.states:
-                if state.inferring is not None and state.inferring.image is image:
+                if any(frame.image is image for frame in state.inferring):
                     return state.index
         return None
 
@@ -354,13 +355,13 @@ class Stream:
     def _model_has(self, state: StreamState, frame: LiveFrame) -> bool:
         """The model runs on `frame` or takes it next (it is idle; or paused: a step's frame waits its turn behind
         the model's current run, and no next frame comes)."""
-        return self.detector is not None and (state.inferring is frame or (
-            state.model.peek() is frame and (state.inferring is None or state.paused)))
+        return self.detector is not None and (state.runs_on(frame) or (
+            state.model.peek() is frame and (not state.inferring or state.paused)))
 
     @staticmethod
     def _model_will_run(state: StreamState, frame: LiveFrame) -> bool:
         """`frame` is still the model's: under way, or waiting in its mailbox."""
-        return state.inferring is frame or state.model.peek() is frame
+        return state.runs_on(frame) or state.model.peek() is frame
 
     def _done(self, state: StreamState) -> bool:
         """The stream gives no more results: drained, or (several streams) failed."""

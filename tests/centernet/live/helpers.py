@@ -27,14 +27,14 @@ class FlaggedBackend:
 
 
 class Slowed:
-    """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream);
-    `prefers_batch`, `runs_frames` and `overlaps_runs` set its backend's flags. Counts the frames of each forward
-    pass."""
+    """The real detector, each forward pass made `delay_s` slower (a model that cannot serve every stream; `delay_s`
+    a tuple: the n-th call waits its n-th value, cycling); `prefers_batch`, `runs_frames` and `overlaps_runs` set its
+    backend's flags. Counts the frames of each forward pass."""
 
-    def __init__(self, detector, delay_s: float = 0.0, prefers_batch: bool | None = None, runs_frames: bool = False,
-                 overlaps_runs: bool = False):
+    def __init__(self, detector, delay_s: float | tuple[float, ...] = 0.0, prefers_batch: bool | None = None,
+                 runs_frames: bool = False, overlaps_runs: bool = False):
         self.inner = detector
-        self.delay_s = delay_s
+        self.delays = delay_s if isinstance(delay_s, tuple) else (delay_s,)
         flag = detector.backend.prefers_batch if prefers_batch is None else prefers_batch
         self.backend = FlaggedBackend(detector.backend, flag, runs_frames, overlaps_runs)
         self.batch_sizes: list[int] = []
@@ -42,21 +42,27 @@ class Slowed:
         self.running = 0                 # calls under way now ...
         self.most_running = 0            # ... and the most at once
 
+    def _next_delay(self) -> float:
+        return self.delays[(len(self.batch_sizes) - 1) % len(self.delays)]
+
     def __call__(self, image):
         with self.lock:
             self.batch_sizes.append(1)
             self.running += 1
             self.most_running = max(self.most_running, self.running)
+            delay = self._next_delay()
         try:
-            time.sleep(self.delay_s)
+            time.sleep(delay)
             return self.inner(image)
         finally:
             with self.lock:
                 self.running -= 1
 
     def detect_batch(self, images):
-        self.batch_sizes.append(len(images))
-        time.sleep(self.delay_s)
+        with self.lock:
+            self.batch_sizes.append(len(images))
+            delay = self._next_delay()
+        time.sleep(delay)
         return self.inner.detect_batch(images)
 
     def __getattr__(self, name):
