@@ -1,7 +1,7 @@
 """Reads what `main.py gui --headless` prints (app/gui/stats.py's `PipelineStats.readout`), for the benchmark tools.
 
 One source: a line per second `display X fps | inference Y fps | overlay age Z ms | ...` and `final: ...` for the
-whole run. Several sources (issue 33): the same lines prefixed by the source's index (`[0] ...` per second,
+whole run (`display - | inference -` when one frame was shown: read as 0). Several sources (issue 33): the same lines prefixed by the source's index (`[0] ...` per second,
 `final [0]: ...`) and `final total: ...` summing them. An overlay age of `-` (no detections yet) reads as None.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 # the prefix: "final", "final [i]", "final total", "[i]" (per-second, several sources) or nothing
 LINE = re.compile(r"^(?P<final>final)?\s*(?:\[(?P<index>\d+)\]|(?P<total>total))?:?\s*"
-                  r"display (?P<display>[\d.]+) fps \| inference (?P<inference>[\d.]+) fps"
+                  r"display (?:(?P<display>[\d.]+) fps|-) \| inference (?:(?P<inference>[\d.]+) fps|-)"
                   r"(?: \| overlay age (?:(?P<age>[\d.]+) ms|-))?"
                   r"(?:.*?\| dropped (?P<dropped>\d+))?(?:.*?\| frames (?P<frames>\d+))?")
 RSS = re.compile(r"RSS (?P<rss>[\d.]+) MiB")
@@ -56,7 +56,8 @@ def parse_line(line: str) -> tuple[str, int | None, Readout] | None:
     if m is None:
         return None
     rss = RSS.search(line)
-    readout = Readout(float(m["display"]), float(m["inference"]), float(m["age"]) if m["age"] else None,
+    rate = lambda text: float(text) if text else 0.0   # noqa: E731  ("-": one frame shown, no time to rate)
+    readout = Readout(rate(m["display"]), rate(m["inference"]), float(m["age"]) if m["age"] else None,
                       int(m["dropped"]) if m["dropped"] else None, int(m["frames"]) if m["frames"] else None,
                       float(rss["rss"]) if rss else None)
     kind = "total" if m["total"] else "final" if m["final"] else "second"

@@ -129,7 +129,10 @@ class PipelineStats:
         stages = " ".join(f"{k} {v:.1f}" for k, v in s["stages"].items())
         e2e = f"{s['end_to_end_ms']:.0f} ms" if s["end_to_end_ms"] is not None else "-"
         age = f"{s['overlay_age_ms']:.0f} ms" if s["overlay_age_ms"] is not None else "-"
-        parts = [f"display {s['display_fps']:.1f} fps", f"inference {s['inference_fps']:.1f} fps",
+        # one frame shown (an image) spans no time: no rate to give, the stage times say how long it took
+        timed = s["displayed"] >= 2 or not whole_run
+        parts = [f"display {s['display_fps']:.1f} fps" if timed else "display -",
+                 f"inference {s['inference_fps']:.1f} fps" if timed else "inference -",
                  f"overlay age {age}",
                  f"stages ms: {stages or '-'}", f"end-to-end {e2e}", f"boxes {s['shown']}",
                  f"dropped {s['dropped']}", f"skipped {s['skipped']}", f"frames {s['displayed']}"]

@@ -31,3 +31,13 @@ def test_the_total_sums_rates_and_counts_and_takes_medians_over_every_frame():
     assert "overlay age 150 ms" in line                 # the median of 10 x 100, 6 x 200, 4 x 300 (not per stream)
     assert "streams played 2 of 3" in line and "frames 20" in line and "dropped 2" in line and "skipped 1" in line
     assert line.endswith("CPU RSS 1 MiB")
+
+
+def test_one_frame_shown_gives_no_rate_but_its_stage_times():
+    stats = PipelineStats()
+    stats.on_stream_result(result(0, 0, age=0.0), inferences=1, skipped=0)   # an image: one frame, no time between
+    line = stats.readout(whole_run=True)
+    assert line.startswith("display - | inference - | ") and "net 10.0" in line and "frames 1" in line
+    time.sleep(0.02)
+    stats.on_stream_result(result(0, 1, age=0.0), inferences=2, skipped=0)
+    assert re.match(r"display [\d.]+ fps \| inference [\d.]+ fps", stats.readout(whole_run=True))
