@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from app.cli.annotate_ray import add_ray_options, run_on_ray
 from app.cli.options import (EXIT_INTERRUPTED, BATCH, CLASSES, OUT, QUIET, RESUME, THRESHOLD, TRACK, TRACKER, add_model_options,
-                             add_tta_options, build_detector, parse_time)
+                             add_tta_options, build_detector, parse_time, with_examples)
 from app.cli.outcome import job_exit_code
 from app.cli.progress import bars
 from centernet.classes import parse_classes
@@ -19,8 +19,18 @@ from centernet.io.writers.atomic import remove_if_empty
 from centernet.jobs.annotate import AnnotateEvent, AnnotateOptions, parse_formats, plan_job, run_job
 
 
+EXAMPLES = (
+    ("centernet annotate clip.mp4", "COCO JSON and a drawn video in annotated/clip/"),
+    ("centernet annotate videos/ --format mot --every 2", "MOTChallenge tracks of every video, every 2nd frame"),
+    ("centernet annotate rtsp://cam/1 --duration 10m --format csv", "ten minutes of a stream as CSV"),
+    ("centernet annotate --inputs-from list.txt --resume", "a collection, going on where a killed run stopped"),
+    ("centernet annotate videos/ --ray", "the collection over a Ray cluster (or a local one)"),
+)
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("annotate", help="annotate videos, folders, cameras, streams: COCO JSON, MOT, CSV, video")
+    p = sub.add_parser("annotate", help="annotate videos, folders, cameras, streams: COCO JSON, MOT, CSV, video",
+                       **with_examples(EXAMPLES))
     p.add_argument("inputs", nargs="*", help="video files, image folders, glob patterns, camera indices or URLs")
     p.add_argument("--inputs-from", metavar="FILE",
                    help="also the inputs listed in FILE, one path or URL per line (# comments, blank lines skipped)")

@@ -5,15 +5,24 @@ import sys
 from pathlib import Path
 
 from app.cli.options import (CLASSES, EXIT_OK, EXIT_PARTIAL_FAILURE, EXIT_USER_ERROR, JSON, OUT, QUIET, THRESHOLD,
-                             add_calib_option, add_model_options, add_tta_options, detector_config)
+                             add_calib_option, add_model_options, add_tta_options, detector_config,
+                             with_examples)
 from centernet.inference.detector import Detector
 from centernet.io.sources import collect_images
 from centernet.jobs.detect import DetectOptions, ImageResult, check_outputs, detect_images
 from centernet.timing import median_times
 
 
+EXAMPLES = (
+    ("centernet detect photo.jpg --out drawn/", "the boxes drawn on a copy of the image"),
+    ("centernet detect 'shots/*.png' --json results.json", "COCO-format results of every match"),
+    ("centernet detect people/ --classes person --threshold 0.5", "only confident people"),
+    ("centernet detect street.jpg --flip --scales 0.75,1,1.25", "test-time augmentation, as the original's"),
+)
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("detect", help="detect objects in images, folders and globs")
+    p = sub.add_parser("detect", help="detect objects in images, folders and globs", **with_examples(EXAMPLES))
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     add_model_options(p)
     THRESHOLD.add(p, help="score threshold: drawing uses 0.3 when not given; the JSON keeps all K unless given")

@@ -5,15 +5,27 @@ import argparse
 import math
 
 from app.cli.options import SERVE, SOURCE, SOURCES_FILE, THRESHOLD, TRACK, \
-    add_model_options, detector_config
+    add_model_options, detector_config, with_examples
 from app.web import parse_address
 from centernet.errors import ConfigError
 from centernet.io.sources import CAMERAS_PROBED, list_cameras
 from centernet.live.stream import read_sources
 
 
+EXAMPLES = (
+    ("centernet gui --source 0", "the window on camera 0"),
+    ("centernet gui --source rtsp://cam/1 --source clip.mp4", "two streams, one model, in a grid"),
+    ("centernet gui --source clip.mp4 --track", "track ids and trails"),
+    ("centernet gui --headless --source 0 --serve 8080", "no window: a readout each second, the video at "
+                                                        "http://127.0.0.1:8080/"),
+    ("centernet gui --headless --fast --source clip.mp4", "every frame, as fast as the model goes"),
+    ("centernet gui --list-cameras", "the camera indices OpenCV can open"),
+)
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream")
+    p = sub.add_parser("gui", help="the desktop app: live detection on a camera, video, folder or stream",
+                       **with_examples(EXAMPLES))
     SOURCE.add(p, help=SOURCE.help + "; repeat it to play several streams through one model (the window "
                                      "shows them in a grid)")
     SOURCES_FILE.add(p)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app.cli import annotate, bench, demo, detect, explore, export, gui, track, train, weights
-from app.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR
+from app.cli.options import EXIT_INTERRUPTED, EXIT_USER_ERROR, with_examples
 from centernet.errors import CenterNetError
 from centernet.library_logs import route_library_logs
 
@@ -20,8 +20,19 @@ class OneLineErrors(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
+EXAMPLES = (
+    ("centernet", "the demo: the shipped model on the demo clip (the window, or headless)"),
+    ("centernet gui --source 0", "the desktop app on camera 0"),
+    ("centernet gui --headless --source clip.mp4 --serve 8080", "no window: a readout, and the video in a browser"),
+    ("centernet detect photos/ --out drawn/", "boxes drawn on every image of a folder"),
+    ("centernet annotate videos/ --format coco,mot --track", "a whole collection annotated (resumable)"),
+    ("centernet COMMAND --help", "a command's own options and examples"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrors(prog="centernet", description="CenterNet Live: objects as points, in real time")
+    parser = OneLineErrors(prog="centernet", description="CenterNet Live: objects as points, in real time",
+                           **with_examples(EXAMPLES))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     detect.add_parser(sub)
     gui.add_parser(sub)

@@ -174,6 +174,13 @@ JSON = Option("--json", "also write the numbers to this JSON file", {"type": Pat
 QUIET = Option("--quiet", "no progress bar", {"action": "store_true"})
 
 
+def with_examples(examples: tuple[tuple[str, str], ...]) -> dict:
+    """`add_parser` / ArgumentParser keywords that end a command's --help with its examples: each command line,
+    then what it does on the line below (tests/app/cli parse every example, so none drifts from the options)."""
+    lines = [f"  {command}\n      {what}" for command, what in examples]
+    return {"epilog": "examples:\n" + "\n".join(lines), "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def add_model_options(p: argparse.ArgumentParser, *, precision: str = _CONFIG.precision) -> None:
     """The options a DetectorConfig is built from (`detector_config`); `precision`: the command's default."""
     for option in (WEIGHTS, ARCH, TASK, DEVICE, KEEP_RES, INPUT_SIZE, ENGINE):

@@ -1,11 +1,13 @@
 """options.py: the model options become one DetectorConfig, the same one the GUI panel asks for."""
 import argparse
 import ast
+import shlex
 import subprocess
 import sys
 
 import pytest
 
+from app.cli import annotate, detect, gui, main
 from app.cli.main import build_parser
 from app.cli.options import detector_config, parse_scales
 from centernet.inference.config import DetectorConfig
@@ -141,3 +143,19 @@ def test_the_gui_benchmark_parses_the_shared_options(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "app.cli.gui_bench", "--input-size", "100"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "bad size '100'" in proc.stderr   # the command line's size rule, before Qt
+
+
+@pytest.mark.parametrize("module", [main, gui, detect, annotate], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_every_help_example_parses_with_the_options_as_they_are_and_is_shown(module, capsys):
+    parser = build_parser()
+    for command, _ in module.EXAMPLES:
+        argv = shlex.split(command)[1:]
+        if not argv or argv[-1] == "--help":    # the bare demo, and "COMMAND --help" (a placeholder)
+            continue
+        args = parser.parse_args(argv)          # an option renamed or a value refused: SystemExit here
+        assert args.command == argv[0]
+    help_argv = [] if module is main else [module.EXAMPLES[0][0].split()[1]]
+    with pytest.raises(SystemExit):
+        parser.parse_args([*help_argv, "--help"])
+    shown = capsys.readouterr().out
+    assert "examples:" in shown and all(command in shown for command, _ in module.EXAMPLES)
