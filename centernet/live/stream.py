@@ -193,6 +193,11 @@ class Stream:
                     thread.detector = detector
             for state in self.states:
                 state.overlay = None
+                if state.runs > state.runs_taken and not self.options.show_every_frame:
+                    # its untaken output went with it: never shown (else the next run and, as fast as the model
+                    # goes, the capture would wait for the consumer to take it, for ever)
+                    state.overlays_dropped += state.runs - state.runs_taken
+                    state.runs_taken = state.runs
                 if state.tracker is not None:
                     state.tracker.reset()
             self.cond.notify_all()

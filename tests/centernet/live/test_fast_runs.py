@@ -2,13 +2,15 @@
 flight at once, every frame still given once, in order, to its tracker and to the loop."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from centernet.errors import InputError
 from centernet.live import StreamOptions, stream
 from centernet.live.stream import Stream
 from centernet.tracking.live import LiveTrackingOptions
-from tests.centernet.live.helpers import Slowed
+from tests.centernet.live.helpers import Slowed, image_folder
 from tests.centernet.live.test_multi_stream import assert_stopped, short_clip
 
 FRAMES = 30
@@ -68,15 +70,21 @@ def test_in_real_time_one_frame_of_a_stream_runs_at_a_time(clip, small_detector)
 
 
 class FailsAt(Slowed):
-    """Slowed, raising an InputError at its `at`-th call (0-based) while another run is under way."""
+    """Slowed, raising an InputError at its `at`-th call (0-based) while another run is under way (after that call's
+    delay: with uneven delays the failing run may be the slow one, the run beside it ending first)."""
 
-    def __init__(self, detector, at: int):
-        super().__init__(detector, delay_s=0.03, overlaps_runs=True)
+    def __init__(self, detector, at: int, delay_s: float | tuple[float, ...] = 0.03):
+        super().__init__(detector, delay_s=delay_s, overlaps_runs=True)
         self.at = at
 
     def __call__(self, image):
-        if len(self.batch_sizes) == self.at:
-            self.batch_sizes.append(1)
+        with self.lock:
+            failing = len(self.batch_sizes) == self.at
+            if failing:
+                self.batch_sizes.append(1)
+                delay = self._next_delay()
+        if failing:
+            time.sleep(delay)
             raise InputError("this frame cannot be read")
         return super().__call__(image)
 
@@ -110,3 +118,130 @@ def test_openvino_runs_two_cpu_streams_for_one_file_played_as_fast_as_it_goes(cl
     assert 2 in runs_seen and model.parallel_runs == 1    # two CPU streams while it played; left as it was found
     # each run's own stage times, though two threads ran the one detector at once
     assert all(r.timings["pre"] > 0 and r.timings["net"] > 0 and r.timings["decode"] > 0 for r in got)
+
+
+def drain(results: Stream, got: list | None = None, limit_s: float = 15.0) -> list:
+    """Every result left, appended to `got` as it comes (kept when the stream raises), failing (not hanging) when
+    the stream does not end within `limit_s`."""
+    got, deadline = [] if got is None else got, time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        r = results.poll(0.25)
+        if r is not None:
+            got.append(r)
+        elif results.ended:
+            return got
+    raise AssertionError(f"the stream hung after frames {[r.frame_index for r in got]}")
+
+
+@pytest.mark.parametrize("at, delays", [(6, (0.08, 0.01)), (5, (0.08, 0.01))], ids=["first-of-two", "second-of-two"])
+def test_a_failed_run_ends_the_stream_before_the_run_beside_it_shows_a_later_frame(clip, small_detector, at, delays):
+    # the stream's error is set slowly (as a busy machine may): the run after the failed one, done and waiting its
+    # turn, must see the stream failed the moment the failed run's turn is over
+    failing = FailsAt(small_detector, at=at, delay_s=delays)
+    got = []
+    with pytest.raises(InputError, match="cannot be read"):
+        with Stream(clip, failing, StreamOptions(realtime=False)) as results:
+            state, fail = results.states[0], results.states[0].fail
+
+            def slow_fail(error):
+                time.sleep(0.3)
+                fail(error)
+
+            state.fail = slow_fail
+            drain(results, got)
+    assert_stopped(results)
+    shown = [r.frame_index for r in got]
+    assert shown == list(range(len(shown))) and len(shown) <= at, shown   # nothing after the failed frame
+
+
+class Tagged(Slowed):
+    """Slowed, noting which of its outputs it gave (the tracker's spy tells whose detections it was given)."""
+
+    def __init__(self, detector, delay_s):
+        super().__init__(detector, delay_s=delay_s, overlaps_runs=True)
+        self.outputs: list = []
+
+    def __call__(self, image):
+        dets = super().__call__(image)
+        with self.lock:
+            self.outputs.append(dets)
+        return dets
+
+
+def test_a_model_switch_while_an_output_waits_for_the_consumer_goes_on_with_the_new_model_alone(clip, small_detector):
+    old, new = Tagged(small_detector, (0.08, 0.01)), Tagged(small_detector, 0.01)
+    options = StreamOptions(realtime=False, threshold=0.0, tracking=LiveTrackingOptions(track=True))
+    with Stream(clip, old, options) as results:
+        head = [results.poll(5.0) for _ in range(3)]
+        time.sleep(0.4)     # the next output is published and not taken; the run after it waits for the consumer
+        state, given = results.states[0], []
+        update = state.tracker.update
+
+        def spied(dets, *args):
+            given.append(dets)
+            return update(dets, *args)
+
+        with results.cond:
+            assert state.runs > state.runs_taken and state.inferring, (state.runs, state.runs_taken)
+            state.tracker.update = spied
+        results.set_detector(new)
+        rest = drain(results)
+    assert_stopped(results)
+    shown = [r.frame_index for r in head + rest]
+    assert shown == sorted(set(shown)) and shown[-1] == FRAMES - 1, shown   # in order, none twice, to the end
+    assert len(shown) >= FRAMES - 3 and results.states[0].overlays_dropped >= 1   # the untaken one counted
+    # the old model's run that waited never reached the tracker (set_detector had reset its tracks)
+    assert given and all(any(d is o for o in new.outputs) for d in given)
+
+
+def test_pause_step_seek_and_rerun_with_two_frames_in_flight(clip, small_detector):
+    uneven = Slowed(small_detector, delay_s=(0.08, 0.01), overlaps_runs=True)
+    with Stream(clip, uneven, StreamOptions(realtime=False, threshold=0.0)) as results:
+        got = [results.poll(5.0) for _ in range(4)]
+        results.set_paused(True)
+        while (r := results.poll(0.5)) is not None:     # the runs under way end and show
+            got.append(r)
+        shown = [r.frame_index for r in got]
+        assert shown == list(range(len(shown))), shown
+        results.step()
+        r = results.poll(5.0)
+        assert r is not None and r.frame_index == shown[-1] + 1 and r.inferred
+        assert results.poll(0.5) is None                # one step, one frame
+        results.seek(20)
+        results.step()
+        r = results.poll(5.0)
+        assert r is not None and r.frame_index == 20 and r.inferred
+        assert results.rerun()
+        again = results.poll(5.0)
+        assert again is not None and again.frame_index == 20 and again.inferred
+        results.set_paused(False)
+        assert [r.frame_index for r in drain(results)] == list(range(21, FRAMES))
+    assert_stopped(results)
+
+
+def test_closing_while_a_run_waits_for_the_consumer_stops_every_thread(clip, small_detector):
+    uneven = Slowed(small_detector, delay_s=(0.08, 0.01), overlaps_runs=True)
+    results = Stream(clip, uneven, StreamOptions(realtime=False))
+    assert results.poll(5.0) is not None
+    time.sleep(0.4)     # an output untaken, a run waiting its turn, the capture waiting for the consumer
+    assert results.close()
+    assert_stopped(results)
+
+
+def test_a_loop_and_a_folder_beside_it_each_come_in_order_with_two_frames_in_flight(tmp_path, bikes, clip,
+                                                                                   small_detector):
+    folder = image_folder(tmp_path / "images", bikes, n=4)
+    uneven = Slowed(small_detector, delay_s=(0.04, 0.005, 0.02), overlaps_runs=True)
+    options = StreamOptions(realtime=False, loop=True, tracking=LiveTrackingOptions(track=True))
+    with Stream([clip, folder], uneven, options) as results:
+        got = []
+        for r in results:
+            got.append(r)
+            if sum(r.stream == 0 for r in got) == FRAMES + 5:    # into the clip's second lap
+                break
+    assert_stopped(results)
+    by_stream = {i: [r.frame_index for r in got if r.stream == i] for i in (0, 1)}
+    assert by_stream[0] == list(range(FRAMES)) + list(range(5))
+    laps = len(by_stream[1]) // 4
+    assert laps >= 2 and by_stream[1][:4 * laps] == list(range(4)) * laps     # the folder loops too
+    assert uneven.most_running == 2 and all(r.inferred for r in got)
