@@ -245,3 +245,20 @@ def test_a_loop_and_a_folder_beside_it_each_come_in_order_with_two_frames_in_fli
     laps = len(by_stream[1]) // 4
     assert laps >= 2 and by_stream[1][:4 * laps] == list(range(4)) * laps     # the folder loops too
     assert uneven.most_running == 2 and all(r.inferred for r in got)
+
+
+def test_steps_faster_than_the_model_lose_no_frame(clip, small_detector):
+    # three steps at once while both runs take long: each step's frame must wait for the model to take the one
+    # before it, not replace it in the model's mailbox (as fast as the model goes, every frame is shown)
+    uneven = Slowed(small_detector, delay_s=(0.05, 0.01), overlaps_runs=True)
+    with Stream(clip, uneven, StreamOptions(realtime=False, threshold=0.0)) as results:
+        got = [results.poll(5.0) for _ in range(3)]
+        uneven.delays = (0.4,)
+        for _ in range(3):
+            results.step()
+        while (r := results.poll(1.5)) is not None:
+            got.append(r)
+    assert_stopped(results)
+    shown = [r.frame_index for r in got]
+    assert shown == list(range(len(shown))) and len(shown) >= 6, shown   # those under way, then the three steps
+    assert got[-1].dropped == 0 and all(r.inferred for r in got)
