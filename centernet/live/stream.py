@@ -198,8 +198,8 @@ class Stream:
                     # goes, the capture would wait for the consumer to take it, for ever)
                     state.overlays_dropped += state.runs - state.runs_taken
                     state.runs_taken = state.runs
-                if state.tracker is not None:
-                    state.tracker.reset()
+                if state.tracker is not None:   # a new one: a run under way may still update the old one
+                    state.tracker = LiveTracker(state.tracker.options)
             self.cond.notify_all()
 
     def set_paused(self, paused: bool) -> None:

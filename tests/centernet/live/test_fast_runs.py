@@ -2,6 +2,7 @@
 flight at once, every frame still given once, in order, to its tracker and to the loop."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -175,16 +176,16 @@ def test_a_model_switch_while_an_output_waits_for_the_consumer_goes_on_with_the_
         head = [results.poll(5.0) for _ in range(3)]
         time.sleep(0.4)     # the next output is published and not taken; the run after it waits for the consumer
         state, given = results.states[0], []
-        update = state.tracker.update
-
-        def spied(dets, *args):
-            given.append(dets)
-            return update(dets, *args)
-
-        with results.cond:
+        with results.cond:     # the run waiting its turn cannot go on meanwhile
             assert state.runs > state.runs_taken and state.inferring, (state.runs, state.runs_taken)
+            results.set_detector(new)
+            update = state.tracker.update
+
+            def spied(dets, *args):
+                given.append(dets)
+                return update(dets, *args)
+
             state.tracker.update = spied
-        results.set_detector(new)
         rest = drain(results)
     assert_stopped(results)
     shown = [r.frame_index for r in head + rest]
@@ -262,3 +263,28 @@ def test_steps_faster_than_the_model_lose_no_frame(clip, small_detector):
     shown = [r.frame_index for r in got]
     assert shown == list(range(len(shown))) and len(shown) >= 6, shown   # those under way, then the three steps
     assert got[-1].dropped == 0 and all(r.inferred for r in got)
+
+
+def test_a_model_switch_during_a_tracker_update_starts_the_new_model_on_empty_tracks(clip, small_detector):
+    # the tracker is slow (the switch comes while it runs): the old model's update must not land in the tracks the
+    # new model starts from (nor run while they are cleared)
+    old, new = Slowed(small_detector, (0.08, 0.01), overlaps_runs=True), Slowed(small_detector, 0.01, overlaps_runs=True)
+    options = StreamOptions(realtime=False, threshold=0.0, tracking=LiveTrackingOptions(track=True))
+    with Stream(clip, old, options) as results:
+        head = [results.poll(5.0) for _ in range(2)]
+        tracker, updating = results.states[0].tracker, threading.Event()
+        update = tracker.update
+
+        def slow_update(*args):
+            updating.set()
+            time.sleep(0.3)
+            return update(*args)
+
+        tracker.update = slow_update
+        assert updating.wait(5.0)
+        results.set_detector(new)
+        rest = drain(results)
+    assert_stopped(results)
+    shown = [r.frame_index for r in head + rest]
+    assert shown == sorted(set(shown)) and shown[-1] == FRAMES - 1, shown
+    assert results.states[0].tracker.updates == len(rest)    # one update per new-model result, none of the old's
