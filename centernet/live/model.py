@@ -179,7 +179,7 @@ class ModelThread(threading.Thread):
                 continue
             for job, dets in zip(jobs, outputs):
                 if not self._await_turn(job, detector):   # stopping, the stream failed or the model changed
-                    self._finish(job)
+                    self._finish(job, detector=detector)
                     continue
                 try:
                     overlay = self.infer(job.state, job.frame, dets, detector)
@@ -215,8 +215,8 @@ class ModelThread(threading.Thread):
 
     def _finish(self, job: Job, overlay: Overlay | None = None, detector=None,
                 error: BaseException | None = None) -> None:
-        """The job's run is over: its output published (unless the model changed during the run: it is stale), its
-        error set on the stream, or (neither) discarded; the stream's next run may finish. The error is set under
+        """The job's run is over: its output published (unless the model changed during the run: it is stale, its
+        frame counted dropped), its error set on the stream, or (neither) discarded; the stream's next run may finish. The error is set under
         the same lock as `runs_finished`: a later run waiting its turn must see the stream failed, never publish
         a frame after the failed one."""
         state = job.state
@@ -225,7 +225,10 @@ class ModelThread(threading.Thread):
                 state.fail(error)
             state.run_ended(job.frame)
             state.runs_finished = max(state.runs_finished, job.number + 1)
-            if overlay is not None and detector is self.detector:
+            stale = error is None and detector is not None and detector is not self.detector
+            if stale and not self.options.show_every_frame:
+                state.overlays_dropped += 1    # a run of the previous model: its frame is never shown
+            if overlay is not None and not stale:
                 if state.runs > state.runs_taken and not self.options.show_every_frame:
                     state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
                     state.runs_taken = state.runs
