@@ -6,7 +6,9 @@ import threading
 import time
 
 import pytest
+import torch
 
+from centernet.detections import Detections
 from centernet.errors import InputError
 from centernet.live import StreamOptions, stream
 from centernet.live.stream import Stream
@@ -288,3 +290,31 @@ def test_a_model_switch_during_a_tracker_update_starts_the_new_model_on_empty_tr
     shown = [r.frame_index for r in head + rest]
     assert shown == sorted(set(shown)) and shown[-1] == FRAMES - 1 and rest[-1].dropped == FRAMES - len(shown), shown
     assert results.states[0].tracker.updates == len(rest)    # one update per new-model result, none of the old's
+
+
+class OneBoxPerFrame(Slowed):
+    """Slowed, then one person's box placed by the frame's own brightness (each frame's box is its own; consecutive
+    frames' boxes overlap, so they make one track)."""
+
+    def __call__(self, image):
+        super().__call__(image[:8, :8])       # the delay, and the real model on a tiny crop (real timings)
+        x = 40.0 + 5.0 * float(image.mean())
+        return Detections(torch.tensor([[x, 60.0, x + 50.0, 200.0]]), torch.tensor([0.9]), torch.tensor([0]))
+
+
+def test_each_result_s_trails_are_its_own_run_s_though_the_next_run_already_ended(clip, small_detector):
+    # the loop takes a while per result (as the window draws it): the run beside it ends meanwhile, and the trails
+    # asked for are still those of the result in hand (their last point: its track's centre on this frame)
+    one_box = OneBoxPerFrame(small_detector, delay_s=(0.04, 0.01), overlaps_runs=True)
+    options = StreamOptions(realtime=False, tracking=LiveTrackingOptions(track=True))
+    checked = 0
+    with Stream(clip, one_box, options) as results:
+        for r in results:
+            time.sleep(0.03)
+            trails = results.trails_of(0)
+            for box, track in zip(r.detections.boxes.numpy(), r.track_ids):
+                if track > 0:
+                    assert trails[int(track)][-1] == pytest.approx(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+                    checked += 1
+    assert_stopped(results)
+    assert checked >= FRAMES // 2, checked
