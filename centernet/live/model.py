@@ -216,9 +216,9 @@ class ModelThread(threading.Thread):
     def _finish(self, job: Job, overlay: Overlay | None = None, detector=None,
                 error: BaseException | None = None) -> None:
         """The job's run is over: its output published (unless the model changed during the run: it is stale, its
-        frame counted dropped), its error set on the stream, or (neither) discarded; the stream's next run may finish. The error is set under
-        the same lock as `runs_finished`: a later run waiting its turn must see the stream failed, never publish
-        a frame after the failed one."""
+        frame counted dropped), its error set on the stream, or (neither) discarded; the stream's next run may
+        finish. The error is set under the same lock as `runs_finished`: a later run waiting its turn must see the
+        stream failed, never publish a frame after the failed one."""
         state = job.state
         with self.cond:
             if error is not None:

@@ -270,7 +270,8 @@ def test_steps_faster_than_the_model_lose_no_frame(clip, small_detector):
 def test_a_model_switch_during_a_tracker_update_starts_the_new_model_on_empty_tracks(clip, small_detector):
     # the tracker is slow (the switch comes while it runs): the old model's update must not land in the tracks the
     # new model starts from (nor run while they are cleared)
-    old, new = Slowed(small_detector, (0.08, 0.01), overlaps_runs=True), Slowed(small_detector, 0.01, overlaps_runs=True)
+    old = Slowed(small_detector, (0.08, 0.01), overlaps_runs=True)
+    new = Slowed(small_detector, 0.01, overlaps_runs=True)
     options = StreamOptions(realtime=False, threshold=0.0, tracking=LiveTrackingOptions(track=True))
     with Stream(clip, old, options) as results:
         head = [results.poll(5.0) for _ in range(2)]
