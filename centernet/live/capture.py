@@ -167,11 +167,11 @@ class CaptureThread(threading.Thread):
                 return
             if self.stop_event.is_set():
                 return
-            if not source.is_live and not stepping:   # a single step comes at once
-                if not self.options.realtime:
+            if not source.is_live:
+                if not self.options.realtime:   # a step too: it must not replace a frame the model has not taken
                     if self._wait_until_model_ready():
                         return
-                else:
+                elif not stepping:              # a single step comes at once
                     clock, stopping = self._pace(clock, frame.timestamp_ms)
                     if stopping:
                         return

@@ -178,8 +178,8 @@ class ModelThread(threading.Thread):
                     self._finish(job, error=e)
                 continue
             for job, dets in zip(jobs, outputs):
-                if not self._await_turn(job):     # stopping, or the stream failed meanwhile
-                    self._finish(job)
+                if not self._await_turn(job, detector):   # stopping, the stream failed or the model changed
+                    self._finish(job, detector=detector)
                     continue
                 try:
                     overlay = self.infer(job.state, job.frame, dets, detector)
@@ -197,27 +197,38 @@ class ModelThread(threading.Thread):
             images += [images[-1]] * (len(self.states) - len(images))
         return detector.detect_batch(images)[:len(jobs)]
 
-    def _await_turn(self, job: Job) -> bool:
+    def _await_turn(self, job: Job, detector) -> bool:
         """Wait until every earlier run of the job's stream finished (its tracker and its consumer see its frames in
         order) and, as fast as the model goes, the consumer took their outputs (none is replaced unseen). False
-        when stopping or the stream failed."""
+        when stopping, the stream failed or, in its turn, `detector` (the run's) was replaced: its output would be
+        discarded, and its tracker update would put the old model's tracks back (set_detector reset them)."""
         state = job.state
         with self.cond:
             while not self.stop_event.is_set() and state.error is None:
-                if state.runs_finished == job.number and (self.options.realtime or state.runs_taken >= state.runs):
-                    return True
+                if state.runs_finished == job.number:
+                    if detector is not self.detector:
+                        return False
+                    if self.options.realtime or state.runs_taken >= state.runs:
+                        return True
                 self.cond.wait(0.25)
         return False
 
     def _finish(self, job: Job, overlay: Overlay | None = None, detector=None,
                 error: BaseException | None = None) -> None:
-        """The job's run is over: its output published (unless the model changed during the run: it is stale), its
-        error set on the stream, or (neither) discarded; the stream's next run may finish."""
+        """The job's run is over: its output published (unless the model changed during the run: it is stale, its
+        frame counted dropped), its error set on the stream, or (neither) discarded; the stream's next run may
+        finish. The error is set under the same lock as `runs_finished`: a later run waiting its turn must see the
+        stream failed, never publish a frame after the failed one."""
         state = job.state
         with self.cond:
+            if error is not None:
+                state.fail(error)
             state.run_ended(job.frame)
             state.runs_finished = max(state.runs_finished, job.number + 1)
-            if overlay is not None and detector is self.detector:
+            stale = error is None and detector is not None and detector is not self.detector
+            if stale and not self.options.show_every_frame:
+                state.overlays_dropped += 1    # a run of the previous model: its frame is never shown
+            if overlay is not None and not stale:
                 if state.runs > state.runs_taken and not self.options.show_every_frame:
                     state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
                     state.runs_taken = state.runs
@@ -225,8 +236,6 @@ class ModelThread(threading.Thread):
                 state.replaced_before_overlay = job.replaced_before
                 state.overlay = replace(overlay, run=state.runs)
             self.cond.notify_all()
-        if error is not None:
-            state.fail(error)
 
     def infer(self, state: StreamState, frame: LiveFrame, dets=None, detector=None) -> Overlay:
         """`frame`'s overlay for `state` (its own options and tracker); `dets`: the Detector's output when

@@ -26,6 +26,7 @@ class StreamState:
         self.steps = 0                       # ... but this many more (single steps)
         self.seek_to: int | None = None      # the capture goes to this frame before its next read
         self.last_shown: LiveFrame | None = None   # the frame of the newest result (Stream.rerun shows it again)
+        self.shown_overlay: Overlay | None = None  # ... and the model output it came with (its trails)
         self.display = Mailbox(cond)         # frames for the consumer (every-frame mode)
         self.model = Mailbox(cond)           # frames for the model: it always runs on the newest
         self.inferring: list[LiveFrame] = []   # the frames the model runs on now (in real time at most one)

@@ -156,11 +156,13 @@ class Stream:
 
     @property
     def trails(self) -> dict:
-        """Track id -> recent centres of the first stream's newest model run (with `track=True`)."""
+        """Track id -> recent centres of the model run behind the first stream's newest result (with `track=True`)."""
         return self.trails_of(0)
 
     def trails_of(self, stream: int) -> dict:
-        overlay = self.states[stream].overlay
+        """The trails of the run stream `stream`'s newest result shows (not of a run that ended since: as fast as
+        the model goes the next frame's run often has, while the result is drawn)."""
+        overlay = self.states[stream].shown_overlay
         return overlay.trails if overlay is not None else {}
 
     # ---- runtime controls (any thread) -------------------------------------------------------------------
@@ -193,8 +195,13 @@ class Stream:
                     thread.detector = detector
             for state in self.states:
                 state.overlay = None
-                if state.tracker is not None:
-                    state.tracker.reset()
+                if state.runs > state.runs_taken and not self.options.show_every_frame:
+                    # its untaken output went with it: never shown (else the next run and, as fast as the model
+                    # goes, the capture would wait for the consumer to take it, for ever)
+                    state.overlays_dropped += state.runs - state.runs_taken
+                    state.runs_taken = state.runs
+                if state.tracker is not None:   # a new one: a run under way may still update the old one
+                    state.tracker = LiveTracker(state.tracker.options)
             self.cond.notify_all()
 
     def set_paused(self, paused: bool) -> None:
@@ -400,7 +407,7 @@ class Stream:
         if self.first_shown_at is None:
             self.first_shown_at = now
         self.shown += 1
-        state.last_shown = frame
+        state.last_shown, state.shown_overlay = frame, overlay
         track_ids = dets.track_ids.cpu().numpy() if o.tracking.track and dets.track_ids is not None else None
         return StreamResult(state.index, frame.index, frame.timestamp_ms, frame.image, dets, inferred, track_ids,
                             age, timings, dropped)
