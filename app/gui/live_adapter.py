@@ -38,6 +38,7 @@ from centernet.inference.config import DetectorConfig
 from centernet.inference.detector import Detector
 from centernet.io.render import RenderOptions, draw_heatmap, draw_trails, visible
 from centernet.live import SourceInfo, StreamEvent, StreamOptions, StreamResult, draw_result
+from centernet.live.model import MODEL_WORKERS
 from centernet.live.stream import Stream
 from centernet.tracking.live import LiveTrackingOptions
 
@@ -152,16 +153,18 @@ class ModelLoader(QThread):
 
 
 class TappedDetector:
-    """The detector the stream runs, keeping the centre heatmap of each stream's newest run for the streams whose
+    """The detector the stream runs, keeping the centre heatmaps of each stream's newest runs for the streams whose
     heatmap is shown (`wanted`). `locate(image)` says whose frame a run is on (`Stream.stream_inferring`): with
-    several streams, and two model workers, runs of different streams may be under way at once."""
+    several streams, and two model workers, runs of different streams may be under way at once; as fast as the
+    model goes two runs of one stream are, and the later frame's may end first: a result is drawn with the
+    heatmap of its own frame where one was kept (`heat_of(stream, image)`)."""
 
     def __init__(self, detector, tap: HeatmapTap):
         self.detector = detector
         self.tap = tap
         self.wanted: frozenset[int] = frozenset()
         self.locate: Callable[[np.ndarray], int | None] | None = None
-        self.heats: dict[int, np.ndarray | None] = {}    # stream -> the heatmap of its newest run
+        self.heats: dict[int, list] = {}    # stream -> (frame, heatmap) of its newest runs, the newest last
 
     def want(self, streams) -> None:
         """Keep the heatmaps of these streams' runs from now on (and forget the others')."""
@@ -169,8 +172,10 @@ class TappedDetector:
         for stream in set(self.heats) - self.wanted:
             self.heats.pop(stream, None)
 
-    def heat_of(self, stream: int) -> np.ndarray | None:
-        return self.heats.get(stream)
+    def heat_of(self, stream: int, image: np.ndarray | None = None) -> np.ndarray | None:
+        """The heatmap of the run on `image` (the very array) when one is kept, else of the stream's newest run."""
+        kept = self.heats.get(stream) or [(None, None)]
+        return next((heat for frame, heat in kept if frame is image and image is not None), kept[-1][1])
 
     def _wanted_stream(self, image) -> int | None:
         if not self.wanted or self.locate is None:
@@ -183,12 +188,12 @@ class TappedDetector:
         if stream is None:
             return self.detector(image)
         dets, heat = self.tap.run(self.detector, image)
-        self._keep(stream, heat)
+        self._keep(stream, image, heat)
         return dets
 
-    def _keep(self, stream: int, heat) -> None:
+    def _keep(self, stream: int, image: np.ndarray, heat) -> None:
         if stream in self.wanted:     # the selection may have moved on during the run
-            self.heats[stream] = heat
+            self.heats[stream] = [*self.heats.get(stream, [])[1 - MODEL_WORKERS:], (image, heat)]
 
     def detect_batch(self, images):
         """A batch of several streams' frames (a padded batch repeats the last frame: its heatmap is kept once)."""
@@ -199,7 +204,7 @@ class TappedDetector:
         wanted = [first.get(s) == i for i, s in enumerate(streams)]
         out, heats = self.tap.run_batch(self.detector.detect_batch, self.detector, images, wanted)
         for stream, i in first.items():
-            self._keep(stream, heats[i])
+            self._keep(stream, images[i], heats[i])
         return out
 
     def __getattr__(self, name):
@@ -648,7 +653,7 @@ class LivePipeline(QObject):
         tapped = stream.detector
         detector = tapped.detector if isinstance(tapped, TappedDetector) else tapped
         draw = self.draw_of(i)
-        heat = tapped.heat_of(i) if draw.heatmap and isinstance(tapped, TappedDetector) else None
+        heat = tapped.heat_of(i, result.image) if draw.heatmap and isinstance(tapped, TappedDetector) else None
         trails = stream.trails_of(i) if draw.tracking.track else {}
         image, shown, drawn = render(result, detector, draw, heat, trails)
         recorder = self.recorders.get(i)

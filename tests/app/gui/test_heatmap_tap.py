@@ -87,3 +87,23 @@ def test_two_workers_running_two_streams_at_once_each_keep_their_own_heatmap(see
         t.join(60)
     for i in (0, 1):
         np.testing.assert_allclose(tapped.heat_of(i), tap.compute(detector, frames[i]), atol=1e-3)
+
+
+def test_two_runs_of_one_stream_each_frame_is_drawn_with_its_own_heatmap_whichever_ended_last(seeded_res18, bikes):
+    # as fast as the model goes two frames of one stream run at once and the later one may end first
+    import numpy as np
+    frames = _frames(bikes, (10, 200))
+    detector, tap, tapped = _tapped(seeded_res18, frames)
+    tapped.locate = lambda image: 0                        # both frames are stream 0's
+    tapped.want([0])
+    tapped(frames[1])                                      # the later frame's run ends first ...
+    tapped(frames[0])                                      # ... then the earlier one's
+    own = [tap.compute(detector, f) for f in frames]
+    assert float(np.abs(own[0] - own[1]).max()) > 1e-2
+    for i in (0, 1):
+        np.testing.assert_allclose(tapped.heat_of(0, frames[i]), own[i], atol=1e-3)
+    np.testing.assert_allclose(tapped.heat_of(0), own[0], atol=1e-3)   # no frame named: the newest run's
+    tapped(frames[1])
+    tapped(frames[1].copy())                               # a third run: only the newest two are kept
+    assert len(tapped.heats[0]) == 2
+    np.testing.assert_allclose(tapped.heat_of(0, frames[0]), own[1], atol=1e-3)   # frame 0's let go: the newest
