@@ -249,5 +249,5 @@ def play(results: Stream, readout: Readout, options: HeadlessOptions, started: f
 
 def enough(results: Stream, readout: Readout, options: HeadlessOptions) -> bool:
     """--max-frames: every stream showed that many frames, or gives no more."""
-    return all(stats.displayed >= options.max_frames or results.status(i).phase in ("ended", "failed")
+    return all(stats.displayed >= options.max_frames or results.done(i)
                for i, stats in enumerate(readout.stats))

@@ -293,6 +293,12 @@ class Stream:
                                 state.skipped, state.dropped(self.options.show_every_frame), state.reconnects,
                                 None if error is None else error_text(error))
 
+    def done(self, stream: int) -> bool:
+        """Stream `stream` gives no more results: its source ended and every result was handed out (a source that
+        ended may still have runs under way, or outputs not taken yet), or it failed."""
+        with self.cond:
+            return self._done(self.states[stream])
+
     @property
     def statuses(self) -> list[StreamStatus]:
         return [self.status(i) for i in range(len(self.states))]

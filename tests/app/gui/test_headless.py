@@ -89,3 +89,15 @@ def test_lines_said_from_many_threads_at_once_stay_whole():
     lines = "".join(out.parts).split("\n")
     assert lines[-1] == "" and len(lines) == 6 * 300 + 1
     assert all(re.fullmatch(r"\[\d\] line \d+", line) for line in lines[:-1])
+
+
+def test_max_frames_beyond_the_clip_counts_every_frame_up_to_its_end(tmp_path, bikes, seeded_res18):
+    # the clip's end arrives while its last runs are under way or untaken: they still count (they were lost)
+    from tests.centernet.live.test_multi_stream import short_clip
+    clip = short_clip(tmp_path / "short.avi", bikes, 30)
+    for extra in ((), ("--track",)):
+        proc = run_main("--headless", "--fast", "--source", str(clip), "--weights", str(seeded_res18), "--input-size",
+                        "64", "--device", "cpu", "--max-frames", "100", *extra)
+        assert proc.returncode == 0, proc.stderr
+        final = [line for line in proc.stdout.splitlines() if line.startswith("final: ")]
+        assert len(final) == 1 and re.search(r"\| frames 30\b", final[0]), (extra, final)
