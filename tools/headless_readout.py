@@ -1,8 +1,9 @@
 """Reads what `main.py gui --headless` prints (app/gui/stats.py's `PipelineStats.readout`), for the benchmark tools.
 
 One source: a line per second `display X fps | inference Y fps | overlay age Z ms | ...` and `final: ...` for the
-whole run (`display - | inference -` when one frame was shown: read as 0). Several sources (issue 33): the same lines prefixed by the source's index (`[0] ...` per second,
-`final [0]: ...`) and `final total: ...` summing them. An overlay age of `-` (no detections yet) reads as None.
+whole run (`display - | inference -` when one frame was shown: read as 0). Several sources (issue 33): the same
+lines prefixed by the source's index (`[0] ...` per second, `final [0]: ...`) and `final total: ...` summing
+them. An overlay age of `-` (no detections yet) reads as None.
 """
 from __future__ import annotations
 
