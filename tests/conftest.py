@@ -1,11 +1,14 @@
 """Shared test fixtures: where the shared data lives, seeded original-layout checkpoints."""
 from __future__ import annotations
 
+import faulthandler
 import functools
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,8 +41,43 @@ def two_cpu_threads(monkeypatch):
     torch.set_num_threads(before)
 
 
+# A worker that crashes (a signal in native code) dumps every thread's Python stack into a file of its own,
+# which the controller prints when the worker goes down (a CI log shows the summary's end, not the worker's stderr)
+FAULTS = Path(os.environ.setdefault("CENTERNET_TEST_FAULTS", tempfile.mkdtemp(prefix="pytest-faults-")))
+
+
+def fault_file(worker: str) -> Path:
+    return FAULTS / f"{worker}.txt"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:   # after pytest's own faulthandler plugin, which writes to the worker's stderr
+        config._fault_file = fault_file(worker).open("w")
+        faulthandler.enable(file=config._fault_file, all_threads=True)
+
+
+def pytest_unconfigure(config) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):   # the controller made the folder (after its workers went)
+        shutil.rmtree(FAULTS, ignore_errors=True)
+
+
+def crash_summary(dump: str, lines: int = 40) -> str:
+    """The crashing thread's stack (first `lines` lines) and the other threads' innermost frames, from a
+    faulthandler dump."""
+    blocks = dump.strip().split("\n\n")
+    current = [b for b in blocks if b.startswith("Current thread")]
+    others = [b.splitlines()[:2] for b in blocks if b.startswith("Thread 0x")]
+    text = "\n".join((current[0] if current else dump).splitlines()[:lines])
+    if others:
+        text += "\nother threads (innermost frame):\n" + "\n".join(
+            f"  {b[1].strip() if len(b) > 1 else b[0]}" for b in others)
+    return text
+
+
 def pytest_testnodedown(node, error) -> None:
-    """When a parallel worker dies, say how (the signal or exit status): its own stderr went with it."""
+    """When a parallel worker dies, say how (the signal or exit status) and where (its fault dump)."""
     popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
     if not error or popen is None:
         return
@@ -52,6 +90,9 @@ def pytest_testnodedown(node, error) -> None:
     elif isinstance(code, int):
         code = f"exit status {code}"
     print(f"\nworker {node.gateway.id} (pid {popen.pid}) went down: {code}", file=sys.stderr, flush=True)
+    dump = fault_file(node.gateway.id)
+    if dump.is_file() and dump.stat().st_size:
+        print(crash_summary(dump.read_text(errors="replace")), file=sys.stderr, flush=True)
 
 
 def shared_folder() -> Path:

@@ -79,6 +79,13 @@ def run_on_ray(args, options: AnnotateOptions, inputs: list[str]) -> int:
     return job_exit_code(result)
 
 
+MIN_RATE_SPAN_S = 1.0   # the least work time a frame rate is given for
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def format_summary(result: JobResult) -> str:
     """Per video: frames, fps on its worker, worker, device, tries, status; then the totals."""
     header = ("video", "frames", "fps", "worker", "device", "tries", "status")
@@ -88,8 +95,9 @@ def format_summary(result: JobResult) -> str:
     line = "  ".join("{:<%d}" % w for w in widths)
     done = [r for r in result.results if r.ok]
     frames = sum(int((r.summary or {}).get("frames", {}).get("annotated_this_run", 0)) for r in done)
-    busy_s = max(result.wall_s - result.startup_s, 1e-9)
-    total = (f"{len(done)} of {len(result.results)} videos annotated by {result.workers} workers in "
-             f"{result.wall_s:.1f} s ({result.startup_s:.1f} s starting them; then {frames} new frames at "
-             f"{frames / busy_s:.1f} frames/s)")
+    busy_s = result.wall_s - result.startup_s
+    # a rate over less than a second of work says more about the clock than the pool (5 frames "at 52977/s")
+    rate = f" at {frames / busy_s:.1f} frames/s" if busy_s >= MIN_RATE_SPAN_S else ""
+    total = (f"{len(done)} of {len(result.results)} videos annotated by {plural(result.workers, 'worker')} in "
+             f"{result.wall_s:.1f} s ({result.startup_s:.1f} s starting them; then {frames} new frames{rate})")
     return "\n".join([line.format(*header), *(line.format(*row) for row in rows), total])

@@ -194,9 +194,18 @@ def connect(ray, cluster: ClusterOptions) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {cluster.address}" if cluster.address else "a local Ray instance"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ClusterError(f"cannot reach {where}: {first}; start one with `ray start --head` and pass its "
-                           f"address (or `auto` on a node of it)") from None
+        raise ClusterError(f"cannot reach {where}: {first}; {join_hint(cluster.address)}") from None
     return True
+
+
+def join_hint(address: str | None) -> str:
+    """What to do when `ray.init` failed. An address whose port answered (`check_reachable`) but refused the
+    driver most likely wants a token: a new Ray cluster asks for one by default, and Ray sends it to an address
+    given explicitly only when RAY_AUTH_MODE=token."""
+    if address is not None and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+        return ("if the cluster uses token authentication (a new Ray cluster does by default), set "
+                "RAY_AUTH_MODE=token (the token is read from ~/.ray/auth_token or RAY_AUTH_TOKEN)")
+    return "start one with `ray start --head` and pass its address (or `auto` on a node of it)"
 
 
 def pool_shape(resources: dict, cluster: ClusterOptions, inputs: int) -> tuple[int, bool]:

@@ -3,11 +3,13 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from app.cli.annotate_ray import parse_ray_address
+from app.cli.annotate_ray import format_summary, parse_ray_address
 from app.cli.main import main
+from centernet.jobs.annotate.result import InputResult, JobResult
 from tests.conftest import ROOT
 
 # run main.py with every `import ray` failing, as on a machine without the cluster extra
@@ -57,3 +59,16 @@ def test_no_inputs_at_all_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("# nothing yet\n")
     assert main(["annotate", "--inputs-from", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "o")]) == 2
     assert "no input given" in capsys.readouterr().err
+
+
+def one_video(frames: int) -> InputResult:
+    counts = {"annotated": frames, "annotated_this_run": frames}
+    return InputResult("a.mp4", Path("out/a"), True, summary={"frames": counts, "fps": 30.0})
+
+
+def test_the_pool_summary_counts_its_workers_in_words_and_gives_a_rate_only_over_a_second_of_work():
+    short = format_summary(JobResult([one_video(5)], workers=1, wall_s=6.5, startup_s=6.49)).splitlines()[-1]
+    assert short == "1 of 1 videos annotated by 1 worker in 6.5 s (6.5 s starting them; then 5 new frames)"
+    long = format_summary(JobResult([one_video(300), one_video(300)], workers=2, wall_s=14.0, startup_s=4.0))
+    assert long.splitlines()[-1].endswith("by 2 workers in 14.0 s (4.0 s starting them; then 600 new frames at "
+                                          "60.0 frames/s)")

@@ -89,7 +89,8 @@ class SilentListener:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.clients = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
 
     def _accept(self):
         try:
@@ -99,6 +100,8 @@ class SilentListener:
             pass
 
     def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)   # wakes the blocked accept (a close alone does not on Linux)
+        self.thread.join(timeout=5)
         for c in self.clients:
             c.close()
         self.sock.close()

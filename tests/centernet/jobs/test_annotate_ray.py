@@ -1,11 +1,14 @@
 """`annotate --ray` on a real local Ray instance (2 CPUs): outputs byte-identical to the single-process run,
 a killed worker's video retried, `--resume` after the driver is killed.
 
-One Ray instance serves the module (starting one takes seconds); a CLI subprocess joins it by address.
+One Ray instance serves the module (starting one takes seconds), held by a subprocess; every driver is a CLI
+subprocess that joins it by address. No Ray driver runs in the test process: Ray leaves its gRPC threads
+running after `ray.shutdown()`, and a parallel test worker goes on to run other modules beside them (a worker
+crashed with SIGSEGV once, in a later module).
 Byte-identical needs the same torch thread count as the workers (one each): the single-process reference
 runs with CENTERNET_THREADS=1 (float rounding depends on how a convolution is split over threads).
 """
-import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -20,32 +23,67 @@ import numpy as np
 import pytest
 import torch
 
-ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'centernet-live[cluster]'")
+from app.cli.main import main
+from centernet.io.writers.lock import holder
+from centernet.jobs.annotate_ray import ClusterError, ClusterOptions, pool_shape
+from tests.conftest import ROOT
 
-from app.cli.main import main  # noqa: E402
-from centernet.inference.detector import Detector  # noqa: E402
-from centernet.jobs.annotate import AnnotateOptions, plan_job  # noqa: E402
-from centernet.jobs.annotate_ray import ClusterError, ClusterOptions, pool_shape, run_job_on_ray  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("ray is not installed: pip install 'centernet-live[cluster]'", allow_module_level=True)
 
 DEMO = ROOT / "assets" / "demo" / "bikes.mp4"
 # name: (first frame, frames) of bikes.mp4. b is long enough for the kills to land mid-way, after its first chunk
-# of 8 frames and before its end, seen through progress polled every 0.1 s (with 32 frames a run once missed it)
+# of 8 frames and before its end, seen through its state file polled every 20 ms
 CLIPS = {"a": (0, 24), "b": (30, 96), "c": (70, 20)}
 FILES = ("annotations.json", "mot.txt", "detections.csv")
 COMMON = ["--format", "coco,mot,csv", "--input-size", "128", "--device", "cpu", "--batch", "4", "--chunk", "8"]
+# a local Ray instance in a process of its own: its address on stdout, shut down when stdin closes
+HOLD_CLUSTER = """
+import sys, ray
+ray.init(num_cpus=2, include_dashboard=False, _temp_dir=sys.argv[1], log_to_driver=False)
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()
+ray.shutdown()
+"""
+# a new local Ray instance asks for a token (kept in ~/.ray/auth_token); a driver given its address sends it only so
+TOKEN_ENV = {**os.environ, "RAY_AUTH_MODE": "token"}
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A local Ray instance with 2 CPU slots, no dashboard, its sockets under a short /tmp folder."""
+    """The address of a local Ray instance with 2 CPU slots, no dashboard, its sockets under a short /tmp folder."""
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+    log = open(os.path.join(temp, "holder.log"), "w+")
+    hold = subprocess.Popen([sys.executable, "-c", HOLD_CLUSTER, temp], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=log, text=True, env=TOKEN_ENV)
     try:
-        yield ray.get_runtime_context().gcs_address
+        address = hold.stdout.readline().strip()
+        if not address:
+            log.seek(0)
+            pytest.fail(f"the local Ray instance did not start: {log.read()[-2000:]}")
+        yield address
     finally:
-        ray.shutdown()
+        hold.stdin.close()
+        try:
+            hold.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            hold.kill()
+            hold.wait()
+        log.close()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def annotate_on(cluster, clips, out, *more) -> list[str]:
+    """The CLI command that annotates `clips` into `out` on the cluster."""
+    return [sys.executable, str(ROOT / "main.py"), "annotate", *clips, "--ray", cluster, "--out", str(out),
+            *COMMON, *more]
+
+
+def wait_until(predicate, process, deadline) -> None:
+    """Poll `predicate` every 20 ms while `process` runs, until the deadline (then fail with its output)."""
+    while not predicate():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -115,69 +153,63 @@ def video_frames(path):
 
 
 def test_three_videos_on_two_workers_equal_the_single_process_run_a_bad_one_fails_once(cluster, clips, reference,
-                                                                                     tmp_path, capsys):
+                                                                                     tmp_path):
     out, missing = tmp_path / "out", str(tmp_path / "missing.mp4")
-    code = main(["annotate", *clips, missing, "--ray", "--out", str(out), *COMMON, "--format", "coco,mot,csv,video"])
-    assert code == 1                            # some videos failed
+    run = subprocess.run(annotate_on(cluster, [*clips, missing], out, "--format", "coco,mot,csv,video"), cwd=ROOT,
+                         env=TOKEN_ENV, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr      # some videos failed
     assert_same_outputs(out, reference)
     for name, (_, count) in CLIPS.items():
         ours, theirs = video_frames(out / name / "rendered.mp4"), video_frames(reference / name / "rendered.mp4")
         assert len(ours) == len(theirs) == count
         assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
-    captured = capsys.readouterr()
-    rows = table_rows(captured.out, [*clips, missing])
+    rows = table_rows(run.stdout, [*clips, missing])
     assert [rows[c].split()[1] for c in clips] == [str(n) for _, n in CLIPS.values()]  # frames column
     assert all("cpu" in rows[c] and rows[c].split()[-1] == "annotated" for c in clips)
     assert len({rows[c].split()[3] for c in clips}) == 2    # both workers took videos
     assert rows[missing].split()[-2:] == ["1", "failed"]    # tried once: a bad input is not retried
-    assert "3 of 4 videos annotated by 2 workers" in captured.out
-    assert "1 of 4 videos failed: " + missing in captured.err
+    assert "3 of 4 videos annotated by 2 workers" in run.stdout
+    assert "1 of 4 videos failed: " + missing in run.stderr
 
 
 def test_a_killed_worker_s_video_is_retried_and_still_equal(cluster, clips, reference, tmp_path):
-    options = AnnotateOptions(formats=("coco", "mot", "csv"), batch=4, chunk=8, quiet=True)
-    plan = plan_job(clips, tmp_path / "out", options)
-    make = functools.partial(Detector.from_checkpoint, None, input_size=(128, 128))
-    killed = []
-
-    def kill_once(progress):
-        """SIGKILL the worker on the longest clip once its first chunk is on disk (as the OOM killer would)."""
-        for active in progress.active:
-            if not killed and active.spec == clips[1] and 9 <= active.frames < CLIPS["b"][1] - 4:
-                os.kill(active.pid, signal.SIGKILL)
-                killed.append(active.pid)
-
-    result = run_job_on_ray(plan, make, options, ClusterOptions(poll_s=0.1), on_progress=kill_once)
-    assert killed, "the worker finished before it could be killed"
-    assert not result.failed                                   # exit code 0
-    retried = result.results[1]
-    assert retried.attempts == 2 and retried.ok
-    assert not retried.worker.endswith(f":{killed[0]}")        # another worker finished it
-    assert retried.summary["frames"]["resumed_after"] >= 8     # the retry continued the dead worker's chunks
-    assert [r.attempts for r in (result.results[0], result.results[2])] == [1, 1]
-    assert_same_outputs(tmp_path / "out", reference)
+    out = tmp_path / "out"
+    run = subprocess.Popen(annotate_on(cluster, clips, out), cwd=ROOT, env=TOKEN_ENV, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240   # generous: a loaded 2-core machine starts workers slowly
+    # SIGKILL the worker on the longest clip once its first chunk is on disk (as the OOM killer would)
+    wait_until(lambda: chunks_done(out / "b") >= 1, run, deadline)
+    owner = holder(out / "b")
+    assert owner is not None and not (out / "b" / "summary.json").exists(), "b finished before it could be killed"
+    os.kill(owner.pid, signal.SIGKILL)
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    rows = table_rows(stdout, clips)
+    assert rows[clips[1]].split()[-2:] == ["2", "resumed"]   # tried twice: the retry went on from the dead one's chunks
+    assert not rows[clips[1]].split()[3].endswith(f":{owner.pid}")   # another worker finished it
+    assert [rows[c].split()[-2] for c in (clips[0], clips[2])] == ["1", "1"]
+    # the retry continued the dead worker's chunks
+    assert json.loads((out / "b" / "summary.json").read_text())["frames"]["resumed_after"] >= 8
+    assert_same_outputs(out, reference)
 
 
 def test_resume_after_the_driver_is_killed_redoes_only_unfinished_videos(cluster, clips, reference, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "main.py"), "annotate", *clips, "--ray", cluster, "--out", str(out),
-               *COMMON, "--workers", "1"]
-    first = subprocess.Popen(command + ["--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = annotate_on(cluster, clips, out, "--workers", "1")
+    first = subprocess.Popen(command + ["--quiet"], cwd=ROOT, env=TOKEN_ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240   # generous: a loaded 2-core machine starts workers slowly
-    while not (out / "a" / "summary.json").exists():   # one worker: a, then b, then c
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-        time.sleep(0.05)
-    while chunks_done(out / "b") < 1:                  # b is mid-way: its first chunk counted done
-        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
-        time.sleep(0.05)
+    wait_until((out / "a" / "summary.json").exists, first, deadline)   # one worker: a, then b, then c
+    wait_until(lambda: chunks_done(out / "b") >= 1, first, deadline)   # b is mid-way: its first chunk counted done
     first.send_signal(signal.SIGKILL)
     first.communicate()
     assert not (out / "c" / "summary.json").exists()
     finished = {f: (out / "a" / f).stat().st_mtime_ns for f in FILES}
-    while ray.available_resources().get("CPU", 0) < 2:  # the dead driver's worker is gone (and its lock with it)
+    while holder(out / "b") is not None:   # the dead driver's worker is gone (and its lock with it)
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    again = subprocess.run(command + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command + ["--resume"], cwd=ROOT, env=TOKEN_ENV, capture_output=True, text=True,
+                           timeout=300)
     assert again.returncode == 0, again.stderr
     assert_same_outputs(out, reference)
     assert {f: (out / "a" / f).stat().st_mtime_ns for f in FILES} == finished   # not redone
@@ -185,6 +217,16 @@ def test_resume_after_the_driver_is_killed_redoes_only_unfinished_videos(cluster
     assert "already complete" in status[clips[0]]
     assert "resumed" in status[clips[1]] and "annotated" in status[clips[2]]
     assert json.loads((out / "b" / "summary.json").read_text())["frames"]["resumed_after"] >= 8
+
+
+def test_a_driver_without_the_token_setting_is_told_to_set_it(cluster, clips, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    run = subprocess.run(annotate_on(cluster, clips[:1], tmp_path / "out"), cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2
+    error = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and cluster in error[0] and "set RAY_AUTH_MODE=token" in error[0], run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "out").exists()
 
 
 def test_one_worker_per_gpu_else_per_cpu_slot_never_more_than_inputs():
