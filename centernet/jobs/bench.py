@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import box_iou
 
 from centernet.detections import Detections
 from centernet.errors import ConfigError
@@ -25,6 +24,7 @@ from centernet.inference.backends.eager import PLAIN
 from centernet.inference.backends.onnxruntime import NAME as ONNXRUNTIME
 from centernet.inference.backends.registry import BACKENDS
 from centernet.io.writers.atomic import write_json_atomic
+from centernet.tracking.bytetrack import iou_matrix
 from centernet.jobs.bench_engines import load_slowdown
 from centernet.jobs.bench_timing import FRAME_HW, Variant, bench_frames, check_counts, model_for, time_variants
 
@@ -101,7 +101,7 @@ def agreement(a: list[Detections], b: list[Detections], threshold: float = 0.3) 
         total += len(da)
         if not len(da) or not len(db):
             continue
-        iou = box_iou(da.boxes.float(), db.boxes.float())
+        iou = torch.from_numpy(iou_matrix(da.boxes.float().numpy(), db.boxes.float().numpy()))
         same = (da.labels[:, None] == db.labels[None, :]) & ((da.scores[:, None] - db.scores[None, :]).abs() <= 0.02)
         matched += int(((iou >= 0.95) & same).any(1).sum())
     return matched / total if total else 1.0

@@ -21,7 +21,6 @@ import math
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
-from torchvision.ops import deform_conv2d
 
 
 def _tap_positions(offset: Tensor, kernel: tuple[int, int], stride, padding, dilation) -> tuple[Tensor, Tensor]:
@@ -116,6 +115,14 @@ def gathered_deform_conv2d(
     return out.view(n, ho, wo, out_ch).permute(0, 3, 1, 2)
 
 
+def reference_deform_conv2d(*args, **kwargs) -> Tensor:
+    """`torchvision.ops.deform_conv2d`, imported on first use: importing torchvision takes 1.5 s (its models and
+    datasets come with it), which every command's start paid for a kernel that only a DCN model's reference path
+    runs (the default models have no DCN)."""
+    from torchvision.ops import deform_conv2d
+    return deform_conv2d(*args, **kwargs)
+
+
 def reference_supports(x: Tensor) -> bool:
     """torchvision's kernel runs float32/float64 everywhere and float16 on CUDA."""
     return x.dtype in (torch.float32, torch.float64) or (x.dtype == torch.float16 and x.is_cuda)
@@ -181,8 +188,8 @@ class DCN(nn.Module):
         if self.fast or not reference_supports(x):
             return gathered_deform_conv2d(x, offset, mask, self.weight, self.bias, self.stride, self.padding,
                                           self.dilation)
-        return deform_conv2d(x, offset, self.weight.to(x.dtype), self.bias.to(x.dtype), stride=self.stride,
-                             padding=self.padding, dilation=self.dilation, mask=mask.to(x.dtype))
+        return reference_deform_conv2d(x, offset, self.weight.to(x.dtype), self.bias.to(x.dtype), stride=self.stride,
+                                       padding=self.padding, dilation=self.dilation, mask=mask.to(x.dtype))
 
     def extra_repr(self) -> str:
         return (
