@@ -19,6 +19,7 @@ from centernet.errors import ConfigError
 from centernet.models.heads import is_heatmap_head, make_head
 from centernet.models.backbones.dcn import DCN
 
+
 def conv3x3(inplanes: int, planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(inplanes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
 
