@@ -7,6 +7,7 @@ inside functions (they are not installed everywhere); nothing else may.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ MAX_TOP_LEVEL_MODULES = 12
 # Optional dependencies: imported where used, so the rest runs without them.
 OPTIONAL = {"PyQt6", "cupy", "cupy_backends", "onnxruntime", "onnx", "onnxscript", "openvino", "nncf", "ray",
             "trackeval", "matplotlib"}
+# Imported where used for their cost: torchvision (1.5 s) serves only the DCN models' reference kernel, and every
+# command started with it loaded (test_torchvision_stays_out_of_a_command_s_start)
+DEFERRED = {"torchvision"}
 FRONT_END_ONLY = ("argparse", "tqdm")                # the command line's, never the library's
 GUI_COMMANDS = ("app.cli.gui", "app.cli.gui_bench")   # start Qt (and app.gui) only when the command runs
 
@@ -237,7 +241,7 @@ def test_the_library_top_level_stays_small():
 
 def allowed_inside_a_function(imp: Import, files: dict) -> bool:
     top = imp.name.split(".")[0]
-    if top in OPTIONAL:
+    if top in OPTIONAL or top in DEFERRED:
         return True
     if imp.module in GUI_COMMANDS and (imp.name == "app.gui" or imp.name.startswith("app.gui.")):
         return True
@@ -252,3 +256,11 @@ def test_imports_inside_functions_are_only_optional_dependencies(graph):
     bad = [f"{imp.where()} {imp.name}" for imp in inside]
     assert not bad, ("imports inside functions (move them to the top of the file; only optional packages "
                      f"{', '.join(sorted(OPTIONAL))} may be imported where used):" + offenders(bad))
+
+
+def test_torchvision_stays_out_of_a_command_s_start():
+    probe = ("import sys; from app.cli.main import build_parser; build_parser(); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
