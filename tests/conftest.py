@@ -14,6 +14,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A suite started in the background by a shell without job control (`... &`, nohup) inherits SIGINT ignored, and so
+# would every main.py it starts: the tests that stop a run with Ctrl-C would see it ignored. A handler, unlike an
+# ignored signal, is not inherited across exec: the runs start with Ctrl-C working.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # `--engine auto` on a CPU measures eager, onnxruntime and openvino once per model (ONNX export included):
 # tests not about that choice keep the eager engine; tests/centernet/inference/backends/test_cpu_choice.py clears it
 os.environ.setdefault("CENTERNET_CPU_ENGINE", "eager")
