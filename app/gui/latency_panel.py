@@ -159,6 +159,13 @@ class LatencyPanel(QWidget):
             stages.addWidget(name, i, 1)
             stages.addWidget(value, i, 2)
             self.stage_labels[stage] = value
+        # stage times of runs that overlapped (two frames in flight, several streams) are each run's own, longer
+        # than one run alone would take: said under them, so the sum is not read as a frame's cost
+        self.runs_note = QLabel("")
+        self.runs_note.setObjectName("runsNote")
+        self.runs_note.setStyleSheet("font-size: 8pt;")
+        self.runs_note.hide()
+        stages.addWidget(self.runs_note, len(STAGES), 0, 1, 3)
         row.addLayout(stages)
 
         self.chart = LatencyChart()
@@ -207,6 +214,10 @@ class LatencyPanel(QWidget):
         if memory:
             self.memory_label.setText(memory)
         self.chart.update()
+
+    def set_runs_at_once(self, runs: int) -> None:
+        self.runs_note.setText(f"{runs} runs at once: each stage\nis a run's own, sharing the CPU" if runs > 1 else "")
+        self.runs_note.setVisible(runs > 1)
 
     def set_streams(self, lines: list[str]) -> None:
         """The per-stream lines and the total line of a grid of streams."""

@@ -129,27 +129,32 @@ def load_detector(config: DetectorConfig) -> Detector:
     return Detector.from_config(config)
 
 
-class ModelLoader(QThread):
-    """Loads a checkpoint off the GUI thread; emits the Detector or the library's message."""
+class ModelLoader(threading.Thread):
+    """Loads a checkpoint off the GUI thread; hands the Detector, or the library's message, to its callbacks.
 
-    loaded = pyqtSignal(object, object)   # Detector, DetectorConfig
-    failed = pyqtSignal(str, object)      # message, DetectorConfig
+    A Python thread, not a QThread: a thread Python did not start (a QThread's `run`) drops its thread state in
+    `PyGILState_Release`, and on Python 3.11 a destructor that this teardown runs and that takes the GIL again (an
+    OpenVINO infer request the engine kept for the thread, made while `--engine auto` timed the engines here)
+    crashed the process with SIGSEGV (cpython gh-119585, fixed in 3.12). A thread Python started ends safely."""
 
-    def __init__(self, request: DetectorConfig, parent=None):
-        super().__init__(parent)
+    def __init__(self, request: DetectorConfig, on_loaded: Callable[[object, DetectorConfig], None],
+                 on_failed: Callable[[str, DetectorConfig], None]):
+        super().__init__(name="model-loader", daemon=True)
         self.request = request
+        self.on_loaded = on_loaded
+        self.on_failed = on_failed
 
     def run(self) -> None:
         try:
             detector = load_detector(self.request)
         except CenterNetError as e:
-            self.failed.emit(str(e), self.request)
+            self.on_failed(str(e), self.request)
         except Exception as e:  # a broken file can make torch raise anything: a message, not a crash
             traceback.print_exc()
-            self.failed.emit(f"cannot load {self.request.weights or 'the default model'}: not a checkpoint this "
-                             f"version can read ({type(e).__name__}: {e})", self.request)
+            self.on_failed(f"cannot load {self.request.weights or 'the default model'}: not a checkpoint this "
+                           f"version can read ({type(e).__name__}: {e})", self.request)
         else:
-            self.loaded.emit(detector, self.request)
+            self.on_loaded(detector, self.request)
 
 
 class TappedDetector:
@@ -342,6 +347,8 @@ class LivePipeline(QObject):
     _from_presenter = pyqtSignal(str, str, int)    # kind, message, generation
     _event = pyqtSignal(object, int)               # StreamEvent, generation
     _ready = pyqtSignal()                          # a Shown is waiting (at most one signal in flight)
+    _loaded = pyqtSignal(object, object)           # Detector, DetectorConfig (from a ModelLoader)
+    _load_failed = pyqtSignal(str, object)         # message, DetectorConfig
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -349,6 +356,8 @@ class LivePipeline(QObject):
         self._from_presenter.connect(self._on_presenter)
         self._event.connect(self._on_event)
         self._ready.connect(self._on_ready)
+        self._loaded.connect(self._on_model_loaded)
+        self._load_failed.connect(self._on_model_failed)
         self.tap = HeatmapTap()
         self.detector = None                # the detector as loaded (the stream runs it tapped)
         self._tapped: TappedDetector | None = None
@@ -604,11 +613,9 @@ class LivePipeline(QObject):
     def load_model(self, request: DetectorConfig) -> None:
         """Load in the background; the newest request wins. Frames keep flowing meanwhile."""
         self._wanted_model = request
-        loader = ModelLoader(request)
-        loader.loaded.connect(self._on_model_loaded)
-        loader.failed.connect(self._on_model_failed)
-        loader.finished.connect(lambda l=loader: self._loaders.remove(l) if l in self._loaders else None)
-        self._loaders.append(loader)
+        loader = ModelLoader(request, lambda *loaded: self._send("_loaded", *loaded),
+                             lambda *failed: self._send("_load_failed", *failed))
+        self._loaders = [*(running for running in self._loaders if running.is_alive()), loader]
         self.model_loading.emit(request)
         loader.start()
 
@@ -644,7 +651,7 @@ class LivePipeline(QObject):
 
     @property
     def loading(self) -> bool:
-        return any(l.isRunning() for l in self._loaders)
+        return any(loader.is_alive() for loader in self._loaders)
 
     # ---- results (presenter thread, then the GUI thread) --------------------------------------------
     def _present(self, presenter: Presenter, result: StreamResult) -> None:
@@ -707,6 +714,11 @@ class LivePipeline(QObject):
         results = self.take_results()
         return max(results, key=lambda r: r.seq) if results else None
 
+    def runs_at_once(self) -> int:
+        """Model runs made at once now (see `Stream.runs_at_once`); 1 with no stream."""
+        stream = self.stream
+        return stream.runs_at_once if stream is not None else 1
+
     def statuses(self) -> list:
         """Each stream's `StreamStatus` (playing, reconnecting, failed, ...); empty with no stream."""
         stream = self.stream
@@ -753,9 +765,7 @@ class LivePipeline(QObject):
             if self._closed:
                 return True
             self._closed = True
-        ok = self._stop_stream(timeout_s=timeout_ms / 1000.0)
-        for loader in list(self._loaders):
-            _keep_until_finished(loader)
+        ok = self._stop_stream(timeout_s=timeout_ms / 1000.0)   # a loader still running hands its model to no one
         recorders, self.recorders = self.recorders, {}
         for recorder in recorders.values():
             recorder.close()

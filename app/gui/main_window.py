@@ -517,6 +517,7 @@ class MainWindow(QMainWindow):
         device = self.detector.device if self.detector is not None else None
         self.latency.update_numbers(self.stats.snapshot(), self.device_text or "device: no model",
                                     memory_description(device))
+        self.latency.set_runs_at_once(self.pipeline.runs_at_once())
         if self.grid is not None:
             statuses = self.pipeline.statuses()
             phases = [s.phase for s in statuses] if statuses else ["connecting"] * len(self.sources)

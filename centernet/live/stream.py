@@ -138,6 +138,12 @@ class Stream:
         return [state.info for state in self.states]
 
     @property
+    def runs_at_once(self) -> int:
+        """Model runs the backend was last told to make at once (two frames of one stream in flight, or several
+        streams): above one, each result's stage times are those of a run that shared the device."""
+        return self.model_turn.told[1]
+
+    @property
     def inferences(self) -> int:
         """Model runs so far (every stream's)."""
         return sum(state.runs for state in self.states)

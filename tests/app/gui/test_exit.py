@@ -39,3 +39,18 @@ def test_process_exits_soon_after_the_window_closes_with_a_model_loaded(bikes, s
 def test_the_demo_clip_loops():
     assert is_demo_clip(DEMO_CLIP) and is_demo_clip(str(DEMO_CLIP))
     assert not is_demo_clip(None) and not is_demo_clip("other.mp4")
+
+
+def test_the_window_s_first_run_measuring_the_cpu_engines_does_not_crash(bikes, tmp_path):
+    """The window's first run on a CPU times eager, ONNX Runtime and OpenVINO in its model-loading thread; that
+    thread's end dropped the OpenVINO request made for it and crashed the process (SIGSEGV or "double free")
+    every time while the loader was a QThread (see app/gui/live_adapter.ModelLoader)."""
+    env = {k: v for k, v in os.environ.items() if k != "CENTERNET_CPU_ENGINE"}   # measured, as a user's first run
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               CENTERNET_HOME=str(tmp_path / "home"), PYTHONFAULTHANDLER="1")
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "gui", "--source", str(bikes), "--engine", "auto",
+                           "--input-size", "128", "--max-seconds", "3"], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 0 and "Fatal Python error" not in done.stderr, done.stderr[-3000:]
+    assert "closing the window" in done.stdout
+    assert list((tmp_path / "home").rglob("*.json")), "the engines were not measured (nothing cached)"

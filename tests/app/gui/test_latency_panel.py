@@ -27,3 +27,15 @@ def test_metric_captions_are_not_clipped_at_the_default_windows_width(qtbot):
 def test_the_chart_caption_is_shortened_where_it_would_be_cut():
     assert chart_caption(len, 100) == "ms per frame, stacked by stage"
     assert chart_caption(len, 20) == "ms per frame"
+
+
+def test_the_panel_says_when_stage_times_are_of_runs_that_shared_the_cpu(qtbot):
+    panel = LatencyPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert not panel.runs_note.isVisible()
+    panel.set_runs_at_once(2)
+    assert panel.runs_note.isVisible() and panel.runs_note.text().startswith("2 runs at once")
+    panel.set_runs_at_once(1)
+    assert not panel.runs_note.isVisible()

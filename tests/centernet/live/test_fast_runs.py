@@ -110,15 +110,17 @@ def test_openvino_runs_two_cpu_streams_for_one_file_played_as_fast_as_it_goes(cl
     detector = Detector.from_checkpoint(seeded_checkpoint("ctdet", "res_18"), device="cpu", engine="openvino",
                                         input_size=(64, 64))
     model = detector.backend.model
-    runs_seen = set()
+    runs_seen, said = set(), set()
     with stream(clip, detector=detector, realtime=False, threshold=0.0) as results:
         got = []
         for r in results:
             got.append(r)
             runs_seen.add(model.parallel_runs)
+            said.add(results.runs_at_once)
     assert_stopped(results)
     assert [r.frame_index for r in got] == list(range(FRAMES))
     assert 2 in runs_seen and model.parallel_runs == 1    # two CPU streams while it played; left as it was found
+    assert 2 in said and results.runs_at_once == 1        # what the window's latency panel says, back to one
     # each run's own stage times, though two threads ran the one detector at once
     assert all(r.timings["pre"] > 0 and r.timings["net"] > 0 and r.timings["decode"] > 0 for r in got)
 
