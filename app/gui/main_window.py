@@ -13,6 +13,7 @@ time and hold frames act on every stream.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 from functools import partial
@@ -21,7 +22,7 @@ from typing import Callable, Sequence
 
 import cv2
 import torch
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QThreadPool, QTimer, pyqtSignal
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QInputDialog, QMainWindow, QMessageBox
 
 from app.gui.cameras import CameraLister
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.device_text = ""
         self.detector = None
         self._camera_lister = None
+        self._background: list[threading.Thread] = []   # snapshot writes, recordings closing
         self._message_timer = QTimer(self, singleShot=True, interval=4000)
         # bound methods, not lambdas: PyQt drops a bound slot with its object, while a lambda kept by a signal of
         # a thread that outlives the window would run on a deleted window
@@ -535,7 +537,7 @@ class MainWindow(QMainWindow):
             return None
         image = self.last_result.image
         path = self.output_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{self.last_result.frame.index:06d}.png"
-        QThreadPool.globalInstance().start(partial(write_snapshot, path, image, self.snapshot_written.emit))
+        self._in_background(partial(write_snapshot, path, image, self.snapshot_written.emit), "snapshot")
         self.last_snapshot = path
         return path
 
@@ -565,7 +567,7 @@ class MainWindow(QMainWindow):
         else:
             recorder, self.recorder = self.recorder, None
             self.pipeline.set_recorder(None, stream=self.recording_stream)
-            QThreadPool.globalInstance().start(recorder.close)
+            self._in_background(recorder.close, "recording-close")
             self._recording_view().set_badge("")
             self.record_action.setChecked(False)
             if recorder.frames:
@@ -573,6 +575,21 @@ class MainWindow(QMainWindow):
                 self.last_recording = recorder.path
             else:   # no frame came while recording: no file was ever written
                 self.show_message("recording stopped: no frame was recorded, nothing saved", "warning")
+
+    def _in_background(self, work: Callable[[], None], name: str) -> None:
+        """Run `work` off the GUI thread, in a thread Python starts: Python code in a thread Qt starts (a QThreadPool
+        runnable, a QThread) ends through PyGILState_Release, which on Python 3.11 can corrupt the heap (see
+        ModelLoader)."""
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        self._background = [*(t for t in self._background if t.is_alive()), thread]
+        thread.start()
+
+    def finish_background(self, timeout_s: float) -> bool:
+        """Wait (at most `timeout_s`) for the snapshot writes and recordings closing under way; True when done."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._background:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._background)
 
     def _recording_view(self):
         return self.grid.view(self.recording_stream) if self.grid is not None else self.view
@@ -595,7 +612,7 @@ class MainWindow(QMainWindow):
         if self._camera_lister is not None:
             self._camera_lister.wait(1000)
         self.pipeline.shutdown(timeout_ms=1000)
-        QThreadPool.globalInstance().waitForDone(2000)
+        self.finish_background(2.0)
         super().closeEvent(event)
 
 

@@ -179,8 +179,7 @@ def test_shortcuts_pause_step_snapshot_and_record(live_window, qtbot):
 
     qtbot.keyClick(window, Qt.Key.Key_S)
     path = window.last_snapshot
-    from PyQt6.QtCore import QThreadPool
-    assert QThreadPool.globalInstance().waitForDone(10000)
+    assert window.finish_background(10.0)
     assert path.exists()
     png = cv2.imread(str(path))
     assert png.shape == window.last_result.image.shape
@@ -191,7 +190,7 @@ def test_shortcuts_pause_step_snapshot_and_record(live_window, qtbot):
     qtbot.waitUntil(lambda: window.recorder.frames >= 3, timeout=60000)
     qtbot.keyClick(window, Qt.Key.Key_R)
     video = window.last_recording
-    QThreadPool.globalInstance().waitForDone(5000)
+    assert window.finish_background(5.0)
     cap = cv2.VideoCapture(str(video))
     frames = 0
     while cap.read()[0]:
