@@ -255,7 +255,8 @@ def test_imports_inside_functions_are_only_optional_dependencies(graph):
     inside = [imp for imp in imports if imp.in_function and not allowed_inside_a_function(imp, files)]
     bad = [f"{imp.where()} {imp.name}" for imp in inside]
     assert not bad, ("imports inside functions (move them to the top of the file; only optional packages "
-                     f"{', '.join(sorted(OPTIONAL))} may be imported where used):" + offenders(bad))
+                     f"{', '.join(sorted(OPTIONAL))} and the costly {', '.join(sorted(DEFERRED))} may be imported "
+                     "where used):" + offenders(bad))
 
 
 def test_torchvision_stays_out_of_a_command_s_start():

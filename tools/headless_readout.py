@@ -57,8 +57,8 @@ def parse_line(line: str) -> tuple[str, int | None, Readout] | None:
     if m is None:
         return None
     rss = RSS.search(line)
-    rate = lambda text: float(text) if text else 0.0   # noqa: E731  ("-": one frame shown, no time to rate)
-    readout = Readout(rate(m["display"]), rate(m["inference"]), float(m["age"]) if m["age"] else None,
+    # a rate of "-" (one frame shown: no time to rate) reads as 0
+    readout = Readout(float(m["display"] or 0), float(m["inference"] or 0), float(m["age"]) if m["age"] else None,
                       int(m["dropped"]) if m["dropped"] else None, int(m["frames"]) if m["frames"] else None,
                       float(rss["rss"]) if rss else None)
     kind = "total" if m["total"] else "final" if m["final"] else "second"

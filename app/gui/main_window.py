@@ -42,6 +42,7 @@ from centernet.errors import CenterNetError
 from centernet.jobs.detect import write_image
 from centernet.io.sources import CAMERA_LIST_HINT
 from centernet.live import SourceInfo
+from centernet.live.stream import join_all
 
 
 @dataclass(frozen=True)
@@ -586,10 +587,7 @@ class MainWindow(QMainWindow):
 
     def finish_background(self, timeout_s: float) -> bool:
         """Wait (at most `timeout_s`) for the snapshot writes and recordings closing under way; True when done."""
-        deadline = time.monotonic() + timeout_s
-        for thread in self._background:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in self._background)
+        return join_all(self._background, timeout_s)
 
     def _recording_view(self):
         return self.grid.view(self.recording_stream) if self.grid is not None else self.view

@@ -229,9 +229,8 @@ class ModelThread(threading.Thread):
             if stale and not self.options.show_every_frame:
                 state.overlays_dropped += 1    # a run of the previous model: its frame is never shown
             if overlay is not None and not stale:
-                if state.runs > state.runs_taken and not self.options.show_every_frame:
-                    state.overlays_dropped += 1    # only inferred frames are shown: the untaken one never will be
-                    state.runs_taken = state.runs
+                if not self.options.show_every_frame:
+                    state.drop_untaken_outputs()   # this output replaces the one not taken yet
                 state.runs += 1
                 state.replaced_before_overlay = job.replaced_before
                 state.overlay = replace(overlay, run=state.runs)

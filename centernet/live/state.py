@@ -37,8 +37,8 @@ class StreamState:
         self.runs = 0                        # model runs published
         self.runs_taken = 0                  # ... of which the consumer took (only-inferred-frames mode)
         self.overlays_dropped = 0            # model outputs replaced before the consumer took them
-        self.replaced_before_overlay = 0     # model-mailbox frames replaced before the model took the newest
-                                             # overlay's frame
+        # model-mailbox frames replaced before the model took the newest overlay's frame
+        self.replaced_before_overlay = 0
         self.tracker: LiveTracker | None = None   # the model thread's (tracking, smoothing, motion)
         self.info: SourceInfo | None = None
         self.frames_read = 0
@@ -67,6 +67,12 @@ class StreamState:
 
     def run_ended(self, frame: LiveFrame) -> None:
         self.inferring = [f for f in self.inferring if f is not frame]
+
+    def drop_untaken_outputs(self) -> None:
+        """Only inferred frames shown: model outputs published and not taken by the consumer will never be shown
+        (a newer one replaces them, or the model that made them was replaced): they count as dropped."""
+        self.overlays_dropped += self.runs - self.runs_taken
+        self.runs_taken = self.runs
 
     @property
     def model_idle(self) -> bool:

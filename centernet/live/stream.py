@@ -201,11 +201,10 @@ class Stream:
                     thread.detector = detector
             for state in self.states:
                 state.overlay = None
-                if state.runs > state.runs_taken and not self.options.show_every_frame:
-                    # its untaken output went with it: never shown (else the next run and, as fast as the model
-                    # goes, the capture would wait for the consumer to take it, for ever)
-                    state.overlays_dropped += state.runs - state.runs_taken
-                    state.runs_taken = state.runs
+                if not self.options.show_every_frame:
+                    # its untaken output went with it (else the next run and, as fast as the model goes, the
+                    # capture would wait for the consumer to take it, for ever)
+                    state.drop_untaken_outputs()
                 if state.tracker is not None:   # a new one: a run under way may still update the old one
                     state.tracker = LiveTracker(state.tracker.options)
             self.cond.notify_all()
@@ -436,11 +435,7 @@ class Stream:
         with self.cond:
             self._closed = True
             self.cond.notify_all()
-        deadline = time.monotonic() + (self.options.join_timeout_s if timeout_s is None else timeout_s)
-        for thread in self.threads:
-            if thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
-        ended = not any(t.is_alive() for t in self.threads)
+        ended = join_all(self.threads, self.options.join_timeout_s if timeout_s is None else timeout_s)
         if ended:
             self._release_detector()
         return ended
@@ -456,6 +451,15 @@ class Stream:
     @property
     def alive_threads(self) -> list[threading.Thread]:
         return [t for t in self.threads if t.is_alive()]
+
+
+def join_all(threads, timeout_s: float) -> bool:
+    """Join every thread but the calling one, all within `timeout_s`; True when every one ended."""
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
 
 
 def error_text(error: BaseException) -> str:
