@@ -4,7 +4,7 @@ a killed worker's video retried, `--resume` after the driver is killed.
 One Ray instance serves the module (starting one takes seconds), held by a subprocess; every driver is a CLI
 subprocess that joins it by address. No Ray driver runs in the test process: Ray leaves its gRPC threads
 running after `ray.shutdown()`, and a parallel test worker goes on to run other modules beside them (a worker
-crashed with SIGSEGV once, in a later module).
+crashed with SIGSEGV once, in a later module). The single-process reference is a CLI subprocess as well.
 Byte-identical needs the same torch thread count as the workers (one each): the single-process reference
 runs with CENTERNET_THREADS=1 (float rounding depends on how a convolution is split over threads).
 """
@@ -21,9 +21,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from app.cli.main import main
 from centernet.io.writers.lock import holder
 from centernet.jobs.annotate_ray import ClusterError, ClusterOptions, pool_shape
 from tests.conftest import ROOT
@@ -110,16 +108,14 @@ def clips(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(clips, tmp_path_factory):
-    """The single-process CLI's outputs, one torch thread like each worker, rendered video included."""
+    """The single-process CLI's outputs, one torch thread like each worker, rendered video included. A subprocess:
+    run in the test worker, a worker crashed twice with SIGSEGV (no fault dump) in this module's first test, in
+    full suites only."""
     out = tmp_path_factory.mktemp("single") / "out"
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CENTERNET_THREADS", "1")
-        try:
-            assert main(["annotate", *clips, "--out", str(out), *COMMON, "--format", "coco,mot,csv,video",
-                         "--quiet"]) == 0
-        finally:
-            torch.set_num_threads(threads)
+    run = subprocess.run([sys.executable, str(ROOT / "main.py"), "annotate", *clips, "--out", str(out), *COMMON,
+                          "--format", "coco,mot,csv,video", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "CENTERNET_THREADS": "1"}, timeout=300)
+    assert run.returncode == 0, run.stderr
     return out
 
 
